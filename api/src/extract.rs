@@ -1,0 +1,113 @@
+//! Request extractors: the caller's identity and JSON bodies whose errors
+//! name the offending field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use haat_domain::auth::{self, Principal, Role};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be Bearer <api key>"))?;
+        // Digests have a fixed length, so comparing them leaks nothing of the token.
+        let given = Sha256::digest(token.as_bytes());
+        if bool::from(given.ct_eq(&state.admin_token_digest)) {
+            return Ok(Self(Principal { key_id: "config".into(), role: Role::Admin, member_id: None }));
+        }
+        let mut conn = state.pool.acquire().await?;
+        auth::principal(&mut conn, token)
+            .await?
+            .map(Self)
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked api key"))
+    }
+}
+
+impl Auth {
+    /// Admin routes.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.0.role == Role::Admin { Ok(()) } else { Err(ApiError::forbidden()) }
+    }
+
+    /// Routes for storefronts and admins (acting for any member).
+    pub fn require_storefront(&self) -> Result<(), ApiError> {
+        match self.0.role {
+            Role::Admin | Role::Storefront => Ok(()),
+            Role::Member => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// A member key sees only its own member: anything else is 404, so it
+    /// learns nothing of whether other members exist.
+    pub fn require_member_access(&self, member_id: Uuid, what: &str) -> Result<(), ApiError> {
+        match (self.0.role, self.0.member_id) {
+            (Role::Member, Some(own)) if own != member_id => Err(ApiError::not_found(what)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The raw body, with an over-size body answered 413 as problem+json.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state).await.map(Self).map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", "request bodies are limited to 1 MiB")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "Bad request", e.body_text())
+            }
+        })
+    }
+}
+
+/// Parses a JSON body; errors name the JSON path of the bad field.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let status = if inner.is_syntax() || inner.is_eof() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::field(status, field, strip_position(&inner.to_string()))
+    })
+}
+
+fn strip_position(msg: &str) -> String {
+    msg.split(" at line ").next().unwrap_or(msg).to_owned()
+}
+
+/// Parses a path id, naming it on failure.
+pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
+}

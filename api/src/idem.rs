@@ -1,0 +1,106 @@
+//! Runs a write under the `Idempotency-Key` rules of the HTTP contract:
+//! same key and body → the first response again; other body → 422; still in
+//! flight → 409. The write and its stored response commit together.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use futures::future::BoxFuture;
+use haat_domain::idempotency::{self, Claim};
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, json_response};
+use crate::extract::Auth;
+
+/// Longest key accepted.
+const MAX_KEY_LEN: usize = 255;
+
+/// What a write returns on success.
+pub type Written = (StatusCode, Value);
+
+/// A write: runs inside the transaction it is given.
+pub trait Work: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, ApiResult<Written>> + Send {}
+impl<F> Work for F where F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, ApiResult<Written>> + Send {}
+
+/// The request's identity for idempotency.
+pub struct Request<'a> {
+    /// The caller.
+    pub auth: &'a Auth,
+    /// Its headers.
+    pub headers: &'a HeaderMap,
+    /// Method and path.
+    pub route: (&'a str, &'a str),
+    /// The raw body.
+    pub body: &'a [u8],
+    /// Whether the contract requires the header on this route.
+    pub required: bool,
+}
+
+/// Runs `work` in one transaction, honouring the request's idempotency key.
+pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResult<Response> {
+    let key = match req.headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+                .ok_or_else(|| {
+                    ApiError::field(StatusCode::BAD_REQUEST, "Idempotency-Key", "must be 1 to 255 visible characters")
+                })?
+                .to_owned(),
+        ),
+        None if req.required => {
+            return Err(ApiError::field(StatusCode::BAD_REQUEST, "Idempotency-Key", "this header is required here"));
+        }
+        None => None,
+    };
+    let Some(key) = key else {
+        let mut tx = state.pool.begin().await?;
+        let (status, body) = work(&mut tx).await?;
+        tx.commit().await?;
+        return Ok(json_response(status, body));
+    };
+    let scope = req.auth.0.key_id.clone();
+    let hash = idempotency::request_hash(req.route.0, req.route.1, req.body);
+    let mut conn = state.pool.acquire().await?;
+    match idempotency::claim(&mut conn, &scope, &key, &hash).await? {
+        Claim::Replay(status, body) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Ok(json_response(status, body));
+        }
+        Claim::Mismatch => {
+            return Err(ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key",
+                "was already used with a different request body",
+            ));
+        }
+        Claim::InFlight => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "a request with this Idempotency-Key is still being processed",
+            ));
+        }
+        Claim::Fresh => {}
+    }
+    let mut tx = state.pool.begin().await?;
+    match work(&mut tx).await {
+        Ok((status, body)) => {
+            idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &body).await?;
+            tx.commit().await?;
+            Ok(json_response(status, body))
+        }
+        Err(e) if e.status.is_client_error() => {
+            tx.rollback().await?;
+            // A refusal is a response too: the same request gets it again.
+            idempotency::complete(&mut conn, &scope, &key, e.status.as_u16(), &e.body()).await?;
+            Err(e)
+        }
+        Err(e) => {
+            tx.rollback().await.ok();
+            idempotency::release(&mut conn, &scope, &key).await.ok();
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! haat's HTTP front (axum): authenticates, validates, writes, enqueues,
+//! answers. No business rule lives here: handlers call `haat_domain`.
+
+pub mod error;
+pub mod extract;
+pub mod idem;
+pub mod routes;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use haat_domain::settings::Settings;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::error::ApiError;
+
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub pool: PgPool,
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// SHA-256 of the configured admin token, compared in constant time.
+    pub admin_token_digest: [u8; 32],
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(pool: PgPool, settings: Settings) -> Self {
+        let admin_token_digest = Sha256::digest(settings.admin_token.as_bytes()).into();
+        Self { pool, settings: Arc::new(settings), admin_token_digest }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::members::router())
+        .merge(routes::catalog::router())
+        .merge(routes::plans::router())
+        .merge(routes::orders::router())
+        .merge(routes::wallet::router())
+        .merge(routes::webhooks::router())
+        .merge(routes::keys::router())
+        .merge(routes::ops::router())
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Connects, migrates, binds and serves until `shutdown` resolves. Prints
+/// the bound address on stdout (port 0 picks a free one).
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
+    let pool = haat_domain::db::connect(&url, settings.db_pool).await?;
+    haat_domain::db::migrate(&pool).await?;
+    let listener = TcpListener::bind(settings.api_addr)
+        .await
+        .with_context(|| format!("binding {}", settings.api_addr))?;
+    let addr = listener.local_addr()?;
+    println!("haat-api listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, router(AppState::new(pool, settings)))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}

@@ -1,0 +1,88 @@
+//! Members: create, read, admin placement and suspension.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::FutureExt;
+use haat_domain::members::{self, Member, NewMember};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, RawBody, parse_id, parse_json};
+use crate::idem;
+
+/// Member routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/members", post(create))
+        .route("/v1/members/{id}", get(show))
+        .route("/v1/admin/members/{id}/placement", post(place))
+        .route("/v1/admin/members/{id}/suspend", post(suspend))
+        .route("/v1/admin/members/{id}/reinstate", post(reinstate))
+}
+
+/// The API shape of a member.
+pub fn view(m: &Member) -> Value {
+    json!({
+        "id": m.id, "name": m.name, "email": m.email, "phone": m.phone,
+        "referral_code": m.referral_code, "sponsor_id": m.sponsor_id, "parent_id": m.parent_id,
+        "status": m.status, "joined_at": m.joined_at,
+    })
+}
+
+async fn create(State(state): State<AppState>, auth: Auth, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Response> {
+    auth.require_storefront()?;
+    let input: NewMember = parse_json(&body)?;
+    let currency = state.settings.currency.clone();
+    let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", "/v1/members"), body: &body, required: false };
+    idem::run(&state, req, move |tx| {
+        async move {
+            let m = members::create(tx, &input, &currency).await?;
+            Ok((StatusCode::CREATED, view(&m)))
+        }
+        .boxed()
+    })
+    .await
+}
+
+async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = parse_id(&id, "member")?;
+    auth.require_member_access(id, "member")?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(view(&members::get(&mut conn, id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Placement {
+    parent_id: uuid::Uuid,
+}
+
+async fn place(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, RawBody(body): RawBody) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let id = parse_id(&id, "member")?;
+    let input: Placement = parse_json(&body)?;
+    let mut tx = state.pool.begin().await?;
+    let m = members::place(&mut tx, id, input.parent_id).await?;
+    tx.commit().await?;
+    Ok(Json(view(&m)))
+}
+
+async fn set_status(state: AppState, auth: Auth, id: String, suspended: bool) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let id = parse_id(&id, "member")?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(view(&members::set_status(&mut conn, id, suspended).await?)))
+}
+
+async fn suspend(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    set_status(state, auth, id, true).await
+}
+
+async fn reinstate(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    set_status(state, auth, id, false).await
+}

@@ -1,0 +1,47 @@
+//! One module per resource, each exposing its `router()`.
+
+pub mod catalog;
+pub mod keys;
+pub mod members;
+pub mod ops;
+pub mod orders;
+pub mod plans;
+pub mod wallet;
+pub mod webhooks;
+
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use axum::http::StatusCode;
+
+/// Default and largest page sizes of list endpoints.
+pub const DEFAULT_LIMIT: i64 = 50;
+/// The largest page a client may ask for.
+pub const MAX_LIMIT: i64 = 200;
+
+/// `?limit=&cursor=` of list endpoints.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    /// Page size.
+    pub limit: Option<i64>,
+    /// Opaque cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Page {
+    /// The validated page size.
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
+            Some(_) => Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "limit", "must be from 1 to 200")),
+        }
+    }
+}
+
+/// A list response: `{"items": [...], "next_cursor": ...}`; the cursor is
+/// given only when the page was full.
+pub fn page_of(items: Vec<serde_json::Value>, limit: i64, cursor: impl FnOnce() -> Option<String>) -> serde_json::Value {
+    let next = if items.len() as i64 == limit { cursor() } else { None };
+    serde_json::json!({ "items": items, "next_cursor": next })
+}

@@ -1,0 +1,37 @@
+//! Plans: admins write new versions (immutable) and list them.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use haat_domain::plans::{self, PlanInput};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Auth, RawBody, parse_json};
+
+/// Plan routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/admin/plans", post(create).get(list))
+}
+
+fn to_value(plan: &plans::Plan) -> ApiResult<Value> {
+    serde_json::to_value(plan).map_err(|e| ApiError::from(haat_domain::DomainError::Internal(e.into())))
+}
+
+async fn create(State(state): State<AppState>, auth: Auth, RawBody(body): RawBody) -> ApiResult<(StatusCode, Json<Value>)> {
+    auth.require_admin()?;
+    let input: PlanInput = parse_json(&body)?;
+    let mut tx = state.pool.begin().await?;
+    let plan = plans::create(&mut tx, &input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(to_value(&plan)?)))
+}
+
+async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    let items = plans::list(&mut conn).await?.iter().map(to_value).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}

@@ -1,0 +1,122 @@
+//! API keys: stored as SHA-256 of the secret, shown once at creation. A key
+//! has one role; a member key is bound to one member.
+
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult};
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Acts for any member; no admin routes.
+    Storefront,
+    /// Reads and acts only for its own member.
+    Member,
+}
+
+impl Role {
+    /// Parses the stored/API spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "storefront" => Some(Self::Storefront),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+
+    /// The stored/API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Storefront => "storefront",
+            Self::Member => "member",
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The key's id (`config` for the configured admin token): scopes
+    /// idempotency keys.
+    pub key_id: String,
+    /// Its role.
+    pub role: Role,
+    /// For member keys, the member.
+    pub member_id: Option<Uuid>,
+}
+
+/// The hex SHA-256 of a token: what is stored and looked up.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random secret token.
+fn new_token() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let secret: String = (0..40).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("haat_{secret}")
+}
+
+/// Creates a key; returns its id and its secret (the only time it is seen).
+pub async fn create_key(conn: &mut PgConnection, role: Role, member_id: Option<Uuid>) -> DomainResult<(Uuid, String)> {
+    match (role, member_id) {
+        (Role::Member, None) => return Err(DomainError::invalid("member_id", "is required for a member key")),
+        (Role::Admin | Role::Storefront, Some(_)) => {
+            return Err(DomainError::invalid("member_id", "only member keys are bound to a member"));
+        }
+        _ => {}
+    }
+    if let Some(m) = member_id {
+        let exists = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM members WHERE id = $1) AS "e!""#, m)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !exists {
+            return Err(DomainError::invalid("member_id", "no such member"));
+        }
+    }
+    let id = Uuid::now_v7();
+    let token = new_token();
+    sqlx::query!(
+        "INSERT INTO api_keys (id, role, member_id, token_hash) VALUES ($1, $2, $3, $4)",
+        id,
+        role.as_str(),
+        member_id,
+        token_hash(&token)
+    )
+    .execute(conn)
+    .await?;
+    Ok((id, token))
+}
+
+/// Revokes a key.
+pub async fn revoke_key(conn: &mut PgConnection, id: Uuid) -> DomainResult<()> {
+    let done = sqlx::query!("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(DomainError::NotFound("api key"));
+    }
+    Ok(())
+}
+
+/// The principal of a stored, unrevoked key.
+pub async fn principal(conn: &mut PgConnection, token: &str) -> DomainResult<Option<Principal>> {
+    let row = sqlx::query!(
+        "SELECT id, role, member_id FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL",
+        token_hash(token)
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|r| {
+        Some(Principal { key_id: r.id.to_string(), role: Role::parse(&r.role)?, member_id: r.member_id })
+    }))
+}

@@ -1,0 +1,294 @@
+//! Volume crediting, the commission cascade and hold release, as the jobs
+//! run them: each loads current state under the order's row lock, calls the
+//! pure rules, and writes its effects with business idempotency keys.
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult};
+use crate::jobs::{self, CascadeCommission, ReleaseHold};
+use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::members;
+use crate::notifications::{self, Email};
+use crate::plans;
+use crate::rules::cascade::{self, CascadeLine, Commission};
+
+/// Writes the buyer's volume entries (one per line) and enqueues the cascade.
+pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<()> {
+    let o = sqlx::query!(
+        "SELECT buyer_id, commissionable_at FROM orders WHERE id = $1 FOR UPDATE",
+        order_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(at) = o.commissionable_at else {
+        return Ok(());
+    };
+    sqlx::query!(
+        "INSERT INTO volume_entries (member_id, order_id, order_line_id, kind, pv, bv, period)
+         SELECT $1, order_id, id, 'order', pv * quantity, bv * quantity, $3 FROM order_lines WHERE order_id = $2
+         ON CONFLICT (order_line_id, kind) DO NOTHING",
+        o.buyer_id,
+        order_id,
+        at.format("%Y-%m").to_string()
+    )
+    .execute(&mut *conn)
+    .await?;
+    jobs::enqueue(conn, &CascadeCommission { order_id }, None).await
+}
+
+/// Computes and posts the order's commissions as pending, each with its
+/// ledger entry, queues one email per beneficiary and schedules the release.
+pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
+    let o = sqlx::query!(
+        "SELECT buyer_id, commissionable_at, plan_id, invoice_no FROM orders WHERE id = $1 FOR UPDATE",
+        order_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let (Some(at), Some(plan_id)) = (o.commissionable_at, o.plan_id) else {
+        return Ok(());
+    };
+    let plan = plans::get(conn, plan_id).await?;
+    let rates = plan.level_rates();
+    let lines = sqlx::query!(
+        "SELECT id, product_id, category, bv * quantity AS \"bv!\", commissionable FROM order_lines WHERE order_id = $1",
+        order_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|l| CascadeLine {
+        line_id: l.id,
+        product_id: l.product_id,
+        category: l.category,
+        bv: l.bv,
+        commissionable: l.commissionable,
+    })
+    .collect::<Vec<_>>();
+    let upline = members::upline(conn, o.buyer_id, i32::try_from(rates.depth()).unwrap_or(0)).await?;
+    let mut result = cascade::cascade(&rates, &lines, &upline);
+    result.commissions.sort_by_key(|c| c.beneficiary_id);
+    let release_at = at + Duration::days(i64::from(plan.holding_days));
+    for c in &result.commissions {
+        post_commission(conn, currency, order_id, &plan, c, release_at).await?;
+    }
+    for f in &result.forfeits {
+        sqlx::query!(
+            "INSERT INTO commission_breakage (order_line_id, member_id, physical_level, amount, reason)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            f.line_id,
+            f.member_id,
+            f.physical_level as i32,
+            f.amount,
+            f.reason
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    notify_beneficiaries(conn, order_id, &o.invoice_no, &result.commissions, currency).await?;
+    if !result.commissions.is_empty() {
+        let job = ReleaseHold { order_id, release_at: release_at.timestamp() };
+        jobs::enqueue(conn, &job, Some(release_at)).await?;
+    }
+    Ok(())
+}
+
+async fn post_commission(
+    conn: &mut PgConnection,
+    currency: &str,
+    order_id: Uuid,
+    plan: &plans::Plan,
+    c: &Commission,
+    release_at: DateTime<Utc>,
+) -> DomainResult<()> {
+    let qualification = serde_json::json!({
+        "status": "active",
+        "min_personal_pv": plan.min_personal_pv,
+        "compression": plan.compression,
+    });
+    let inserted = sqlx::query_scalar!(
+        "INSERT INTO commissions (id, order_id, order_line_id, beneficiary_id, kind, physical_level, paid_level,
+                                  basis, rate, rule, plan_id, plan_version, qualification, amount,
+                                  rounding_residue, status, release_at)
+         VALUES ($1, $2, $3, $4, 'level', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15)
+         ON CONFLICT (order_line_id, beneficiary_id, paid_level, kind) DO NOTHING RETURNING id",
+        Uuid::now_v7(),
+        order_id,
+        c.line_id,
+        c.beneficiary_id,
+        c.physical_level as i32,
+        c.paid_level as i32,
+        c.basis,
+        c.rate,
+        c.rule,
+        plan.id,
+        plan.version,
+        qualification,
+        c.amount,
+        c.rounding_residue,
+        release_at
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    // The row and its ledger entry commit together: an existing row means the
+    // entry exists too.
+    let Some(commission_id) = inserted else {
+        return Ok(());
+    };
+    let key = format!("commission:{}:{}:{}", c.line_id, c.beneficiary_id, c.paid_level);
+    let reference = commission_id.to_string();
+    ledger::post(
+        conn,
+        currency,
+        Entry {
+            idempotency_key: &key,
+            kind: "commission",
+            reference: &reference,
+            postings: vec![
+                Posting { account: Account::System(SystemAccount::CommissionExpense), amount: -c.amount },
+                Posting { account: Account::Member(c.beneficiary_id, MemberAccount::Pending), amount: c.amount },
+            ],
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn notify_beneficiaries(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    invoice_no: &str,
+    commissions: &[Commission],
+    currency: &str,
+) -> DomainResult<()> {
+    let mut totals: std::collections::BTreeMap<Uuid, Decimal> = Default::default();
+    for c in commissions {
+        *totals.entry(c.beneficiary_id).or_default() += c.amount;
+    }
+    for (member_id, total) in totals {
+        let m = members::get(conn, member_id).await?;
+        let email = Email {
+            dedupe_key: format!("commission:{order_id}:{member_id}"),
+            member_id: Some(member_id),
+            to: m.email,
+            subject: format!("You earned {total} {currency}"),
+            body: format!(
+                "Dear {},\n\nyou earned a commission of {total} {currency} on order {invoice_no}.\n\
+                 It is held until the return period ends, then becomes available.\n",
+                m.name
+            ),
+        };
+        notifications::queue(conn, &email).await?;
+    }
+    Ok(())
+}
+
+/// Moves the order's held commissions whose hold has ended to available.
+/// Anything still held (a job run early) gets a new release job.
+pub async fn release_holds(conn: &mut PgConnection, order_id: Uuid, now: DateTime<Utc>, currency: &str) -> DomainResult<()> {
+    sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let due = sqlx::query!(
+        "SELECT id, beneficiary_id, amount FROM commissions
+          WHERE order_id = $1 AND status = 'pending' AND release_at <= $2 ORDER BY beneficiary_id, id",
+        order_id,
+        now
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for c in due {
+        let key = format!("release:{}", c.id);
+        let reference = c.id.to_string();
+        ledger::post(
+            conn,
+            currency,
+            Entry {
+                idempotency_key: &key,
+                kind: "release",
+                reference: &reference,
+                postings: vec![
+                    Posting { account: Account::Member(c.beneficiary_id, MemberAccount::Pending), amount: -c.amount },
+                    Posting { account: Account::Member(c.beneficiary_id, MemberAccount::Available), amount: c.amount },
+                ],
+            },
+        )
+        .await?;
+        sqlx::query!(
+            "UPDATE commissions SET status = 'available', released_at = $2 WHERE id = $1",
+            c.id,
+            now
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let next = sqlx::query_scalar!(
+        "SELECT min(release_at) FROM commissions WHERE order_id = $1 AND status = 'pending'",
+        order_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(at) = next {
+        jobs::enqueue(conn, &ReleaseHold { order_id, release_at: at.timestamp() }, Some(at)).await?;
+    }
+    Ok(())
+}
+
+/// One commission line as a member sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommissionView {
+    /// Id (also the cursor).
+    pub id: Uuid,
+    /// The order.
+    pub order_id: Uuid,
+    /// The order line.
+    pub order_line_id: Uuid,
+    /// `level` for now.
+    pub kind: String,
+    /// Where the member sits above the buyer.
+    pub physical_level: i32,
+    /// Which level's rate was paid.
+    pub paid_level: i32,
+    /// The BV the rate applied to.
+    pub basis: Decimal,
+    /// The rate.
+    pub rate: Decimal,
+    /// Which rate table.
+    pub rule: String,
+    /// The plan version.
+    pub plan_version: i32,
+    /// The amount.
+    pub amount: Decimal,
+    /// `pending`, `available` or `reversed`.
+    pub status: String,
+    /// When the hold ends.
+    pub release_at: DateTime<Utc>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of a member's commissions, newest first, before cursor `before`.
+pub async fn list_for_member(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> DomainResult<Vec<CommissionView>> {
+    sqlx::query_as!(
+        CommissionView,
+        "SELECT id, order_id, order_line_id, kind, physical_level, paid_level, basis, rate, rule, plan_version,
+                amount, status, release_at, created_at
+           FROM commissions WHERE beneficiary_id = $1 AND ($2::uuid IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3",
+        member_id,
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+    .map_err(DomainError::from)
+}

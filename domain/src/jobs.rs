@@ -1,0 +1,132 @@
+//! Job payloads (ids only: a job re-reads current state) and the one
+//! function that writes job rows inside the caller's transaction, so a
+//! business write and the jobs it causes commit or roll back together.
+
+use apalis::prelude::TaskBuilder;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::error::{DomainResult, is_unique_violation};
+
+/// A kind of job: its queue, its retry budget and its idempotency key.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// The queue it runs on. Explicit so that moving a type never strands jobs.
+    const QUEUE: &'static str;
+    /// In-process retries before the job is dead (see `MAX_ATTEMPTS`).
+    const RETRIES: usize;
+    /// The business key: a second enqueue of the same key is a no-op.
+    fn key(&self) -> String;
+}
+
+/// Turn a stored webhook event into an order fact.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProcessWebhook {
+    /// The `webhook_events` row.
+    pub event_id: Uuid,
+}
+
+/// Write the volume entries of an order that became commissionable.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CreditVolume {
+    /// The order.
+    pub order_id: Uuid,
+}
+
+/// Compute and post an order's commissions.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CascadeCommission {
+    /// The order.
+    pub order_id: Uuid,
+}
+
+/// Move an order's held commissions to available once their hold ends.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReleaseHold {
+    /// The order.
+    pub order_id: Uuid,
+    /// The hold's end (unix seconds): part of the key, so a later hold of
+    /// the same order is a different job.
+    pub release_at: i64,
+}
+
+/// Send one notification row.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Notify {
+    /// The `notifications` row.
+    pub notification_id: Uuid,
+}
+
+impl Job for ProcessWebhook {
+    const QUEUE: &'static str = "haat.webhooks";
+    const RETRIES: usize = 8;
+    fn key(&self) -> String {
+        format!("webhook:{}", self.event_id)
+    }
+}
+
+impl Job for CreditVolume {
+    const QUEUE: &'static str = "haat.volume";
+    const RETRIES: usize = 8;
+    fn key(&self) -> String {
+        format!("credit_volume:{}", self.order_id)
+    }
+}
+
+impl Job for CascadeCommission {
+    const QUEUE: &'static str = "haat.commission";
+    const RETRIES: usize = 8;
+    fn key(&self) -> String {
+        format!("cascade_commission:{}", self.order_id)
+    }
+}
+
+impl Job for ReleaseHold {
+    const QUEUE: &'static str = "haat.holds";
+    const RETRIES: usize = 8;
+    fn key(&self) -> String {
+        format!("release_hold:{}:{}", self.order_id, self.release_at)
+    }
+}
+
+impl Job for Notify {
+    const QUEUE: &'static str = "haat.notifications";
+    const RETRIES: usize = 10;
+    fn key(&self) -> String {
+        format!("notify:{}", self.notification_id)
+    }
+}
+
+/// Total attempts the database allows a job (in-process retries + 1).
+pub fn max_attempts<J: Job>() -> usize {
+    J::RETRIES + 1
+}
+
+/// Writes `job` into the job table inside the caller's transaction, to run
+/// at `run_at` (now when `None`). A job with the same key already enqueued
+/// (now or ever, until pruned) is left as it is.
+pub async fn enqueue<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    run_at: Option<DateTime<Utc>>,
+) -> DomainResult<()> {
+    let args = serde_json::to_vec(job).map_err(anyhow::Error::from)?;
+    let mut builder = TaskBuilder::new(args)
+        .idempotency_key(job.key())
+        .max_attempts(max_attempts::<J>());
+    if let Some(at) = run_at {
+        builder = builder.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0));
+    }
+    // The job insert has no ON CONFLICT: a duplicate key would abort the
+    // whole transaction, so it runs inside a savepoint.
+    let mut sp = conn.begin().await?;
+    match apalis_postgres::queries::push_tasks(&mut *sp, J::QUEUE, vec![builder.build()]).await {
+        Ok(()) => sp.commit().await?,
+        Err(apalis_postgres::Error::Database(e)) if is_unique_violation(&e) => {
+            sp.rollback().await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}

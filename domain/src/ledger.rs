@@ -1,0 +1,292 @@
+//! The double-entry ledger: every money movement is one journal entry whose
+//! postings sum to zero, keyed by the business event that caused it so that
+//! a retried job finds the key and does nothing.
+
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult};
+
+/// A member's account kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MemberAccount {
+    /// Earned but held (escrow) until `release_at`.
+    Pending,
+    /// Withdrawable cash.
+    Available,
+    /// Store credit / points: spendable at checkout, never withdrawable.
+    Credit,
+    /// Funds set aside for an approved withdrawal.
+    Reserved,
+}
+
+impl MemberAccount {
+    /// Every member account kind, created with the member.
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Available, Self::Credit, Self::Reserved];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Available => "available",
+            Self::Credit => "credit",
+            Self::Reserved => "reserved",
+        }
+    }
+}
+
+/// The company's own accounts. They keep no cached balance (see the schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SystemAccount {
+    /// Where commissions are paid from.
+    CommissionExpense,
+    /// Where store credit spent at checkout goes.
+    StoreCreditRedeemed,
+}
+
+impl SystemAccount {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CommissionExpense => "system:commission_expense",
+            Self::StoreCreditRedeemed => "system:store_credit_redeemed",
+        }
+    }
+}
+
+/// Which account a posting moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Account {
+    /// One of a member's accounts.
+    Member(Uuid, MemberAccount),
+    /// A system account.
+    System(SystemAccount),
+}
+
+/// One leg of a journal entry. Positive amounts raise the account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posting {
+    /// The account.
+    pub account: Account,
+    /// The signed amount.
+    pub amount: Decimal,
+}
+
+/// A journal entry to write.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    /// Derived from the business event; unique forever.
+    pub idempotency_key: &'a str,
+    /// What kind of movement (commission, release, …).
+    pub kind: &'a str,
+    /// What it refers to (a commission or order id), for statements.
+    pub reference: &'a str,
+    /// The legs; they must sum to zero.
+    pub postings: Vec<Posting>,
+}
+
+/// Creates a member's accounts (with the member, in its transaction).
+pub async fn open_member_accounts(conn: &mut PgConnection, member_id: Uuid, currency: &str) -> DomainResult<()> {
+    let kinds: Vec<String> = MemberAccount::ALL.iter().map(|k| k.as_str().to_owned()).collect();
+    sqlx::query!(
+        "INSERT INTO accounts (member_id, kind, currency) SELECT $1, k, $3 FROM unnest($2::text[]) AS k",
+        member_id,
+        &kinds,
+        currency
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes `entry` unless an entry with its key exists. Returns whether it
+/// was written. Member balances are updated in the same transaction.
+pub async fn post(conn: &mut PgConnection, currency: &str, entry: Entry<'_>) -> DomainResult<bool> {
+    let sum: Decimal = entry.postings.iter().map(|p| p.amount).sum();
+    if !sum.is_zero() || entry.postings.len() < 2 {
+        return Err(DomainError::Internal(anyhow::anyhow!(
+            "unbalanced journal entry {}: sums to {sum}",
+            entry.idempotency_key
+        )));
+    }
+    let Some(entry_id) = sqlx::query_scalar!(
+        "INSERT INTO journal_entries (idempotency_key, kind, reference) VALUES ($1, $2, $3)
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        entry.idempotency_key,
+        entry.kind,
+        entry.reference
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let mut postings = entry.postings;
+    // A fixed lock order across transactions avoids deadlocks.
+    postings.sort_by(|a, b| a.account.cmp(&b.account));
+    for posting in postings {
+        write_posting(conn, currency, entry_id, &posting).await?;
+    }
+    Ok(true)
+}
+
+async fn write_posting(conn: &mut PgConnection, currency: &str, entry_id: i64, p: &Posting) -> DomainResult<()> {
+    let (account_id, balance_after) = match p.account {
+        Account::Member(member_id, kind) => {
+            let row = sqlx::query!(
+                "UPDATE accounts SET balance = balance + $3 WHERE member_id = $1 AND kind = $2
+                 RETURNING id, balance",
+                member_id,
+                kind.as_str(),
+                p.amount
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(DomainError::NotFound("member account"))?;
+            (row.id, Some(row.balance))
+        }
+        Account::System(kind) => (system_account_id(conn, kind, currency).await?, None),
+    };
+    sqlx::query!(
+        "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES ($1, $2, $3, $4)",
+        entry_id,
+        account_id,
+        p.amount,
+        balance_after
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn system_account_id(conn: &mut PgConnection, kind: SystemAccount, currency: &str) -> DomainResult<i64> {
+    if let Some(id) = sqlx::query_scalar!(
+        "SELECT id FROM accounts WHERE member_id IS NULL AND kind = $1",
+        kind.as_str()
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    {
+        return Ok(id);
+    }
+    sqlx::query!(
+        "INSERT INTO accounts (kind, currency) VALUES ($1, $2)
+         ON CONFLICT (kind) WHERE member_id IS NULL DO NOTHING",
+        kind.as_str(),
+        currency
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM accounts WHERE member_id IS NULL AND kind = $1",
+        kind.as_str()
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// A member's cached balances.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Wallet {
+    /// Held earnings.
+    pub pending: Decimal,
+    /// Withdrawable cash.
+    pub available: Decimal,
+    /// Store credit.
+    pub credit: Decimal,
+    /// Set aside for withdrawals.
+    pub reserved: Decimal,
+}
+
+/// Reads a member's balances in O(1) from the cached balances.
+pub async fn wallet(conn: &mut PgConnection, member_id: Uuid) -> DomainResult<Wallet> {
+    let rows = sqlx::query!("SELECT kind, balance FROM accounts WHERE member_id = $1", member_id)
+        .fetch_all(conn)
+        .await?;
+    let mut w = Wallet::default();
+    for r in rows {
+        match r.kind.as_str() {
+            "pending" => w.pending = r.balance,
+            "available" => w.available = r.balance,
+            "credit" => w.credit = r.balance,
+            "reserved" => w.reserved = r.balance,
+            _ => {}
+        }
+    }
+    Ok(w)
+}
+
+/// One line of a member's statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatementLine {
+    /// The posting id (also the cursor).
+    pub id: i64,
+    /// When it was posted.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Which of the member's accounts.
+    pub account: String,
+    /// Signed amount.
+    pub amount: Decimal,
+    /// The account's balance right after.
+    pub balance_after: Decimal,
+    /// The entry's kind.
+    pub kind: String,
+    /// The entry's reference.
+    pub reference: String,
+}
+
+/// A page of a member's postings, newest first, before cursor `before`.
+pub async fn statement(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    before: Option<i64>,
+    limit: i64,
+) -> DomainResult<Vec<StatementLine>> {
+    let rows = sqlx::query!(
+        r#"SELECT p.id, p.created_at, a.kind AS account, p.amount,
+                  p.balance_after AS "balance_after!", e.kind, e.reference
+             FROM postings p
+             JOIN accounts a ON a.id = p.account_id
+             JOIN journal_entries e ON e.id = p.entry_id
+            WHERE a.member_id = $1 AND ($2::bigint IS NULL OR p.id < $2)
+            ORDER BY p.id DESC
+            LIMIT $3"#,
+        member_id,
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| StatementLine {
+            id: r.id,
+            at: r.created_at,
+            account: r.account,
+            amount: r.amount,
+            balance_after: r.balance_after,
+            kind: r.kind,
+            reference: r.reference,
+        })
+        .collect())
+}
+
+/// The audit's ledger checks: (entries that do not sum to zero, member
+/// accounts whose cached balance differs from the sum of their postings).
+pub async fn audit(conn: &mut PgConnection) -> DomainResult<(Vec<String>, Vec<String>)> {
+    let unbalanced = sqlx::query_scalar!(
+        r#"SELECT e.idempotency_key AS "key!" FROM journal_entries e JOIN postings p ON p.entry_id = e.id
+            GROUP BY e.id HAVING sum(p.amount) <> 0"#
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let drifted = sqlx::query_scalar!(
+        r#"SELECT a.id::text AS "id!" FROM accounts a LEFT JOIN postings p ON p.account_id = a.id
+            WHERE a.member_id IS NOT NULL
+            GROUP BY a.id HAVING a.balance <> coalesce(sum(p.amount), 0)"#
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok((unbalanced, drifted))
+}

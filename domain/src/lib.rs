@@ -1,0 +1,37 @@
+//! haat's business: members and their tree, catalog, plans, orders and
+//! their state machine, volume, the commission cascade, the ledger, webhooks
+//! and notifications — and their Postgres persistence.
+//!
+//! Layout:
+//! - [`rules`]: pure rule functions (no I/O, no clock), unit- and
+//!   property-tested.
+//! - one module per business area ([`members`], [`catalog`], [`plans`],
+//!   [`orders`], [`commissions`], [`ledger`], [`webhooks`],
+//!   [`notifications`], [`auth`], [`idempotency`]): functions that take the
+//!   caller's `&mut PgConnection`, so the caller owns the transaction.
+//! - [`jobs`]: job payloads (ids only) and [`jobs::enqueue`], the one place
+//!   that writes job rows, inside the caller's transaction.
+//! - [`db`], [`embedded_pg`], [`settings`]: start-up plumbing shared by the
+//!   api and the worker.
+//!
+//! This crate knows nothing of HTTP, and of apalis only the enqueue.
+
+pub mod auth;
+pub mod catalog;
+pub mod commissions;
+pub mod db;
+pub mod embedded_pg;
+pub mod error;
+pub mod idempotency;
+pub mod jobs;
+pub mod ledger;
+pub mod members;
+pub mod money;
+pub mod notifications;
+pub mod orders;
+pub mod plans;
+pub mod rules;
+pub mod settings;
+pub mod webhooks;
+
+pub use error::{DomainError, DomainResult, FieldError};

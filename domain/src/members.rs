@@ -1,0 +1,221 @@
+//! Members and the unilevel tree: referral codes, sponsors, placement,
+//! suspension, and the upline walk the cascade depends on.
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::Deserialize;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult, Problems, is_unique_violation};
+use crate::ledger;
+use crate::rules::cascade::UplineMember;
+
+/// Characters of a referral code: no 0/O, 1/I/L, so it can be read aloud.
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+const CODE_LEN: usize = 6;
+/// An advisory lock taken by every placement change, so two concurrent moves
+/// can never together create a cycle.
+const TREE_LOCK_KEY: i64 = 0x6861_6174_7472_6565; // "haattree"
+
+/// A member as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Email (unique, case-insensitive).
+    pub email: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Code others join with.
+    pub referral_code: String,
+    /// Who referred them.
+    pub sponsor_id: Option<Uuid>,
+    /// Placement parent.
+    pub parent_id: Option<Uuid>,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// What a storefront sends to create a member.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewMember {
+    /// Display name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The sponsor's referral code; none places the member under the root.
+    #[serde(default)]
+    pub sponsor_code: Option<String>,
+}
+
+fn validate(input: &NewMember) -> DomainResult<()> {
+    let mut p = Problems::default();
+    if input.name.trim().is_empty() || input.name.len() > 200 {
+        p.add("name", "must be 1 to 200 characters");
+    }
+    let email = input.email.trim();
+    let looks_like_email = email.len() <= 254
+        && email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.contains('@'));
+    if !looks_like_email {
+        p.add("email", "must be an email address");
+    }
+    if let Some(phone) = &input.phone {
+        let ok = phone.len() <= 20 && phone.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c));
+        if !ok {
+            p.add("phone", "must be a phone number of digits, '+', '-' or spaces");
+        }
+    }
+    p.finish()
+}
+
+/// Creates a member under its sponsor (or under the root when no code is
+/// given; the very first member without a code becomes the root).
+pub async fn create(conn: &mut PgConnection, input: &NewMember, currency: &str) -> DomainResult<Member> {
+    validate(input)?;
+    let sponsor_id = match input.sponsor_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => Some(
+            sqlx::query_scalar!("SELECT id FROM members WHERE referral_code = $1", code.to_uppercase())
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| DomainError::invalid("sponsor_code", "no member has this referral code"))?,
+        ),
+        None => sqlx::query_scalar!("SELECT id FROM members WHERE is_root").fetch_optional(&mut *conn).await?,
+    };
+    let id = Uuid::now_v7();
+    for _ in 0..5 {
+        let code = new_referral_code();
+        let mut sp = conn.begin().await?;
+        let inserted = sqlx::query!(
+            "INSERT INTO members (id, name, email, phone, referral_code, sponsor_id, parent_id, is_root)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+            id,
+            input.name.trim(),
+            input.email.trim(),
+            input.phone.as_deref(),
+            code,
+            sponsor_id,
+            sponsor_id.is_none()
+        )
+        .execute(&mut *sp)
+        .await;
+        match inserted {
+            Ok(_) => {
+                sp.commit().await?;
+                ledger::open_member_accounts(conn, id, currency).await?;
+                return get(conn, id).await;
+            }
+            Err(e) if is_unique_violation(&e) => {
+                sp.rollback().await?;
+                let constraint = e.as_database_error().and_then(|d| d.constraint()).unwrap_or_default();
+                if constraint == "members_email_key" {
+                    return Err(DomainError::conflict("email", "a member with this email exists"));
+                }
+                if constraint == "members_one_root" {
+                    return Err(DomainError::Conflict { field: None, message: "root raced".into() });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(DomainError::Internal(anyhow::anyhow!("could not find a free referral code")))
+}
+
+fn new_referral_code() -> String {
+    let mut rng = rand::rng();
+    (0..CODE_LEN)
+        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Reads a member.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Member> {
+    sqlx::query_as!(
+        Member,
+        "SELECT id, name, email, phone, referral_code, sponsor_id, parent_id, status, joined_at
+           FROM members WHERE id = $1",
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound("member"))
+}
+
+/// The member's upline, nearest first, at most `levels` long. One recursive
+/// query of `levels` primary-key lookups: its cost depends on the levels
+/// asked for, not on the size or depth of the tree.
+pub async fn upline(conn: &mut PgConnection, member_id: Uuid, levels: i32) -> DomainResult<Vec<UplineMember>> {
+    let rows = sqlx::query!(
+        r#"WITH RECURSIVE up (id, parent_id, status, level) AS (
+               SELECT m.id, m.parent_id, m.status, 0 FROM members m WHERE m.id = $1
+             UNION ALL
+               SELECT p.id, p.parent_id, p.status, up.level + 1
+                 FROM up JOIN members p ON p.id = up.parent_id
+                WHERE up.level < $2
+           )
+           SELECT id AS "id!", status AS "status!", level AS "level!" FROM up WHERE level > 0 ORDER BY level"#,
+        member_id,
+        levels
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| UplineMember {
+            member_id: r.id,
+            level: u32::try_from(r.level).unwrap_or(0),
+            suspended: r.status == "suspended",
+        })
+        .collect())
+}
+
+/// Moves a member (with its whole downline) under `parent_id`. Refuses a
+/// move under the member itself or its own downline.
+pub async fn place(conn: &mut PgConnection, member_id: Uuid, parent_id: Uuid) -> DomainResult<Member> {
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", TREE_LOCK_KEY).execute(&mut *conn).await?;
+    get(conn, member_id).await?;
+    get(conn, parent_id)
+        .await
+        .map_err(|_| DomainError::invalid("parent_id", "no such member"))?;
+    let would_cycle = sqlx::query_scalar!(
+        r#"WITH RECURSIVE up (id, parent_id) AS (
+               SELECT id, parent_id FROM members WHERE id = $1
+             UNION ALL
+               SELECT p.id, p.parent_id FROM up JOIN members p ON p.id = up.parent_id
+           )
+           SELECT EXISTS (SELECT 1 FROM up WHERE id = $2) AS "cycle!""#,
+        parent_id,
+        member_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if would_cycle {
+        return Err(DomainError::invalid(
+            "parent_id",
+            "is the member itself or in its downline: the move would create a cycle",
+        ));
+    }
+    sqlx::query!("UPDATE members SET parent_id = $2 WHERE id = $1", member_id, parent_id)
+        .execute(&mut *conn)
+        .await?;
+    get(conn, member_id).await
+}
+
+/// Sets a member's status (`active` or `suspended`).
+pub async fn set_status(conn: &mut PgConnection, member_id: Uuid, suspended: bool) -> DomainResult<Member> {
+    let status = if suspended { "suspended" } else { "active" };
+    let done = sqlx::query!("UPDATE members SET status = $2 WHERE id = $1", member_id, status)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(DomainError::NotFound("member"));
+    }
+    get(conn, member_id).await
+}

@@ -1,0 +1,279 @@
+//! Compensation plan versions: immutable once written; the version in
+//! effect when an order becomes commissionable is the one it uses forever.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult, Problems};
+use crate::money::{VOLUME_SCALE, parse_amount, parse_rate};
+use crate::rules::cascade::LevelRates;
+use crate::rules::order_state::CreditOn;
+
+/// The most levels a plan may pay (a bound on the cascade's upline walk).
+pub const MAX_LEVELS: usize = 50;
+
+/// A plan version as the admin sends it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanInput {
+    /// Name.
+    pub name: String,
+    /// From when it applies.
+    pub effective_from: DateTime<Utc>,
+    /// `paid` or `delivered` (default).
+    #[serde(default)]
+    pub credit_on: Option<CreditOn>,
+    /// Days credits stay pending (default 7).
+    #[serde(default)]
+    pub holding_days: Option<i64>,
+    /// Level rates on BV, nearest first.
+    pub levels: Vec<String>,
+    /// Category rate tables.
+    #[serde(default)]
+    pub category_levels: BTreeMap<String, Vec<String>>,
+    /// Product rate tables, by product id.
+    #[serde(default)]
+    pub product_levels: BTreeMap<String, Vec<String>>,
+    /// Not yet supported beyond its default ("0").
+    #[serde(default)]
+    pub retail_rate: Option<String>,
+    /// Not yet supported beyond its default ("0").
+    #[serde(default)]
+    pub pickup_rate: Option<String>,
+    /// Not yet supported beyond its default ("0").
+    #[serde(default)]
+    pub min_personal_pv: Option<String>,
+    /// Accepted (1..=366); matters once `min_personal_pv` does.
+    #[serde(default)]
+    pub active_window_days: Option<i64>,
+    /// Only `none` for now.
+    #[serde(default)]
+    pub compression: Option<String>,
+    /// Not yet supported beyond its default ("0").
+    #[serde(default)]
+    pub order_cashback_rate: Option<String>,
+    /// `credit` (default) or `cash`; matters once the cashback rate does.
+    #[serde(default)]
+    pub order_cashback_reward: Option<String>,
+    /// Not yet supported beyond its default (null).
+    #[serde(default)]
+    pub payout_cap_rate: Option<String>,
+}
+
+/// A validated plan version, as stored (in `plans.document`) and answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Id.
+    pub id: Uuid,
+    /// Version number, increasing.
+    pub version: i32,
+    /// Name.
+    pub name: String,
+    /// From when it applies.
+    pub effective_from: DateTime<Utc>,
+    /// When orders become commissionable.
+    pub credit_on: CreditOn,
+    /// Escrow days.
+    pub holding_days: i32,
+    /// Level rates.
+    pub levels: Vec<Decimal>,
+    /// Category rate tables.
+    pub category_levels: BTreeMap<String, Vec<Decimal>>,
+    /// Product rate tables.
+    pub product_levels: BTreeMap<Uuid, Vec<Decimal>>,
+    /// Retail margin rate for guest orders' referrers.
+    pub retail_rate: Decimal,
+    /// Pickup point operator rate.
+    pub pickup_rate: Decimal,
+    /// Personal PV needed to qualify.
+    pub min_personal_pv: Decimal,
+    /// The qualification window.
+    pub active_window_days: i32,
+    /// `none` or `dynamic`.
+    pub compression: String,
+    /// Instant cashback rate per order.
+    pub order_cashback_rate: Decimal,
+    /// `credit` or `cash`.
+    pub order_cashback_reward: String,
+    /// Optional cap on payouts as a share of BV.
+    pub payout_cap_rate: Option<Decimal>,
+    /// When this version was written.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Plan {
+    /// The rate tables the cascade uses.
+    pub fn level_rates(&self) -> LevelRates {
+        LevelRates {
+            levels: self.levels.clone(),
+            category_levels: self.category_levels.clone(),
+            product_levels: self.product_levels.clone(),
+        }
+    }
+}
+
+fn rates(p: &mut Problems, field: &str, raw: &[String]) -> Vec<Decimal> {
+    if raw.len() > MAX_LEVELS {
+        p.add(field, format!("at most {MAX_LEVELS} levels"));
+    }
+    raw.iter()
+        .enumerate()
+        .filter_map(|(i, r)| p.check(&format!("{field}[{i}]"), parse_rate(r)))
+        .collect()
+}
+
+/// Refuses a non-default value of a field the engine does not implement yet,
+/// rather than silently ignoring it.
+fn zero_only(p: &mut Problems, field: &str, raw: &Option<String>) -> Decimal {
+    let Some(raw) = raw else { return Decimal::ZERO };
+    match parse_rate(raw).or_else(|_| parse_amount(raw, VOLUME_SCALE)) {
+        Ok(d) if d.is_zero() => Decimal::ZERO,
+        Ok(_) => {
+            p.add(field, "is not supported yet: only \"0\" (its default) is accepted");
+            Decimal::ZERO
+        }
+        Err(e) => {
+            p.add(field, e.to_string());
+            Decimal::ZERO
+        }
+    }
+}
+
+fn validate(input: &PlanInput) -> DomainResult<Plan> {
+    let mut p = Problems::default();
+    if input.name.trim().is_empty() || input.name.len() > 200 {
+        p.add("name", "must be 1 to 200 characters");
+    }
+    let holding_days = input.holding_days.unwrap_or(7);
+    if !(0..=3650).contains(&holding_days) {
+        p.add("holding_days", "must be a whole number of days from 0 to 3650");
+    }
+    if input.levels.is_empty() {
+        p.add("levels", "must list at least one rate");
+    }
+    let levels = rates(&mut p, "levels", &input.levels);
+    let category_levels = input
+        .category_levels
+        .iter()
+        .map(|(k, v)| (k.clone(), rates(&mut p, &format!("category_levels.{k}"), v)))
+        .collect();
+    let mut product_levels = BTreeMap::new();
+    for (k, v) in &input.product_levels {
+        let field = format!("product_levels.{k}");
+        match Uuid::parse_str(k) {
+            Ok(id) => {
+                product_levels.insert(id, rates(&mut p, &field, v));
+            }
+            Err(_) => p.add(field, "keys must be product ids"),
+        }
+    }
+    let retail_rate = zero_only(&mut p, "retail_rate", &input.retail_rate);
+    let pickup_rate = zero_only(&mut p, "pickup_rate", &input.pickup_rate);
+    let min_personal_pv = zero_only(&mut p, "min_personal_pv", &input.min_personal_pv);
+    let order_cashback_rate = zero_only(&mut p, "order_cashback_rate", &input.order_cashback_rate);
+    if input.payout_cap_rate.is_some() {
+        p.add("payout_cap_rate", "is not supported yet: only null (its default) is accepted");
+    }
+    let active_window_days = input.active_window_days.unwrap_or(30);
+    if !(1..=366).contains(&active_window_days) {
+        p.add("active_window_days", "must be a whole number of days from 1 to 366");
+    }
+    let compression = input.compression.clone().unwrap_or_else(|| "none".into());
+    match compression.as_str() {
+        "none" => {}
+        "dynamic" => p.add("compression", "\"dynamic\" is not supported yet: only \"none\" is accepted"),
+        _ => p.add("compression", "must be \"none\" or \"dynamic\""),
+    }
+    let reward = input.order_cashback_reward.clone().unwrap_or_else(|| "credit".into());
+    if reward != "credit" && reward != "cash" {
+        p.add("order_cashback_reward", "must be \"credit\" or \"cash\"");
+    }
+    p.finish()?;
+    Ok(Plan {
+        id: Uuid::now_v7(),
+        version: 0,
+        name: input.name.trim().to_owned(),
+        effective_from: input.effective_from,
+        credit_on: input.credit_on.unwrap_or(CreditOn::Delivered),
+        holding_days: holding_days as i32,
+        levels,
+        category_levels,
+        product_levels,
+        retail_rate,
+        pickup_rate,
+        min_personal_pv,
+        active_window_days: active_window_days as i32,
+        compression,
+        order_cashback_rate,
+        order_cashback_reward: reward,
+        payout_cap_rate: None,
+        created_at: Utc::now(),
+    })
+}
+
+/// Writes a new plan version.
+pub async fn create(conn: &mut PgConnection, input: &PlanInput) -> DomainResult<Plan> {
+    let mut plan = validate(input)?;
+    let credit_on = match plan.credit_on {
+        CreditOn::Paid => "paid",
+        CreditOn::Delivered => "delivered",
+    };
+    let row = sqlx::query!(
+        "INSERT INTO plans (id, name, effective_from, credit_on, holding_days, document)
+         VALUES ($1, $2, $3, $4, $5, '{}') RETURNING version, created_at",
+        plan.id,
+        plan.name,
+        plan.effective_from,
+        credit_on,
+        plan.holding_days
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    plan.version = row.version;
+    plan.created_at = row.created_at;
+    let document = serde_json::to_value(&plan).map_err(anyhow::Error::from)?;
+    sqlx::query!("UPDATE plans SET document = $2 WHERE id = $1", plan.id, document)
+        .execute(conn)
+        .await?;
+    Ok(plan)
+}
+
+fn from_document(doc: serde_json::Value) -> DomainResult<Plan> {
+    serde_json::from_value(doc).map_err(|e| DomainError::Internal(anyhow::anyhow!("stored plan: {e}")))
+}
+
+/// Every plan version, newest first.
+pub async fn list(conn: &mut PgConnection) -> DomainResult<Vec<Plan>> {
+    sqlx::query_scalar!("SELECT document FROM plans ORDER BY version DESC")
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .map(from_document)
+        .collect()
+}
+
+/// A plan version by id.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Plan> {
+    let doc = sqlx::query_scalar!("SELECT document FROM plans WHERE id = $1", id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(DomainError::NotFound("plan"))?;
+    from_document(doc)
+}
+
+/// The version in effect at `at`: the newest one effective by then.
+pub async fn in_effect(conn: &mut PgConnection, at: DateTime<Utc>) -> DomainResult<Option<Plan>> {
+    sqlx::query_scalar!(
+        "SELECT document FROM plans WHERE effective_from <= $1 ORDER BY effective_from DESC, version DESC LIMIT 1",
+        at
+    )
+    .fetch_optional(conn)
+    .await?
+    .map(from_document)
+    .transpose()
+}
