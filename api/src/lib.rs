@@ -62,6 +62,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
     let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
     let pool = haat_domain::db::connect(&url, settings.db_pool).await?;
     haat_domain::db::migrate(&pool).await?;
+    if let Some(path) = &settings.demo_seed_file {
+        seed_demo(&pool, &settings.currency, path).await?;
+    }
     let listener = TcpListener::bind(settings.api_addr)
         .await
         .with_context(|| format!("binding {}", settings.api_addr))?;
@@ -72,4 +75,21 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")
+}
+
+/// Seeds the demo into an empty database and writes what it made to `path`
+/// (for `scripts/demo.py`). An already seeded database is left alone.
+async fn seed_demo(pool: &PgPool, currency: &str, path: &std::path::Path) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let seeded = haat_domain::demo::seed_if_empty(&mut tx, currency).await?;
+    tx.commit().await?;
+    if let Some(seed) = seeded {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, serde_json::to_vec_pretty(&seed)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        tracing::info!(path = %path.display(), "demo data seeded");
+    }
+    Ok(())
 }

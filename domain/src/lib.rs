@@ -20,6 +20,7 @@ pub mod auth;
 pub mod catalog;
 pub mod commissions;
 pub mod db;
+pub mod demo;
 pub mod embedded_pg;
 pub mod error;
 pub mod idempotency;

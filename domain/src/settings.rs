@@ -34,6 +34,9 @@ pub struct Settings {
     pub currency: String,
     /// `HAAT_DB_POOL` (default 10): connections per process.
     pub db_pool: u32,
+    /// `HAAT_DEMO_SEED_FILE`: when set, the api seeds the demo into an empty
+    /// database at start-up and writes what it made to this file.
+    pub demo_seed_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -47,6 +50,7 @@ impl std::fmt::Debug for Settings {
             .field("outbox_dir", &self.outbox_dir)
             .field("currency", &self.currency)
             .field("db_pool", &self.db_pool)
+            .field("demo_seed_file", &self.demo_seed_file)
             .finish()
     }
 }
@@ -91,6 +95,7 @@ impl Settings {
             mail_from: var("HAAT_MAIL_FROM").unwrap_or_else(|| "haat <no-reply@haat.local>".into()),
             currency,
             db_pool,
+            demo_seed_file: var("HAAT_DEMO_SEED_FILE").map(PathBuf::from),
         })
     }
 }

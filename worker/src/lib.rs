@@ -1,1 +1,158 @@
-//! placeholder
+//! haat's job processes (apalis on Postgres). A process serves the queues it
+//! is told to, each with its own concurrency; any number of processes may
+//! run against one database.
+
+pub mod handlers;
+pub mod mailer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
+use apalis::prelude::*;
+use apalis_postgres::{Config, PostgresStorage};
+use haat_domain::jobs::{CascadeCommission, CreditVolume, Job, Notify, ProcessWebhook, ReleaseHold};
+use haat_domain::settings::Settings;
+
+use crate::handlers::WorkerState;
+
+/// How often an idle worker polls besides LISTEN/NOTIFY (which says nothing
+/// of jobs scheduled for later).
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Heartbeat period; a worker silent for `MISSED_HEARTBEATS` of them is
+/// presumed dead and its jobs are handed to others.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const MISSED_HEARTBEATS: usize = 6;
+/// How long SIGTERM waits for in-flight jobs.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// The queues a process can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueKind {
+    /// `process_webhook`.
+    Webhooks,
+    /// `credit_volume`.
+    Volume,
+    /// `cascade_commission`.
+    Commission,
+    /// `release_hold`.
+    Holds,
+    /// `notify`.
+    Notifications,
+}
+
+impl QueueKind {
+    /// Every queue, the default set.
+    pub const ALL: [Self; 5] = [Self::Webhooks, Self::Volume, Self::Commission, Self::Holds, Self::Notifications];
+}
+
+impl FromStr for QueueKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "webhooks" => Self::Webhooks,
+            "volume" => Self::Volume,
+            "commission" => Self::Commission,
+            "holds" => Self::Holds,
+            "notifications" => Self::Notifications,
+            _ => bail!("unknown queue {s:?}: expected webhooks, volume, commission, holds or notifications"),
+        })
+    }
+}
+
+/// Parses `HAAT_WORKER_QUEUES`, e.g. `webhooks=4,commission=2` (a missing
+/// `=N` means 2). Empty means every queue with concurrency 2.
+pub fn parse_queues(spec: &str) -> Result<Vec<(QueueKind, usize)>> {
+    if spec.trim().is_empty() {
+        return Ok(QueueKind::ALL.iter().map(|q| (*q, 2)).collect());
+    }
+    spec.split(',')
+        .map(|part| {
+            let (name, n) = part.split_once('=').unwrap_or((part, "2"));
+            let n: usize = n.trim().parse().context("queue concurrency must be a whole number")?;
+            if !(1..=64).contains(&n) {
+                bail!("queue concurrency must be from 1 to 64");
+            }
+            Ok((name.trim().parse()?, n))
+        })
+        .collect()
+}
+
+fn storage<J: Job>(pool: &sqlx::PgPool) -> PostgresStorage<J> {
+    let config = Config::default()
+        .queue(J::QUEUE)
+        .heartbeat_interval(HEARTBEAT)
+        .missed_heartbeats(MISSED_HEARTBEATS);
+    PostgresStorage::new(pool).with_config(config)
+}
+
+/// Exponential backoff with jitter, `J::RETRIES` times in process; the
+/// job row's `max_attempts` (set at enqueue) matches, so a job that
+/// exhausts its retries is dead, not re-fetched.
+fn retry_policy<J: Job>() -> Result<BackoffRetryPolicy<ExponentialBackoff>> {
+    let backoff = ExponentialBackoffMaker::new(Duration::from_millis(200), Duration::from_secs(30), 0.5, HasherRng::default())
+        .context("backoff settings")?
+        .make_backoff();
+    Ok(RetryPolicy::retries(J::RETRIES).with_backoff(backoff))
+}
+
+macro_rules! register {
+    ($monitor:expr, $pool:expr, $state:expr, $job:ty, $handler:path, $n:expr, $name:expr) => {{
+        let pool = $pool.clone();
+        let state = $state.clone();
+        let name = $name;
+        let n = $n;
+        let policy = retry_policy::<$job>()?;
+        $monitor.register(move |run| {
+            WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
+                .backend(storage::<$job>(&pool).with_pubsub().poll_with_interval(POLL_INTERVAL))
+                .data(state.clone())
+                .concurrency(n)
+                .retry(policy.clone())
+                .parallelize(tokio::spawn)
+                .build($handler)
+        })
+    }};
+}
+
+/// Connects, migrates and serves `queues` until `shutdown` resolves, then
+/// finishes in-flight jobs (bounded) and returns.
+pub async fn run(
+    settings: Settings,
+    queues: Vec<(QueueKind, usize)>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
+    let pool = haat_domain::db::connect(&url, settings.db_pool).await?;
+    haat_domain::db::migrate(&pool).await?;
+    let state = WorkerState {
+        pool: pool.clone(),
+        currency: settings.currency.clone(),
+        sender: mailer::Sender::from_settings(&settings)?,
+    };
+    // A unique name per process start: a restarted process must not inherit
+    // the jobs its dead predecessor left running.
+    let name = format!("haat-worker-{}", uuid::Uuid::now_v7());
+    let mut monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE).should_restart(|_, _| true);
+    for (queue, n) in queues {
+        monitor = match queue {
+            QueueKind::Webhooks => register!(monitor, pool, state, ProcessWebhook, handlers::process_webhook, n, name.clone()),
+            QueueKind::Volume => register!(monitor, pool, state, CreditVolume, handlers::credit_volume, n, name.clone()),
+            QueueKind::Commission => {
+                register!(monitor, pool, state, CascadeCommission, handlers::cascade_commission, n, name.clone())
+            }
+            QueueKind::Holds => register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone()),
+            QueueKind::Notifications => register!(monitor, pool, state, Notify, handlers::notify, n, name.clone()),
+        };
+    }
+    println!("haat-worker {name} running");
+    tracing::info!(worker = name, "running");
+    monitor.run_with_signal(async move {
+        shutdown.await;
+        Ok(())
+    })
+    .await
+    .context("running workers")
+}

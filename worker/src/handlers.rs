@@ -1,0 +1,72 @@
+//! One handler per job kind. Each opens a transaction, calls the domain,
+//! commits. No business rule lives here; every effect is idempotent in the
+//! domain, so a job that runs twice changes nothing twice.
+
+use apalis::prelude::{BoxDynError, Data};
+use chrono::Utc;
+use haat_domain::jobs::{CascadeCommission, CreditVolume, Notify, ProcessWebhook, ReleaseHold};
+use haat_domain::{commissions, notifications, webhooks};
+use sqlx::PgPool;
+
+use crate::mailer::Sender;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct WorkerState {
+    /// The database.
+    pub pool: PgPool,
+    /// The deployment currency.
+    pub currency: String,
+    /// Email delivery.
+    pub sender: Sender,
+}
+
+/// `process_webhook`: stored event → order fact.
+pub async fn process_webhook(job: ProcessWebhook, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    let outcome = webhooks::process(&mut tx, job.event_id, Utc::now()).await?;
+    tx.commit().await?;
+    tracing::info!(event_id = %job.event_id, outcome, "webhook processed");
+    Ok(())
+}
+
+/// `credit_volume`: the buyer's volume entries, then the cascade.
+pub async fn credit_volume(job: CreditVolume, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    commissions::credit_volume(&mut tx, job.order_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `cascade_commission`: pending commissions up the upline.
+pub async fn cascade_commission(job: CascadeCommission, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    commissions::cascade_commission(&mut tx, job.order_id, &state.currency).await?;
+    tx.commit().await?;
+    tracing::info!(order_id = %job.order_id, "commissions posted");
+    Ok(())
+}
+
+/// `release_hold`: pending → available once the hold has ended.
+pub async fn release_hold(job: ReleaseHold, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    commissions::release_holds(&mut tx, job.order_id, Utc::now(), &state.currency).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `notify`: send the email (no transaction open meanwhile), then mark it
+/// sent. A crash between the two resends it: delivery is at-least-once.
+pub async fn notify(job: Notify, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let pending = {
+        let mut conn = state.pool.acquire().await?;
+        notifications::pending(&mut conn, job.notification_id).await?
+    };
+    let Some(email) = pending else {
+        return Ok(());
+    };
+    state.sender.send(&email).await?;
+    let mut conn = state.pool.acquire().await?;
+    notifications::mark_sent(&mut conn, email.id).await?;
+    Ok(())
+}

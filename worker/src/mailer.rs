@@ -1,0 +1,65 @@
+//! Email delivery through lettre: SMTP when `HAAT_SMTP_URL` is set, else
+//! `.eml` files in the outbox folder so the system runs with nothing set up.
+
+use anyhow::{Context, Result};
+use haat_domain::notifications::Pending;
+use haat_domain::settings::Settings;
+use lettre::message::Mailbox;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    /// A real SMTP server.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `.eml` files in a folder.
+    Outbox(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// A mailer plus the sender address.
+#[derive(Clone)]
+pub struct Sender {
+    mailer: Mailer,
+    from: Mailbox,
+}
+
+impl Sender {
+    /// Builds the transport the settings ask for.
+    pub fn from_settings(s: &Settings) -> Result<Self> {
+        let from: Mailbox = s.mail_from.parse().context("HAAT_MAIL_FROM is not a valid mailbox")?;
+        let mailer = match &s.smtp_url {
+            Some(url) => Mailer::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .context("HAAT_SMTP_URL is not a valid smtp:// or smtps:// URL")?
+                    .build(),
+            ),
+            None => {
+                std::fs::create_dir_all(&s.outbox_dir)
+                    .with_context(|| format!("creating the outbox folder {}", s.outbox_dir.display()))?;
+                Mailer::Outbox(AsyncFileTransport::<Tokio1Executor>::new(&s.outbox_dir))
+            }
+        };
+        Ok(Self { mailer, from })
+    }
+
+    /// Sends one email. No database transaction is open while this runs.
+    pub async fn send(&self, email: &Pending) -> Result<()> {
+        let to: Mailbox = email.to_email.parse().context("recipient address")?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email.subject.clone())
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(email.body.clone())
+            .context("building the message")?;
+        match &self.mailer {
+            Mailer::Smtp(t) => {
+                t.send(message).await.context("SMTP send")?;
+            }
+            Mailer::Outbox(t) => {
+                t.send(message).await.context("writing to the outbox")?;
+            }
+        }
+        Ok(())
+    }
+}
