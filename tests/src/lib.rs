@@ -1,1 +1,375 @@
-//! placeholder
+//! The end-to-end test harness: each test gets its own database in a
+//! throwaway embedded Postgres cluster, its own real SMTP server, and real
+//! `haat-api` and `haat-worker` processes talking to both. Tests talk HTTP
+//! and signed webhooks to the api and await conditions (never fixed sleeps).
+
+pub mod smtp;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use haat_domain::embedded_pg::{self, Cluster, ClusterSpec};
+use haat_domain::webhooks::WebhookSecret;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub use smtp::{Mail, SmtpSink};
+
+/// How long any awaited condition may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The shared throwaway cluster for all tests (started once per machine).
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let spec = ClusterSpec { root: embedded_pg::default_root("test", &workspace_dir()), throwaway: true };
+        embedded_pg::ensure_running(&spec).expect("the embedded test cluster starts")
+    })
+}
+
+/// A fresh, migrated database of its own.
+pub async fn fresh_database() -> (String, PgPool) {
+    let cluster = cluster();
+    let name = format!("haat_test_{}", uuid::Uuid::now_v7().simple());
+    haat_domain::db::create_database_if_missing(&cluster.url("postgres"), &name).await.expect("create test database");
+    let url = cluster.url(&name);
+    let pool = haat_domain::db::connect(&url, 4).await.expect("connect to test database");
+    haat_domain::db::migrate(&pool).await.expect("migrations apply");
+    (url, pool)
+}
+
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile> folder");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: build the binaries first (`cargo build --bins`; scripts/test does)", path.display());
+    path
+}
+
+/// A running system: database, SMTP sink, api and worker processes.
+pub struct TestApp {
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+    /// The test's own database (for setup shortcuts and ledger assertions).
+    pub pool: PgPool,
+    /// Its URL.
+    pub database_url: String,
+    /// The configured admin token.
+    pub admin_token: String,
+    /// The generic provider's webhook secret.
+    pub secret: WebhookSecret,
+    /// Everything the worker sent by SMTP.
+    pub smtp: SmtpSink,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    api: Child,
+    workers: Vec<Child>,
+    env: Vec<(String, String)>,
+}
+
+impl TestApp {
+    /// Starts everything with one worker process.
+    pub async fn spawn() -> Self {
+        let (database_url, pool) = fresh_database().await;
+        let smtp = SmtpSink::start();
+        let admin_token = format!("test-admin-{}", uuid::Uuid::new_v4().simple());
+        let key: [u8; 24] = rand_bytes();
+        let secret_text = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key));
+        let secret = WebhookSecret::parse(&secret_text).expect("valid test secret");
+        let logs = workspace_dir().join("target").join("test-logs");
+        std::fs::create_dir_all(&logs).ok();
+        let env = vec![
+            ("DATABASE_URL".to_owned(), database_url.clone()),
+            ("HAAT_API_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+            ("HAAT_ADMIN_TOKEN".to_owned(), admin_token.clone()),
+            ("HAAT_WEBHOOK_SECRET".to_owned(), secret_text),
+            ("HAAT_SMTP_URL".to_owned(), format!("smtp://127.0.0.1:{}", smtp.port)),
+            ("HAAT_DB_POOL".to_owned(), "6".to_owned()),
+            ("RUST_LOG".to_owned(), "info,sqlx=warn".to_owned()),
+        ];
+        let db_name = database_url.rsplit('/').next().unwrap_or("db").to_owned();
+        let (api, base) = start_api(&env, &logs.join(format!("{db_name}.api.log"))).await;
+        let mut app = Self {
+            base,
+            pool,
+            database_url,
+            admin_token,
+            secret,
+            smtp,
+            http: reqwest::Client::new(),
+            api,
+            workers: Vec::new(),
+            env,
+        };
+        app.start_worker().await;
+        app
+    }
+
+    /// Starts one more worker process.
+    pub async fn start_worker(&mut self) {
+        let db_name = self.database_url.rsplit('/').next().unwrap_or("db").to_owned();
+        let log = workspace_dir()
+            .join("target")
+            .join("test-logs")
+            .join(format!("{db_name}.worker{}.log", self.workers.len()));
+        let mut cmd = Command::new(binary("haat-worker"));
+        cmd.envs(self.env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(log_file(&log))
+            .kill_on_drop(true);
+        self.workers.push(cmd.spawn().expect("haat-worker starts"));
+    }
+
+    /// `METHOD path` with a bearer token and optional JSON body.
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        self.call_with(method, path, token, body.map(|b| b.to_string()), &[]).await
+    }
+
+    /// Like [`Self::call`] with a raw body and extra headers.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request reaches the api");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// An admin call.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        self.call(method, path, &self.admin_token, body).await
+    }
+
+    /// Sends a signed generic webhook with the given id and timestamp.
+    pub async fn webhook_signed(&self, channel: &str, id: &str, timestamp: i64, body: &str) -> StatusCode {
+        let sig = self.secret.sign(id, timestamp, body.as_bytes());
+        self.webhook_raw(channel, id, &timestamp.to_string(), &sig, body).await
+    }
+
+    /// Sends a webhook with whatever headers the test wants.
+    pub async fn webhook_raw(&self, channel: &str, id: &str, timestamp: &str, signature: &str, body: &str) -> StatusCode {
+        self.http
+            .post(format!("{}/v1/webhooks/{channel}/generic", self.base))
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp)
+            .header("webhook-signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("webhook reaches the api")
+            .status()
+    }
+
+    /// Sends a signed generic event now, under a fresh webhook id; returns the id.
+    pub async fn send_event(&self, channel: &str, event: &Value) -> (StatusCode, String) {
+        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let status = self.webhook_signed(channel, &id, chrono::Utc::now().timestamp(), &event.to_string()).await;
+        (status, id)
+    }
+
+    /// Creates a plan from `body` (admin) and returns it.
+    pub async fn create_plan(&self, body: Value) -> Value {
+        let (status, plan) = self.admin("POST", "/v1/admin/plans", Some(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "plan created: {plan}");
+        plan
+    }
+
+    /// Creates a product (admin) and returns it.
+    pub async fn create_product(&self, sku: &str, price: &str, bv: &str, stock: i64) -> Value {
+        let body = json!({"sku": sku, "name": sku, "category": "grocery", "price": price,
+                          "pv": "20.00", "bv": bv, "stock": stock, "commissionable": true});
+        let (status, p) = self.admin("POST", "/v1/admin/products", Some(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "product created: {p}");
+        p
+    }
+
+    /// Creates `n` members, each sponsored by the previous one; root first.
+    pub async fn create_chain(&self, n: usize) -> Vec<Value> {
+        let mut chain: Vec<Value> = Vec::new();
+        for i in 0..n {
+            let sponsor = chain.last().map(|m| m["referral_code"].clone()).unwrap_or(Value::Null);
+            let body = json!({"name": format!("Member {i}"), "email": format!("m{i}-{}@example.com", uuid::Uuid::new_v4().simple()),
+                              "sponsor_code": sponsor});
+            let (status, m) = self.admin("POST", "/v1/members", Some(&body)).await;
+            assert_eq!(status, StatusCode::CREATED, "member created: {m}");
+            chain.push(m);
+        }
+        chain
+    }
+
+    /// Places an order of `quantity` × `product` for `buyer` (admin key).
+    pub async fn place_order(&self, buyer: &Value, product: &Value, quantity: i64, method: &str) -> Value {
+        let body = order_body(buyer, product, quantity, method);
+        let key = uuid::Uuid::new_v4().to_string();
+        let (status, order) = self
+            .call_with("POST", "/v1/orders", &self.admin_token, Some(body.to_string()), &[("idempotency-key", &key)])
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "order placed: {order}");
+        order
+    }
+
+    /// A member's wallet.
+    pub async fn wallet(&self, member: &Value) -> Value {
+        let (status, w) = self.admin("GET", &format!("/v1/members/{}/wallet", member["id"].as_str().unwrap_or_default()), None).await;
+        assert_eq!(status, StatusCode::OK, "wallet read: {w}");
+        w
+    }
+
+    /// Stops the api and workers (SIGKILL) — used by tests that restart them.
+    pub async fn stop(&mut self) {
+        self.api.kill().await.ok();
+        for w in &mut self.workers {
+            w.kill().await.ok();
+        }
+    }
+}
+
+/// The JSON body of an order.
+pub fn order_body(buyer: &Value, product: &Value, quantity: i64, method: &str) -> Value {
+    json!({
+        "buyer_id": buyer["id"],
+        "lines": [{"product_id": product["id"], "quantity": quantity}],
+        "shipping_address": {"name": "Rahim", "phone": "+8801711000000", "line1": "House 1, Road 2",
+                             "city": "Dhaka", "postcode": "1207"},
+        "payment_method": method,
+        "coupon_code": null, "store_credit": "0.00", "pickup_point_id": null
+    })
+}
+
+/// The body of a generic payment.succeeded event for `order`.
+pub fn paid_event(order: &Value) -> Value {
+    json!({"type": "payment.succeeded", "data": {"invoice_no": order["invoice_no"], "amount": order["total"],
+           "currency": "BDT", "transaction_id": format!("TX-{}", order["invoice_no"].as_str().unwrap_or_default())}})
+}
+
+/// The body of a generic delivery.delivered event for `order`.
+pub fn delivered_event(order: &Value) -> Value {
+    json!({"type": "delivery.delivered", "data": {"invoice_no": order["invoice_no"], "tracking_id": "SF-1",
+           "collected_amount": order["total"]}})
+}
+
+fn rand_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    let seed = uuid::Uuid::new_v4();
+    let a = seed.as_bytes();
+    let b = uuid::Uuid::new_v4();
+    let b = b.as_bytes();
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = if i < 16 { a[i] } else { b[i - 16] };
+    }
+    out
+}
+
+fn log_file(path: &Path) -> Stdio {
+    std::fs::File::create(path).map(Stdio::from).unwrap_or_else(|_| Stdio::null())
+}
+
+async fn start_api(env: &[(String, String)], log: &Path) -> (Child, String) {
+    let mut cmd = Command::new(binary("haat-api"));
+    cmd.envs(env.iter().cloned()).stdout(Stdio::piped()).stderr(log_file(log)).kill_on_drop(true);
+    let mut child = cmd.spawn().expect("haat-api starts");
+    let stdout = child.stdout.take().expect("api stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(PATIENCE, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.strip_prefix("haat-api listening on ") {
+                return Some(url.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| panic!("haat-api did not start; see {}", log.display()));
+    // Keep draining stdout so the api never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, line)
+}
+
+/// Polls `check` until it returns `Some`, failing the test after [`PATIENCE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Sum of all postings (must be zero) and count of unbalanced entries.
+pub async fn ledger_totals(pool: &PgPool) -> (rust_decimal::Decimal, i64) {
+    let total: Option<rust_decimal::Decimal> =
+        sqlx::query_scalar("SELECT sum(amount) FROM postings").fetch_one(pool).await.expect("sum postings");
+    let unbalanced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id HAVING sum(amount) <> 0) u",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("unbalanced entries");
+    (total.unwrap_or_default(), unbalanced)
+}
+
+/// Waits until no job that is due is still waiting or running, so a test can
+/// assert that nothing more is going to happen.
+pub async fn quiescent(pool: &PgPool) {
+    eventually("all due jobs finished", || async {
+        let busy: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.jobs WHERE status NOT IN ('Done', 'Failed', 'Killed') AND run_at <= now()",
+        )
+        .fetch_one(pool)
+        .await
+        .ok()?;
+        let unprocessed: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_events WHERE processed_at IS NULL")
+            .fetch_one(pool)
+            .await
+            .ok()?;
+        (busy == 0 && unprocessed == 0).then_some(())
+    })
+    .await;
+}
+
+/// The standard five-level plan of the tests, in effect since 2026-01-01.
+pub fn five_level_plan(holding_days: i64) -> Value {
+    json!({"name": "Standard", "effective_from": "2026-01-01T00:00:00Z", "credit_on": "delivered",
+           "holding_days": holding_days, "levels": ["0.10", "0.05", "0.03", "0.02", "0.01"]})
+}
+
+/// Waits until `member`'s wallet has `field` equal to `amount`.
+pub async fn wallet_reaches(app: &TestApp, member: &Value, field: &str, amount: &str) -> Value {
+    eventually(&format!("{field} = {amount} for {}", member["name"]), || async {
+        let w = app.wallet(member).await;
+        (w[field] == amount).then_some(w)
+    })
+    .await
+}

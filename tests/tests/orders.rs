@@ -1,0 +1,93 @@
+//! Placing orders: validation that names the field, all-or-nothing stock,
+//! Idempotency-Key semantics.
+
+use haat_tests::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn orders_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&app.pool).await.expect("count")
+}
+
+async fn stock(app: &TestApp, product: &Value) -> i64 {
+    let (_, p) = app.admin("GET", &format!("/v1/products/{}", product["id"].as_str().unwrap_or_default()), None).await;
+    p["stock"].as_i64().expect("stock")
+}
+
+async fn post_order(app: &TestApp, body: String) -> (StatusCode, Value) {
+    let key = uuid::Uuid::new_v4().to_string();
+    app.call_with("POST", "/v1/orders", &app.admin_token, Some(body), &[("idempotency-key", &key)]).await
+}
+
+fn first_field(problem: &Value) -> &str {
+    problem["errors"][0]["field"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn bad_order_input_is_refused_naming_the_problem_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 5).await;
+    let soap = app.create_product("SOAP-3", "240.00", "120.00", 50).await;
+    let buyer = &app.create_chain(1).await[0];
+
+    let mut unknown = order_body(buyer, &tea, 1, "cod");
+    unknown["lines"][0]["product_id"] = json!(uuid::Uuid::new_v4());
+    let (status, problem) = post_order(&app, unknown.to_string()).await;
+    assert_eq!((status, first_field(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, "lines[0].product_id"));
+
+    let (status, problem) = post_order(&app, order_body(buyer, &tea, 0, "cod").to_string()).await;
+    assert_eq!((status, first_field(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, "lines[0].quantity"));
+
+    let mut text = order_body(buyer, &tea, 1, "cod");
+    text["lines"][0]["quantity"] = json!("two");
+    let (status, problem) = post_order(&app, text.to_string()).await;
+    assert_eq!((status, first_field(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, "lines[0].quantity"));
+
+    let (status, problem) = post_order(&app, order_body(buyer, &tea, 6, "cod").to_string()).await;
+    assert_eq!((status, first_field(&problem)), (StatusCode::CONFLICT, "lines[0].quantity"));
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("5 available"), "{problem}");
+
+    // The first line could be filled, the second cannot: nothing is taken.
+    let mut two_lines = order_body(buyer, &soap, 3, "cod");
+    two_lines["lines"] = json!([{"product_id": soap["id"], "quantity": 3}, {"product_id": tea["id"], "quantity": 9}]);
+    let (status, problem) = post_order(&app, two_lines.to_string()).await;
+    assert_eq!((status, first_field(&problem)), (StatusCode::CONFLICT, "lines[1].quantity"));
+
+    let (status, problem) = post_order(&app, "{not json".to_owned()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["status"], 400);
+
+    let mut bad_method = order_body(buyer, &tea, 1, "cheque");
+    bad_method["payment_method"] = json!("cheque");
+    let (status, problem) = post_order(&app, bad_method.to_string()).await;
+    assert_eq!((status, first_field(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, "payment_method"));
+
+    assert_eq!(orders_count(&app).await, 0);
+    assert_eq!((stock(&app, &tea).await, stock(&app, &soap).await), (5, 50));
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replay_returns_the_identical_response_and_another_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 10).await;
+    let buyer = &app.create_chain(1).await[0];
+    let body = order_body(buyer, &tea, 2, "online").to_string();
+    let key = [("idempotency-key", "order-abc-1")];
+
+    let first = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.clone()), &key).await;
+    let again = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.clone()), &key).await;
+    assert_eq!(first.0, StatusCode::CREATED);
+    assert_eq!(first, again);
+    assert_eq!(first.1["total"], "900.00");
+    assert_eq!(orders_count(&app).await, 1);
+    assert_eq!(stock(&app, &tea).await, 8);
+
+    let other = order_body(buyer, &tea, 3, "online").to_string();
+    let (status, problem) = app.call_with("POST", "/v1/orders", &app.admin_token, Some(other), &key).await;
+    assert_eq!((status, first_field(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, "Idempotency-Key"));
+
+    let (status, problem) = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body), &[]).await;
+    assert_eq!((status, first_field(&problem)), (StatusCode::BAD_REQUEST, "Idempotency-Key"));
+    assert_eq!(orders_count(&app).await, 1);
+    assert_eq!(stock(&app, &tea).await, 8);
+}

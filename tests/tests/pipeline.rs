@@ -1,0 +1,93 @@
+//! The order-to-wallet pipeline end to end: real api and worker processes,
+//! real Postgres, real SMTP, real signed webhooks.
+
+use haat_tests::*;
+use reqwest::StatusCode;
+
+/// Moves the clock of held commissions forward by `days`: the stored hold
+/// ends and the release job's start are both shifted into the past, exactly
+/// as if that much time had gone by.
+async fn let_days_pass(app: &TestApp, days: i32) {
+    sqlx::query("UPDATE commissions SET release_at = release_at - make_interval(days => $1) WHERE status = 'pending'")
+        .bind(days)
+        .execute(&app.pool)
+        .await
+        .expect("shift holds");
+    sqlx::query(
+        "UPDATE apalis.jobs SET run_at = run_at - make_interval(days => $1) WHERE job_type = 'haat.holds' AND status = 'Pending'",
+    )
+    .bind(days)
+    .execute(&app.pool)
+    .await
+    .expect("shift release jobs");
+}
+
+#[tokio::test]
+async fn a_delivered_order_pays_five_levels_pending_then_available_and_emails_the_earners() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(7).await;
+    let buyer = &chain[6];
+    let order = app.place_order(buyer, &tea, 2, "online").await;
+    assert_eq!(order["bv"], "600.00");
+
+    assert_eq!(app.send_event("payments", &paid_event(&order)).await.0, StatusCode::OK);
+    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+
+    let expected = [(5, "60.00"), (4, "30.00"), (3, "18.00"), (2, "12.00"), (1, "6.00")];
+    for (i, amount) in expected {
+        let w = wallet_reaches(&app, &chain[i], "pending", amount).await;
+        assert_eq!(w["available"], "0.00");
+    }
+    quiescent(&app.pool).await;
+    let root = app.wallet(&chain[0]).await;
+    assert_eq!((root["pending"].as_str(), root["available"].as_str()), (Some("0.00"), Some("0.00")));
+    assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
+
+    let l1 = chain[5]["id"].as_str().unwrap_or_default();
+    let (status, lines) = app.admin("GET", &format!("/v1/members/{l1}/commissions"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let line = &lines["items"][0];
+    assert_eq!(lines["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!((line["physical_level"].as_i64(), line["paid_level"].as_i64()), (Some(1), Some(1)));
+    assert_eq!((line["basis"].as_str(), line["amount"].as_str()), (Some("600.00"), Some("60.00")));
+    assert_eq!((line["status"].as_str(), line["rule"].as_str()), (Some("pending"), Some("levels")));
+
+    let (_, o) = app.admin("GET", &format!("/v1/orders/{}", order["id"].as_str().unwrap_or_default()), None).await;
+    let statuses: Vec<_> = o["history"].as_array().into_iter().flatten().map(|h| h["status"].clone()).collect();
+    assert_eq!(statuses, ["pending_payment", "paid", "delivered"]);
+
+    let earner_email = chain[5]["email"].as_str().unwrap_or_default().to_owned();
+    let mail = eventually("the commission email reaches SMTP", || async {
+        app.smtp.messages().into_iter().find(|m| m.to.contains(&earner_email) && m.data.contains("You earned 60.00 BDT"))
+    })
+    .await;
+    assert!(mail.data.contains(order["invoice_no"].as_str().unwrap_or("?")));
+
+    let_days_pass(&app, 7).await;
+    for (i, amount) in expected {
+        let w = wallet_reaches(&app, &chain[i], "available", amount).await;
+        assert_eq!(w["pending"], "0.00");
+    }
+    quiescent(&app.pool).await;
+    assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
+    let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
+    assert_eq!(audit["ok"], true, "audit: {audit}");
+}
+
+#[tokio::test]
+async fn with_no_holding_days_commissions_become_available_at_once() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(0)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(3).await;
+    let order = app.place_order(&chain[2], &tea, 1, "cod").await;
+    // Cash on delivery: the courier's delivery is the payment.
+    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+    wallet_reaches(&app, &chain[1], "available", "30.00").await;
+    wallet_reaches(&app, &chain[0], "available", "15.00").await;
+    quiescent(&app.pool).await;
+    assert_eq!(app.wallet(&chain[1]).await["pending"], "0.00");
+    assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
+}
