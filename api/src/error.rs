@@ -29,12 +29,7 @@ impl ApiError {
     /// Bad input about one field.
     pub fn field(status: StatusCode, field: impl Into<String>, message: impl Into<String>) -> Self {
         let e = FieldError::new(field, message);
-        Self {
-            status,
-            title: "Invalid request",
-            detail: format!("{}: {}", e.field, e.message),
-            errors: vec![e],
-        }
+        Self { status, title: "Invalid request", detail: format!("{}: {}", e.field, e.message), errors: vec![e] }
     }
 
     /// 401.
@@ -68,7 +63,8 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Invalid(errors) => {
-                let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+                let detail =
+                    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
                 Self { status: StatusCode::UNPROCESSABLE_ENTITY, title: "Invalid request", detail, errors }
             }
             DomainError::NotFound(what) => Self::not_found(what),
@@ -97,8 +93,7 @@ fn internal(cause: &dyn std::fmt::Display) -> ApiError {
 pub fn json_response(status: StatusCode, body: Value) -> Response {
     let mut res = (status, Json(body)).into_response();
     if status.is_client_error() || status.is_server_error() {
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     }
     res
 }

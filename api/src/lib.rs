@@ -65,9 +65,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
     if let Some(path) = &settings.demo_seed_file {
         seed_demo(&pool, &settings.currency, path).await?;
     }
-    let listener = TcpListener::bind(settings.api_addr)
-        .await
-        .with_context(|| format!("binding {}", settings.api_addr))?;
+    let listener =
+        TcpListener::bind(settings.api_addr).await.with_context(|| format!("binding {}", settings.api_addr))?;
     let addr = listener.local_addr()?;
     println!("haat-api listening on http://{addr}");
     tracing::info!(%addr, "listening");

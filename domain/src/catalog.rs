@@ -126,11 +126,7 @@ fn check(input: &ProductInput, creating: bool) -> DomainResult<Checked> {
 }
 
 fn on_unique(e: sqlx::Error) -> DomainError {
-    if is_unique_violation(&e) {
-        DomainError::conflict("sku", "a product with this sku exists")
-    } else {
-        e.into()
-    }
+    if is_unique_violation(&e) { DomainError::conflict("sku", "a product with this sku exists") } else { e.into() }
 }
 
 /// Creates a product.

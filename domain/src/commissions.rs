@@ -18,12 +18,9 @@ use crate::rules::cascade::{self, CascadeLine, Commission};
 
 /// Writes the buyer's volume entries (one per line) and enqueues the cascade.
 pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<()> {
-    let o = sqlx::query!(
-        "SELECT buyer_id, commissionable_at FROM orders WHERE id = $1 FOR UPDATE",
-        order_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let o = sqlx::query!("SELECT buyer_id, commissionable_at FROM orders WHERE id = $1 FOR UPDATE", order_id)
+        .fetch_one(&mut *conn)
+        .await?;
     let Some(at) = o.commissionable_at else {
         return Ok(());
     };
@@ -189,10 +186,13 @@ async fn notify_beneficiaries(
 
 /// Moves the order's held commissions whose hold has ended to available.
 /// Anything still held (a job run early) gets a new release job.
-pub async fn release_holds(conn: &mut PgConnection, order_id: Uuid, now: DateTime<Utc>, currency: &str) -> DomainResult<()> {
-    sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id)
-        .fetch_one(&mut *conn)
-        .await?;
+pub async fn release_holds(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+    currency: &str,
+) -> DomainResult<()> {
+    sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
     let due = sqlx::query!(
         "SELECT id, beneficiary_id, amount FROM commissions
           WHERE order_id = $1 AND status = 'pending' AND release_at <= $2 ORDER BY beneficiary_id, id",
@@ -218,13 +218,9 @@ pub async fn release_holds(conn: &mut PgConnection, order_id: Uuid, now: DateTim
             },
         )
         .await?;
-        sqlx::query!(
-            "UPDATE commissions SET status = 'available', released_at = $2 WHERE id = $1",
-            c.id,
-            now
-        )
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query!("UPDATE commissions SET status = 'available', released_at = $2 WHERE id = $1", c.id, now)
+            .execute(&mut *conn)
+            .await?;
     }
     let next = sqlx::query_scalar!(
         "SELECT min(release_at) FROM commissions WHERE order_id = $1 AND status = 'pending'",

@@ -22,10 +22,7 @@ pub async fn resolve_database_url(database_url: Option<&str>) -> Result<String> 
         return Ok(url.to_owned());
     }
     let project_dir = std::env::current_dir()?;
-    let spec = ClusterSpec {
-        root: embedded_pg::default_root("dev", &project_dir),
-        throwaway: false,
-    };
+    let spec = ClusterSpec { root: embedded_pg::default_root("dev", &project_dir), throwaway: false };
     let cluster = tokio::task::spawn_blocking(move || embedded_pg::ensure_running(&spec))
         .await
         .context("starting the embedded database")??;
@@ -35,9 +32,7 @@ pub async fn resolve_database_url(database_url: Option<&str>) -> Result<String> 
 
 /// Creates database `name` through the maintenance URL unless it exists.
 pub async fn create_database_if_missing(maintenance_url: &str, name: &str) -> Result<()> {
-    let mut conn = PgConnection::connect(maintenance_url)
-        .await
-        .context("connecting to the maintenance database")?;
+    let mut conn = PgConnection::connect(maintenance_url).await.context("connecting to the maintenance database")?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
         .bind(name)
         .fetch_one(&mut conn)
@@ -47,10 +42,7 @@ pub async fn create_database_if_missing(maintenance_url: &str, name: &str) -> Re
         // The name is ours (a constant or a generated test name) with quotes removed.
         if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await {
             // Another process created it between our check and our CREATE.
-            let raced = e
-                .as_database_error()
-                .and_then(|d| d.code())
-                .is_some_and(|c| c == "42P04" || c == "23505");
+            let raced = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04" || c == "23505");
             if !raced {
                 return Err(e).context("creating the database");
             }
@@ -74,15 +66,9 @@ pub async fn connect(url: &str, max: u32) -> Result<PgPool> {
 /// start at once: one advisory lock serialises the whole upgrade.
 pub async fn migrate(pool: &PgPool) -> Result<()> {
     let mut conn = pool.acquire().await?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(MIGRATION_LOCK_KEY)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK_KEY).execute(&mut *conn).await?;
     let result = run_migrations(&mut conn).await;
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(MIGRATION_LOCK_KEY)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK_KEY).execute(&mut *conn).await?;
     result
 }
 
@@ -91,10 +77,7 @@ async fn run_migrations(conn: &mut PgConnection) -> Result<()> {
         .run(&mut *conn)
         .await
         .context("applying the job queue's migrations")?;
-    sqlx::migrate!("../migrations")
-        .run(&mut *conn)
-        .await
-        .context("applying haat's migrations")?;
+    sqlx::migrate!("../migrations").run(&mut *conn).await.context("applying haat's migrations")?;
     Ok(())
 }
 
@@ -102,9 +85,7 @@ async fn run_migrations(conn: &mut PgConnection) -> Result<()> {
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool> {
     let expected = sqlx::migrate!("../migrations").iter().count() as i64;
     let applied: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-            .fetch_one(pool)
-            .await?;
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(pool).await?;
     Ok(applied >= expected)
 }
 

@@ -35,9 +35,8 @@ pub struct DemoMember {
 /// Seeds the demo unless the database already has members. Returns `None`
 /// when it did nothing.
 pub async fn seed_if_empty(conn: &mut PgConnection, currency: &str) -> DomainResult<Option<DemoSeed>> {
-    let has_members = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM members) AS "e!""#)
-        .fetch_one(&mut *conn)
-        .await?;
+    let has_members =
+        sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM members) AS "e!""#).fetch_one(&mut *conn).await?;
     if has_members {
         return Ok(None);
     }

@@ -46,8 +46,7 @@ impl Cluster {
 pub fn ensure_running(spec: &ClusterSpec) -> Result<Cluster> {
     let bins = PgBinaries::find()?;
     let as_root = running_as_root();
-    fs::create_dir_all(&spec.root)
-        .with_context(|| format!("creating the database folder {}", spec.root.display()))?;
+    fs::create_dir_all(&spec.root).with_context(|| format!("creating the database folder {}", spec.root.display()))?;
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -75,13 +74,7 @@ fn ensure_locked(spec: &ClusterSpec, bins: &PgBinaries, as_root: bool) -> Result
     Ok(Cluster { port, user })
 }
 
-fn init_cluster(
-    spec: &ClusterSpec,
-    bins: &PgBinaries,
-    as_root: bool,
-    data: &Path,
-    user: &str,
-) -> Result<()> {
+fn init_cluster(spec: &ClusterSpec, bins: &PgBinaries, as_root: bool, data: &Path, user: &str) -> Result<()> {
     if data.exists() {
         fs::remove_dir_all(data).context("removing a half-created data folder")?;
     }
@@ -180,11 +173,7 @@ fn run(cmd: &mut Command, what: &str) -> Result<()> {
 }
 
 fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 fn current_user() -> String {
@@ -192,20 +181,13 @@ fn current_user() -> String {
         .ok()
         .filter(|u| !u.is_empty())
         .or_else(|| {
-            Command::new("id")
-                .arg("-un")
-                .output()
-                .ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            Command::new("id").arg("-un").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         })
         .unwrap_or_else(|| "postgres".to_owned())
 }
 
 fn chown_to_postgres(path: &Path) -> Result<()> {
-    run(
-        Command::new("chown").args(["-R", "postgres:", &path.to_string_lossy()]),
-        "chown to the postgres user",
-    )
+    run(Command::new("chown").args(["-R", "postgres:", &path.to_string_lossy()]), "chown to the postgres user")
 }
 
 /// Where the Postgres server programs are.
@@ -215,9 +197,8 @@ struct PgBinaries {
 
 impl PgBinaries {
     fn find() -> Result<Self> {
-        let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).collect())
-            .unwrap_or_default();
+        let mut candidates: Vec<PathBuf> =
+            std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
         if let Ok(entries) = fs::read_dir("/usr/lib/postgresql") {
             let mut versions: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
             versions.sort();
@@ -265,7 +246,5 @@ pub fn default_root(name: &str, project_dir: &Path) -> PathBuf {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }

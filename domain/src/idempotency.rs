@@ -91,12 +91,8 @@ pub async fn complete(
 
 /// Frees a claim whose request failed unexpectedly, so it can be retried.
 pub async fn release(conn: &mut PgConnection, scope: &str, key: &str) -> DomainResult<()> {
-    sqlx::query!(
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND response_status IS NULL",
-        scope,
-        key
-    )
-    .execute(conn)
-    .await?;
+    sqlx::query!("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND response_status IS NULL", scope, key)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -106,15 +106,9 @@ pub fn max_attempts<J: Job>() -> usize {
 /// Writes `job` into the job table inside the caller's transaction, to run
 /// at `run_at` (now when `None`). A job with the same key already enqueued
 /// (now or ever, until pruned) is left as it is.
-pub async fn enqueue<J: Job>(
-    conn: &mut PgConnection,
-    job: &J,
-    run_at: Option<DateTime<Utc>>,
-) -> DomainResult<()> {
+pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, run_at: Option<DateTime<Utc>>) -> DomainResult<()> {
     let args = serde_json::to_vec(job).map_err(anyhow::Error::from)?;
-    let mut builder = TaskBuilder::new(args)
-        .idempotency_key(job.key())
-        .max_attempts(max_attempts::<J>());
+    let mut builder = TaskBuilder::new(args).idempotency_key(job.key()).max_attempts(max_attempts::<J>());
     if let Some(at) = run_at {
         builder = builder.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0));
     }

@@ -124,7 +124,7 @@ pub async fn post(conn: &mut PgConnection, currency: &str, entry: Entry<'_>) -> 
     };
     let mut postings = entry.postings;
     // A fixed lock order across transactions avoids deadlocks.
-    postings.sort_by(|a, b| a.account.cmp(&b.account));
+    postings.sort_by_key(|p| p.account);
     for posting in postings {
         write_posting(conn, currency, entry_id, &posting).await?;
     }
@@ -161,12 +161,10 @@ async fn write_posting(conn: &mut PgConnection, currency: &str, entry_id: i64, p
 }
 
 async fn system_account_id(conn: &mut PgConnection, kind: SystemAccount, currency: &str) -> DomainResult<i64> {
-    if let Some(id) = sqlx::query_scalar!(
-        "SELECT id FROM accounts WHERE member_id IS NULL AND kind = $1",
-        kind.as_str()
-    )
-    .fetch_optional(&mut *conn)
-    .await?
+    if let Some(id) =
+        sqlx::query_scalar!("SELECT id FROM accounts WHERE member_id IS NULL AND kind = $1", kind.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
     {
         return Ok(id);
     }
@@ -178,12 +176,9 @@ async fn system_account_id(conn: &mut PgConnection, kind: SystemAccount, currenc
     )
     .execute(&mut *conn)
     .await?;
-    Ok(sqlx::query_scalar!(
-        "SELECT id FROM accounts WHERE member_id IS NULL AND kind = $1",
-        kind.as_str()
-    )
-    .fetch_one(conn)
-    .await?)
+    Ok(sqlx::query_scalar!("SELECT id FROM accounts WHERE member_id IS NULL AND kind = $1", kind.as_str())
+        .fetch_one(conn)
+        .await?)
 }
 
 /// A member's cached balances.
@@ -201,9 +196,8 @@ pub struct Wallet {
 
 /// Reads a member's balances in O(1) from the cached balances.
 pub async fn wallet(conn: &mut PgConnection, member_id: Uuid) -> DomainResult<Wallet> {
-    let rows = sqlx::query!("SELECT kind, balance FROM accounts WHERE member_id = $1", member_id)
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query!("SELECT kind, balance FROM accounts WHERE member_id = $1", member_id).fetch_all(conn).await?;
     let mut w = Wallet::default();
     for r in rows {
         match r.kind.as_str() {

@@ -130,9 +130,7 @@ pub async fn create(conn: &mut PgConnection, input: &NewMember, currency: &str) 
 
 fn new_referral_code() -> String {
     let mut rng = rand::rng();
-    (0..CODE_LEN)
-        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
-        .collect()
+    (0..CODE_LEN).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect()
 }
 
 /// Reads a member.
@@ -181,9 +179,7 @@ pub async fn upline(conn: &mut PgConnection, member_id: Uuid, levels: i32) -> Do
 pub async fn place(conn: &mut PgConnection, member_id: Uuid, parent_id: Uuid) -> DomainResult<Member> {
     sqlx::query!("SELECT pg_advisory_xact_lock($1)", TREE_LOCK_KEY).execute(&mut *conn).await?;
     get(conn, member_id).await?;
-    get(conn, parent_id)
-        .await
-        .map_err(|_| DomainError::invalid("parent_id", "no such member"))?;
+    get(conn, parent_id).await.map_err(|_| DomainError::invalid("parent_id", "no such member"))?;
     let would_cycle = sqlx::query_scalar!(
         r#"WITH RECURSIVE up (id, parent_id) AS (
                SELECT id, parent_id FROM members WHERE id = $1
@@ -202,18 +198,15 @@ pub async fn place(conn: &mut PgConnection, member_id: Uuid, parent_id: Uuid) ->
             "is the member itself or in its downline: the move would create a cycle",
         ));
     }
-    sqlx::query!("UPDATE members SET parent_id = $2 WHERE id = $1", member_id, parent_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!("UPDATE members SET parent_id = $2 WHERE id = $1", member_id, parent_id).execute(&mut *conn).await?;
     get(conn, member_id).await
 }
 
 /// Sets a member's status (`active` or `suspended`).
 pub async fn set_status(conn: &mut PgConnection, member_id: Uuid, suspended: bool) -> DomainResult<Member> {
     let status = if suspended { "suspended" } else { "active" };
-    let done = sqlx::query!("UPDATE members SET status = $2 WHERE id = $1", member_id, status)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query!("UPDATE members SET status = $2 WHERE id = $1", member_id, status).execute(&mut *conn).await?;
     if done.rows_affected() == 0 {
         return Err(DomainError::NotFound("member"));
     }

@@ -39,8 +39,7 @@ pub enum DecimalError {
 /// at exactly that scale (so "5" becomes "5.00").
 pub fn parse_amount(s: &str, scale: u32) -> Result<Decimal, DecimalError> {
     let trimmed = s.trim();
-    let valid_chars = !trimmed.is_empty()
-        && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+    let valid_chars = !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-');
     if !valid_chars {
         return Err(DecimalError::NotDecimal);
     }

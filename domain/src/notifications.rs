@@ -68,8 +68,6 @@ pub async fn pending(conn: &mut PgConnection, id: Uuid) -> DomainResult<Option<P
 
 /// Marks an email sent.
 pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> DomainResult<()> {
-    sqlx::query!("UPDATE notifications SET status = 'sent', sent_at = now() WHERE id = $1", id)
-        .execute(conn)
-        .await?;
+    sqlx::query!("UPDATE notifications SET status = 'sent', sent_at = now() WHERE id = $1", id).execute(conn).await?;
     Ok(())
 }

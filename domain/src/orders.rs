@@ -323,14 +323,11 @@ async fn take_stock(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<
 }
 
 async fn refusal(conn: &mut PgConnection, product_id: Uuid, line: usize) -> DomainError {
-    let row = sqlx::query!("SELECT active, stock FROM products WHERE id = $1", product_id)
-        .fetch_optional(conn)
-        .await;
+    let row = sqlx::query!("SELECT active, stock FROM products WHERE id = $1", product_id).fetch_optional(conn).await;
     match row {
-        Ok(Some(p)) if p.active => DomainError::conflict(
-            format!("lines[{line}].quantity"),
-            format!("not enough stock: {} available", p.stock),
-        ),
+        Ok(Some(p)) if p.active => {
+            DomainError::conflict(format!("lines[{line}].quantity"), format!("not enough stock: {} available", p.stock))
+        }
         Ok(_) => DomainError::invalid(format!("lines[{line}].product_id"), "no such product, or not for sale"),
         Err(e) => e.into(),
     }
@@ -367,14 +364,9 @@ async fn spend_store_credit(
 }
 
 async fn record_history(conn: &mut PgConnection, order_id: Uuid, status: &str, source: &str) -> DomainResult<()> {
-    sqlx::query!(
-        "INSERT INTO order_history (order_id, status, source) VALUES ($1, $2, $3)",
-        order_id,
-        status,
-        source
-    )
-    .execute(conn)
-    .await?;
+    sqlx::query!("INSERT INTO order_history (order_id, status, source) VALUES ($1, $2, $3)", order_id, status, source)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -429,9 +421,7 @@ pub async fn buyer_of(conn: &mut PgConnection, id: Uuid) -> DomainResult<Uuid> {
 
 /// The order a provider's invoice number names.
 pub async fn id_by_invoice(conn: &mut PgConnection, invoice_no: &str) -> DomainResult<Option<Uuid>> {
-    Ok(sqlx::query_scalar!("SELECT id FROM orders WHERE invoice_no = $1", invoice_no)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_scalar!("SELECT id FROM orders WHERE invoice_no = $1", invoice_no).fetch_optional(conn).await?)
 }
 
 /// Applies a reported fact to an order, under the order's row lock (so two
@@ -504,7 +494,12 @@ pub async fn apply_fact(
     Ok(outcome)
 }
 
-async fn mark_commissionable(conn: &mut PgConnection, order_id: Uuid, facts: Facts, now: DateTime<Utc>) -> DomainResult<()> {
+async fn mark_commissionable(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    facts: Facts,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
     let Some(plan) = plans::in_effect(conn, now).await? else {
         tracing::warn!(%order_id, "no plan in effect: the order earns no commissions");
         return Ok(());
@@ -523,10 +518,13 @@ async fn mark_commissionable(conn: &mut PgConnection, order_id: Uuid, facts: Fac
     jobs::enqueue(conn, &CreditVolume { order_id }, None).await
 }
 
-async fn notify_delivered(conn: &mut PgConnection, order_id: Uuid, buyer_id: Uuid, invoice_no: &str) -> DomainResult<()> {
-    let buyer = sqlx::query!("SELECT email, name FROM members WHERE id = $1", buyer_id)
-        .fetch_one(&mut *conn)
-        .await?;
+async fn notify_delivered(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    buyer_id: Uuid,
+    invoice_no: &str,
+) -> DomainResult<()> {
+    let buyer = sqlx::query!("SELECT email, name FROM members WHERE id = $1", buyer_id).fetch_one(&mut *conn).await?;
     let email = Email {
         dedupe_key: format!("order_delivered:{order_id}"),
         member_id: Some(buyer_id),

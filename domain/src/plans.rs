@@ -121,10 +121,7 @@ fn rates(p: &mut Problems, field: &str, raw: &[String]) -> Vec<Decimal> {
     if raw.len() > MAX_LEVELS {
         p.add(field, format!("at most {MAX_LEVELS} levels"));
     }
-    raw.iter()
-        .enumerate()
-        .filter_map(|(i, r)| p.check(&format!("{field}[{i}]"), parse_rate(r)))
-        .collect()
+    raw.iter().enumerate().filter_map(|(i, r)| p.check(&format!("{field}[{i}]"), parse_rate(r))).collect()
 }
 
 /// Refuses a non-default value of a field the engine does not implement yet,
@@ -237,9 +234,7 @@ pub async fn create(conn: &mut PgConnection, input: &PlanInput) -> DomainResult<
     plan.version = row.version;
     plan.created_at = row.created_at;
     let document = serde_json::to_value(&plan).map_err(anyhow::Error::from)?;
-    sqlx::query!("UPDATE plans SET document = $2 WHERE id = $1", plan.id, document)
-        .execute(conn)
-        .await?;
+    sqlx::query!("UPDATE plans SET document = $2 WHERE id = $1", plan.id, document).execute(conn).await?;
     Ok(plan)
 }
 

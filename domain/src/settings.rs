@@ -71,8 +71,7 @@ impl Settings {
             bail!("HAAT_ADMIN_TOKEN must be at least 16 characters");
         }
         let secret = var("HAAT_WEBHOOK_SECRET").unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET.into());
-        let webhook_secret =
-            WebhookSecret::parse(&secret).map_err(|e| anyhow::anyhow!("HAAT_WEBHOOK_SECRET {e}"))?;
+        let webhook_secret = WebhookSecret::parse(&secret).map_err(|e| anyhow::anyhow!("HAAT_WEBHOOK_SECRET {e}"))?;
         let currency = var("HAAT_CURRENCY").unwrap_or_else(|| "BDT".into());
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
             bail!("HAAT_CURRENCY must be a three-letter ISO 4217 code such as BDT");

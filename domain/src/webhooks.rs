@@ -85,9 +85,7 @@ pub fn verify(
     now: DateTime<Utc>,
 ) -> Result<(), AuthError> {
     let id = id.filter(|i| !i.is_empty() && i.len() <= MAX_ID_LEN).ok_or(AuthError::Header("webhook-id"))?;
-    let ts: i64 = timestamp
-        .and_then(|t| t.trim().parse().ok())
-        .ok_or(AuthError::Header("webhook-timestamp"))?;
+    let ts: i64 = timestamp.and_then(|t| t.trim().parse().ok()).ok_or(AuthError::Header("webhook-timestamp"))?;
     let signatures = signatures.ok_or(AuthError::Header("webhook-signature"))?;
     if (now.timestamp() - ts).abs() > TOLERANCE_SECS {
         return Err(AuthError::Stale);
@@ -201,14 +199,9 @@ pub async fn process(conn: &mut PgConnection, event_id: Uuid, now: DateTime<Utc>
         return Ok(ev.outcome.unwrap_or_default());
     }
     let outcome = decide(conn, &ev.provider, &ev.channel, &ev.body, event_id, now).await?;
-    sqlx::query!(
-        "UPDATE webhook_events SET processed_at = $2, outcome = $3 WHERE id = $1",
-        event_id,
-        now,
-        outcome
-    )
-    .execute(conn)
-    .await?;
+    sqlx::query!("UPDATE webhook_events SET processed_at = $2, outcome = $3 WHERE id = $1", event_id, now, outcome)
+        .execute(conn)
+        .await?;
     Ok(outcome)
 }
 
@@ -231,10 +224,10 @@ async fn decide(
     let Some(order_id) = orders::id_by_invoice(conn, &event.data.invoice_no).await? else {
         return Ok("unknown_order".into());
     };
-    if fact == OrderFact::Paid {
-        if let Some(problem) = payment_mismatch(conn, order_id, &event.data).await? {
-            return Ok(problem);
-        }
+    if fact == OrderFact::Paid
+        && let Some(problem) = payment_mismatch(conn, order_id, &event.data).await?
+    {
+        return Ok(problem);
     }
     let source = format!("webhook:{provider}:{event_id}");
     let outcome = orders::apply_fact(conn, order_id, fact, &source, now).await?;
@@ -242,9 +235,7 @@ async fn decide(
 }
 
 async fn payment_mismatch(conn: &mut PgConnection, order_id: Uuid, data: &GenericData) -> DomainResult<Option<String>> {
-    let o = sqlx::query!("SELECT total, currency FROM orders WHERE id = $1", order_id)
-        .fetch_one(conn)
-        .await?;
+    let o = sqlx::query!("SELECT total, currency FROM orders WHERE id = $1", order_id).fetch_one(conn).await?;
     let amount = data.amount.as_deref().and_then(|a| a.parse::<Decimal>().ok());
     if amount != Some(o.total) {
         return Ok(Some("flagged:amount_mismatch".into()));
@@ -267,7 +258,10 @@ mod tests {
     fn a_correct_signature_within_tolerance_is_accepted() {
         let now = Utc::now();
         let sig = secret().sign("msg_1", now.timestamp(), b"{}");
-        assert_eq!(verify(&secret(), Some("msg_1"), Some(&now.timestamp().to_string()), Some(&sig), b"{}", now), Ok(()));
+        assert_eq!(
+            verify(&secret(), Some("msg_1"), Some(&now.timestamp().to_string()), Some(&sig), b"{}", now),
+            Ok(())
+        );
     }
 
     #[test]

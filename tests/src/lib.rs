@@ -52,7 +52,11 @@ fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile> folder");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: build the binaries first (`cargo build --bins`; scripts/test does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (`cargo build --bins`; scripts/test does)",
+        path.display()
+    );
     path
 }
 
@@ -123,10 +127,7 @@ impl TestApp {
             .join("test-logs")
             .join(format!("{db_name}.worker{}.log", self.workers.len()));
         let mut cmd = Command::new(binary("haat-worker"));
-        cmd.envs(self.env.iter().cloned())
-            .stdout(Stdio::null())
-            .stderr(log_file(&log))
-            .kill_on_drop(true);
+        cmd.envs(self.env.iter().cloned()).stdout(Stdio::null()).stderr(log_file(&log)).kill_on_drop(true);
         self.workers.push(cmd.spawn().expect("haat-worker starts"));
     }
 
@@ -170,7 +171,14 @@ impl TestApp {
     }
 
     /// Sends a webhook with whatever headers the test wants.
-    pub async fn webhook_raw(&self, channel: &str, id: &str, timestamp: &str, signature: &str, body: &str) -> StatusCode {
+    pub async fn webhook_raw(
+        &self,
+        channel: &str,
+        id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &str,
+    ) -> StatusCode {
         self.http
             .post(format!("{}/v1/webhooks/{channel}/generic", self.base))
             .header("content-type", "application/json")
@@ -234,7 +242,8 @@ impl TestApp {
 
     /// A member's wallet.
     pub async fn wallet(&self, member: &Value) -> Value {
-        let (status, w) = self.admin("GET", &format!("/v1/members/{}/wallet", member["id"].as_str().unwrap_or_default()), None).await;
+        let (status, w) =
+            self.admin("GET", &format!("/v1/members/{}/wallet", member["id"].as_str().unwrap_or_default()), None).await;
         assert_eq!(status, StatusCode::OK, "wallet read: {w}");
         w
     }

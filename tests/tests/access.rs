@@ -9,7 +9,8 @@ async fn a_member_key_reads_its_own_wallet_but_not_another_members() {
     let app = TestApp::spawn().await;
     let chain = app.create_chain(2).await;
     let (a, b) = (&chain[0], &chain[1]);
-    let (status, key) = app.admin("POST", "/v1/admin/api-keys", Some(&json!({"role": "member", "member_id": a["id"]}))).await;
+    let (status, key) =
+        app.admin("POST", "/v1/admin/api-keys", Some(&json!({"role": "member", "member_id": a["id"]}))).await;
     assert_eq!(status, StatusCode::CREATED, "{key}");
     let token = key["token"].as_str().unwrap_or_default();
     let wallet = |m: &serde_json::Value| format!("/v1/members/{}/wallet", m["id"].as_str().unwrap_or_default());

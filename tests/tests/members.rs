@@ -29,7 +29,8 @@ async fn insert_chain(pool: &PgPool, tag: u16, depth: i32) -> uuid::Uuid {
 /// from the transaction's own statistics.
 async fn scans_of_upline(pool: &PgPool, member: uuid::Uuid, levels: i32) -> (i64, i64, usize) {
     let mut tx = pool.begin().await.expect("tx");
-    let stats = "SELECT coalesce(idx_scan, 0), coalesce(seq_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = 'members'";
+    let stats =
+        "SELECT coalesce(idx_scan, 0), coalesce(seq_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = 'members'";
     let before: (i64, i64) = sqlx::query_as(stats).fetch_one(&mut *tx).await.expect("stats");
     let upline = haat_domain::members::upline(&mut tx, member, levels).await.expect("upline");
     let after: (i64, i64) = sqlx::query_as(stats).fetch_one(&mut *tx).await.expect("stats");
@@ -48,9 +49,8 @@ async fn the_upline_of_a_10000_deep_chain_costs_only_the_levels_asked_for() {
     drop(tx);
     let levels: Vec<u32> = upline.iter().map(|u| u.level).collect();
     assert_eq!(levels, [1, 2, 3, 4, 5]);
-    let expected: Vec<uuid::Uuid> = (1..=5u64)
-        .map(|l| format!("00000000-0000-0001-0000-{:012x}", 10_000 - l).parse().expect("uuid"))
-        .collect();
+    let expected: Vec<uuid::Uuid> =
+        (1..=5u64).map(|l| format!("00000000-0000-0001-0000-{:012x}", 10_000 - l).parse().expect("uuid")).collect();
     assert_eq!(upline.iter().map(|u| u.member_id).collect::<Vec<_>>(), expected);
 
     let deep_cost = scans_of_upline(&pool, deep, 5).await;
@@ -91,7 +91,8 @@ async fn members_join_with_a_sponsor_code_and_bad_input_names_the_field() {
         .admin("POST", "/v1/members", Some(&json!({"name": "X", "email": "x@example.com", "sponsor_code": "NOPE99"})))
         .await;
     assert_eq!((status, &problem["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("sponsor_code")));
-    let (status, problem) = app.admin("POST", "/v1/members", Some(&json!({"name": "X", "email": "not-an-email"}))).await;
+    let (status, problem) =
+        app.admin("POST", "/v1/members", Some(&json!({"name": "X", "email": "not-an-email"}))).await;
     assert_eq!((status, &problem["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("email")));
     let body = json!({"name": "Y", "email": "y@example.com", "sponsor_code": root["referral_code"]});
     let (status, y) = app.admin("POST", "/v1/members", Some(&body)).await;

@@ -60,7 +60,10 @@ async fn a_delivered_order_pays_five_levels_pending_then_available_and_emails_th
 
     let earner_email = chain[5]["email"].as_str().unwrap_or_default().to_owned();
     let mail = eventually("the commission email reaches SMTP", || async {
-        app.smtp.messages().into_iter().find(|m| m.to.contains(&earner_email) && m.data.contains("You earned 60.00 BDT"))
+        app.smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.to.contains(&earner_email) && m.data.contains("You earned 60.00 BDT"))
     })
     .await;
     assert!(mail.data.contains(order["invoice_no"].as_str().unwrap_or("?")));

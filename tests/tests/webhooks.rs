@@ -47,11 +47,16 @@ async fn the_same_webhook_sent_five_times_sequentially_and_concurrently_credits_
     assert_eq!(count(&app, "SELECT count(*) FROM commissions").await, 2);
     assert_eq!(app.wallet(&chain[1]).await["pending"], "60.00");
     assert_eq!(app.wallet(&chain[0]).await["pending"], "30.00");
-    let outcomes: Vec<String> = sqlx::query_scalar("SELECT outcome FROM webhook_events ORDER BY received_at")
-        .fetch_all(&app.pool)
-        .await
-        .expect("outcomes");
-    assert_eq!(outcomes, ["applied", "applied", "duplicate"]);
+    // Workers take events concurrently, so which of the two `paid` events
+    // wins, and whether `delivered` waited for payment, varies; that exactly
+    // one of them changed nothing does not.
+    let mut outcomes: Vec<String> =
+        sqlx::query_scalar("SELECT outcome FROM webhook_events").fetch_all(&app.pool).await.expect("outcomes");
+    outcomes.sort();
+    assert!(
+        outcomes == ["applied", "applied", "duplicate"] || outcomes == ["applied", "duplicate", "held"],
+        "{outcomes:?}"
+    );
     assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
 }
 
@@ -92,7 +97,8 @@ async fn a_bad_or_missing_signature_or_a_stale_timestamp_is_refused_and_nothing_
     let body = r#"{"type":"payment.succeeded","data":{"invoice_no":"INV-000001","amount":"1.00","currency":"BDT"}}"#;
     let now = Utc::now().timestamp();
     let good = app.secret.sign("msg_1", now, body.as_bytes());
-    let other = haat_domain::webhooks::WebhookSecret::parse("whsec_b3RoZXItc2VjcmV0LW9mLWVub3VnaC1sZW5ndGg=").expect("secret");
+    let other =
+        haat_domain::webhooks::WebhookSecret::parse("whsec_b3RoZXItc2VjcmV0LW9mLWVub3VnaC1sZW5ndGg=").expect("secret");
     let forged = other.sign("msg_1", now, body.as_bytes());
     let ts = now.to_string();
     for (sig, stamp) in [
@@ -102,13 +108,23 @@ async fn a_bad_or_missing_signature_or_a_stale_timestamp_is_refused_and_nothing_
         (&good[..good.len() - 4], ts.as_str()),
         (good.as_str(), "not-a-number"),
     ] {
-        assert_eq!(app.webhook_raw("payments", "msg_1", stamp, sig, body).await, StatusCode::UNAUTHORIZED, "sig {sig:?}");
+        assert_eq!(
+            app.webhook_raw("payments", "msg_1", stamp, sig, body).await,
+            StatusCode::UNAUTHORIZED,
+            "sig {sig:?}"
+        );
     }
-    assert_eq!(app.webhook_raw("payments", "msg_1", &ts, &good, &body.replace("1.00", "9.00")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.webhook_raw("payments", "msg_1", &ts, &good, &body.replace("1.00", "9.00")).await,
+        StatusCode::UNAUTHORIZED
+    );
     for skew in [-301, 301] {
         let stale = now + skew;
         let sig = app.secret.sign("msg_1", stale, body.as_bytes());
-        assert_eq!(app.webhook_raw("payments", "msg_1", &stale.to_string(), &sig, body).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.webhook_raw("payments", "msg_1", &stale.to_string(), &sig, body).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
     let missing = app
         .http

@@ -81,10 +81,7 @@ pub fn parse_queues(spec: &str) -> Result<Vec<(QueueKind, usize)>> {
 }
 
 fn storage<J: Job>(pool: &sqlx::PgPool) -> PostgresStorage<J> {
-    let config = Config::default()
-        .queue(J::QUEUE)
-        .heartbeat_interval(HEARTBEAT)
-        .missed_heartbeats(MISSED_HEARTBEATS);
+    let config = Config::default().queue(J::QUEUE).heartbeat_interval(HEARTBEAT).missed_heartbeats(MISSED_HEARTBEATS);
     PostgresStorage::new(pool).with_config(config)
 }
 
@@ -92,9 +89,10 @@ fn storage<J: Job>(pool: &sqlx::PgPool) -> PostgresStorage<J> {
 /// job row's `max_attempts` (set at enqueue) matches, so a job that
 /// exhausts its retries is dead, not re-fetched.
 fn retry_policy<J: Job>() -> Result<BackoffRetryPolicy<ExponentialBackoff>> {
-    let backoff = ExponentialBackoffMaker::new(Duration::from_millis(200), Duration::from_secs(30), 0.5, HasherRng::default())
-        .context("backoff settings")?
-        .make_backoff();
+    let backoff =
+        ExponentialBackoffMaker::new(Duration::from_millis(200), Duration::from_secs(30), 0.5, HasherRng::default())
+            .context("backoff settings")?
+            .make_backoff();
     Ok(RetryPolicy::retries(J::RETRIES).with_backoff(backoff))
 }
 
@@ -138,8 +136,12 @@ pub async fn run(
     let mut monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE).should_restart(|_, _| true);
     for (queue, n) in queues {
         monitor = match queue {
-            QueueKind::Webhooks => register!(monitor, pool, state, ProcessWebhook, handlers::process_webhook, n, name.clone()),
-            QueueKind::Volume => register!(monitor, pool, state, CreditVolume, handlers::credit_volume, n, name.clone()),
+            QueueKind::Webhooks => {
+                register!(monitor, pool, state, ProcessWebhook, handlers::process_webhook, n, name.clone())
+            }
+            QueueKind::Volume => {
+                register!(monitor, pool, state, CreditVolume, handlers::credit_volume, n, name.clone())
+            }
             QueueKind::Commission => {
                 register!(monitor, pool, state, CascadeCommission, handlers::cascade_commission, n, name.clone())
             }
@@ -149,10 +151,11 @@ pub async fn run(
     }
     println!("haat-worker {name} running");
     tracing::info!(worker = name, "running");
-    monitor.run_with_signal(async move {
-        shutdown.await;
-        Ok(())
-    })
-    .await
-    .context("running workers")
+    monitor
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await
+        .context("running workers")
 }

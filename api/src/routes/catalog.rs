@@ -30,14 +30,23 @@ fn view(p: &Product) -> Value {
     })
 }
 
-async fn create(State(state): State<AppState>, auth: Auth, RawBody(body): RawBody) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_admin()?;
     let input: ProductInput = parse_json(&body)?;
     let mut conn = state.pool.acquire().await?;
     Ok((StatusCode::CREATED, Json(view(&catalog::create(&mut conn, &input).await?))))
 }
 
-async fn update(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, RawBody(body): RawBody) -> ApiResult<Json<Value>> {
+async fn update(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let id = parse_id(&id, "product")?;
     let input: ProductInput = parse_json(&body)?;
@@ -50,7 +59,10 @@ async fn list(State(state): State<AppState>, _auth: Auth, Query(page): Query<Pag
     let after = page
         .cursor
         .as_deref()
-        .map(|c| uuid::Uuid::parse_str(c).map_err(|_| ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "cursor", "is not a cursor we gave")))
+        .map(|c| {
+            uuid::Uuid::parse_str(c)
+                .map_err(|_| ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "cursor", "is not a cursor we gave"))
+        })
         .transpose()?;
     let mut conn = state.pool.acquire().await?;
     let products = catalog::list(&mut conn, after, limit).await?;

@@ -14,9 +14,7 @@ use crate::extract::{Auth, RawBody, parse_id, parse_json};
 
 /// Key routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/api-keys", post(create))
-        .route("/v1/admin/api-keys/{id}", delete(revoke))
+    Router::new().route("/v1/admin/api-keys", post(create)).route("/v1/admin/api-keys/{id}", delete(revoke))
 }
 
 #[derive(Deserialize)]
@@ -27,7 +25,11 @@ struct NewKey {
     member_id: Option<uuid::Uuid>,
 }
 
-async fn create(State(state): State<AppState>, auth: Auth, RawBody(body): RawBody) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_admin()?;
     let input: NewKey = parse_json(&body)?;
     let role = Role::parse(&input.role).ok_or_else(|| {

@@ -34,11 +34,17 @@ pub fn view(m: &Member) -> Value {
     })
 }
 
-async fn create(State(state): State<AppState>, auth: Auth, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
     auth.require_storefront()?;
     let input: NewMember = parse_json(&body)?;
     let currency = state.settings.currency.clone();
-    let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", "/v1/members"), body: &body, required: false };
+    let req =
+        idem::Request { auth: &auth, headers: &headers, route: ("POST", "/v1/members"), body: &body, required: false };
     idem::run(&state, req, move |tx| {
         async move {
             let m = members::create(tx, &input, &currency).await?;
@@ -62,7 +68,12 @@ struct Placement {
     parent_id: uuid::Uuid,
 }
 
-async fn place(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, RawBody(body): RawBody) -> ApiResult<Json<Value>> {
+async fn place(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let id = parse_id(&id, "member")?;
     let input: Placement = parse_json(&body)?;

@@ -41,7 +41,11 @@ impl Page {
 
 /// A list response: `{"items": [...], "next_cursor": ...}`; the cursor is
 /// given only when the page was full.
-pub fn page_of(items: Vec<serde_json::Value>, limit: i64, cursor: impl FnOnce() -> Option<String>) -> serde_json::Value {
+pub fn page_of(
+    items: Vec<serde_json::Value>,
+    limit: i64,
+    cursor: impl FnOnce() -> Option<String>,
+) -> serde_json::Value {
     let next = if items.len() as i64 == limit { cursor() } else { None };
     serde_json::json!({ "items": items, "next_cursor": next })
 }

@@ -23,14 +23,20 @@ fn view(o: &Order) -> ApiResult<Value> {
     serde_json::to_value(o).map_err(|e| ApiError::from(haat_domain::DomainError::Internal(e.into())))
 }
 
-async fn create(State(state): State<AppState>, auth: Auth, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
     let input: NewOrder = parse_json(&body)?;
     if let Some(buyer) = input.buyer_id {
         // A member key orders only for itself.
         auth.require_member_access(buyer, "member")?;
     }
     let currency = state.settings.currency.clone();
-    let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", "/v1/orders"), body: &body, required: true };
+    let req =
+        idem::Request { auth: &auth, headers: &headers, route: ("POST", "/v1/orders"), body: &body, required: true };
     idem::run(&state, req, move |tx| {
         async move {
             let order = orders::place(tx, &input, &currency).await?;

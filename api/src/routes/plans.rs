@@ -20,7 +20,11 @@ fn to_value(plan: &plans::Plan) -> ApiResult<Value> {
     serde_json::to_value(plan).map_err(|e| ApiError::from(haat_domain::DomainError::Internal(e.into())))
 }
 
-async fn create(State(state): State<AppState>, auth: Auth, RawBody(body): RawBody) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_admin()?;
     let input: PlanInput = parse_json(&body)?;
     let mut tx = state.pool.begin().await?;

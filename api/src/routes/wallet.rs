@@ -46,7 +46,12 @@ async fn wallet(State(state): State<AppState>, auth: Auth, Path(id): Path<String
     })))
 }
 
-async fn commissions_list(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+async fn commissions_list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
     let id = member_of(&state, &auth, &id).await?;
     let limit = page.limit()?;
     let before = page.cursor.as_deref().map(|c| uuid::Uuid::parse_str(c).map_err(|_| bad_cursor())).transpose()?;
@@ -57,7 +62,12 @@ async fn commissions_list(State(state): State<AppState>, auth: Auth, Path(id): P
     Ok(Json(page_of(items, limit, || last)))
 }
 
-async fn statement(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+async fn statement(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
     let id = member_of(&state, &auth, &id).await?;
     let limit = page.limit()?;
     let before = page.cursor.as_deref().map(|c| c.parse::<i64>().map_err(|_| bad_cursor())).transpose()?;

@@ -132,11 +132,7 @@ pub fn apply(method: PaymentMethod, facts: Facts, fact: OrderFact) -> (Facts, Ou
     if next == facts {
         return (facts, Outcome::Duplicate);
     }
-    let outcome = if status(method, next) == status(method, facts) {
-        Outcome::Held
-    } else {
-        Outcome::Applied
-    };
+    let outcome = if status(method, next) == status(method, facts) { Outcome::Held } else { Outcome::Applied };
     (next, outcome)
 }
 
@@ -185,18 +181,15 @@ mod tests {
 
     #[test]
     fn an_online_order_moves_forward_with_each_new_fact() {
-        let (facts, outcomes) = run(
-            PaymentMethod::Online,
-            &[OrderFact::Paid, OrderFact::Shipped, OrderFact::Delivered],
-        );
+        let (facts, outcomes) =
+            run(PaymentMethod::Online, &[OrderFact::Paid, OrderFact::Shipped, OrderFact::Delivered]);
         assert_eq!(outcomes, vec![Outcome::Applied; 3]);
         assert_eq!(status(PaymentMethod::Online, facts), "delivered");
     }
 
     #[test]
     fn delivered_before_paid_is_held_until_payment_arrives() {
-        let (facts, outcomes) =
-            run(PaymentMethod::Online, &[OrderFact::Delivered, OrderFact::Paid]);
+        let (facts, outcomes) = run(PaymentMethod::Online, &[OrderFact::Delivered, OrderFact::Paid]);
         assert_eq!(outcomes, vec![Outcome::Held, Outcome::Applied]);
         assert_eq!(status(PaymentMethod::Online, facts), "delivered");
         assert!(is_commissionable(facts, CreditOn::Delivered));
@@ -212,10 +205,8 @@ mod tests {
 
     #[test]
     fn duplicates_and_regressions_change_nothing() {
-        let (facts, outcomes) = run(
-            PaymentMethod::Online,
-            &[OrderFact::Paid, OrderFact::Delivered, OrderFact::Paid, OrderFact::Shipped],
-        );
+        let (facts, outcomes) =
+            run(PaymentMethod::Online, &[OrderFact::Paid, OrderFact::Delivered, OrderFact::Paid, OrderFact::Shipped]);
         assert_eq!(outcomes[2], Outcome::Duplicate);
         assert_eq!(outcomes[3], Outcome::Duplicate);
         assert_eq!(status(PaymentMethod::Online, facts), "delivered");
