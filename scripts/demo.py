@@ -59,14 +59,17 @@ def main():
     print(f"order {order['invoice_no']}: {status}, total {order['total']} BDT, BV {order['bv']}")
     data = {"invoice_no": order["invoice_no"], "amount": order["total"], "currency": "BDT", "transaction_id": "TX-DEMO"}
     print("paid webhook:", webhook("payments", {"type": "payment.succeeded", "data": data}))
+    _, before = call("GET", f"/v1/members/{chain[-2]['id']}/wallet")
+    sent = time.monotonic()
     print("delivered webhook:", webhook("couriers", {"type": "delivery.delivered",
           "data": {"invoice_no": order["invoice_no"], "tracking_id": "SF-DEMO"}}))
     deadline = time.time() + 30
     while time.time() < deadline:
         _, w = call("GET", f"/v1/members/{chain[-2]['id']}/wallet")
-        if w["pending"] != "0.00" or w["available"] != "0.00":
+        if w["pending"] != before["pending"] or w["available"] != before["available"]:
+            print(f"delivered webhook -> commission pending: {(time.monotonic() - sent) * 1000:.0f} ms")
             break
-        time.sleep(0.2)
+        time.sleep(0.01)
     print(f"\n{'level':>5}  {'member':<12} {'pending':>10} {'available':>10}")
     for level, m in enumerate(reversed(chain[:-1]), start=1):
         _, w = call("GET", f"/v1/members/{m['id']}/wallet")

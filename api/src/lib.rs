@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use haat_domain::settings::Settings;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -52,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::keys::router())
         .merge(routes::ops::router())
         .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "this route does not take that method")
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

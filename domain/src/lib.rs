@@ -32,6 +32,7 @@ pub mod notifications;
 pub mod orders;
 pub mod plans;
 pub mod rules;
+pub mod runtime;
 pub mod settings;
 pub mod webhooks;
 

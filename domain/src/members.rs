@@ -212,3 +212,101 @@ pub async fn set_status(conn: &mut PgConnection, member_id: Uuid, suspended: boo
     }
     get(conn, member_id).await
 }
+
+/// Deepest team level a caller may ask for (bounds the downline walk).
+pub const MAX_TEAM_DEPTH: i32 = 10;
+
+/// A member's volume in one period (`YYYY-MM`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PeriodVolume {
+    /// The period.
+    pub period: String,
+    /// The member's own PV.
+    pub personal_pv: rust_decimal::Decimal,
+    /// The member's own BV.
+    pub personal_bv: rust_decimal::Decimal,
+    /// PV of the member and their whole downline.
+    pub group_pv: rust_decimal::Decimal,
+    /// BV of the member and their whole downline.
+    pub group_bv: rust_decimal::Decimal,
+}
+
+/// Checks a `YYYY-MM` period.
+pub fn parse_period(period: &str) -> DomainResult<String> {
+    let ok = period.len() == 7
+        && chrono::NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d").is_ok()
+        && period.as_bytes()[4] == b'-';
+    if ok { Ok(period.to_owned()) } else { Err(DomainError::invalid("period", "must be a month, YYYY-MM")) }
+}
+
+/// Personal and group volume of a member in `period`. Group volume walks
+/// the whole downline (placement tree).
+pub async fn volume(conn: &mut PgConnection, member_id: Uuid, period: &str) -> DomainResult<PeriodVolume> {
+    get(conn, member_id).await?;
+    let row = sqlx::query!(
+        r#"WITH RECURSIVE down (id) AS (
+               SELECT $1::uuid
+             UNION ALL
+               SELECT m.id FROM members m JOIN down d ON m.parent_id = d.id
+           )
+           SELECT coalesce(sum(v.pv) FILTER (WHERE v.member_id = $1), 0) AS "personal_pv!",
+                  coalesce(sum(v.bv) FILTER (WHERE v.member_id = $1), 0) AS "personal_bv!",
+                  coalesce(sum(v.pv), 0) AS "group_pv!",
+                  coalesce(sum(v.bv), 0) AS "group_bv!"
+             FROM down JOIN volume_entries v ON v.member_id = down.id AND v.period = $2"#,
+        member_id,
+        period
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(PeriodVolume {
+        period: period.to_owned(),
+        personal_pv: row.personal_pv,
+        personal_bv: row.personal_bv,
+        group_pv: row.group_pv,
+        group_bv: row.group_bv,
+    })
+}
+
+/// One level of a member's downline.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TeamLevel {
+    /// 1 = the member's direct placements.
+    pub level: i32,
+    /// Members at this level.
+    pub members: i64,
+    /// Their PV in the period.
+    pub pv: rust_decimal::Decimal,
+    /// Their BV in the period.
+    pub bv: rust_decimal::Decimal,
+}
+
+/// A member's downline by level, `depth` levels deep, with each level's
+/// member count and volume in `period`.
+pub async fn team(conn: &mut PgConnection, member_id: Uuid, depth: i32, period: &str) -> DomainResult<Vec<TeamLevel>> {
+    if !(1..=MAX_TEAM_DEPTH).contains(&depth) {
+        return Err(DomainError::invalid("depth", format!("must be from 1 to {MAX_TEAM_DEPTH}")));
+    }
+    get(conn, member_id).await?;
+    let rows = sqlx::query!(
+        r#"WITH RECURSIVE down (id, level) AS (
+               SELECT m.id, 1 FROM members m WHERE m.parent_id = $1
+             UNION ALL
+               SELECT m.id, d.level + 1 FROM members m JOIN down d ON m.parent_id = d.id WHERE d.level < $2
+           ),
+           vol AS (
+               SELECT member_id, sum(pv) AS pv, sum(bv) AS bv FROM volume_entries
+                WHERE period = $3 AND member_id IN (SELECT id FROM down) GROUP BY member_id
+           )
+           SELECT d.level AS "level!", count(*) AS "members!",
+                  coalesce(sum(vol.pv), 0) AS "pv!", coalesce(sum(vol.bv), 0) AS "bv!"
+             FROM down d LEFT JOIN vol ON vol.member_id = d.id
+            GROUP BY d.level ORDER BY d.level"#,
+        member_id,
+        depth,
+        period
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| TeamLevel { level: r.level, members: r.members, pv: r.pv, bv: r.bv }).collect())
+}

@@ -93,4 +93,27 @@ async fn with_no_holding_days_commissions_become_available_at_once() {
     quiescent(&app.pool).await;
     assert_eq!(app.wallet(&chain[1]).await["pending"], "0.00");
     assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
+
+    // The buyer's volume is credited to the current period and rolls up.
+    let period = chrono::Utc::now().format("%Y-%m").to_string();
+    let id = |m: &serde_json::Value| m["id"].as_str().unwrap_or_default().to_owned();
+    let (_, v) = app.admin("GET", &format!("/v1/members/{}/volume?period={period}", id(&chain[2])), None).await;
+    assert_eq!((v["personal_pv"].as_str(), v["personal_bv"].as_str()), (Some("20.00"), Some("300.00")));
+    let (_, v) = app.admin("GET", &format!("/v1/members/{}/volume?period={period}", id(&chain[0])), None).await;
+    assert_eq!((v["personal_bv"].as_str(), v["group_bv"].as_str()), (Some("0.00"), Some("300.00")));
+    let (_, team) =
+        app.admin("GET", &format!("/v1/members/{}/team?depth=3&period={period}", id(&chain[0])), None).await;
+    let levels: Vec<_> = team["levels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| (l["level"].as_i64(), l["members"].as_i64(), l["bv"].as_str().map(str::to_owned)))
+        .collect();
+    assert_eq!(levels, [(Some(1), Some(1), Some("0.00".to_owned())), (Some(2), Some(1), Some("300.00".to_owned()))]);
+    let (status, problem) =
+        app.admin("GET", &format!("/v1/members/{}/volume?period=2026-13", id(&chain[0])), None).await;
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &serde_json::json!("period"))
+    );
 }

@@ -1,12 +1,13 @@
 //! Members: create, read, admin placement and suspension.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::members::{self, Member, NewMember};
+use haat_domain::money::{VOLUME_SCALE, format};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,6 +21,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/members", post(create))
         .route("/v1/members/{id}", get(show))
+        .route("/v1/members/{id}/volume", get(volume))
+        .route("/v1/members/{id}/team", get(team))
         .route("/v1/admin/members/{id}/placement", post(place))
         .route("/v1/admin/members/{id}/suspend", post(suspend))
         .route("/v1/admin/members/{id}/reinstate", post(reinstate))
@@ -56,8 +59,7 @@ async fn create(
 }
 
 async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id, "member")?;
-    auth.require_member_access(id, "member")?;
+    let id = visible_member(&auth, &id)?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(view(&members::get(&mut conn, id).await?)))
 }
@@ -96,4 +98,63 @@ async fn suspend(State(state): State<AppState>, auth: Auth, Path(id): Path<Strin
 
 async fn reinstate(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     set_status(state, auth, id, false).await
+}
+
+#[derive(Deserialize)]
+struct PeriodQuery {
+    period: Option<String>,
+    depth: Option<String>,
+}
+
+impl PeriodQuery {
+    fn period(&self) -> Result<String, crate::error::ApiError> {
+        let period = self.period.clone().unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
+        Ok(members::parse_period(&period)?)
+    }
+}
+
+async fn volume(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<Json<Value>> {
+    let id = visible_member(&auth, &id)?;
+    let period = q.period()?;
+    let mut conn = state.pool.acquire().await?;
+    let v = members::volume(&mut conn, id, &period).await?;
+    Ok(Json(json!({
+        "period": v.period,
+        "personal_pv": format(v.personal_pv, VOLUME_SCALE), "personal_bv": format(v.personal_bv, VOLUME_SCALE),
+        "group_pv": format(v.group_pv, VOLUME_SCALE), "group_bv": format(v.group_bv, VOLUME_SCALE),
+    })))
+}
+
+async fn team(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<Json<Value>> {
+    let id = visible_member(&auth, &id)?;
+    let period = q.period()?;
+    let depth = match q.depth.as_deref().map(str::parse::<i32>) {
+        None => 3,
+        Some(Ok(d)) => d,
+        Some(Err(_)) => return Err(haat_domain::DomainError::invalid("depth", "must be a whole number").into()),
+    };
+    let mut conn = state.pool.acquire().await?;
+    let levels = members::team(&mut conn, id, depth, &period).await?;
+    let levels: Vec<Value> = levels
+        .iter()
+        .map(|l| json!({"level": l.level, "members": l.members, "pv": format(l.pv, VOLUME_SCALE), "bv": format(l.bv, VOLUME_SCALE)}))
+        .collect();
+    Ok(Json(json!({ "member_id": id, "period": period, "depth": depth, "levels": levels })))
+}
+
+/// The member a read is about, checked against the caller's key.
+fn visible_member(auth: &Auth, id: &str) -> ApiResult<uuid::Uuid> {
+    let id = parse_id(id, "member")?;
+    auth.require_member_access(id, "member")?;
+    Ok(id)
 }

@@ -22,8 +22,8 @@ pub const MAX_LIMIT: i64 = 200;
 /// `?limit=&cursor=` of list endpoints.
 #[derive(Debug, Deserialize)]
 pub struct Page {
-    /// Page size.
-    pub limit: Option<i64>,
+    /// Page size (parsed here, so a bad value is a problem+json naming it).
+    pub limit: Option<String>,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,
 }
@@ -31,9 +31,9 @@ pub struct Page {
 impl Page {
     /// The validated page size.
     pub fn limit(&self) -> Result<i64, ApiError> {
-        match self.limit {
+        match self.limit.as_deref().map(str::parse::<i64>) {
             None => Ok(DEFAULT_LIMIT),
-            Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
+            Some(Ok(l)) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
             Some(_) => Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "limit", "must be from 1 to 200")),
         }
     }
