@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::orders::router())
         .merge(routes::wallet::router())
         .merge(routes::webhooks::router())
+        .merge(routes::withdrawals::router())
         .merge(routes::keys::router())
         .merge(routes::ops::router())
         .fallback(|| async { ApiError::not_found("route") })

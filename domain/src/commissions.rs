@@ -14,10 +14,11 @@ use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount}
 use crate::members;
 use crate::notifications::{self, Email};
 use crate::plans;
+use crate::reversals;
 use crate::rules::cascade::{self, CascadeLine, Commission};
 
 /// Writes the buyer's volume entries (one per line) and enqueues the cascade.
-pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<()> {
+pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
     let o = sqlx::query!("SELECT buyer_id, commissionable_at FROM orders WHERE id = $1 FOR UPDATE", order_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -27,14 +28,18 @@ pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid) -> DomainRes
     sqlx::query!(
         "INSERT INTO volume_entries (member_id, order_id, order_line_id, kind, pv, bv, period)
          SELECT $1, order_id, id, 'order', pv * quantity, bv * quantity, $3 FROM order_lines WHERE order_id = $2
-         ON CONFLICT (order_line_id, kind) DO NOTHING",
+         ON CONFLICT (order_line_id) WHERE kind = 'order' DO NOTHING",
         o.buyer_id,
         order_id,
         at.format("%Y-%m").to_string()
     )
     .execute(&mut *conn)
     .await?;
-    jobs::enqueue(conn, &CascadeCommission { order_id }, None).await
+    sqlx::query!("UPDATE orders SET volume_credited_at = coalesce(volume_credited_at, now()) WHERE id = $1", order_id)
+        .execute(&mut *conn)
+        .await?;
+    jobs::enqueue(conn, &CascadeCommission { order_id }, None).await?;
+    reversals::apply_pending(conn, order_id, currency).await
 }
 
 /// Computes and posts the order's commissions as pending, each with its
@@ -91,7 +96,11 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
         let job = ReleaseHold { order_id, release_at: release_at.timestamp() };
         jobs::enqueue(conn, &job, Some(release_at)).await?;
     }
-    Ok(())
+    sqlx::query!("UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()) WHERE id = $1", order_id)
+        .execute(&mut *conn)
+        .await?;
+    // Returns that arrived before the commissions existed take effect now.
+    reversals::apply_pending(conn, order_id, currency).await
 }
 
 async fn post_commission(
@@ -194,14 +203,18 @@ pub async fn release_holds(
 ) -> DomainResult<()> {
     sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
     let due = sqlx::query!(
-        "SELECT id, beneficiary_id, amount FROM commissions
-          WHERE order_id = $1 AND status = 'pending' AND release_at <= $2 ORDER BY beneficiary_id, id",
+        r#"SELECT id, beneficiary_id, amount - reversed_amount AS "amount!" FROM commissions
+          WHERE order_id = $1 AND status = 'pending' AND release_at <= $2 ORDER BY beneficiary_id, id"#,
         order_id,
         now
     )
     .fetch_all(&mut *conn)
     .await?;
     for c in due {
+        // What a partial return already cancelled stays cancelled.
+        if c.amount <= Decimal::ZERO {
+            continue;
+        }
         let key = format!("release:{}", c.id);
         let reference = c.id.to_string();
         ledger::post(
@@ -259,6 +272,8 @@ pub struct CommissionView {
     pub plan_version: i32,
     /// The amount.
     pub amount: Decimal,
+    /// How much of it was reversed by returns and refunds.
+    pub reversed_amount: Decimal,
     /// `pending`, `available` or `reversed`.
     pub status: String,
     /// When the hold ends.
@@ -277,7 +292,7 @@ pub async fn list_for_member(
     sqlx::query_as!(
         CommissionView,
         "SELECT id, order_id, order_line_id, kind, physical_level, paid_level, basis, rate, rule, plan_version,
-                amount, status, release_at, created_at
+                amount, reversed_amount, status, release_at, created_at
            FROM commissions WHERE beneficiary_id = $1 AND ($2::uuid IS NULL OR id < $2)
           ORDER BY id DESC LIMIT $3",
         member_id,

@@ -27,6 +27,14 @@ pub struct ProcessWebhook {
     pub event_id: Uuid,
 }
 
+/// Ask a payment provider's server API about a stored, unsigned payment
+/// hint (SSLCommerz IPN, bKash callback), then apply its answer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfirmPayment {
+    /// The `webhook_events` row.
+    pub event_id: Uuid,
+}
+
 /// Write the volume entries of an order that became commissionable.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CreditVolume {
@@ -51,6 +59,15 @@ pub struct ReleaseHold {
     pub release_at: i64,
 }
 
+/// Apply a recorded return, refund or cancellation to what the order earned.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReverseOrder {
+    /// The order.
+    pub order_id: Uuid,
+    /// The `order_reversals` row that caused it (the job's key).
+    pub reversal_id: Uuid,
+}
+
 /// Send one notification row.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Notify {
@@ -63,6 +80,14 @@ impl Job for ProcessWebhook {
     const RETRIES: usize = 8;
     fn key(&self) -> String {
         format!("webhook:{}", self.event_id)
+    }
+}
+
+impl Job for ConfirmPayment {
+    const QUEUE: &'static str = "haat.confirmations";
+    const RETRIES: usize = 8;
+    fn key(&self) -> String {
+        format!("confirm_payment:{}", self.event_id)
     }
 }
 
@@ -87,6 +112,14 @@ impl Job for ReleaseHold {
     const RETRIES: usize = 8;
     fn key(&self) -> String {
         format!("release_hold:{}:{}", self.order_id, self.release_at)
+    }
+}
+
+impl Job for ReverseOrder {
+    const QUEUE: &'static str = "haat.reversals";
+    const RETRIES: usize = 8;
+    fn key(&self) -> String {
+        format!("reverse_order:{}", self.reversal_id)
     }
 }
 

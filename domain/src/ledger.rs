@@ -43,6 +43,8 @@ pub enum SystemAccount {
     CommissionExpense,
     /// Where store credit spent at checkout goes.
     StoreCreditRedeemed,
+    /// Money paid out to members (withdrawals).
+    Payouts,
 }
 
 impl SystemAccount {
@@ -51,6 +53,7 @@ impl SystemAccount {
         match self {
             Self::CommissionExpense => "system:commission_expense",
             Self::StoreCreditRedeemed => "system:store_credit_redeemed",
+            Self::Payouts => "system:payouts",
         }
     }
 }

@@ -31,9 +31,12 @@ pub mod money;
 pub mod notifications;
 pub mod orders;
 pub mod plans;
+pub mod providers;
+pub mod reversals;
 pub mod rules;
 pub mod runtime;
 pub mod settings;
 pub mod webhooks;
+pub mod withdrawals;
 
 pub use error::{DomainError, DomainResult, FieldError};

@@ -71,3 +71,16 @@ pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> DomainResult<()> {
     sqlx::query!("UPDATE notifications SET status = 'sent', sent_at = now() WHERE id = $1", id).execute(conn).await?;
     Ok(())
 }
+
+/// Queues an email to a member (looked up by id), once per `dedupe_key`.
+pub async fn to_member(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    dedupe_key: String,
+    subject: String,
+    body: impl FnOnce(&str) -> String,
+) -> DomainResult<()> {
+    let m = sqlx::query!("SELECT email, name FROM members WHERE id = $1", member_id).fetch_one(&mut *conn).await?;
+    let email = Email { dedupe_key, member_id: Some(member_id), to: m.email, subject, body: body(&m.name) };
+    queue(conn, &email).await
+}

@@ -15,7 +15,8 @@ use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount}
 use crate::money::{MONEY_SCALE, parse_amount};
 use crate::notifications::{self, Email};
 use crate::plans;
-use crate::rules::order_state::{self, Facts, OrderFact, Outcome, PaymentMethod};
+use crate::reversals;
+use crate::rules::order_state::{self, Facts, OrderFact, Outcome, PaymentMethod, Reversed};
 
 /// Most lines one order may have.
 pub const MAX_LINES: usize = 100;
@@ -96,6 +97,8 @@ pub struct OrderLine {
     pub bv: Decimal,
     /// unit_price × quantity.
     pub line_total: Decimal,
+    /// Units returned, refunded or cancelled so far.
+    pub reversed_quantity: i32,
 }
 
 /// One status change.
@@ -144,6 +147,24 @@ pub struct Order {
     pub created_at: DateTime<Utc>,
     /// Status changes, oldest first.
     pub history: Vec<HistoryItem>,
+    /// Every fact reported, with what it did (`applied`, `held`,
+    /// `duplicate`, `ignored`), oldest first.
+    pub events: Vec<EventItem>,
+    /// Returns, refunds and cancellation, oldest first.
+    pub reversals: Vec<reversals::Reversal>,
+}
+
+/// One reported fact and what it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventItem {
+    /// `paid`, `delivered`, `return`, …
+    pub fact: String,
+    /// What it did.
+    pub outcome: String,
+    /// Who reported it.
+    pub source: String,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 struct Priced {
@@ -378,7 +399,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         .ok_or(DomainError::NotFound("order"))?;
     let lines = sqlx::query_as!(
         OrderLine,
-        "SELECT id, product_id, quantity, unit_price, pv, bv, line_total FROM order_lines
+        "SELECT id, product_id, quantity, unit_price, pv, bv, line_total, reversed_quantity FROM order_lines
           WHERE order_id = $1 ORDER BY line_no",
         id
     )
@@ -391,6 +412,14 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
     )
     .fetch_all(&mut *conn)
     .await?;
+    let events = sqlx::query_as!(
+        EventItem,
+        "SELECT fact, outcome, source, at FROM order_events WHERE order_id = $1 ORDER BY id",
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let reversals = reversals::list(conn, id).await?;
     Ok(Order {
         id: o.id,
         invoice_no: o.invoice_no,
@@ -408,6 +437,8 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         shipping_address: o.shipping_address,
         created_at: o.created_at,
         history,
+        events,
+        reversals,
     })
 }
 
@@ -424,6 +455,112 @@ pub async fn id_by_invoice(conn: &mut PgConnection, invoice_no: &str) -> DomainR
     Ok(sqlx::query_scalar!("SELECT id FROM orders WHERE invoice_no = $1", invoice_no).fetch_optional(conn).await?)
 }
 
+/// An order's row, locked for the rest of the caller's transaction, with
+/// its facts and reversals: everything a status change is decided from.
+struct Locked {
+    id: Uuid,
+    method: PaymentMethod,
+    facts: Facts,
+    status: String,
+    commissionable_at: Option<DateTime<Utc>>,
+    invoice_no: String,
+    buyer_id: Uuid,
+}
+
+async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
+    let o = sqlx::query!(
+        "SELECT payment_method, status, paid_at, shipped_at, delivered_at, partially_delivered_at, cancelled_at,
+                commissionable_at, invoice_no, buyer_id
+           FROM orders WHERE id = $1 FOR UPDATE",
+        order_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound("order"))?;
+    Ok(Locked {
+        id: order_id,
+        method: PaymentMethod::parse(&o.payment_method).unwrap_or(PaymentMethod::Online),
+        facts: Facts {
+            paid: o.paid_at.is_some(),
+            shipped: o.shipped_at.is_some(),
+            delivered: o.delivered_at.is_some(),
+            partially_delivered: o.partially_delivered_at.is_some(),
+            cancelled: o.cancelled_at.is_some(),
+        },
+        status: o.status,
+        commissionable_at: o.commissionable_at,
+        invoice_no: o.invoice_no,
+        buyer_id: o.buyer_id,
+    })
+}
+
+async fn reversed(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Reversed> {
+    let r = sqlx::query!(
+        r#"SELECT coalesce(sum(reversed_quantity), 0)::bigint AS "reversed!", coalesce(sum(quantity), 0)::bigint AS "total!",
+                  NOT EXISTS (SELECT 1 FROM order_reversals WHERE order_id = $1 AND kind <> 'refund') AS "refund_only!"
+             FROM order_lines WHERE order_id = $1"#,
+        order_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(Reversed::of(r.reversed, r.total, r.refund_only))
+}
+
+async fn record_event(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    fact: &str,
+    outcome: &str,
+    source: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    sqlx::query!(
+        "INSERT INTO order_events (order_id, fact, outcome, source, at) VALUES ($1, $2, $3, $4, $5)",
+        order_id,
+        fact,
+        outcome,
+        source,
+        now
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores the facts and the status derived from them, records a status
+/// change in the history (with its email), and marks the order
+/// commissionable once the plan's `credit_on` is met.
+async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, now: DateTime<Utc>) -> DomainResult<()> {
+    let status = order_state::status(o.method, next, reversed(conn, o.id).await?);
+    sqlx::query!(
+        "UPDATE orders SET paid_at = CASE WHEN $2 THEN coalesce(paid_at, $7) END,
+                shipped_at = CASE WHEN $3 THEN coalesce(shipped_at, $7) END,
+                delivered_at = CASE WHEN $4 THEN coalesce(delivered_at, $7) END,
+                partially_delivered_at = CASE WHEN $5 THEN coalesce(partially_delivered_at, $7) END,
+                cancelled_at = CASE WHEN $6 THEN coalesce(cancelled_at, $7) END,
+                status = $8, updated_at = $7
+          WHERE id = $1",
+        o.id,
+        next.paid,
+        next.shipped,
+        next.delivered,
+        next.partially_delivered,
+        next.cancelled,
+        now,
+        status
+    )
+    .execute(&mut *conn)
+    .await?;
+    if status != o.status {
+        record_history(conn, o.id, status, source).await?;
+        notify_status(conn, o, status).await?;
+    }
+    if o.commissionable_at.is_none() {
+        mark_commissionable(conn, o.id, next, now).await?;
+    }
+    Ok(())
+}
+
 /// Applies a reported fact to an order, under the order's row lock (so two
 /// webhooks for one order never interleave). Records the fact whatever its
 /// outcome, records a status change in the history, and — once the facts
@@ -437,61 +574,107 @@ pub async fn apply_fact(
     source: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Outcome> {
-    let o = sqlx::query!(
-        "SELECT payment_method, status, paid_at, shipped_at, delivered_at, cancelled_at, commissionable_at,
-                invoice_no, buyer_id
-           FROM orders WHERE id = $1 FOR UPDATE",
-        order_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let method = PaymentMethod::parse(&o.payment_method).unwrap_or(PaymentMethod::Online);
-    let facts = Facts {
-        paid: o.paid_at.is_some(),
-        shipped: o.shipped_at.is_some(),
-        delivered: o.delivered_at.is_some(),
-        cancelled: o.cancelled_at.is_some(),
-    };
-    let (next, outcome) = order_state::apply(method, facts, fact);
-    sqlx::query!(
-        "INSERT INTO order_events (order_id, fact, outcome, source, at) VALUES ($1, $2, $3, $4, $5)",
-        order_id,
-        fact.as_str(),
-        outcome.as_str(),
-        source,
-        now
-    )
-    .execute(&mut *conn)
-    .await?;
-    if next == facts {
-        return Ok(outcome);
-    }
-    let status = order_state::status(method, next);
-    sqlx::query!(
-        "UPDATE orders SET paid_at = CASE WHEN $2 THEN coalesce(paid_at, $6) END,
-                shipped_at = CASE WHEN $3 THEN coalesce(shipped_at, $6) END,
-                delivered_at = CASE WHEN $4 THEN coalesce(delivered_at, $6) END,
-                status = $5, updated_at = $6
-          WHERE id = $1",
-        order_id,
-        next.paid,
-        next.shipped,
-        next.delivered,
-        status,
-        now
-    )
-    .execute(&mut *conn)
-    .await?;
-    if status != o.status {
-        record_history(conn, order_id, status, source).await?;
-        if status == "delivered" {
-            notify_delivered(conn, order_id, o.buyer_id, &o.invoice_no).await?;
-        }
-    }
-    if o.commissionable_at.is_none() {
-        mark_commissionable(conn, order_id, next, now).await?;
+    let o = lock(conn, order_id).await?;
+    let (next, outcome) = order_state::apply(o.method, o.facts, fact);
+    record_event(conn, order_id, fact.as_str(), outcome.as_str(), source, now).await?;
+    if next != o.facts {
+        save(conn, &o, next, source, now).await?;
     }
     Ok(outcome)
+}
+
+/// What recording a return or refund did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReversalOutcome {
+    /// Recorded; its effects follow in the `reverse_order` job.
+    Recorded(Uuid),
+    /// A whole-order reversal found nothing left to reverse.
+    NothingLeft,
+}
+
+/// Records a return or refund of some (or all remaining) units of an order,
+/// under the order lock: refuses it when the return window has closed or a
+/// line has not that many units left (nothing written), updates the status
+/// and enqueues the reversal of what the units earned.
+pub async fn reverse(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    req: &reversals::Request,
+    now: DateTime<Utc>,
+    return_window_days: u32,
+) -> DomainResult<ReversalOutcome> {
+    let o = lock(conn, order_id).await?;
+    if o.facts.cancelled {
+        return Err(DomainError::conflict("order", "the order is cancelled: nothing to return"));
+    }
+    let fact = req.kind.as_str();
+    let Some(id) = reversals::record(conn, order_id, req, now, return_window_days).await? else {
+        record_event(conn, order_id, fact, "duplicate", &req.source, now).await?;
+        return Ok(ReversalOutcome::NothingLeft);
+    };
+    record_event(conn, order_id, fact, "applied", &req.source, now).await?;
+    save(conn, &o, o.facts, &req.source, now).await?;
+    Ok(ReversalOutcome::Recorded(id))
+}
+
+/// Cancels an order that has not shipped: every unit is reversed (whatever
+/// it earned, under `credit_on: paid`, is cancelled), stock is put back and
+/// spent store credit is returned. Cancelling twice changes nothing.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    source: &str,
+    now: DateTime<Utc>,
+    currency: &str,
+) -> DomainResult<Order> {
+    let o = lock(conn, order_id).await?;
+    if o.facts.cancelled {
+        return get(conn, order_id).await;
+    }
+    if o.facts.shipped {
+        return Err(DomainError::conflict("order", "the order has shipped: it can only be returned"));
+    }
+    let req = reversals::Request { kind: reversals::Kind::Cancel, lines: None, reason: None, source: source.into() };
+    reversals::record(conn, order_id, &req, now, 0).await?;
+    sqlx::query!(
+        "UPDATE products p SET stock = p.stock + l.quantity, updated_at = $2
+           FROM order_lines l WHERE l.order_id = $1 AND l.product_id = p.id",
+        order_id,
+        now
+    )
+    .execute(&mut *conn)
+    .await?;
+    return_store_credit(conn, currency, order_id, o.buyer_id).await?;
+    let (next, outcome) = order_state::apply(o.method, o.facts, OrderFact::Cancelled);
+    record_event(conn, order_id, OrderFact::Cancelled.as_str(), outcome.as_str(), source, now).await?;
+    save(conn, &o, next, source, now).await?;
+    get(conn, order_id).await
+}
+
+async fn return_store_credit(
+    conn: &mut PgConnection,
+    currency: &str,
+    order_id: Uuid,
+    buyer_id: Uuid,
+) -> DomainResult<()> {
+    let spent =
+        sqlx::query_scalar!("SELECT store_credit FROM orders WHERE id = $1", order_id).fetch_one(&mut *conn).await?;
+    if spent.is_zero() {
+        return Ok(());
+    }
+    let key = format!("order_store_credit_returned:{order_id}");
+    let reference = order_id.to_string();
+    let postings = vec![
+        Posting { account: Account::System(SystemAccount::StoreCreditRedeemed), amount: -spent },
+        Posting { account: Account::Member(buyer_id, MemberAccount::Credit), amount: spent },
+    ];
+    ledger::post(
+        conn,
+        currency,
+        Entry { idempotency_key: &key, kind: "store_credit_returned", reference: &reference, postings },
+    )
+    .await?;
+    Ok(())
 }
 
 async fn mark_commissionable(
@@ -518,19 +701,20 @@ async fn mark_commissionable(
     jobs::enqueue(conn, &CreditVolume { order_id }, None).await
 }
 
-async fn notify_delivered(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    buyer_id: Uuid,
-    invoice_no: &str,
-) -> DomainResult<()> {
-    let buyer = sqlx::query!("SELECT email, name FROM members WHERE id = $1", buyer_id).fetch_one(&mut *conn).await?;
-    let email = Email {
-        dedupe_key: format!("order_delivered:{order_id}"),
-        member_id: Some(buyer_id),
-        to: buyer.email,
-        subject: format!("Order {invoice_no} delivered"),
-        body: format!("Dear {},\n\nyour order {invoice_no} has been delivered.\n", buyer.name),
+/// Emails the buyer about the status changes they care about.
+async fn notify_status(conn: &mut PgConnection, o: &Locked, status: &str) -> DomainResult<()> {
+    let invoice_no = &o.invoice_no;
+    let what = match status {
+        "delivered" | "partially_delivered" => "has been delivered",
+        "cancelled" => "has been cancelled",
+        "returned" | "partially_returned" => "has been returned",
+        "refunded" | "partially_refunded" => "has been refunded",
+        _ => return Ok(()),
     };
-    notifications::queue(conn, &email).await
+    let what = if status.starts_with("partially_") { format!("{what} in part") } else { what.to_owned() };
+    let subject = format!("Order {invoice_no} {what}");
+    notifications::to_member(conn, o.buyer_id, format!("order_{status}:{}", o.id), subject, |name| {
+        format!("Dear {name},\n\nyour order {invoice_no} {what}.\n")
+    })
+    .await
 }

@@ -5,6 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use rust_decimal::Decimal;
+
+use crate::money::{MONEY_SCALE, parse_amount};
 
 use crate::webhooks::WebhookSecret;
 
@@ -37,6 +40,82 @@ pub struct Settings {
     /// `HAAT_DEMO_SEED_FILE`: when set, the api seeds the demo into an empty
     /// database at start-up and writes what it made to this file.
     pub demo_seed_file: Option<PathBuf>,
+    /// `HAAT_RETURN_WINDOW_DAYS` (default 15): returns are accepted this
+    /// many days after delivery — longer than the default 7-day hold, so a
+    /// return may cancel a held commission or claw back a released one.
+    pub return_window_days: u32,
+    /// `HAAT_WITHDRAWAL_MIN` (default 500.00): the smallest withdrawal.
+    pub withdrawal_min: Decimal,
+    /// `HAAT_WITHDRAWAL_MULTIPLE` (default 100.00): withdrawals are whole
+    /// multiples of this.
+    pub withdrawal_multiple: Decimal,
+    /// Payment gateways and couriers: secrets and base URLs.
+    pub providers: ProviderSettings,
+}
+
+/// Each provider's secrets and server address. Defaults work locally (and
+/// point the gateways at their sandboxes); set real ones in production.
+#[derive(Clone)]
+pub struct ProviderSettings {
+    /// `HAAT_SSLCOMMERZ_STORE_ID`.
+    pub sslcommerz_store_id: String,
+    /// `HAAT_SSLCOMMERZ_STORE_PASSWORD` (secret): signs IPNs and
+    /// authenticates validation API calls.
+    pub sslcommerz_store_password: String,
+    /// `HAAT_SSLCOMMERZ_BASE_URL` (default the sandbox).
+    pub sslcommerz_base_url: String,
+    /// `HAAT_BKASH_BASE_URL` (default the tokenized sandbox).
+    pub bkash_base_url: String,
+    /// `HAAT_BKASH_APP_KEY`.
+    pub bkash_app_key: String,
+    /// `HAAT_BKASH_APP_SECRET` (secret).
+    pub bkash_app_secret: String,
+    /// `HAAT_BKASH_USERNAME`.
+    pub bkash_username: String,
+    /// `HAAT_BKASH_PASSWORD` (secret).
+    pub bkash_password: String,
+    /// `HAAT_STEADFAST_TOKEN` (secret): the bearer token set in their panel.
+    pub steadfast_token: String,
+    /// `HAAT_PATHAO_WEBHOOK_SECRET` (secret): what `X-PATHAO-Signature` carries.
+    pub pathao_webhook_secret: String,
+    /// `HAAT_PATHAO_INTEGRATION_SECRET`: what the handshake answer carries.
+    pub pathao_integration_secret: String,
+    /// `HAAT_REDX_TOKEN` (secret): the `?token=` of our RedX callback URL.
+    pub redx_token: String,
+}
+
+impl ProviderSettings {
+    fn from_env() -> Result<Self> {
+        let secret = |name: &str, default: &str| -> Result<String> {
+            let v = var(name).unwrap_or_else(|| default.to_owned());
+            if v.len() < 8 {
+                bail!("{name} must be at least 8 characters");
+            }
+            Ok(v)
+        };
+        let url = |name: &str, default: &str| -> Result<String> {
+            let v = var(name).unwrap_or_else(|| default.to_owned());
+            if !(v.starts_with("https://") || v.starts_with("http://")) {
+                bail!("{name} must be an http(s) URL");
+            }
+            Ok(v.trim_end_matches('/').to_owned())
+        };
+        Ok(Self {
+            sslcommerz_store_id: var("HAAT_SSLCOMMERZ_STORE_ID").unwrap_or_else(|| "haatlocal".into()),
+            sslcommerz_store_password: secret("HAAT_SSLCOMMERZ_STORE_PASSWORD", "haat-dev-sslcommerz")?,
+            sslcommerz_base_url: url("HAAT_SSLCOMMERZ_BASE_URL", "https://sandbox.sslcommerz.com")?,
+            bkash_base_url: url("HAAT_BKASH_BASE_URL", "https://tokenized.sandbox.bka.sh/v1.2.0-beta")?,
+            bkash_app_key: var("HAAT_BKASH_APP_KEY").unwrap_or_else(|| "haat-dev-app-key".into()),
+            bkash_app_secret: secret("HAAT_BKASH_APP_SECRET", "haat-dev-app-secret")?,
+            bkash_username: var("HAAT_BKASH_USERNAME").unwrap_or_else(|| "haat-dev".into()),
+            bkash_password: secret("HAAT_BKASH_PASSWORD", "haat-dev-bkash")?,
+            steadfast_token: secret("HAAT_STEADFAST_TOKEN", "haat-dev-steadfast-token")?,
+            pathao_webhook_secret: secret("HAAT_PATHAO_WEBHOOK_SECRET", "haat-dev-pathao-secret")?,
+            pathao_integration_secret: var("HAAT_PATHAO_INTEGRATION_SECRET")
+                .unwrap_or_else(|| "haat-dev-pathao-integration".into()),
+            redx_token: secret("HAAT_REDX_TOKEN", "haat-dev-redx-token")?,
+        })
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -51,6 +130,10 @@ impl std::fmt::Debug for Settings {
             .field("currency", &self.currency)
             .field("db_pool", &self.db_pool)
             .field("demo_seed_file", &self.demo_seed_file)
+            .field("return_window_days", &self.return_window_days)
+            .field("withdrawal_min", &self.withdrawal_min)
+            .field("withdrawal_multiple", &self.withdrawal_multiple)
+            .field("providers", &"<secrets>")
             .finish()
     }
 }
@@ -84,7 +167,29 @@ impl Settings {
         if !(1..=200).contains(&db_pool) {
             bail!("HAAT_DB_POOL must be from 1 to 200");
         }
+        let return_window_days = var("HAAT_RETURN_WINDOW_DAYS")
+            .map(|v| v.parse::<u32>())
+            .transpose()
+            .context("HAAT_RETURN_WINDOW_DAYS must be a whole number of days")?
+            .unwrap_or(15);
+        if return_window_days > 365 {
+            bail!("HAAT_RETURN_WINDOW_DAYS must be at most 365");
+        }
+        let amount = |name: &str, default: &str| -> Result<Decimal> {
+            let v = var(name).unwrap_or_else(|| default.to_owned());
+            let d = parse_amount(&v, MONEY_SCALE).map_err(|e| anyhow::anyhow!("{name} {e}"))?;
+            if d.is_zero() {
+                bail!("{name} must be more than zero");
+            }
+            Ok(d)
+        };
+        let withdrawal_min = amount("HAAT_WITHDRAWAL_MIN", "500.00")?;
+        let withdrawal_multiple = amount("HAAT_WITHDRAWAL_MULTIPLE", "100.00")?;
         Ok(Self {
+            return_window_days,
+            withdrawal_min,
+            withdrawal_multiple,
+            providers: ProviderSettings::from_env()?,
             database_url: var("DATABASE_URL"),
             api_addr,
             admin_token,

@@ -6,15 +6,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::Serialize;
 use sha2::Sha256;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
-use crate::jobs::{self, ProcessWebhook};
-use crate::orders;
+use crate::jobs::{self, ConfirmPayment, ProcessWebhook};
+use crate::orders::{self, ReversalOutcome};
+use crate::providers::{self, Confirmation, ConfirmedStatus, Normalized, Paid};
+use crate::reversals;
 use crate::rules::order_state::OrderFact;
 
 /// How far a signed timestamp may be from now, either way.
@@ -108,6 +109,17 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Parses the path segment.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "payments" => Some(Self::Payments),
+            "couriers" => Some(Self::Couriers),
+            _ => None,
+        }
+    }
+}
+
+impl Channel {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -146,48 +158,33 @@ pub async fn store(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct GenericEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    data: GenericData,
-}
+/// What a stored event waits for while its provider is asked to confirm it.
+pub const AWAITING_CONFIRMATION: &str = "awaiting_confirmation";
 
-#[derive(Debug, Deserialize)]
-struct GenericData {
-    invoice_no: String,
-    #[serde(default)]
-    amount: Option<String>,
-    #[serde(default)]
-    currency: Option<String>,
-}
-
-/// What a generic event asks of its order.
-enum Intent {
-    Fact(OrderFact),
-    /// Known, but handled by a later part of the system; kept, not applied.
-    NotYetHandled,
-    Unknown,
-}
-
-fn intent(channel: &str, kind: &str) -> Intent {
-    match (channel, kind) {
-        ("payments", "payment.succeeded") => Intent::Fact(OrderFact::Paid),
-        ("payments", "payment.failed") => Intent::Fact(OrderFact::PaymentFailed),
-        ("payments", "payment.refunded") => Intent::NotYetHandled,
-        ("couriers", "delivery.shipped") => Intent::Fact(OrderFact::Shipped),
-        ("couriers", "delivery.delivered") => Intent::Fact(OrderFact::Delivered),
-        ("couriers", "delivery.partially_delivered" | "delivery.returned" | "delivery.cancelled") => {
-            Intent::NotYetHandled
-        }
-        _ => Intent::Unknown,
+/// Turns a stored body into our event by its provider's adapter.
+fn normalize(provider: &str, channel: &str, body: &str) -> Option<Normalized> {
+    match provider {
+        "generic" => providers::generic::normalize(channel, body),
+        "sslcommerz" => providers::sslcommerz::normalize(body),
+        "bkash" => providers::bkash::normalize(body),
+        "steadfast" => providers::steadfast::normalize(body),
+        "pathao" => providers::pathao::normalize(body),
+        "redx" => providers::redx::normalize(body),
+        _ => None,
     }
 }
 
-/// Processes a stored event once: finds its order by `invoice_no`, checks a
-/// payment's amount and currency against OUR order, applies the fact, and
-/// records the outcome on the event. A processed event is left alone.
-pub async fn process(conn: &mut PgConnection, event_id: Uuid, now: DateTime<Utc>) -> DomainResult<String> {
+/// Processes a stored event once: normalizes it, finds its order by
+/// `invoice_no`, checks a payment's amount and currency against OUR order,
+/// applies it, and records the outcome on the event. An event that needs
+/// the provider's confirmation enqueues it and waits. A processed event is
+/// left alone.
+pub async fn process(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    now: DateTime<Utc>,
+    return_window_days: u32,
+) -> DomainResult<String> {
     let ev = sqlx::query!(
         "SELECT provider, channel, body, processed_at, outcome FROM webhook_events WHERE id = $1 FOR UPDATE",
         event_id
@@ -195,55 +192,223 @@ pub async fn process(conn: &mut PgConnection, event_id: Uuid, now: DateTime<Utc>
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(DomainError::NotFound("webhook event"))?;
-    if ev.processed_at.is_some() {
+    if ev.processed_at.is_some() || ev.outcome.as_deref() == Some(AWAITING_CONFIRMATION) {
         return Ok(ev.outcome.unwrap_or_default());
     }
-    let outcome = decide(conn, &ev.provider, &ev.channel, &ev.body, event_id, now).await?;
-    sqlx::query!("UPDATE webhook_events SET processed_at = $2, outcome = $3 WHERE id = $1", event_id, now, outcome)
-        .execute(conn)
-        .await?;
+    let source = format!("webhook:{}:{event_id}", ev.provider);
+    let outcome = match normalize(&ev.provider, &ev.channel, &ev.body) {
+        None => "unparseable".to_owned(),
+        Some(Normalized::NeedsConfirmation) => {
+            jobs::enqueue(conn, &ConfirmPayment { event_id }, None).await?;
+            sqlx::query!("UPDATE webhook_events SET outcome = $2 WHERE id = $1", event_id, AWAITING_CONFIRMATION)
+                .execute(&mut *conn)
+                .await?;
+            return Ok(AWAITING_CONFIRMATION.to_owned());
+        }
+        Some(event) => act(conn, event, &source, now, return_window_days).await?,
+    };
+    finish(conn, event_id, now, &outcome).await?;
     Ok(outcome)
 }
 
-async fn decide(
+async fn finish(conn: &mut PgConnection, event_id: Uuid, now: DateTime<Utc>, outcome: &str) -> DomainResult<()> {
+    sqlx::query!("UPDATE webhook_events SET processed_at = $2, outcome = $3 WHERE id = $1", event_id, now, outcome)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies a normalized event to its order and says what happened.
+async fn act(
+    conn: &mut PgConnection,
+    event: Normalized,
+    source: &str,
+    now: DateTime<Utc>,
+    return_window_days: u32,
+) -> DomainResult<String> {
+    match event {
+        Normalized::NeedsConfirmation => Ok(AWAITING_CONFIRMATION.to_owned()),
+        Normalized::RecordedOnly(outcome) => Ok(outcome),
+        Normalized::Fact { invoice_no, fact, payment } => {
+            let Some(order_id) = orders::id_by_invoice(conn, &invoice_no).await? else {
+                return Ok("unknown_order".into());
+            };
+            if let Some(paid) = &payment
+                && let Some(problem) = payment_mismatch(conn, order_id, paid).await?
+            {
+                return Ok(problem);
+            }
+            Ok(orders::apply_fact(conn, order_id, fact, source, now).await?.as_str().to_owned())
+        }
+        Normalized::Reversal { invoice_no, kind, lines } => {
+            let Some(order_id) = orders::id_by_invoice(conn, &invoice_no).await? else {
+                return Ok("unknown_order".into());
+            };
+            let req = reversals::Request { kind, lines, reason: None, source: source.to_owned() };
+            // A refused reversal is the provider's problem to know about, not
+            // a failure to retry: its reason becomes the event's outcome.
+            let mut sp = conn.begin().await?;
+            match orders::reverse(&mut sp, order_id, &req, now, return_window_days).await {
+                Ok(ReversalOutcome::Recorded(_)) => {
+                    sp.commit().await?;
+                    Ok("applied".into())
+                }
+                Ok(ReversalOutcome::NothingLeft) => {
+                    sp.commit().await?;
+                    Ok("duplicate".into())
+                }
+                Err(DomainError::Invalid(errors)) => {
+                    sp.rollback().await?;
+                    let why = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>();
+                    Ok(format!("refused:{}", why.join("; ")))
+                }
+                Err(DomainError::Conflict { message, .. }) => {
+                    sp.rollback().await?;
+                    Ok(format!("refused:{message}"))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// Applies what the provider's server API said about a payment event that
+/// was waiting for it. The invoice it names must be the event's order, and
+/// its amount and currency must be OUR order's; otherwise the event is
+/// flagged and nothing is applied. A second call changes nothing.
+pub async fn confirm(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    confirmation: &Confirmation,
+    answer: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> DomainResult<String> {
+    let ev = sqlx::query!("SELECT provider, body, outcome FROM webhook_events WHERE id = $1 FOR UPDATE", event_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(DomainError::NotFound("webhook event"))?;
+    if ev.outcome.as_deref() != Some(AWAITING_CONFIRMATION) {
+        return Ok(ev.outcome.unwrap_or_default());
+    }
+    sqlx::query!("UPDATE webhook_events SET confirmation = $2 WHERE id = $1", event_id, answer)
+        .execute(&mut *conn)
+        .await?;
+    let outcome = confirmed_outcome(conn, &ev.provider, &ev.body, confirmation, event_id, now).await?;
+    finish(conn, event_id, now, &outcome).await?;
+    Ok(outcome)
+}
+
+async fn confirmed_outcome(
     conn: &mut PgConnection,
     provider: &str,
-    channel: &str,
     body: &str,
+    c: &Confirmation,
     event_id: Uuid,
     now: DateTime<Utc>,
 ) -> DomainResult<String> {
-    let Ok(event) = serde_json::from_str::<GenericEvent>(body) else {
-        return Ok("unparseable".into());
+    // SSLCommerz's IPN names our invoice itself; it must match the answer.
+    let ipn_invoice = providers::sslcommerz::parse_form(body.as_bytes()).ok().and_then(|f| f.get("tran_id").cloned());
+    if provider == "sslcommerz" && ipn_invoice != c.invoice_no {
+        return Ok("flagged:invoice_mismatch".into());
+    }
+    let Some(invoice_no) = &c.invoice_no else {
+        return Ok("flagged:no_invoice".into());
     };
-    let fact = match intent(channel, &event.kind) {
-        Intent::Fact(f) => f,
-        Intent::NotYetHandled => return Ok(format!("not_handled_yet:{}", event.kind)),
-        Intent::Unknown => return Ok(format!("unknown_type:{}", event.kind)),
-    };
-    let Some(order_id) = orders::id_by_invoice(conn, &event.data.invoice_no).await? else {
+    let Some(order_id) = orders::id_by_invoice(conn, invoice_no).await? else {
         return Ok("unknown_order".into());
     };
-    if fact == OrderFact::Paid
-        && let Some(problem) = payment_mismatch(conn, order_id, &event.data).await?
-    {
-        return Ok(problem);
-    }
+    let fact = match &c.status {
+        ConfirmedStatus::Unknown(s) => return Ok(format!("unknown_status:{s}")),
+        ConfirmedStatus::Failed(_) => OrderFact::PaymentFailed,
+        ConfirmedStatus::Paid => {
+            if let Some(problem) = payment_mismatch(conn, order_id, &c.paid).await? {
+                return Ok(problem);
+            }
+            if c.risky {
+                return Ok("flagged:risk_review".into());
+            }
+            OrderFact::Paid
+        }
+    };
     let source = format!("webhook:{provider}:{event_id}");
-    let outcome = orders::apply_fact(conn, order_id, fact, &source, now).await?;
-    Ok(outcome.as_str().to_owned())
+    Ok(orders::apply_fact(conn, order_id, fact, &source, now).await?.as_str().to_owned())
 }
 
-async fn payment_mismatch(conn: &mut PgConnection, order_id: Uuid, data: &GenericData) -> DomainResult<Option<String>> {
+async fn payment_mismatch(conn: &mut PgConnection, order_id: Uuid, paid: &Paid) -> DomainResult<Option<String>> {
     let o = sqlx::query!("SELECT total, currency FROM orders WHERE id = $1", order_id).fetch_one(conn).await?;
-    let amount = data.amount.as_deref().and_then(|a| a.parse::<Decimal>().ok());
-    if amount != Some(o.total) {
+    if paid.amount != Some(o.total) {
         return Ok(Some("flagged:amount_mismatch".into()));
     }
-    if data.currency.as_deref() != Some(o.currency.as_str()) {
+    if paid.currency.as_deref() != Some(o.currency.as_str()) {
         return Ok(Some("flagged:currency_mismatch".into()));
     }
     Ok(None)
+}
+
+/// A stored event's provider and raw body.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Provider.
+    pub provider: String,
+    /// Raw body.
+    pub body: String,
+}
+
+/// Reads a stored event (for the worker's provider calls).
+pub async fn stored(conn: &mut PgConnection, event_id: Uuid) -> DomainResult<Stored> {
+    sqlx::query_as!(Stored, "SELECT provider, body FROM webhook_events WHERE id = $1", event_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(DomainError::NotFound("webhook event"))
+}
+
+/// A stored event as admins see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    /// Id (also the cursor).
+    pub id: Uuid,
+    /// Provider.
+    pub provider: String,
+    /// `payments` or `couriers`.
+    pub channel: String,
+    /// The provider's event identity.
+    pub dedupe_key: String,
+    /// The raw body as received.
+    pub body: String,
+    /// Received.
+    pub received_at: DateTime<Utc>,
+    /// Processed.
+    pub processed_at: Option<DateTime<Utc>>,
+    /// What it did (`applied`, `duplicate`, `flagged:…`, `unknown_status:…`, …).
+    pub outcome: Option<String>,
+    /// What the provider's server API answered, for confirmed payments.
+    pub confirmation: Option<serde_json::Value>,
+}
+
+/// A page of stored events, newest first, optionally of one provider and
+/// with outcomes starting with `outcome_prefix` (e.g. `unknown_status`).
+pub async fn list(
+    conn: &mut PgConnection,
+    provider: Option<&str>,
+    outcome_prefix: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> DomainResult<Vec<EventView>> {
+    Ok(sqlx::query_as!(
+        EventView,
+        "SELECT id, provider, channel, dedupe_key, body, received_at, processed_at, outcome, confirmation
+           FROM webhook_events
+          WHERE ($1::text IS NULL OR provider = $1)
+            AND ($2::text IS NULL OR starts_with(coalesce(outcome, ''), $2))
+            AND ($3::uuid IS NULL OR id < $3)
+          ORDER BY id DESC LIMIT $4",
+        provider,
+        outcome_prefix,
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! `haat-api` and `haat-worker` processes talking to both. Tests talk HTTP
 //! and signed webhooks to the api and await conditions (never fixed sleeps).
 
+pub mod providers;
 pub mod smtp;
+pub mod standin;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,6 +22,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub use smtp::{Mail, SmtpSink};
+pub use standin::Standin;
 
 /// How long any awaited condition may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -76,6 +79,8 @@ pub struct TestApp {
     pub smtp: SmtpSink,
     /// HTTP client.
     pub http: reqwest::Client,
+    /// The payment gateways' stand-in server.
+    pub standin: Standin,
     api: Child,
     workers: Vec<Child>,
     env: Vec<(String, String)>,
@@ -92,7 +97,7 @@ impl TestApp {
         let secret = WebhookSecret::parse(&secret_text).expect("valid test secret");
         let logs = workspace_dir().join("target").join("test-logs");
         std::fs::create_dir_all(&logs).ok();
-        let env = vec![
+        let mut env = vec![
             ("DATABASE_URL".to_owned(), database_url.clone()),
             ("HAAT_API_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
             ("HAAT_ADMIN_TOKEN".to_owned(), admin_token.clone()),
@@ -101,6 +106,8 @@ impl TestApp {
             ("HAAT_DB_POOL".to_owned(), "6".to_owned()),
             ("RUST_LOG".to_owned(), "info,sqlx=warn".to_owned()),
         ];
+        let standin = Standin::start().await;
+        env.extend(providers::env(&standin.base));
         let db_name = database_url.rsplit('/').next().unwrap_or("db").to_owned();
         let (api, base) = start_api(&env, &logs.join(format!("{db_name}.api.log"))).await;
         let mut app = Self {
@@ -111,6 +118,7 @@ impl TestApp {
             secret,
             smtp,
             http: reqwest::Client::new(),
+            standin,
             api,
             workers: Vec::new(),
             env,
@@ -255,6 +263,24 @@ impl TestApp {
             w.kill().await.ok();
         }
     }
+}
+
+/// Lets `days` pass for held commissions: their hold ends and the release
+/// jobs' start are both shifted into the past, exactly as if that much time
+/// had gone by.
+pub async fn let_days_pass(app: &TestApp, days: i32) {
+    sqlx::query("UPDATE commissions SET release_at = release_at - make_interval(days => $1) WHERE status = 'pending'")
+        .bind(days)
+        .execute(&app.pool)
+        .await
+        .expect("shift holds");
+    sqlx::query(
+        "UPDATE apalis.jobs SET run_at = run_at - make_interval(days => $1) WHERE job_type = 'haat.holds' AND status = 'Pending'",
+    )
+    .bind(days)
+    .execute(&app.pool)
+    .await
+    .expect("shift release jobs");
 }
 
 /// The JSON body of an order.

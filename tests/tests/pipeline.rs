@@ -4,24 +4,6 @@
 use haat_tests::*;
 use reqwest::StatusCode;
 
-/// Moves the clock of held commissions forward by `days`: the stored hold
-/// ends and the release job's start are both shifted into the past, exactly
-/// as if that much time had gone by.
-async fn let_days_pass(app: &TestApp, days: i32) {
-    sqlx::query("UPDATE commissions SET release_at = release_at - make_interval(days => $1) WHERE status = 'pending'")
-        .bind(days)
-        .execute(&app.pool)
-        .await
-        .expect("shift holds");
-    sqlx::query(
-        "UPDATE apalis.jobs SET run_at = run_at - make_interval(days => $1) WHERE job_type = 'haat.holds' AND status = 'Pending'",
-    )
-    .bind(days)
-    .execute(&app.pool)
-    .await
-    .expect("shift release jobs");
-}
-
 #[tokio::test]
 async fn a_delivered_order_pays_five_levels_pending_then_available_and_emails_the_earners() {
     let app = TestApp::spawn().await;

@@ -4,8 +4,13 @@
 
 use apalis::prelude::{BoxDynError, Data};
 use chrono::Utc;
-use haat_domain::jobs::{CascadeCommission, CreditVolume, Notify, ProcessWebhook, ReleaseHold};
-use haat_domain::{commissions, notifications, webhooks};
+use std::sync::Arc;
+
+use haat_domain::jobs::{
+    CascadeCommission, ConfirmPayment, CreditVolume, Notify, ProcessWebhook, ReleaseHold, ReverseOrder,
+};
+use haat_domain::settings::ProviderSettings;
+use haat_domain::{commissions, notifications, reversals, webhooks};
 use sqlx::PgPool;
 
 use crate::mailer::Sender;
@@ -19,12 +24,18 @@ pub struct WorkerState {
     pub currency: String,
     /// Email delivery.
     pub sender: Sender,
+    /// Days after delivery within which a return is accepted.
+    pub return_window_days: u32,
+    /// Provider secrets and addresses.
+    pub providers: Arc<ProviderSettings>,
+    /// HTTP client for provider APIs.
+    pub http: reqwest::Client,
 }
 
 /// `process_webhook`: stored event → order fact.
 pub async fn process_webhook(job: ProcessWebhook, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    let outcome = webhooks::process(&mut tx, job.event_id, Utc::now()).await?;
+    let outcome = webhooks::process(&mut tx, job.event_id, Utc::now(), state.return_window_days).await?;
     tx.commit().await?;
     tracing::info!(event_id = %job.event_id, outcome, "webhook processed");
     Ok(())
@@ -33,7 +44,7 @@ pub async fn process_webhook(job: ProcessWebhook, state: Data<WorkerState>) -> R
 /// `credit_volume`: the buyer's volume entries, then the cascade.
 pub async fn credit_volume(job: CreditVolume, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    commissions::credit_volume(&mut tx, job.order_id).await?;
+    commissions::credit_volume(&mut tx, job.order_id, &state.currency).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -52,6 +63,32 @@ pub async fn release_hold(job: ReleaseHold, state: Data<WorkerState>) -> Result<
     let mut tx = state.pool.begin().await?;
     commissions::release_holds(&mut tx, job.order_id, Utc::now(), &state.currency).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// `reverse_order`: a recorded return, refund or cancellation reverses
+/// what the order earned (whatever of it exists yet).
+pub async fn reverse_order(job: ReverseOrder, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    reversals::apply_pending(&mut tx, job.order_id, &state.currency).await?;
+    tx.commit().await?;
+    tracing::info!(order_id = %job.order_id, reversal_id = %job.reversal_id, "reversal applied");
+    Ok(())
+}
+
+/// `confirm_payment`: ask the provider (no transaction open meanwhile),
+/// then apply its answer in one transaction.
+pub async fn confirm_payment(job: ConfirmPayment, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let event = {
+        let mut conn = state.pool.acquire().await?;
+        webhooks::stored(&mut conn, job.event_id).await?
+    };
+    let (confirmation, answer) =
+        crate::providers::confirm(&state.http, &state.providers, &event.provider, &event.body).await?;
+    let mut tx = state.pool.begin().await?;
+    let outcome = webhooks::confirm(&mut tx, job.event_id, &confirmation, &answer, Utc::now()).await?;
+    tx.commit().await?;
+    tracing::info!(event_id = %job.event_id, outcome, "payment confirmed with the provider");
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 pub mod handlers;
 pub mod mailer;
+pub mod providers;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,7 +14,9 @@ use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker
 use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
-use haat_domain::jobs::{CascadeCommission, CreditVolume, Job, Notify, ProcessWebhook, ReleaseHold};
+use haat_domain::jobs::{
+    CascadeCommission, ConfirmPayment, CreditVolume, Job, Notify, ProcessWebhook, ReleaseHold, ReverseOrder,
+};
 use haat_domain::settings::Settings;
 
 use crate::handlers::WorkerState;
@@ -33,19 +36,31 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub enum QueueKind {
     /// `process_webhook`.
     Webhooks,
+    /// `confirm_payment` (calls payment providers' APIs).
+    Confirmations,
     /// `credit_volume`.
     Volume,
     /// `cascade_commission`.
     Commission,
     /// `release_hold`.
     Holds,
+    /// `reverse_order`.
+    Reversals,
     /// `notify`.
     Notifications,
 }
 
 impl QueueKind {
     /// Every queue, the default set.
-    pub const ALL: [Self; 5] = [Self::Webhooks, Self::Volume, Self::Commission, Self::Holds, Self::Notifications];
+    pub const ALL: [Self; 7] = [
+        Self::Webhooks,
+        Self::Confirmations,
+        Self::Volume,
+        Self::Commission,
+        Self::Holds,
+        Self::Reversals,
+        Self::Notifications,
+    ];
 }
 
 impl FromStr for QueueKind {
@@ -53,11 +68,15 @@ impl FromStr for QueueKind {
     fn from_str(s: &str) -> Result<Self> {
         Ok(match s {
             "webhooks" => Self::Webhooks,
+            "confirmations" => Self::Confirmations,
+            "reversals" => Self::Reversals,
             "volume" => Self::Volume,
             "commission" => Self::Commission,
             "holds" => Self::Holds,
             "notifications" => Self::Notifications,
-            _ => bail!("unknown queue {s:?}: expected webhooks, volume, commission, holds or notifications"),
+            _ => bail!(
+                "unknown queue {s:?}: expected webhooks, confirmations, volume, commission, holds, reversals or notifications"
+            ),
         })
     }
 }
@@ -123,12 +142,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
-    let pool = haat_domain::db::connect(&url, settings.db_pool).await?;
+    // Each queue's storage holds one pooled connection for LISTEN/NOTIFY for
+    // as long as it runs; HAAT_DB_POOL counts the connections jobs work with.
+    let listeners = u32::try_from(queues.len()).unwrap_or(u32::MAX);
+    let pool = haat_domain::db::connect(&url, settings.db_pool.saturating_add(listeners)).await?;
     haat_domain::db::migrate(&pool).await?;
     let state = WorkerState {
         pool: pool.clone(),
         currency: settings.currency.clone(),
         sender: mailer::Sender::from_settings(&settings)?,
+        return_window_days: settings.return_window_days,
+        providers: std::sync::Arc::new(settings.providers.clone()),
+        http: providers::client()?,
     };
     // A unique name per process start: a restarted process must not inherit
     // the jobs its dead predecessor left running.
@@ -146,6 +171,12 @@ pub async fn run(
                 register!(monitor, pool, state, CascadeCommission, handlers::cascade_commission, n, name.clone())
             }
             QueueKind::Holds => register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone()),
+            QueueKind::Confirmations => {
+                register!(monitor, pool, state, ConfirmPayment, handlers::confirm_payment, n, name.clone())
+            }
+            QueueKind::Reversals => {
+                register!(monitor, pool, state, ReverseOrder, handlers::reverse_order, n, name.clone())
+            }
             QueueKind::Notifications => register!(monitor, pool, state, Notify, handlers::notify, n, name.clone()),
         };
     }

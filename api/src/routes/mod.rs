@@ -8,6 +8,7 @@ pub mod orders;
 pub mod plans;
 pub mod wallet;
 pub mod webhooks;
+pub mod withdrawals;
 
 use serde::Deserialize;
 
@@ -37,6 +38,16 @@ impl Page {
             Some(_) => Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "limit", "must be from 1 to 200")),
         }
     }
+}
+
+/// The 422 of a cursor we did not give.
+pub fn bad_cursor() -> ApiError {
+    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "cursor", "is not a cursor we gave")
+}
+
+/// Parses a uuid cursor.
+pub fn uuid_cursor(page: &Page) -> Result<Option<uuid::Uuid>, ApiError> {
+    page.cursor.as_deref().map(|c| uuid::Uuid::parse_str(c).map_err(|_| bad_cursor())).transpose()
 }
 
 /// A list response: `{"items": [...], "next_cursor": ...}`; the cursor is

@@ -1,16 +1,15 @@
 //! A member's money: wallet balances, commission lines, statement.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use haat_domain::money::{MONEY_SCALE, format};
 use haat_domain::{commissions, ledger, members};
 use serde_json::{Value, json};
 
-use super::{Page, page_of};
+use super::{Page, bad_cursor, page_of, uuid_cursor};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{Auth, parse_id};
 
 /// Wallet routes.
@@ -19,10 +18,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/members/{id}/wallet", get(wallet))
         .route("/v1/members/{id}/commissions", get(commissions_list))
         .route("/v1/members/{id}/statement", get(statement))
-}
-
-fn bad_cursor() -> ApiError {
-    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "cursor", "is not a cursor we gave")
 }
 
 async fn member_of(state: &AppState, auth: &Auth, id: &str) -> ApiResult<uuid::Uuid> {
@@ -54,7 +49,7 @@ async fn commissions_list(
 ) -> ApiResult<Json<Value>> {
     let id = member_of(&state, &auth, &id).await?;
     let limit = page.limit()?;
-    let before = page.cursor.as_deref().map(|c| uuid::Uuid::parse_str(c).map_err(|_| bad_cursor())).transpose()?;
+    let before = uuid_cursor(&page)?;
     let mut conn = state.pool.acquire().await?;
     let rows = commissions::list_for_member(&mut conn, id, before, limit).await?;
     let last = rows.last().map(|c| c.id.to_string());

@@ -3,3 +3,4 @@
 
 pub mod cascade;
 pub mod order_state;
+pub mod reversal;

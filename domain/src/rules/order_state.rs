@@ -47,6 +47,11 @@ pub enum OrderFact {
     Shipped,
     /// Delivered to the buyer (for cod: cash collected).
     Delivered,
+    /// Some lines delivered (for cod: what was collected is the payment); the
+    /// rest comes back as a return naming its lines.
+    PartiallyDelivered,
+    /// Cancelled before shipping (an admin decision).
+    Cancelled,
 }
 
 impl OrderFact {
@@ -57,6 +62,8 @@ impl OrderFact {
             Self::PaymentFailed => "payment_failed",
             Self::Shipped => "shipped",
             Self::Delivered => "delivered",
+            Self::PartiallyDelivered => "partially_delivered",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -70,6 +77,8 @@ pub struct Facts {
     pub shipped: bool,
     /// Delivered.
     pub delivered: bool,
+    /// Partially delivered.
+    pub partially_delivered: bool,
     /// Cancelled before shipping.
     pub cancelled: bool,
 }
@@ -120,31 +129,78 @@ pub fn apply(method: PaymentMethod, facts: Facts, fact: OrderFact) -> (Facts, Ou
         OrderFact::PaymentFailed => return (facts, Outcome::Ignored),
         OrderFact::Paid => next.paid = true,
         OrderFact::Shipped => next.shipped = true,
-        OrderFact::Delivered => {
-            next.delivered = true;
+        OrderFact::Delivered | OrderFact::PartiallyDelivered => {
+            if fact == OrderFact::Delivered {
+                next.delivered = true;
+            } else {
+                next.partially_delivered = true;
+            }
             // Delivery implies it was shipped; for cod the collection is the payment.
             next.shipped = true;
             if method == PaymentMethod::Cod {
                 next.paid = true;
             }
         }
+        OrderFact::Cancelled => next.cancelled = true,
     }
     if next == facts {
         return (facts, Outcome::Duplicate);
     }
-    let outcome = if status(method, next) == status(method, facts) { Outcome::Held } else { Outcome::Applied };
+    let unchanged = status(method, next, Reversed::None) == status(method, facts, Reversed::None);
+    let outcome = if unchanged { Outcome::Held } else { Outcome::Applied };
     (next, outcome)
 }
 
-/// The status an order with these facts is in.
-pub fn status(method: PaymentMethod, facts: Facts) -> &'static str {
+/// How much of an order has been returned, refunded or cancelled by line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reversed {
+    /// Nothing.
+    None,
+    /// Some units; `refund_only` when every reversal was a refund.
+    Partly {
+        /// Every reversal was a refund (not a return).
+        refund_only: bool,
+    },
+    /// Every unit.
+    Wholly {
+        /// Every reversal was a refund (not a return).
+        refund_only: bool,
+    },
+}
+
+impl Reversed {
+    /// Summarises reversed units against ordered units.
+    pub fn of(reversed_units: i64, total_units: i64, refund_only: bool) -> Self {
+        if reversed_units <= 0 {
+            Self::None
+        } else if reversed_units >= total_units {
+            Self::Wholly { refund_only }
+        } else {
+            Self::Partly { refund_only }
+        }
+    }
+}
+
+/// The status an order with these facts and reversals is in. A return or
+/// refund outranks the delivery facts; cancellation outranks everything.
+pub fn status(method: PaymentMethod, facts: Facts, reversed: Reversed) -> &'static str {
     if facts.cancelled {
         return "cancelled";
+    }
+    match reversed {
+        Reversed::Wholly { refund_only: true } => return "refunded",
+        Reversed::Wholly { refund_only: false } => return "returned",
+        Reversed::Partly { refund_only: true } => return "partially_refunded",
+        Reversed::Partly { refund_only: false } => return "partially_returned",
+        Reversed::None => {}
     }
     if method == PaymentMethod::Online && !facts.paid {
         return "pending_payment";
     }
-    if facts.delivered {
+    // A partial delivery is the more specific report: it wins over `delivered`.
+    if facts.partially_delivered {
+        "partially_delivered"
+    } else if facts.delivered {
         "delivered"
     } else if facts.shipped {
         "shipped"
@@ -162,8 +218,19 @@ pub fn is_commissionable(facts: Facts, credit_on: CreditOn) -> bool {
     }
     match credit_on {
         CreditOn::Paid => true,
-        CreditOn::Delivered => facts.delivered,
+        CreditOn::Delivered => facts.delivered || facts.partially_delivered,
     }
+}
+
+/// True when a return may still be accepted: within `window_days` of the
+/// delivery (a return reported before any delivery is a failed delivery
+/// coming back, always accepted).
+pub fn return_window_open(
+    delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    window_days: u32,
+) -> bool {
+    delivered_at.is_none_or(|d| now - d <= chrono::Duration::days(i64::from(window_days)))
 }
 
 #[cfg(test)]
@@ -184,14 +251,14 @@ mod tests {
         let (facts, outcomes) =
             run(PaymentMethod::Online, &[OrderFact::Paid, OrderFact::Shipped, OrderFact::Delivered]);
         assert_eq!(outcomes, vec![Outcome::Applied; 3]);
-        assert_eq!(status(PaymentMethod::Online, facts), "delivered");
+        assert_eq!(status(PaymentMethod::Online, facts, Reversed::None), "delivered");
     }
 
     #[test]
     fn delivered_before_paid_is_held_until_payment_arrives() {
         let (facts, outcomes) = run(PaymentMethod::Online, &[OrderFact::Delivered, OrderFact::Paid]);
         assert_eq!(outcomes, vec![Outcome::Held, Outcome::Applied]);
-        assert_eq!(status(PaymentMethod::Online, facts), "delivered");
+        assert_eq!(status(PaymentMethod::Online, facts, Reversed::None), "delivered");
         assert!(is_commissionable(facts, CreditOn::Delivered));
     }
 
@@ -200,7 +267,7 @@ mod tests {
         let (facts, _) = run(PaymentMethod::Cod, &[OrderFact::Delivered]);
         assert!(facts.paid);
         assert!(is_commissionable(facts, CreditOn::Paid));
-        assert_eq!(status(PaymentMethod::Cod, facts), "delivered");
+        assert_eq!(status(PaymentMethod::Cod, facts, Reversed::None), "delivered");
     }
 
     #[test]
@@ -209,14 +276,42 @@ mod tests {
             run(PaymentMethod::Online, &[OrderFact::Paid, OrderFact::Delivered, OrderFact::Paid, OrderFact::Shipped]);
         assert_eq!(outcomes[2], Outcome::Duplicate);
         assert_eq!(outcomes[3], Outcome::Duplicate);
-        assert_eq!(status(PaymentMethod::Online, facts), "delivered");
+        assert_eq!(status(PaymentMethod::Online, facts, Reversed::None), "delivered");
     }
 
     #[test]
     fn a_failed_payment_leaves_the_order_unpaid() {
         let (facts, outcomes) = run(PaymentMethod::Online, &[OrderFact::PaymentFailed]);
         assert_eq!(outcomes, vec![Outcome::Ignored]);
-        assert_eq!(status(PaymentMethod::Online, facts), "pending_payment");
+        assert_eq!(status(PaymentMethod::Online, facts, Reversed::None), "pending_payment");
+    }
+
+    #[test]
+    fn a_return_outranks_delivery_and_cancellation_outranks_everything() {
+        let (facts, _) = run(PaymentMethod::Cod, &[OrderFact::Delivered]);
+        assert_eq!(status(PaymentMethod::Cod, facts, Reversed::of(1, 3, false)), "partially_returned");
+        assert_eq!(status(PaymentMethod::Cod, facts, Reversed::of(3, 3, false)), "returned");
+        assert_eq!(status(PaymentMethod::Cod, facts, Reversed::of(3, 3, true)), "refunded");
+        let (cancelled, _) = run(PaymentMethod::Online, &[OrderFact::Cancelled, OrderFact::Paid]);
+        assert_eq!(status(PaymentMethod::Online, cancelled, Reversed::of(3, 3, false)), "cancelled");
+        assert!(!is_commissionable(cancelled, CreditOn::Paid));
+    }
+
+    #[test]
+    fn a_partial_delivery_makes_the_order_commissionable_and_a_cod_order_paid() {
+        let (facts, _) = run(PaymentMethod::Cod, &[OrderFact::PartiallyDelivered]);
+        assert!(facts.paid);
+        assert!(is_commissionable(facts, CreditOn::Delivered));
+        assert_eq!(status(PaymentMethod::Cod, facts, Reversed::None), "partially_delivered");
+    }
+
+    #[test]
+    fn the_return_window_counts_from_delivery() {
+        let delivered = chrono::DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z").expect("time").to_utc();
+        let day = chrono::Duration::days(1);
+        assert!(return_window_open(Some(delivered), delivered + day * 15, 15));
+        assert!(!return_window_open(Some(delivered), delivered + day * 15 + chrono::Duration::seconds(1), 15));
+        assert!(return_window_open(None, delivered + day * 400, 15));
     }
 
     fn any_fact() -> impl Strategy<Value = OrderFact> {
@@ -224,7 +319,8 @@ mod tests {
             Just(OrderFact::Paid),
             Just(OrderFact::PaymentFailed),
             Just(OrderFact::Shipped),
-            Just(OrderFact::Delivered)
+            Just(OrderFact::Delivered),
+            Just(OrderFact::PartiallyDelivered)
         ]
     }
 

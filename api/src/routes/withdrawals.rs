@@ -1,0 +1,120 @@
+//! Withdrawals: members (or storefronts for them) request; admins approve,
+//! mark paid, reject or fail.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use futures::FutureExt;
+use haat_domain::withdrawals::{self, Action, NewWithdrawal, Rules, Withdrawal};
+use haat_domain::{DomainError, members};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Page, page_of, uuid_cursor};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Auth, RawBody, parse_id, parse_json};
+use crate::idem;
+
+/// Withdrawal routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/members/{id}/withdrawals", post(request).get(list))
+        .route("/v1/admin/withdrawals/{id}/{action}", post(act))
+}
+
+fn view(w: &Withdrawal) -> ApiResult<Value> {
+    serde_json::to_value(w).map_err(|e| ApiError::from(DomainError::Internal(e.into())))
+}
+
+async fn request(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let member_id = parse_id(&id, "member")?;
+    auth.require_member_access(member_id, "member")?;
+    let input: NewWithdrawal = parse_json(&body)?;
+    let s = &state.settings;
+    let rules = Rules { min: s.withdrawal_min, multiple: s.withdrawal_multiple };
+    let currency = s.currency.clone();
+    let source = format!("api:{}", auth.0.key_id);
+    let path = format!("/v1/members/{member_id}/withdrawals");
+    let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: &body, required: true };
+    idem::run(&state, req, move |tx| {
+        async move {
+            members::get(tx, member_id).await?;
+            let w = withdrawals::request(tx, member_id, &input, rules, &currency, &source).await?;
+            Ok((StatusCode::CREATED, view(&w)?))
+        }
+        .boxed()
+    })
+    .await
+}
+
+async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    let member_id = parse_id(&id, "member")?;
+    auth.require_member_access(member_id, "member")?;
+    let limit = page.limit()?;
+    let before = uuid_cursor(&page)?;
+    let mut conn = state.pool.acquire().await?;
+    members::get(&mut conn, member_id).await?;
+    let rows = withdrawals::list_for_member(&mut conn, member_id, before, limit).await?;
+    let last = rows.last().map(|w| w.id.to_string());
+    let items = rows.iter().map(view).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(page_of(items, limit, || last)))
+}
+
+/// Body of an admin step.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepBody {
+    #[serde(default)]
+    reference: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn act(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let id = parse_id(&id, "withdrawal")?;
+    let action = match action.as_str() {
+        "approve" => Action::Approve,
+        "paid" => Action::Paid,
+        "reject" => Action::Reject,
+        "failed" => Action::Fail,
+        _ => return Err(ApiError::not_found("route")),
+    };
+    let input: StepBody = if body.is_empty() { StepBody::default() } else { parse_json(&body)? };
+    if input.note.as_ref().is_some_and(|n| n.len() > 1000) {
+        return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "note", "must be at most 1000 characters"));
+    }
+    let currency = state.settings.currency.clone();
+    let source = format!("api:{}", auth.0.key_id);
+    let path = format!("/v1/admin/withdrawals/{id}/{action:?}");
+    let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: &body, required: false };
+    idem::run(&state, req, move |tx| {
+        async move {
+            let (r, n) = (input.reference.as_deref(), input.note.as_deref());
+            let w = withdrawals::act(tx, id, action, r, n, &currency, &source).await?;
+            Ok((StatusCode::OK, view(&w)?))
+        }
+        .boxed()
+    })
+    .await
+}

@@ -1,0 +1,151 @@
+//! Provider adapters: each turns what its gateway or courier sends into one
+//! [`Normalized`] event of ours, found by invoice number. Authentication of
+//! the raw request happens before (in the api, with the helpers here);
+//! turning a stored body into an event happens in the worker.
+
+pub mod bkash;
+pub mod generic;
+pub mod pathao;
+pub mod redx;
+pub mod sslcommerz;
+pub mod steadfast;
+
+use rust_decimal::Decimal;
+use subtle::ConstantTimeEq;
+
+use crate::reversals::{Kind, LineUnits};
+use crate::rules::order_state::OrderFact;
+
+/// What a provider's event asks of an order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Normalized {
+    /// A fact about the order named by `invoice_no`.
+    Fact {
+        /// Our invoice number.
+        invoice_no: String,
+        /// The fact.
+        fact: OrderFact,
+        /// For a payment: what the provider says was paid, checked against
+        /// OUR order before anything is applied.
+        payment: Option<Paid>,
+    },
+    /// A return or refund of the order (or of some lines).
+    Reversal {
+        /// Our invoice number.
+        invoice_no: String,
+        /// Return or refund.
+        kind: Kind,
+        /// Some lines, or `None` for everything not yet reversed.
+        lines: Option<Vec<LineUnits>>,
+    },
+    /// An unsigned hint (SSLCommerz IPN, bKash callback): the worker must
+    /// confirm it with the provider's server API before anything happens.
+    NeedsConfirmation,
+    /// Stored and reported, changes nothing (`recorded:<status>`, or
+    /// `unknown_status:<status>` for a status we do not know).
+    RecordedOnly(String),
+}
+
+/// What a provider says was paid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paid {
+    /// Amount, when the provider sent a readable one.
+    pub amount: Option<Decimal>,
+    /// Currency code.
+    pub currency: Option<String>,
+}
+
+/// Compares a configured secret with what a request presented, in constant
+/// time, after checking lengths (so an empty or truncated value never matches).
+pub fn secret_matches(expected: &str, presented: Option<&str>) -> bool {
+    match presented {
+        Some(p) if !expected.is_empty() && p.len() == expected.len() => {
+            bool::from(p.as_bytes().ct_eq(expected.as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+/// A courier status as its provider spells it, lower-cased and trimmed.
+pub fn normalise_status(s: &str) -> String {
+    s.trim().to_ascii_lowercase()
+}
+
+/// The normalized event of a courier's delivery status (one table for all
+/// couriers: PROVIDERS.md "Mapping to order events").
+pub fn courier_event(invoice_no: String, outcome: CourierOutcome, status: &str) -> Normalized {
+    match outcome {
+        CourierOutcome::Shipped => Normalized::Fact { invoice_no, fact: OrderFact::Shipped, payment: None },
+        CourierOutcome::Delivered => Normalized::Fact { invoice_no, fact: OrderFact::Delivered, payment: None },
+        CourierOutcome::PartiallyDelivered => {
+            Normalized::Fact { invoice_no, fact: OrderFact::PartiallyDelivered, payment: None }
+        }
+        CourierOutcome::Returned => Normalized::Reversal { invoice_no, kind: Kind::Return, lines: None },
+        CourierOutcome::RecordedOnly => Normalized::RecordedOnly(format!("recorded:{status}")),
+        CourierOutcome::Unknown => Normalized::RecordedOnly(format!("unknown_status:{status}")),
+    }
+}
+
+/// What a courier status means for the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CourierOutcome {
+    /// Picked up / in transit.
+    Shipped,
+    /// Delivered (cod: paid by collection).
+    Delivered,
+    /// Some lines delivered.
+    PartiallyDelivered,
+    /// Came back to us.
+    Returned,
+    /// A known status that changes nothing.
+    RecordedOnly,
+    /// A status we do not know.
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_match_only_exactly() {
+        assert!(secret_matches("s3cret-token", Some("s3cret-token")));
+        for bad in [None, Some(""), Some("s3cret-toke"), Some("s3cret-tokeN"), Some("s3cret-token ")] {
+            assert!(!secret_matches("s3cret-token", bad), "{bad:?}");
+        }
+        assert!(!secret_matches("", Some("")));
+    }
+}
+
+/// A JSON scalar as text (ids and timestamps arrive as numbers or strings).
+pub fn scalar_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// What a provider's server API said about a payment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    /// Paid, failed, or something we do not know.
+    pub status: ConfirmedStatus,
+    /// The invoice number the provider has for it.
+    pub invoice_no: Option<String>,
+    /// The amount and currency it says were paid.
+    pub paid: Paid,
+    /// Flagged by the provider as risky: held for review, not applied.
+    pub risky: bool,
+}
+
+/// A confirmed payment status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmedStatus {
+    /// Money received.
+    Paid,
+    /// Not paid (the provider's word for why).
+    Failed(String),
+    /// A status we do not know: recorded.
+    Unknown(String),
+}

@@ -1,0 +1,353 @@
+//! Withdrawals: a member asks for available cash; an admin approves (the
+//! amount moves from available to reserved by a posting), then marks it
+//! paid with the provider's reference (reserved → payouts) or rejects /
+//! fails it (the reservation goes back to available). Every money step is a
+//! ledger entry keyed by the withdrawal; the member is emailed at each step.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult, Problems};
+use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::money::{MONEY_SCALE, parse_amount};
+use crate::notifications;
+
+/// The deployment's withdrawal rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// The smallest amount.
+    pub min: Decimal,
+    /// Amounts are whole multiples of this.
+    pub multiple: Decimal,
+}
+
+/// A withdrawal as a member asks for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWithdrawal {
+    /// A decimal string.
+    pub amount: String,
+    /// How to pay (`bkash`, `nagad`, `bank`, …).
+    pub method: String,
+    /// Where (wallet number, account number).
+    pub account: String,
+}
+
+/// One step of a withdrawal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// The status it reached.
+    pub status: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who took it.
+    pub source: String,
+}
+
+/// A stored withdrawal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Withdrawal {
+    /// Id.
+    pub id: Uuid,
+    /// The member.
+    pub member_id: Uuid,
+    /// Amount.
+    pub amount: Decimal,
+    /// Currency.
+    pub currency: String,
+    /// How to pay.
+    pub method: String,
+    /// Where to pay.
+    pub account: String,
+    /// `requested`, `approved`, `paid`, `rejected` or `failed`.
+    pub status: String,
+    /// The payment provider's reference, once paid.
+    pub reference: Option<String>,
+    /// Why it was rejected or failed.
+    pub note: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Every step, oldest first.
+    pub history: Vec<Step>,
+}
+
+fn check(input: &NewWithdrawal, rules: Rules) -> DomainResult<Decimal> {
+    let mut p = Problems::default();
+    let amount = p.check("amount", parse_amount(&input.amount, MONEY_SCALE));
+    if let Some(a) = amount {
+        if a < rules.min {
+            p.add("amount", format!("must be at least {}", rules.min));
+        } else if !(a % rules.multiple).is_zero() {
+            p.add("amount", format!("must be a multiple of {}", rules.multiple));
+        }
+    }
+    let method_ok = (1..=32).contains(&input.method.len())
+        && input.method.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !method_ok {
+        p.add("method", "must be 1 to 32 lower-case letters, digits or _ (e.g. \"bkash\")");
+    }
+    if input.account.trim().is_empty() || input.account.len() > 64 {
+        p.add("account", "must be 1 to 64 characters");
+    }
+    p.finish()?;
+    amount.ok_or_else(|| DomainError::invalid("amount", "is required"))
+}
+
+/// Records a request, refused (nothing written) when the amount breaks the
+/// rules, the available balance is negative (after a clawback), or it is
+/// short of this and the member's other open requests.
+pub async fn request(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    input: &NewWithdrawal,
+    rules: Rules,
+    currency: &str,
+    source: &str,
+) -> DomainResult<Withdrawal> {
+    let amount = check(input, rules)?;
+    // Serialises this member's requests and approvals.
+    let available = sqlx::query_scalar!(
+        "SELECT balance FROM accounts WHERE member_id = $1 AND kind = 'available' FOR UPDATE",
+        member_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound("member"))?;
+    if available < Decimal::ZERO {
+        return Err(DomainError::invalid(
+            "amount",
+            format!("withdrawals are blocked while the available balance is negative ({available})"),
+        ));
+    }
+    let open = sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(amount), 0) AS "open!" FROM withdrawals WHERE member_id = $1 AND status = 'requested'"#,
+        member_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if amount + open > available {
+        return Err(DomainError::invalid(
+            "amount",
+            format!("is more than the available {available} (less {open} already requested)"),
+        ));
+    }
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO withdrawals (id, member_id, amount, currency, method, account, status)
+         VALUES ($1, $2, $3, $4, $5, $6, 'requested')",
+        id,
+        member_id,
+        amount,
+        currency,
+        input.method,
+        input.account.trim()
+    )
+    .execute(&mut *conn)
+    .await?;
+    step(conn, id, member_id, "requested", source, &format!("{amount} {currency}")).await?;
+    get(conn, id).await
+}
+
+/// What an admin does to a withdrawal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Reserve the funds.
+    Approve,
+    /// Paid out (needs the provider reference).
+    Paid,
+    /// Refused (before or after approval).
+    Reject,
+    /// The payout failed (after approval).
+    Fail,
+}
+
+impl Action {
+    fn target(self) -> &'static str {
+        match self {
+            Self::Approve => "approved",
+            Self::Paid => "paid",
+            Self::Reject => "rejected",
+            Self::Fail => "failed",
+        }
+    }
+
+    fn allowed_from(self) -> &'static [&'static str] {
+        match self {
+            Self::Approve => &["requested"],
+            Self::Paid | Self::Fail => &["approved"],
+            Self::Reject => &["requested", "approved"],
+        }
+    }
+}
+
+/// Moves a withdrawal one step, with its posting. Repeating the step it is
+/// already at changes nothing; any other move from a final or wrong state
+/// is a conflict naming `status`.
+pub async fn act(
+    conn: &mut PgConnection,
+    id: Uuid,
+    action: Action,
+    reference: Option<&str>,
+    note: Option<&str>,
+    currency: &str,
+    source: &str,
+) -> DomainResult<Withdrawal> {
+    let w = sqlx::query!("SELECT member_id, amount, status FROM withdrawals WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(DomainError::NotFound("withdrawal"))?;
+    if w.status == action.target() {
+        return get(conn, id).await;
+    }
+    if !action.allowed_from().contains(&w.status.as_str()) {
+        return Err(DomainError::conflict(
+            "status",
+            format!("a {} withdrawal cannot be {}", w.status, action.target()),
+        ));
+    }
+    let reference = reference.map(str::trim).filter(|r| !r.is_empty());
+    if action == Action::Paid && reference.is_none_or(|r| r.len() > 128) {
+        return Err(DomainError::invalid("reference", "the provider's reference (1 to 128 characters) is required"));
+    }
+    let (m, amount) = (w.member_id, w.amount);
+    let legs = match (action, w.status.as_str()) {
+        (Action::Approve, _) => {
+            Some((MemberAccount::Available, Account::Member(m, MemberAccount::Reserved), "reserve"))
+        }
+        (Action::Paid, _) => Some((MemberAccount::Reserved, Account::System(SystemAccount::Payouts), "paid")),
+        (Action::Reject | Action::Fail, "approved") => {
+            Some((MemberAccount::Reserved, Account::Member(m, MemberAccount::Available), "release"))
+        }
+        _ => None,
+    };
+    if action == Action::Approve {
+        let available = ledger::wallet(conn, m).await?.available;
+        if available < amount {
+            return Err(DomainError::conflict("amount", format!("only {available} is available now")));
+        }
+    }
+    if let Some((from, to, what)) = legs {
+        let key = format!("withdrawal_{what}:{id}");
+        let reference = id.to_string();
+        let postings =
+            vec![Posting { account: Account::Member(m, from), amount: -amount }, Posting { account: to, amount }];
+        let kind = format!("withdrawal_{what}");
+        ledger::post(conn, currency, Entry { idempotency_key: &key, kind: &kind, reference: &reference, postings })
+            .await?;
+    }
+    sqlx::query!(
+        "UPDATE withdrawals SET status = $2, reference = coalesce($3, reference), note = coalesce($4, note),
+                updated_at = now() WHERE id = $1",
+        id,
+        action.target(),
+        reference,
+        note
+    )
+    .execute(&mut *conn)
+    .await?;
+    step(conn, id, m, action.target(), source, &format!("{amount} {currency}")).await?;
+    get(conn, id).await
+}
+
+async fn step(
+    conn: &mut PgConnection,
+    id: Uuid,
+    member_id: Uuid,
+    status: &str,
+    source: &str,
+    amount: &str,
+) -> DomainResult<()> {
+    sqlx::query!(
+        "INSERT INTO withdrawal_history (withdrawal_id, status, source) VALUES ($1, $2, $3)",
+        id,
+        status,
+        source
+    )
+    .execute(&mut *conn)
+    .await?;
+    let subject = format!("Your withdrawal of {amount} is {status}");
+    notifications::to_member(conn, member_id, format!("withdrawal:{id}:{status}"), subject, |name| {
+        format!("Dear {name},\n\nyour withdrawal of {amount} is now {status}.\n")
+    })
+    .await
+}
+
+/// A withdrawal with its steps.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Withdrawal> {
+    let w = sqlx::query!(
+        "SELECT id, member_id, amount, currency, method, account, status, reference, note, created_at
+           FROM withdrawals WHERE id = $1",
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound("withdrawal"))?;
+    let history = sqlx::query_as!(
+        Step,
+        "SELECT status, at, source FROM withdrawal_history WHERE withdrawal_id = $1 ORDER BY id",
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Withdrawal {
+        id: w.id,
+        member_id: w.member_id,
+        amount: w.amount,
+        currency: w.currency,
+        method: w.method,
+        account: w.account,
+        status: w.status,
+        reference: w.reference,
+        note: w.note,
+        created_at: w.created_at,
+        history,
+    })
+}
+
+/// A page of a member's withdrawals, newest first.
+pub async fn list_for_member(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> DomainResult<Vec<Withdrawal>> {
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM withdrawals WHERE member_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        member_id,
+        before,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(get(conn, id).await?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules { min: Decimal::new(50000, 2), multiple: Decimal::new(10000, 2) }
+    }
+
+    fn req(amount: &str) -> NewWithdrawal {
+        NewWithdrawal { amount: amount.into(), method: "bkash".into(), account: "01711000000".into() }
+    }
+
+    #[test]
+    fn amounts_must_reach_the_minimum_and_be_whole_multiples() {
+        assert_eq!(check(&req("500"), rules()).ok(), Some(Decimal::new(50000, 2)));
+        assert!(check(&req("1200.00"), rules()).is_ok());
+        for bad in ["400.00", "550.00", "600.50", "-600", "abc"] {
+            let Err(DomainError::Invalid(errors)) = check(&req(bad), rules()) else { panic!("{bad} accepted") };
+            assert_eq!(errors[0].field, "amount", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Each provider adapter with its real request format: accepted when
+//! authentic, 401 and nothing stored when forged, a replay changes nothing;
+//! gateways' unsigned hints are confirmed through their server API (the
+//! local stand-in) and compared with OUR order.
+
+use haat_tests::providers::*;
+use haat_tests::standin::SSL_STORE_PASSWORD;
+use haat_tests::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn status_of(app: &TestApp, order: &Value) -> String {
+    let id = order["id"].as_str().unwrap_or_default();
+    app.admin("GET", &format!("/v1/orders/{id}"), None).await.1["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A network of two and one 450.00 order by the second member.
+async fn shop(app: &TestApp, method: &str) -> (Vec<Value>, Value) {
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(2).await;
+    let order = app.place_order(&chain[1], &tea, 1, method).await;
+    (chain, order)
+}
+
+fn ipn(order: &Value, val_id: &str, password: &str) -> String {
+    let fields = valid_ipn_fields(order, val_id);
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    sslcommerz_ipn(&refs, password)
+}
+
+#[tokio::test]
+async fn steadfast_is_accepted_with_its_bearer_token_refused_without_and_a_replay_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (chain, order) = shop(&app, "cod").await;
+    let body = steadfast_body(&order, "delivered", "2026-11-22 12:45:30");
+    assert_eq!(app.steadfast(body.clone(), "wrong-token-of-same-size").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.steadfast(body.clone(), "").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.events_of("steadfast").await, 0);
+    for _ in 0..3 {
+        assert_eq!(app.steadfast(body.clone(), STEADFAST_TOKEN).await.0, StatusCode::OK);
+    }
+    wallet_reaches(&app, &chain[0], "pending", "30.00").await;
+    assert_eq!(app.outcomes_of("steadfast").await, ["applied"]);
+    // Approval-pending and unknown statuses are stored and shown to admins.
+    app.steadfast(steadfast_body(&order, "in_review", "2026-11-22 13:00:00"), STEADFAST_TOKEN).await;
+    app.steadfast(steadfast_body(&order, "Teleported", "2026-11-22 14:00:00"), STEADFAST_TOKEN).await;
+    assert_eq!(app.outcomes_of("steadfast").await, ["applied", "recorded:in_review", "unknown_status:teleported"]);
+    let (status, listed) =
+        app.admin("GET", "/v1/admin/webhook-events?provider=steadfast&outcome=unknown_status", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.wallet(&chain[0]).await["pending"], "30.00");
+}
+
+#[tokio::test]
+async fn pathao_answers_its_handshake_and_refuses_events_without_the_shared_secret() {
+    let app = TestApp::spawn().await;
+    let (chain, order) = shop(&app, "cod").await;
+    let (status, headers) = app.pathao(json!({"event": "webhook_integration"}).to_string(), "").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(headers["x-pathao-merchant-webhook-integration-secret"], PATHAO_INTEGRATION);
+
+    let body = pathao_body(&order, "order.delivered", "2026-11-22T10:00:00+00:00");
+    assert_eq!(app.pathao(body.clone(), "test-pathao-secret-9d2f").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.events_of("pathao").await, 0);
+    assert_eq!(app.pathao(body.clone(), PATHAO_SECRET).await.0, StatusCode::ACCEPTED);
+    assert_eq!(app.pathao(body, PATHAO_SECRET).await.0, StatusCode::ACCEPTED);
+    wallet_reaches(&app, &chain[0], "pending", "30.00").await;
+    assert_eq!(app.outcomes_of("pathao").await, ["applied"]);
+    assert_eq!(status_of(&app, &order).await, "delivered");
+}
+
+#[tokio::test]
+async fn redx_needs_the_token_in_our_callback_url() {
+    let app = TestApp::spawn().await;
+    let (chain, order) = shop(&app, "cod").await;
+    let body = redx_body(&order, "delivered", "2026-11-22T10:00:00.000Z");
+    assert_eq!(app.redx(body.clone(), "test-redx-token-3b8b").await, StatusCode::UNAUTHORIZED);
+    let no_token = app.provider_post("/v1/webhooks/couriers/redx", "application/json", body.clone(), &[]).await.0;
+    assert_eq!(no_token, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.events_of("redx").await, 0);
+    assert_eq!(app.redx(body.clone(), REDX_TOKEN).await, StatusCode::OK);
+    assert_eq!(app.redx(body, REDX_TOKEN).await, StatusCode::OK);
+    wallet_reaches(&app, &chain[0], "pending", "30.00").await;
+    assert_eq!(app.outcomes_of("redx").await, ["applied"]);
+}
+
+#[tokio::test]
+async fn an_sslcommerz_ipn_is_verified_then_confirmed_by_the_validation_api_before_the_order_is_paid() {
+    let app = TestApp::spawn().await;
+    let (_, order) = shop(&app, "online").await;
+    app.standin.register_validation("VAL-1", validation_answer(&order, "VAL-1", "450.00"));
+
+    assert_eq!(app.sslcommerz(ipn(&order, "VAL-1", "not-the-store-password")).await, StatusCode::UNAUTHORIZED);
+    let mut tampered = ipn(&order, "VAL-1", SSL_STORE_PASSWORD);
+    tampered = tampered.replace("amount=450.00", "amount=45.00");
+    assert_eq!(app.sslcommerz(tampered).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.events_of("sslcommerz").await, 0);
+
+    let good = ipn(&order, "VAL-1", SSL_STORE_PASSWORD);
+    assert_eq!(app.sslcommerz(good.clone()).await, StatusCode::OK);
+    assert_eq!(app.sslcommerz(good).await, StatusCode::OK);
+    assert_eq!(app.outcomes_of("sslcommerz").await, ["applied"]);
+    assert_eq!(app.standin.calls("validation"), 1);
+    assert_eq!(status_of(&app, &order).await, "paid");
+}
+
+#[tokio::test]
+async fn an_sslcommerz_payment_whose_validated_amount_differs_from_the_order_is_flagged_and_not_applied() {
+    let app = TestApp::spawn().await;
+    let (_, order) = shop(&app, "online").await;
+    // The IPN claims the full amount; the gateway's own record says 45.00.
+    app.standin.register_validation("VAL-2", validation_answer(&order, "VAL-2", "45.00"));
+    assert_eq!(app.sslcommerz(ipn(&order, "VAL-2", SSL_STORE_PASSWORD)).await, StatusCode::OK);
+    assert_eq!(app.outcomes_of("sslcommerz").await, ["flagged:amount_mismatch"]);
+    assert_eq!(status_of(&app, &order).await, "pending_payment");
+    let (_, listed) = app.admin("GET", "/v1/admin/webhook-events?outcome=flagged", None).await;
+    assert_eq!(listed["items"][0]["confirmation"]["amount"], "45.00");
+}
+
+#[tokio::test]
+async fn a_bkash_callback_only_counts_once_bkash_confirms_the_payment() {
+    let app = TestApp::spawn().await;
+    let (_, order) = shop(&app, "online").await;
+    app.standin.register_payment(
+        "TR0011ABC",
+        json!({"statusCode": "0000", "statusMessage": "Successful", "paymentID": "TR0011ABC",
+               "payerReference": "01770618575", "customerMsisdn": "01770618575", "trxID": "BFD90JRLST",
+               "amount": "450", "transactionStatus": "Completed", "paymentExecuteTime": "2026-11-22T10:00:00:000 GMT+0600",
+               "currency": "BDT", "intent": "sale", "merchantInvoiceNumber": order["invoice_no"]}),
+    );
+    // A forged callback for a payment bKash does not know pays nothing.
+    assert_eq!(app.bkash_callback("TR00FORGED", "success").await, StatusCode::OK);
+    assert_eq!(app.outcomes_of("bkash").await, ["flagged:no_invoice"]);
+    assert_eq!(status_of(&app, &order).await, "pending_payment");
+
+    assert_eq!(app.bkash_callback("TR0011ABC", "success").await, StatusCode::OK);
+    assert_eq!(app.bkash_callback("TR0011ABC", "success").await, StatusCode::OK);
+    assert_eq!(app.outcomes_of("bkash").await, ["flagged:no_invoice", "applied"]);
+    assert_eq!(app.standin.calls("execute"), 2);
+    assert_eq!(status_of(&app, &order).await, "paid");
+}
