@@ -26,11 +26,16 @@ CREATE TABLE order_reversals (
     -- Who reported it (api:{key}, webhook:{provider}:{event}).
     source                text NOT NULL,
     reason                text,
+    -- The provider's own id of a refund (generic `data.refund_id`): the same
+    -- refund reported again under another event id is recognised by it.
+    external_ref          text,
     created_at            timestamptz NOT NULL DEFAULT now(),
     volume_reversed_at    timestamptz,
     commissions_reversed_at timestamptz
 );
 CREATE INDEX order_reversals_order_idx ON order_reversals (order_id, seq);
+CREATE UNIQUE INDEX order_reversals_external_ref_key ON order_reversals (order_id, external_ref)
+    WHERE external_ref IS NOT NULL;
 
 CREATE TABLE order_reversal_lines (
     reversal_id   uuid NOT NULL REFERENCES order_reversals (id),

@@ -634,7 +634,13 @@ pub async fn cancel(
     if o.facts.shipped {
         return Err(DomainError::conflict("order", "the order has shipped: it can only be returned"));
     }
-    let req = reversals::Request { kind: reversals::Kind::Cancel, lines: None, reason: None, source: source.into() };
+    let req = reversals::Request {
+        kind: reversals::Kind::Cancel,
+        lines: None,
+        reason: None,
+        source: source.into(),
+        external_ref: None,
+    };
     reversals::record(conn, order_id, &req, now, 0).await?;
     sqlx::query!(
         "UPDATE products p SET stock = p.stock + l.quantity, updated_at = $2

@@ -67,6 +67,9 @@ pub struct Request {
     pub reason: Option<String>,
     /// Who reported it.
     pub source: String,
+    /// The provider's id of this refund, when it gives one: a second report
+    /// of the same id is a duplicate, whatever its event id.
+    pub external_ref: Option<String>,
 }
 
 /// A recorded reversal as the API shows it.
@@ -90,7 +93,8 @@ pub struct Reversal {
 
 /// Records a reversal of the order, which the caller has locked
 /// (`FOR UPDATE`), and enqueues the job that applies its effects. Returns
-/// `None` when a whole-order reversal finds nothing left to reverse.
+/// `None` when a whole-order reversal finds nothing left to reverse, or
+/// the provider's refund id was seen before.
 pub async fn record(
     conn: &mut PgConnection,
     order_id: Uuid,
@@ -117,6 +121,18 @@ pub async fn record(
     .into_iter()
     .map(|l| (l.id, l.left))
     .collect();
+    if let Some(r) = &req.external_ref {
+        let seen = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM order_reversals WHERE order_id = $1 AND external_ref = $2) AS "seen!""#,
+            order_id,
+            r
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if seen {
+            return Ok(None);
+        }
+    }
     let units = match &req.lines {
         None => remaining
             .iter()
@@ -130,12 +146,14 @@ pub async fn record(
     }
     let id = Uuid::now_v7();
     sqlx::query!(
-        "INSERT INTO order_reversals (id, order_id, kind, source, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO order_reversals (id, order_id, kind, source, reason, external_ref, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         id,
         order_id,
         req.kind.as_str(),
         req.source,
         req.reason,
+        req.external_ref,
         now
     )
     .execute(&mut *conn)

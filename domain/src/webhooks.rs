@@ -240,11 +240,11 @@ async fn act(
             }
             Ok(orders::apply_fact(conn, order_id, fact, source, now).await?.as_str().to_owned())
         }
-        Normalized::Reversal { invoice_no, kind, lines } => {
+        Normalized::Reversal { invoice_no, kind, lines, external_ref } => {
             let Some(order_id) = orders::id_by_invoice(conn, &invoice_no).await? else {
                 return Ok("unknown_order".into());
             };
-            let req = reversals::Request { kind, lines, reason: None, source: source.to_owned() };
+            let req = reversals::Request { kind, lines, reason: None, source: source.to_owned(), external_ref };
             // A refused reversal is the provider's problem to know about, not
             // a failure to retry: its reason becomes the event's outcome.
             let mut sp = conn.begin().await?;

@@ -61,6 +61,7 @@ async fn create_return(
                 lines: Some(input.lines),
                 reason: input.reason,
                 source,
+                external_ref: None,
             };
             let now = chrono::Utc::now();
             match orders::reverse(tx, id, &req, now, window).await? {

@@ -26,6 +26,9 @@ struct Data {
     /// For a partial refund.
     #[serde(default)]
     lines: Option<Vec<LineUnits>>,
+    /// The provider's id of a refund.
+    #[serde(default)]
+    refund_id: Option<String>,
 }
 
 /// Turns a stored generic event into ours; `None` when the body is not one.
@@ -43,14 +46,17 @@ pub fn normalize(channel: &str, body: &str) -> Option<Normalized> {
             }),
         },
         ("payments", "payment.failed") => fact(OrderFact::PaymentFailed),
-        ("payments", "payment.refunded") => {
-            Normalized::Reversal { invoice_no, kind: Kind::Refund, lines: event.data.lines }
-        }
+        ("payments", "payment.refunded") => Normalized::Reversal {
+            invoice_no,
+            kind: Kind::Refund,
+            lines: event.data.lines,
+            external_ref: event.data.refund_id,
+        },
         ("couriers", "delivery.shipped") => fact(OrderFact::Shipped),
         ("couriers", "delivery.delivered") => fact(OrderFact::Delivered),
         ("couriers", "delivery.partially_delivered") => fact(OrderFact::PartiallyDelivered),
         ("couriers", "delivery.returned" | "delivery.cancelled") => {
-            Normalized::Reversal { invoice_no, kind: Kind::Return, lines: None }
+            Normalized::Reversal { invoice_no, kind: Kind::Return, lines: None, external_ref: None }
         }
         (_, other) => Normalized::RecordedOnly(format!("unknown_type:{other}")),
     })
@@ -72,6 +78,7 @@ mod tests {
                 invoice_no: "INV-000001".into(),
                 kind: Kind::Refund,
                 lines: Some(vec![LineUnits { order_line_id: line, quantity: 1 }]),
+                external_ref: None,
             })
         );
     }

@@ -37,6 +37,8 @@ pub enum Normalized {
         kind: Kind,
         /// Some lines, or `None` for everything not yet reversed.
         lines: Option<Vec<LineUnits>>,
+        /// The provider's id of a refund, when it sends one.
+        external_ref: Option<String>,
     },
     /// An unsigned hint (SSLCommerz IPN, bKash callback): the worker must
     /// confirm it with the provider's server API before anything happens.
@@ -80,7 +82,9 @@ pub fn courier_event(invoice_no: String, outcome: CourierOutcome, status: &str) 
         CourierOutcome::PartiallyDelivered => {
             Normalized::Fact { invoice_no, fact: OrderFact::PartiallyDelivered, payment: None }
         }
-        CourierOutcome::Returned => Normalized::Reversal { invoice_no, kind: Kind::Return, lines: None },
+        CourierOutcome::Returned => {
+            Normalized::Reversal { invoice_no, kind: Kind::Return, lines: None, external_ref: None }
+        }
         CourierOutcome::RecordedOnly => Normalized::RecordedOnly(format!("recorded:{status}")),
         CourierOutcome::Unknown => Normalized::RecordedOnly(format!("unknown_status:{status}")),
     }

@@ -83,7 +83,12 @@ mod tests {
     fn a_returned_event_is_a_whole_return_and_the_handshake_is_recognised() {
         assert_eq!(
             normalize(RETURNED),
-            Some(Normalized::Reversal { invoice_no: "INV-000123".into(), kind: Kind::Return, lines: None })
+            Some(Normalized::Reversal {
+                invoice_no: "INV-000123".into(),
+                kind: Kind::Return,
+                lines: None,
+                external_ref: None
+            })
         );
         assert_eq!(
             dedupe_key(RETURNED.as_bytes()).as_deref(),
