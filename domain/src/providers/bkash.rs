@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Confirmation, ConfirmedStatus, Normalized, Paid};
+use super::{Confirmation, ConfirmedStatus, Normalized, Paid, field_text as text};
 
 /// The callback's query parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -43,14 +43,6 @@ pub fn normalize(body: &str) -> Option<Normalized> {
         s @ ("failure" | "cancel") => Normalized::RecordedOnly(format!("recorded:{s}")),
         other => Normalized::RecordedOnly(format!("unknown_status:{other}")),
     })
-}
-
-fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// True when an execute answer is final (completed, or a real failure);

@@ -153,3 +153,13 @@ pub enum ConfirmedStatus {
     /// A status we do not know: recorded.
     Unknown(String),
 }
+
+/// A non-empty string or number field of a provider's JSON answer, as text
+/// (providers send amounts and codes either way).
+pub fn field_text(v: &serde_json::Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

@@ -10,7 +10,7 @@ use md5::{Digest, Md5};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::{Confirmation, ConfirmedStatus, Normalized, Paid, secret_matches};
+use super::{Confirmation, ConfirmedStatus, Normalized, Paid, field_text as text, secret_matches};
 use crate::rules::order_state::OrderFact;
 
 /// The IPN's fields (the last value wins for a repeated name).
@@ -76,14 +76,6 @@ pub fn validation_url(base_url: &str, body: &str, store_id: &str, store_password
     ])
     .ok()?;
     Some(format!("{}/validator/api/validationserverAPI.php?{query}", base_url.trim_end_matches('/')))
-}
-
-fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// Reads the validation API's answer. `VALID` and `VALIDATED` (validated
