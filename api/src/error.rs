@@ -106,3 +106,9 @@ impl IntoResponse for ApiError {
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A domain value as the JSON the API answers (its serde form); failing to
+/// serialize is our bug, so it is an opaque 500.
+pub fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
+    serde_json::to_value(value).map_err(|e| internal(&e))
+}

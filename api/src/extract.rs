@@ -59,6 +59,11 @@ impl Auth {
         }
     }
 
+    /// Who did it, as recorded in histories: `api:{key id}`.
+    pub fn source(&self) -> String {
+        format!("api:{}", self.0.key_id)
+    }
+
     /// A member key sees only its own member: anything else is 404, so it
     /// learns nothing of whether other members exist.
     pub fn require_member_access(&self, member_id: Uuid, what: &str) -> Result<(), ApiError> {

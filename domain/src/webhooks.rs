@@ -307,9 +307,11 @@ async fn confirmed_outcome(
     now: DateTime<Utc>,
 ) -> DomainResult<String> {
     // SSLCommerz's IPN names our invoice itself; it must match the answer.
-    let ipn_invoice = providers::sslcommerz::parse_form(body.as_bytes()).ok().and_then(|f| f.get("tran_id").cloned());
-    if provider == "sslcommerz" && ipn_invoice != c.invoice_no {
-        return Ok("flagged:invoice_mismatch".into());
+    if provider == "sslcommerz" {
+        let ipn = providers::sslcommerz::parse_form(body.as_bytes()).ok();
+        if ipn.and_then(|f| f.get("tran_id").cloned()) != c.invoice_no {
+            return Ok("flagged:invoice_mismatch".into());
+        }
     }
     let Some(invoice_no) = &c.invoice_no else {
         return Ok("flagged:no_invoice".into());

@@ -277,7 +277,8 @@ async fn step(
 
 /// A withdrawal with its steps.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Withdrawal> {
-    let w = sqlx::query!(
+    let w = sqlx::query_as!(
+        Row,
         "SELECT id, member_id, amount, currency, method, account, status, reference, note, created_at
            FROM withdrawals WHERE id = $1",
         id
@@ -285,48 +286,73 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Withdrawal> 
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(DomainError::NotFound("withdrawal"))?;
-    let history = sqlx::query_as!(
-        Step,
-        "SELECT status, at, source FROM withdrawal_history WHERE withdrawal_id = $1 ORDER BY id",
-        id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Withdrawal {
-        id: w.id,
-        member_id: w.member_id,
-        amount: w.amount,
-        currency: w.currency,
-        method: w.method,
-        account: w.account,
-        status: w.status,
-        reference: w.reference,
-        note: w.note,
-        created_at: w.created_at,
-        history,
-    })
+    Ok(with_history(conn, vec![w]).await?.remove(0))
 }
 
-/// A page of a member's withdrawals, newest first.
+/// A withdrawal row before its steps are read.
+struct Row {
+    id: Uuid,
+    member_id: Uuid,
+    amount: Decimal,
+    currency: String,
+    method: String,
+    account: String,
+    status: String,
+    reference: Option<String>,
+    note: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// Adds the steps of `rows` with one query, whatever their number.
+async fn with_history(conn: &mut PgConnection, rows: Vec<Row>) -> DomainResult<Vec<Withdrawal>> {
+    let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
+    let steps = sqlx::query!(
+        "SELECT withdrawal_id, status, at, source FROM withdrawal_history
+          WHERE withdrawal_id = ANY($1) ORDER BY withdrawal_id, id",
+        &ids
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut by_id: std::collections::HashMap<Uuid, Vec<Step>> = std::collections::HashMap::new();
+    for s in steps {
+        by_id.entry(s.withdrawal_id).or_default().push(Step { status: s.status, at: s.at, source: s.source });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|w| Withdrawal {
+            history: by_id.remove(&w.id).unwrap_or_default(),
+            id: w.id,
+            member_id: w.member_id,
+            amount: w.amount,
+            currency: w.currency,
+            method: w.method,
+            account: w.account,
+            status: w.status,
+            reference: w.reference,
+            note: w.note,
+            created_at: w.created_at,
+        })
+        .collect())
+}
+
+/// A page of a member's withdrawals, newest first (two queries per page).
 pub async fn list_for_member(
     conn: &mut PgConnection,
     member_id: Uuid,
     before: Option<Uuid>,
     limit: i64,
 ) -> DomainResult<Vec<Withdrawal>> {
-    let ids = sqlx::query_scalar!(
-        "SELECT id FROM withdrawals WHERE member_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+    let rows = sqlx::query_as!(
+        Row,
+        "SELECT id, member_id, amount, currency, method, account, status, reference, note, created_at
+           FROM withdrawals WHERE member_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
         member_id,
         before,
         limit
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(get(conn, id).await?);
-    }
-    Ok(out)
+    with_history(conn, rows).await
 }
 
 #[cfg(test)]

@@ -82,6 +82,10 @@ async fn a_withdrawal_is_requested_approved_and_paid_and_every_refusal_names_its
     let (s, failed) = step(&app, &second, "failed", Some(json!({"note": "wallet closed"}))).await;
     assert_eq!((s, failed["status"].as_str()), (StatusCode::OK, Some("failed")));
     assert_eq!(app.wallet(sponsor).await["available"], "700.00");
+    let (_, listed) = app.admin("GET", &path, None).await;
+    let steps_of = |i: usize| listed["items"][i]["history"].as_array().map(Vec::len);
+    assert_eq!((listed["items"][0]["status"].as_str(), steps_of(0)), (Some("failed"), Some(3)), "{listed}");
+    assert_eq!((listed["items"][1]["status"].as_str(), steps_of(1)), (Some("paid"), Some(3)), "{listed}");
     let to = sponsor["email"].as_str().unwrap_or_default().to_owned();
     eventually("an email for each of the six steps", || async {
         let mails = app.smtp.messages();

@@ -7,12 +7,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::orders::{self, NewOrder, Order};
-use haat_domain::{DomainError, reversals};
+use haat_domain::reversals;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, RawBody, parse_id, parse_json};
 use crate::idem;
 
@@ -51,7 +51,7 @@ async fn create_return(
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "reason", "must be at most 1000 characters"));
     }
     let window = state.settings.return_window_days;
-    let source = format!("api:{}", auth.0.key_id);
+    let source = auth.source();
     let path = format!("/v1/orders/{id}/returns");
     let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: &body, required: false };
     idem::run(&state, req, move |tx| {
@@ -67,8 +67,7 @@ async fn create_return(
             match orders::reverse(tx, id, &req, now, window).await? {
                 orders::ReversalOutcome::Recorded(rid) => {
                     let order = orders::get(tx, id).await?;
-                    let made = order.reversals.iter().find(|r| r.id == rid).map(serde_json::to_value);
-                    let made = made.transpose().map_err(|e| ApiError::from(DomainError::Internal(e.into())))?;
+                    let made = order.reversals.iter().find(|r| r.id == rid).map(to_json).transpose()?;
                     Ok((StatusCode::CREATED, made.unwrap_or_default()))
                 }
                 orders::ReversalOutcome::NothingLeft => {
@@ -91,7 +90,7 @@ async fn cancel(
     auth.require_admin()?;
     let id = parse_id(&id, "order")?;
     let currency = state.settings.currency.clone();
-    let source = format!("api:{}", auth.0.key_id);
+    let source = auth.source();
     let path = format!("/v1/admin/orders/{id}/cancel");
     let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: b"", required: false };
     idem::run(&state, req, move |tx| {
@@ -105,7 +104,7 @@ async fn cancel(
 }
 
 fn view(o: &Order) -> ApiResult<Value> {
-    serde_json::to_value(o).map_err(|e| ApiError::from(haat_domain::DomainError::Internal(e.into())))
+    to_json(o)
 }
 
 async fn create(

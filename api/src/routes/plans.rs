@@ -8,7 +8,7 @@ use haat_domain::plans::{self, PlanInput};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, RawBody, parse_json};
 
 /// Plan routes.
@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn to_value(plan: &plans::Plan) -> ApiResult<Value> {
-    serde_json::to_value(plan).map_err(|e| ApiError::from(haat_domain::DomainError::Internal(e.into())))
+    to_json(plan)
 }
 
 async fn create(

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, RawBody};
 use crate::routes::{Page, page_of, uuid_cursor};
 
@@ -138,8 +138,7 @@ async fn pathao_event(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Api
 async fn bkash_callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let callback = bkash::parse_callback(query.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "paymentID", e))?;
-    let body =
-        serde_json::to_string(&callback).map_err(|e| ApiError::from(haat_domain::DomainError::Internal(e.into())))?;
+    let body = to_json(&callback)?.to_string();
     store(&state, "bkash", Channel::Payments, &bkash::dedupe_key(&callback), &body).await?;
     Ok(Json(json!({ "status": "accepted" })).into_response())
 }
@@ -164,6 +163,6 @@ async fn list(
     let mut conn = state.pool.acquire().await?;
     let events = webhooks::list(&mut conn, f.provider.as_deref(), f.outcome.as_deref(), before, limit).await?;
     let last = events.last().map(|e| e.id.to_string());
-    let items = events.iter().map(|e| serde_json::to_value(e).unwrap_or_default()).collect();
+    let items = events.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(page_of(items, limit, || last)))
 }

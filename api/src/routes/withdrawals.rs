@@ -7,14 +7,14 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::withdrawals::{self, Action, NewWithdrawal, Rules, Withdrawal};
-use haat_domain::{DomainError, members};
+use haat_domain::members;
+use haat_domain::withdrawals::{self, Action, NewWithdrawal, Rules};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Page, page_of, uuid_cursor};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, RawBody, parse_id, parse_json};
 use crate::idem;
 
@@ -23,10 +23,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/members/{id}/withdrawals", post(request).get(list))
         .route("/v1/admin/withdrawals/{id}/{action}", post(act))
-}
-
-fn view(w: &Withdrawal) -> ApiResult<Value> {
-    serde_json::to_value(w).map_err(|e| ApiError::from(DomainError::Internal(e.into())))
 }
 
 async fn request(
@@ -42,14 +38,14 @@ async fn request(
     let s = &state.settings;
     let rules = Rules { min: s.withdrawal_min, multiple: s.withdrawal_multiple };
     let currency = s.currency.clone();
-    let source = format!("api:{}", auth.0.key_id);
+    let source = auth.source();
     let path = format!("/v1/members/{member_id}/withdrawals");
     let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: &body, required: true };
     idem::run(&state, req, move |tx| {
         async move {
             members::get(tx, member_id).await?;
             let w = withdrawals::request(tx, member_id, &input, rules, &currency, &source).await?;
-            Ok((StatusCode::CREATED, view(&w)?))
+            Ok((StatusCode::CREATED, to_json(&w)?))
         }
         .boxed()
     })
@@ -70,7 +66,7 @@ async fn list(
     members::get(&mut conn, member_id).await?;
     let rows = withdrawals::list_for_member(&mut conn, member_id, before, limit).await?;
     let last = rows.last().map(|w| w.id.to_string());
-    let items = rows.iter().map(view).collect::<ApiResult<Vec<_>>>()?;
+    let items = rows.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(page_of(items, limit, || last)))
 }
 
@@ -105,14 +101,14 @@ async fn act(
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "note", "must be at most 1000 characters"));
     }
     let currency = state.settings.currency.clone();
-    let source = format!("api:{}", auth.0.key_id);
+    let source = auth.source();
     let path = format!("/v1/admin/withdrawals/{id}/{action:?}");
     let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: &body, required: false };
     idem::run(&state, req, move |tx| {
         async move {
             let (r, n) = (input.reference.as_deref(), input.note.as_deref());
             let w = withdrawals::act(tx, id, action, r, n, &currency, &source).await?;
-            Ok((StatusCode::OK, view(&w)?))
+            Ok((StatusCode::OK, to_json(&w)?))
         }
         .boxed()
     })
