@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::cascade_inputs::{self, OrderHead};
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CascadeCommission, ReleaseHold};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
@@ -15,23 +16,29 @@ use crate::members;
 use crate::notifications::{self, Email};
 use crate::plans;
 use crate::reversals;
-use crate::rules::cascade::{self, CascadeLine, Commission};
+use crate::rules::cascade::{self, Commission, Kind};
 
-/// Writes the buyer's volume entries (one per line) and enqueues the cascade.
+/// Writes the order's volume entries (one per line: the buyer's, or a guest
+/// order's referrer's as customer volume) and enqueues the cascade.
 pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
-    let o = sqlx::query!("SELECT buyer_id, commissionable_at FROM orders WHERE id = $1 FOR UPDATE", order_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let o = sqlx::query!(
+        r#"SELECT coalesce(buyer_id, referrer_id) AS "member_id!", commissionable_at FROM orders
+            WHERE id = $1 FOR UPDATE"#,
+        order_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let Some(at) = o.commissionable_at else {
         return Ok(());
     };
     sqlx::query!(
-        "INSERT INTO volume_entries (member_id, order_id, order_line_id, kind, pv, bv, period)
-         SELECT $1, order_id, id, 'order', pv * quantity, bv * quantity, $3 FROM order_lines WHERE order_id = $2
+        "INSERT INTO volume_entries (member_id, order_id, order_line_id, kind, pv, bv, period, at)
+         SELECT $1, order_id, id, 'order', pv * quantity, bv * quantity, $3, $4 FROM order_lines WHERE order_id = $2
          ON CONFLICT (order_line_id) WHERE kind = 'order' DO NOTHING",
-        o.buyer_id,
+        o.member_id,
         order_id,
-        at.format("%Y-%m").to_string()
+        at.format("%Y-%m").to_string(),
+        at
     )
     .execute(&mut *conn)
     .await?;
@@ -42,56 +49,61 @@ pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid, currency: &s
     reversals::apply_pending(conn, order_id, currency).await
 }
 
-/// Computes and posts the order's commissions as pending, each with its
-/// ledger entry, queues one email per beneficiary and schedules the release.
-pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
+/// The commissionable order's head and the plan version it was credited
+/// under (None until it is commissionable).
+pub async fn head(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Option<(OrderHead, Uuid)>> {
     let o = sqlx::query!(
-        "SELECT buyer_id, commissionable_at, plan_id, invoice_no FROM orders WHERE id = $1 FOR UPDATE",
+        "SELECT invoice_no, buyer_id, referrer_id, pickup_point_id, commissionable_at, plan_id
+           FROM orders WHERE id = $1",
         order_id
     )
     .fetch_one(&mut *conn)
     .await?;
-    let (Some(at), Some(plan_id)) = (o.commissionable_at, o.plan_id) else {
+    let (Some(credited_at), Some(plan_id)) = (o.commissionable_at, o.plan_id) else {
+        return Ok(None);
+    };
+    let head = OrderHead {
+        order_id,
+        invoice_no: o.invoice_no,
+        buyer_id: o.buyer_id,
+        referrer_id: o.referrer_id,
+        pickup_point_id: o.pickup_point_id,
+        credited_at,
+    };
+    Ok(Some((head, plan_id)))
+}
+
+/// Computes and posts the order's commissions as pending, each with its
+/// ledger entry, records forfeited shares as breakage, queues one email per
+/// beneficiary and schedules the release.
+pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
+    sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
+    let Some((head, plan_id)) = head(conn, order_id).await? else {
         return Ok(());
     };
     let plan = plans::get(conn, plan_id).await?;
-    let rates = plan.level_rates();
-    let lines = sqlx::query!(
-        "SELECT id, product_id, category, bv * quantity AS \"bv!\", commissionable FROM order_lines WHERE order_id = $1",
-        order_id
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|l| CascadeLine {
-        line_id: l.id,
-        product_id: l.product_id,
-        category: l.category,
-        bv: l.bv,
-        commissionable: l.commissionable,
-    })
-    .collect::<Vec<_>>();
-    let upline = members::upline(conn, o.buyer_id, i32::try_from(rates.depth()).unwrap_or(0)).await?;
-    let mut result = cascade::cascade(&rates, &lines, &upline);
-    result.commissions.sort_by_key(|c| c.beneficiary_id);
-    let release_at = at + Duration::days(i64::from(plan.holding_days));
+    let inputs = cascade_inputs::load(conn, &head, &plan).await?;
+    let mut result = cascade::cascade(&plan.rules(), &inputs);
+    result.commissions.sort_by_key(|c| (c.beneficiary_id, c.kind, c.line_id, c.paid_level));
+    let release_at = head.credited_at + Duration::days(i64::from(plan.holding_days));
     for c in &result.commissions {
         post_commission(conn, currency, order_id, &plan, c, release_at).await?;
     }
     for f in &result.forfeits {
         sqlx::query!(
-            "INSERT INTO commission_breakage (order_line_id, member_id, physical_level, amount, reason)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO commission_breakage (order_line_id, member_id, physical_level, amount, reason, kind)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             f.line_id,
             f.member_id,
             f.physical_level as i32,
             f.amount,
-            f.reason
+            f.reason,
+            f.kind.as_str()
         )
         .execute(&mut *conn)
         .await?;
     }
-    notify_beneficiaries(conn, order_id, &o.invoice_no, &result.commissions, currency).await?;
+    notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
     if !result.commissions.is_empty() {
         let job = ReleaseHold { order_id, release_at: release_at.timestamp() };
         jobs::enqueue(conn, &job, Some(release_at)).await?;
@@ -103,6 +115,14 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     reversals::apply_pending(conn, order_id, currency).await
 }
 
+/// The business key of a commission's ledger entry.
+fn commission_key(c: &Commission) -> String {
+    match c.kind {
+        Kind::Level => format!("commission:{}:{}:{}", c.line_id, c.beneficiary_id, c.paid_level),
+        kind => format!("commission:{}:{}:{}", c.line_id, c.beneficiary_id, kind.as_str()),
+    }
+}
+
 async fn post_commission(
     conn: &mut PgConnection,
     currency: &str,
@@ -111,21 +131,18 @@ async fn post_commission(
     c: &Commission,
     release_at: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let qualification = serde_json::json!({
-        "status": "active",
-        "min_personal_pv": plan.min_personal_pv,
-        "compression": plan.compression,
-    });
+    let qualification = serde_json::to_value(&c.qualification).map_err(anyhow::Error::from)?;
     let inserted = sqlx::query_scalar!(
         "INSERT INTO commissions (id, order_id, order_line_id, beneficiary_id, kind, physical_level, paid_level,
                                   basis, rate, rule, plan_id, plan_version, qualification, amount,
-                                  rounding_residue, status, release_at)
-         VALUES ($1, $2, $3, $4, 'level', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15)
+                                  rounding_residue, status, release_at, cap_factor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', $16, $17)
          ON CONFLICT (order_line_id, beneficiary_id, paid_level, kind) DO NOTHING RETURNING id",
         Uuid::now_v7(),
         order_id,
         c.line_id,
         c.beneficiary_id,
+        c.kind.as_str(),
         c.physical_level as i32,
         c.paid_level as i32,
         c.basis,
@@ -136,7 +153,8 @@ async fn post_commission(
         qualification,
         c.amount,
         c.rounding_residue,
-        release_at
+        release_at,
+        c.cap_factor
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -145,7 +163,7 @@ async fn post_commission(
     let Some(commission_id) = inserted else {
         return Ok(());
     };
-    let key = format!("commission:{}:{}:{}", c.line_id, c.beneficiary_id, c.paid_level);
+    let key = commission_key(c);
     let reference = commission_id.to_string();
     ledger::post(
         conn,
@@ -256,7 +274,7 @@ pub struct CommissionView {
     pub order_id: Uuid,
     /// The order line.
     pub order_line_id: Uuid,
-    /// `level` for now.
+    /// `level`, `retail` or `pickup`.
     pub kind: String,
     /// Where the member sits above the buyer.
     pub physical_level: i32,
@@ -270,6 +288,13 @@ pub struct CommissionView {
     pub rule: String,
     /// The plan version.
     pub plan_version: i32,
+    /// The beneficiary's qualification at the credit time (suspended,
+    /// personal PV in the window, what the plan asked, compression).
+    pub qualification: serde_json::Value,
+    /// The payout cap's scale factor when the cap cut the order.
+    pub cap_factor: Option<Decimal>,
+    /// basis × rate (× cap_factor) − amount: what rounding kept back.
+    pub rounding_residue: Decimal,
     /// The amount.
     pub amount: Decimal,
     /// How much of it was reversed by returns and refunds.
@@ -292,7 +317,7 @@ pub async fn list_for_member(
     sqlx::query_as!(
         CommissionView,
         "SELECT id, order_id, order_line_id, kind, physical_level, paid_level, basis, rate, rule, plan_version,
-                amount, reversed_amount, status, release_at, created_at
+                qualification, cap_factor, rounding_residue, amount, reversed_amount, status, release_at, created_at
            FROM commissions WHERE beneficiary_id = $1 AND ($2::uuid IS NULL OR id < $2)
           ORDER BY id DESC LIMIT $3",
         member_id,

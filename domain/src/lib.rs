@@ -17,6 +17,7 @@
 //! This crate knows nothing of HTTP, and of apalis only the enqueue.
 
 pub mod auth;
+pub mod cascade_inputs;
 pub mod catalog;
 pub mod commissions;
 pub mod db;
@@ -30,6 +31,7 @@ pub mod members;
 pub mod money;
 pub mod notifications;
 pub mod orders;
+pub mod pickup_points;
 pub mod plans;
 pub mod providers;
 pub mod reversals;

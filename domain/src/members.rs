@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems, is_unique_violation};
 use crate::ledger;
-use crate::rules::cascade::UplineMember;
 
 /// Characters of a referral code: no 0/O, 1/I/L, so it can be read aloud.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -146,10 +145,21 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Member> {
     .ok_or(DomainError::NotFound("member"))
 }
 
+/// A member of someone's upline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ancestor {
+    /// The member.
+    pub member_id: Uuid,
+    /// 1 = the placement parent.
+    pub level: u32,
+    /// Whether they are suspended now.
+    pub suspended: bool,
+}
+
 /// The member's upline, nearest first, at most `levels` long. One recursive
 /// query of `levels` primary-key lookups: its cost depends on the levels
 /// asked for, not on the size or depth of the tree.
-pub async fn upline(conn: &mut PgConnection, member_id: Uuid, levels: i32) -> DomainResult<Vec<UplineMember>> {
+pub async fn upline(conn: &mut PgConnection, member_id: Uuid, levels: i32) -> DomainResult<Vec<Ancestor>> {
     let rows = sqlx::query!(
         r#"WITH RECURSIVE up (id, parent_id, status, level) AS (
                SELECT m.id, m.parent_id, m.status, 0 FROM members m WHERE m.id = $1
@@ -166,7 +176,7 @@ pub async fn upline(conn: &mut PgConnection, member_id: Uuid, levels: i32) -> Do
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| UplineMember {
+        .map(|r| Ancestor {
             member_id: r.id,
             level: u32::try_from(r.level).unwrap_or(0),
             suspended: r.status == "suspended",

@@ -57,10 +57,10 @@ pub struct NewOrder {
     /// The buying member.
     #[serde(default)]
     pub buyer_id: Option<Uuid>,
-    /// A guest buyer (not supported yet).
+    /// A guest buyer (instead of `buyer_id`).
     #[serde(default)]
-    pub guest: Option<serde_json::Value>,
-    /// The referrer of a guest order (not supported yet).
+    pub guest: Option<Guest>,
+    /// The referral code of the member whose share link a guest used.
     #[serde(default)]
     pub referrer_code: Option<String>,
     /// What is bought.
@@ -75,9 +75,29 @@ pub struct NewOrder {
     /// Store credit to spend, a decimal string.
     #[serde(default)]
     pub store_credit: Option<String>,
-    /// Not supported yet.
+    /// Where the buyer collects the order (its operator earns `pickup_rate`).
     #[serde(default)]
     pub pickup_point_id: Option<Uuid>,
+}
+
+/// A buyer who is not a member, ordering through a member's share link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guest {
+    /// Name.
+    pub name: String,
+    /// Where order emails go.
+    pub email: String,
+    /// Phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// Who is buying.
+#[derive(Debug, Clone)]
+enum Buyer {
+    Member(Uuid),
+    Guest(Guest, String),
 }
 
 /// A stored order line.
@@ -119,8 +139,15 @@ pub struct Order {
     pub id: Uuid,
     /// What gateways and couriers call it.
     pub invoice_no: String,
-    /// The buyer.
-    pub buyer_id: Uuid,
+    /// The buying member (null for a guest order).
+    pub buyer_id: Option<Uuid>,
+    /// A guest order's referrer: the member whose share link it came
+    /// through (gets the volume as customer volume and the retail margin).
+    pub referrer_id: Option<Uuid>,
+    /// A guest order's buyer.
+    pub guest: Option<serde_json::Value>,
+    /// Where the order is collected.
+    pub pickup_point_id: Option<Uuid>,
     /// Derived from the facts.
     pub status: String,
     /// `online` or `cod`.
@@ -177,15 +204,42 @@ struct Priced {
     commissionable: bool,
 }
 
-fn check_request(input: &NewOrder) -> DomainResult<(Uuid, PaymentMethod, Decimal)> {
+fn check_buyer(p: &mut Problems, input: &NewOrder) -> Option<Buyer> {
+    match (input.buyer_id, &input.guest, &input.referrer_code) {
+        (Some(id), None, None) => Some(Buyer::Member(id)),
+        (Some(_), Some(_), _) => {
+            p.add("guest", "send either buyer_id or guest, not both");
+            None
+        }
+        (Some(_), None, Some(_)) => {
+            p.add("referrer_code", "is only for guest orders: a member's own order is theirs");
+            None
+        }
+        (None, Some(g), Some(code)) => {
+            let email_ok =
+                g.email.len() <= 254 && g.email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
+            if !email_ok {
+                p.add("guest.email", "must be an email address");
+            }
+            if g.name.trim().is_empty() || g.name.len() > 200 {
+                p.add("guest.name", "must be 1 to 200 characters");
+            }
+            Some(Buyer::Guest(g.clone(), code.trim().to_owned()))
+        }
+        (None, Some(_), None) => {
+            p.add("referrer_code", "is required for a guest order");
+            None
+        }
+        (None, None, _) => {
+            p.add("buyer_id", "is required (or guest and referrer_code)");
+            None
+        }
+    }
+}
+
+fn check_request(input: &NewOrder) -> DomainResult<(Buyer, PaymentMethod, Decimal)> {
     let mut p = Problems::default();
-    if input.guest.is_some() || input.referrer_code.is_some() {
-        p.add("guest", "guest orders are not supported yet: send buyer_id");
-    }
-    let buyer = input.buyer_id;
-    if buyer.is_none() && input.guest.is_none() {
-        p.add("buyer_id", "is required");
-    }
+    let buyer = check_buyer(&mut p, input);
     if input.lines.is_empty() || input.lines.len() > MAX_LINES {
         p.add("lines", format!("must have 1 to {MAX_LINES} lines"));
     }
@@ -201,13 +255,13 @@ fn check_request(input: &NewOrder) -> DomainResult<(Uuid, PaymentMethod, Decimal
     if input.coupon_code.is_some() {
         p.add("coupon_code", "coupons are not supported yet: send null");
     }
-    if input.pickup_point_id.is_some() {
-        p.add("pickup_point_id", "pickup points are not supported yet: send null");
-    }
     let credit = match &input.store_credit {
         None => Some(Decimal::new(0, MONEY_SCALE)),
         Some(s) => p.check("store_credit", parse_amount(s, MONEY_SCALE)),
     };
+    if matches!(buyer, Some(Buyer::Guest(..))) && credit.is_some_and(|c| !c.is_zero()) {
+        p.add("store_credit", "a guest has no store credit");
+    }
     let a = &input.shipping_address;
     for (field, value) in [("name", &a.name), ("phone", &a.phone), ("line1", &a.line1), ("city", &a.city)] {
         if value.trim().is_empty() || value.len() > 300 {
@@ -221,18 +275,61 @@ fn check_request(input: &NewOrder) -> DomainResult<(Uuid, PaymentMethod, Decimal
     }
 }
 
-/// Places an order: checks the buyer, takes stock for every line (all or
-/// nothing: any refusal rolls the caller's transaction back), spends store
-/// credit, writes the order and its "placed" notification.
-pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) -> DomainResult<Order> {
-    let (buyer_id, method, store_credit) = check_request(input)?;
-    let buyer = sqlx::query!("SELECT status, email, name FROM members WHERE id = $1 FOR SHARE", buyer_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| DomainError::invalid("buyer_id", "no such member"))?;
-    if buyer.status != "active" {
-        return Err(DomainError::invalid("buyer_id", "a suspended member cannot order"));
+/// Who an order's emails go to and whose order it is.
+struct Parties {
+    buyer_id: Option<Uuid>,
+    referrer_id: Option<Uuid>,
+    guest: Option<serde_json::Value>,
+    email: String,
+    name: String,
+}
+
+async fn parties(conn: &mut PgConnection, buyer: &Buyer) -> DomainResult<Parties> {
+    match buyer {
+        Buyer::Member(id) => {
+            let m = sqlx::query!("SELECT status, email, name FROM members WHERE id = $1 FOR SHARE", id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| DomainError::invalid("buyer_id", "no such member"))?;
+            if m.status != "active" {
+                return Err(DomainError::invalid("buyer_id", "a suspended member cannot order"));
+            }
+            Ok(Parties { buyer_id: Some(*id), referrer_id: None, guest: None, email: m.email, name: m.name })
+        }
+        Buyer::Guest(g, code) => {
+            let referrer = sqlx::query_scalar!("SELECT id FROM members WHERE referral_code = $1", code)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| DomainError::invalid("referrer_code", "no member has this referral code"))?;
+            let guest = serde_json::to_value(g).map_err(anyhow::Error::from)?;
+            Ok(Parties {
+                buyer_id: None,
+                referrer_id: Some(referrer),
+                guest: Some(guest),
+                email: g.email.clone(),
+                name: g.name.clone(),
+            })
+        }
     }
+}
+
+async fn check_pickup_point(conn: &mut PgConnection, id: Option<Uuid>) -> DomainResult<()> {
+    let Some(id) = id else { return Ok(()) };
+    let active = sqlx::query_scalar!("SELECT active FROM pickup_points WHERE id = $1", id).fetch_optional(conn).await?;
+    match active {
+        Some(true) => Ok(()),
+        _ => Err(DomainError::invalid("pickup_point_id", "no such pickup point, or closed")),
+    }
+}
+
+/// Places an order: checks the buyer (or the guest's referrer) and the
+/// pickup point, takes stock for every line (all or nothing: any refusal
+/// rolls the caller's transaction back), spends store credit, writes the
+/// order and its "placed" notification.
+pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) -> DomainResult<Order> {
+    let (buyer, method, store_credit) = check_request(input)?;
+    let buyer = parties(conn, &buyer).await?;
+    check_pickup_point(conn, input.pickup_point_id).await?;
     let priced = take_stock(conn, &input.lines).await?;
     let subtotal: Decimal = priced.iter().map(|l| l.unit_price * Decimal::from(l.quantity)).sum();
     if store_credit > subtotal {
@@ -248,11 +345,11 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
     let address = serde_json::to_value(&input.shipping_address).map_err(anyhow::Error::from)?;
     sqlx::query!(
         "INSERT INTO orders (id, invoice_no, buyer_id, status, payment_method, currency, subtotal, discount,
-                             store_credit, total, pv, bv, shipping_address)
-         VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                             store_credit, total, pv, bv, shipping_address, referrer_id, guest, pickup_point_id)
+         VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         id,
         invoice_no,
-        buyer_id,
+        buyer.buyer_id,
         method.as_str(),
         currency,
         subtotal,
@@ -261,7 +358,10 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
         total,
         pv,
         bv,
-        address
+        address,
+        buyer.referrer_id,
+        buyer.guest,
+        input.pickup_point_id
     )
     .execute(&mut *conn)
     .await?;
@@ -286,12 +386,12 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
         .await?;
     }
     record_history(conn, id, "pending_payment", "api").await?;
-    if !store_credit.is_zero() {
+    if let (Some(buyer_id), false) = (buyer.buyer_id, store_credit.is_zero()) {
         spend_store_credit(conn, currency, id, buyer_id, store_credit).await?;
     }
     let email = Email {
         dedupe_key: format!("order_placed:{id}"),
-        member_id: Some(buyer_id),
+        member_id: buyer.buyer_id,
         to: buyer.email,
         subject: format!("Order {invoice_no} received"),
         body: format!("Dear {},\n\nwe received your order {invoice_no} of {total} {currency}.\n", buyer.name),
@@ -424,6 +524,9 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         id: o.id,
         invoice_no: o.invoice_no,
         buyer_id: o.buyer_id,
+        referrer_id: o.referrer_id,
+        guest: o.guest,
+        pickup_point_id: o.pickup_point_id,
         status: o.status,
         payment_method: o.payment_method,
         currency: o.currency,
@@ -442,9 +545,10 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
     })
 }
 
-/// The order's buyer (for access checks).
-pub async fn buyer_of(conn: &mut PgConnection, id: Uuid) -> DomainResult<Uuid> {
-    sqlx::query_scalar!("SELECT buyer_id FROM orders WHERE id = $1", id)
+/// The member whose order it is (for access checks): the buyer, or a guest
+/// order's referrer.
+pub async fn owner_of(conn: &mut PgConnection, id: Uuid) -> DomainResult<Uuid> {
+    sqlx::query_scalar!(r#"SELECT coalesce(buyer_id, referrer_id) AS "owner!" FROM orders WHERE id = $1"#, id)
         .fetch_optional(conn)
         .await?
         .ok_or(DomainError::NotFound("order"))
@@ -464,13 +568,14 @@ struct Locked {
     status: String,
     commissionable_at: Option<DateTime<Utc>>,
     invoice_no: String,
-    buyer_id: Uuid,
+    buyer_id: Option<Uuid>,
+    guest: Option<serde_json::Value>,
 }
 
 async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
     let o = sqlx::query!(
         "SELECT payment_method, status, paid_at, shipped_at, delivered_at, partially_delivered_at, cancelled_at,
-                commissionable_at, invoice_no, buyer_id
+                commissionable_at, invoice_no, buyer_id, guest
            FROM orders WHERE id = $1 FOR UPDATE",
         order_id
     )
@@ -491,6 +596,7 @@ async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
         commissionable_at: o.commissionable_at,
         invoice_no: o.invoice_no,
         buyer_id: o.buyer_id,
+        guest: o.guest,
     })
 }
 
@@ -650,7 +756,9 @@ pub async fn cancel(
     )
     .execute(&mut *conn)
     .await?;
-    return_store_credit(conn, currency, order_id, o.buyer_id).await?;
+    if let Some(buyer_id) = o.buyer_id {
+        return_store_credit(conn, currency, order_id, buyer_id).await?;
+    }
     let (next, outcome) = order_state::apply(o.method, o.facts, OrderFact::Cancelled);
     record_event(conn, order_id, OrderFact::Cancelled.as_str(), outcome.as_str(), source, now).await?;
     save(conn, &o, next, source, now).await?;
@@ -719,8 +827,15 @@ async fn notify_status(conn: &mut PgConnection, o: &Locked, status: &str) -> Dom
     };
     let what = if status.starts_with("partially_") { format!("{what} in part") } else { what.to_owned() };
     let subject = format!("Order {invoice_no} {what}");
-    notifications::to_member(conn, o.buyer_id, format!("order_{status}:{}", o.id), subject, |name| {
-        format!("Dear {name},\n\nyour order {invoice_no} {what}.\n")
-    })
-    .await
+    let dedupe_key = format!("order_{status}:{}", o.id);
+    let body = |name: &str| format!("Dear {name},\n\nyour order {invoice_no} {what}.\n");
+    match (o.buyer_id, &o.guest) {
+        (Some(buyer_id), _) => notifications::to_member(conn, buyer_id, dedupe_key, subject, body).await,
+        (None, Some(guest)) => {
+            let text = |k: &str| guest.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let email = Email { dedupe_key, member_id: None, to: text("email"), subject, body: body(&text("name")) };
+            notifications::queue(conn, &email).await
+        }
+        (None, None) => Ok(()),
+    }
 }

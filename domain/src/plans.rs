@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::money::{VOLUME_SCALE, parse_amount, parse_rate};
-use crate::rules::cascade::LevelRates;
+use crate::rules::cascade::{Compression, LevelRates, PlanRules};
 use crate::rules::order_state::CreditOn;
 
 /// The most levels a plan may pay (a bound on the cascade's upline walk).
@@ -39,19 +39,20 @@ pub struct PlanInput {
     /// Product rate tables, by product id.
     #[serde(default)]
     pub product_levels: BTreeMap<String, Vec<String>>,
-    /// Not yet supported beyond its default ("0").
+    /// The referrer's rate on a guest order's BV (default "0").
     #[serde(default)]
     pub retail_rate: Option<String>,
-    /// Not yet supported beyond its default ("0").
+    /// The pickup point operator's rate on the order's BV (default "0").
     #[serde(default)]
     pub pickup_rate: Option<String>,
-    /// Not yet supported beyond its default ("0").
+    /// Personal PV an upline needs to earn level commissions (default "0").
     #[serde(default)]
     pub min_personal_pv: Option<String>,
-    /// Accepted (1..=366); matters once `min_personal_pv` does.
+    /// The window, in days before the credit time, that personal PV is
+    /// counted over (1..=366, default 30).
     #[serde(default)]
     pub active_window_days: Option<i64>,
-    /// Only `none` for now.
+    /// `none` (default) or `dynamic`.
     #[serde(default)]
     pub compression: Option<String>,
     /// Not yet supported beyond its default ("0").
@@ -60,7 +61,8 @@ pub struct PlanInput {
     /// `credit` (default) or `cash`; matters once the cashback rate does.
     #[serde(default)]
     pub order_cashback_reward: Option<String>,
-    /// Not yet supported beyond its default (null).
+    /// The most an order's commissions may total, as a share of its BV
+    /// (default null: no cap).
     #[serde(default)]
     pub payout_cap_rate: Option<String>,
 }
@@ -95,7 +97,7 @@ pub struct Plan {
     /// The qualification window.
     pub active_window_days: i32,
     /// `none` or `dynamic`.
-    pub compression: String,
+    pub compression: Compression,
     /// Instant cashback rate per order.
     pub order_cashback_rate: Decimal,
     /// `credit` or `cash`.
@@ -115,6 +117,18 @@ impl Plan {
             product_levels: self.product_levels.clone(),
         }
     }
+
+    /// Everything the cascade reads from this version.
+    pub fn rules(&self) -> PlanRules {
+        PlanRules {
+            rates: self.level_rates(),
+            retail_rate: self.retail_rate,
+            pickup_rate: self.pickup_rate,
+            min_personal_pv: self.min_personal_pv,
+            compression: self.compression,
+            payout_cap_rate: self.payout_cap_rate,
+        }
+    }
 }
 
 fn rates(p: &mut Problems, field: &str, raw: &[String]) -> Vec<Decimal> {
@@ -122,6 +136,11 @@ fn rates(p: &mut Problems, field: &str, raw: &[String]) -> Vec<Decimal> {
         p.add(field, format!("at most {MAX_LEVELS} levels"));
     }
     raw.iter().enumerate().filter_map(|(i, r)| p.check(&format!("{field}[{i}]"), parse_rate(r))).collect()
+}
+
+/// A rate that defaults to zero.
+fn optional_rate(p: &mut Problems, field: &str, raw: &Option<String>) -> Decimal {
+    raw.as_ref().and_then(|r| p.check(field, parse_rate(r))).unwrap_or_default()
 }
 
 /// Refuses a non-default value of a field the engine does not implement yet,
@@ -169,23 +188,26 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
             Err(_) => p.add(field, "keys must be product ids"),
         }
     }
-    let retail_rate = zero_only(&mut p, "retail_rate", &input.retail_rate);
-    let pickup_rate = zero_only(&mut p, "pickup_rate", &input.pickup_rate);
-    let min_personal_pv = zero_only(&mut p, "min_personal_pv", &input.min_personal_pv);
+    let retail_rate = optional_rate(&mut p, "retail_rate", &input.retail_rate);
+    let pickup_rate = optional_rate(&mut p, "pickup_rate", &input.pickup_rate);
+    let min_personal_pv = match &input.min_personal_pv {
+        None => Decimal::new(0, VOLUME_SCALE),
+        Some(raw) => p.check("min_personal_pv", parse_amount(raw, VOLUME_SCALE)).unwrap_or_default(),
+    };
     let order_cashback_rate = zero_only(&mut p, "order_cashback_rate", &input.order_cashback_rate);
-    if input.payout_cap_rate.is_some() {
-        p.add("payout_cap_rate", "is not supported yet: only null (its default) is accepted");
-    }
+    let payout_cap_rate = input.payout_cap_rate.as_ref().and_then(|raw| p.check("payout_cap_rate", parse_rate(raw)));
     let active_window_days = input.active_window_days.unwrap_or(30);
     if !(1..=366).contains(&active_window_days) {
         p.add("active_window_days", "must be a whole number of days from 1 to 366");
     }
-    let compression = input.compression.clone().unwrap_or_else(|| "none".into());
-    match compression.as_str() {
-        "none" => {}
-        "dynamic" => p.add("compression", "\"dynamic\" is not supported yet: only \"none\" is accepted"),
-        _ => p.add("compression", "must be \"none\" or \"dynamic\""),
-    }
+    let compression = match input.compression.as_deref().unwrap_or("none") {
+        "none" => Compression::None,
+        "dynamic" => Compression::Dynamic,
+        _ => {
+            p.add("compression", "must be \"none\" or \"dynamic\"");
+            Compression::None
+        }
+    };
     let reward = input.order_cashback_reward.clone().unwrap_or_else(|| "credit".into());
     if reward != "credit" && reward != "cash" {
         p.add("order_cashback_reward", "must be \"credit\" or \"cash\"");
@@ -208,7 +230,7 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
         compression,
         order_cashback_rate,
         order_cashback_reward: reward,
-        payout_cap_rate: None,
+        payout_cap_rate,
         created_at: Utc::now(),
     })
 }

@@ -261,11 +261,11 @@ pub async fn apply_pending(conn: &mut PgConnection, order_id: Uuid, currency: &s
 
 async fn reverse_volume(conn: &mut PgConnection, reversal_id: Uuid) -> DomainResult<()> {
     // Negative entries at the unit volume copied at order time, in the
-    // period the volume was credited to, so that period nets out.
+    // period and at the time the volume was credited, so any window nets out.
     sqlx::query!(
-        "INSERT INTO volume_entries (member_id, order_id, order_line_id, kind, pv, bv, period, reversal_id)
+        "INSERT INTO volume_entries (member_id, order_id, order_line_id, kind, pv, bv, period, reversal_id, at)
          SELECT v.member_id, v.order_id, l.id, 'reversal', -(l.pv * rl.quantity), -(l.bv * rl.quantity),
-                v.period, rl.reversal_id
+                v.period, rl.reversal_id, v.at
            FROM order_reversal_lines rl
            JOIN order_lines l ON l.id = rl.order_line_id
            JOIN volume_entries v ON v.order_line_id = l.id AND v.kind = 'order'

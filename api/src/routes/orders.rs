@@ -114,9 +114,11 @@ async fn create(
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let input: NewOrder = parse_json(&body)?;
-    if let Some(buyer) = input.buyer_id {
+    match input.buyer_id {
         // A member key orders only for itself.
-        auth.require_member_access(buyer, "member")?;
+        Some(buyer) => auth.require_member_access(buyer, "member")?,
+        // Guest orders come from storefronts.
+        None => auth.require_storefront()?,
     }
     let currency = state.settings.currency.clone();
     let req =
@@ -134,7 +136,7 @@ async fn create(
 async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "order")?;
     let mut conn = state.pool.acquire().await?;
-    let buyer = orders::buyer_of(&mut conn, id).await?;
-    auth.require_member_access(buyer, "order")?;
+    let owner = orders::owner_of(&mut conn, id).await?;
+    auth.require_member_access(owner, "order")?;
     Ok(Json(view(&orders::get(&mut conn, id).await?)?))
 }

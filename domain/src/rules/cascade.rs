@@ -1,14 +1,22 @@
-//! The unilevel commission cascade: who in the buyer's upline is paid what
-//! for each order line, computed from stored inputs only.
+//! The commission cascade: who is paid what for each order line — level
+//! commissions up the buyer's upline (with qualification and compression),
+//! the referrer's retail margin on a guest order, the pickup point's share —
+//! and the payout cap over all of them. Computed from stored inputs only, so
+//! the same inputs always give the same lines.
 
 use std::collections::BTreeMap;
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::money::payout;
 
-/// The parts of a plan version that decide level commissions.
+/// Decimal places of the payout cap's scale factor. It is rounded toward
+/// zero, so scaled lines can only sum to less than the cap, never more.
+pub const CAP_FACTOR_SCALE: u32 = 10;
+
+/// The parts of a plan version that decide level rates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LevelRates {
     /// Rates on BV by level, nearest upline first (index 0 = level 1).
@@ -31,7 +39,8 @@ impl LevelRates {
             .unwrap_or(0)
     }
 
-    /// The rate table for a line and the name of the rule that chose it.
+    /// The rate table for a line and the name of the rule that chose it:
+    /// the most specific wins (product, then category, then the plan's levels).
     pub fn table_for(&self, product_id: Uuid, category: &str) -> (&[Decimal], String) {
         if let Some(t) = self.product_levels.get(&product_id) {
             return (t, format!("product:{product_id}"));
@@ -41,6 +50,34 @@ impl LevelRates {
         }
         (&self.levels, "levels".to_owned())
     }
+}
+
+/// What happens to the share of an upline member who does not qualify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// The share is forfeited (recorded as breakage).
+    None,
+    /// The next qualified upline member takes the level.
+    Dynamic,
+}
+
+/// Everything of a plan version the cascade reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRules {
+    /// Level rate tables.
+    pub rates: LevelRates,
+    /// The referrer's rate on a guest order's BV.
+    pub retail_rate: Decimal,
+    /// The pickup point operator's rate on the order's BV.
+    pub pickup_rate: Decimal,
+    /// Personal PV an upline member needs within the activity window to
+    /// earn level commissions (zero: only suspension disqualifies).
+    pub min_personal_pv: Decimal,
+    /// `none` or `dynamic`.
+    pub compression: Compression,
+    /// The order's commissions never exceed this share of its BV.
+    pub payout_cap_rate: Option<Decimal>,
 }
 
 /// One order line as the cascade sees it.
@@ -58,52 +95,123 @@ pub struct CascadeLine {
     pub commissionable: bool,
 }
 
-/// One member of the buyer's upline, nearest first.
+/// A member who may earn on the order, with the inputs of their qualification.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UplineMember {
+pub struct Earner {
     /// The member.
     pub member_id: Uuid,
-    /// Physical level: 1 = the buyer's placement parent.
-    pub level: u32,
     /// Suspended members earn nothing.
     pub suspended: bool,
+    /// Personal PV within the activity window before the credit time.
+    pub personal_pv: Decimal,
 }
 
-/// A commission to pay.
+/// One member of the upline, nearest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UplineMember {
+    /// Physical level: 1 = the placement parent of whoever the cascade starts at.
+    pub level: u32,
+    /// The member and their qualification inputs.
+    pub earner: Earner,
+}
+
+/// Everything of one order the cascade reads.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OrderInputs {
+    /// The lines.
+    pub lines: Vec<CascadeLine>,
+    /// The buyer's upline (a guest order: the referrer's upline), nearest
+    /// first; under dynamic compression long enough to fill every level
+    /// with qualified members where the tree allows.
+    pub upline: Vec<UplineMember>,
+    /// A guest order's referrer (earns the retail margin).
+    pub referrer: Option<Earner>,
+    /// The operator of the order's pickup point.
+    pub pickup_operator: Option<Earner>,
+}
+
+/// What kind of commission a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A level of the upline.
+    Level,
+    /// A guest order's referrer.
+    Retail,
+    /// A pickup point operator.
+    Pickup,
+}
+
+impl Kind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Level => "level",
+            Kind::Retail => "retail",
+            Kind::Pickup => "pickup",
+        }
+    }
+}
+
+/// The qualification of a beneficiary as it stood at the credit time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Qualification {
+    /// Whether they were suspended.
+    pub suspended: bool,
+    /// Their personal PV within the activity window.
+    pub personal_pv: Decimal,
+    /// What the plan asked for.
+    pub min_personal_pv: Decimal,
+    /// Whether they qualified.
+    pub qualified: bool,
+    /// The plan's compression.
+    pub compression: Compression,
+}
+
+/// A commission to pay, with everything that explains it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Commission {
+    /// Level, retail or pickup.
+    pub kind: Kind,
     /// The order line it is paid on.
     pub line_id: Uuid,
     /// Who is paid.
     pub beneficiary_id: Uuid,
-    /// Where the beneficiary sits above the buyer.
+    /// Where the beneficiary sits above the buyer (0 for retail and pickup).
     pub physical_level: u32,
-    /// Which level's rate was paid (equal to physical without compression).
+    /// Which level's rate was paid (0 for retail and pickup).
     pub paid_level: u32,
     /// The BV the rate applies to.
     pub basis: Decimal,
     /// The rate paid.
     pub rate: Decimal,
-    /// Which table the rate came from (`levels`, `category:x`, `product:id`).
+    /// Which rule set the rate (`levels`, `category:x`, `product:id`,
+    /// `retail_rate`, `pickup_rate`).
     pub rule: String,
-    /// basis × rate rounded toward zero to the minor unit.
+    /// The beneficiary's qualification.
+    pub qualification: Qualification,
+    /// The payout cap's scale factor, when the cap cut this order.
+    pub cap_factor: Option<Decimal>,
+    /// basis × rate (× cap_factor) rounded toward zero to the minor unit.
     pub amount: Decimal,
-    /// What rounding kept back.
+    /// basis × rate × (cap_factor or 1) − amount: what rounding kept back.
     pub rounding_residue: Decimal,
 }
 
-/// A share not paid because its upline member was not qualified.
+/// A share not paid because its member was not qualified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forfeit {
+    /// Which kind of share.
+    pub kind: Kind,
     /// The order line.
     pub line_id: Uuid,
-    /// The unqualified upline member.
+    /// The unqualified member.
     pub member_id: Uuid,
-    /// Their physical level.
+    /// Their physical level (0 for retail and pickup).
     pub physical_level: u32,
-    /// The amount they would have been paid.
+    /// The amount they would have been paid (before any cap).
     pub amount: Decimal,
-    /// Why it was forfeited.
+    /// `suspended` or `inactive`.
     pub reason: &'static str,
 }
 
@@ -116,146 +224,154 @@ pub struct CascadeResult {
     pub forfeits: Vec<Forfeit>,
 }
 
-/// Computes level commissions for `lines` given the buyer's `upline`
-/// (nearest first, at least `rates.depth()` long where the tree allows).
-/// Compression is `none`: an unqualified member's share is forfeited.
-pub fn cascade(rates: &LevelRates, lines: &[CascadeLine], upline: &[UplineMember]) -> CascadeResult {
-    let mut result = CascadeResult::default();
-    for line in lines.iter().filter(|l| l.commissionable && l.bv > Decimal::ZERO) {
-        let (table, rule) = rates.table_for(line.product_id, &line.category);
-        for member in upline {
-            let Some(rate) = table.get(member.level as usize - 1).copied() else {
-                break;
-            };
-            let (amount, residue) = payout(line.bv * rate);
-            if amount.is_zero() {
-                continue;
-            }
-            if member.suspended {
-                result.forfeits.push(Forfeit {
-                    line_id: line.line_id,
-                    member_id: member.member_id,
-                    physical_level: member.level,
-                    amount,
-                    reason: "suspended",
-                });
-                continue;
-            }
-            result.commissions.push(Commission {
-                line_id: line.line_id,
-                beneficiary_id: member.member_id,
-                physical_level: member.level,
-                paid_level: member.level,
-                basis: line.bv,
-                rate,
-                rule: rule.clone(),
-                amount,
-                rounding_residue: residue,
-            });
+impl PlanRules {
+    fn qualification(&self, e: &Earner, needs_volume: bool) -> Qualification {
+        let active = !needs_volume || self.min_personal_pv.is_zero() || e.personal_pv >= self.min_personal_pv;
+        Qualification {
+            suspended: e.suspended,
+            personal_pv: e.personal_pv,
+            min_personal_pv: self.min_personal_pv,
+            qualified: !e.suspended && active,
+            compression: self.compression,
         }
     }
+}
+
+/// Computes every commission of an order. Pure: the same inputs always give
+/// the same lines, in the same order.
+pub fn cascade(rules: &PlanRules, order: &OrderInputs) -> CascadeResult {
+    let mut result = CascadeResult::default();
+    for line in order.lines.iter().filter(|l| l.commissionable && l.bv > Decimal::ZERO) {
+        level_shares(rules, line, &order.upline, &mut result);
+        let flat = [
+            (Kind::Retail, &order.referrer, rules.retail_rate),
+            (Kind::Pickup, &order.pickup_operator, rules.pickup_rate),
+        ];
+        for (kind, earner, rate) in flat {
+            if let Some(earner) = earner {
+                flat_share(rules, line, kind, earner, rate, &mut result);
+            }
+        }
+    }
+    let order_bv = order.lines.iter().map(|l| l.bv).sum();
+    apply_cap(rules.payout_cap_rate, order_bv, &mut result.commissions);
     result
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use rust_decimal_macros::dec;
-
-    fn standard() -> LevelRates {
-        LevelRates {
-            levels: vec![dec!(0.10), dec!(0.05), dec!(0.03), dec!(0.02), dec!(0.01)],
-            category_levels: BTreeMap::new(),
-            product_levels: BTreeMap::new(),
+fn level_shares(rules: &PlanRules, line: &CascadeLine, upline: &[UplineMember], result: &mut CascadeResult) {
+    let (table, rule) = rules.rates.table_for(line.product_id, &line.category);
+    let mut paid_level = 0u32;
+    for member in upline {
+        let q = rules.qualification(&member.earner, true);
+        let level = match rules.compression {
+            Compression::None => member.level,
+            Compression::Dynamic if q.qualified => paid_level + 1,
+            // Compressed past: the level goes to the next qualified member.
+            Compression::Dynamic => continue,
+        };
+        let Some(rate) = table.get(level as usize - 1).copied() else {
+            break;
+        };
+        paid_level = level;
+        let (amount, residue) = payout(line.bv * rate);
+        if amount.is_zero() {
+            continue;
         }
-    }
-
-    fn chain(n: u32) -> Vec<UplineMember> {
-        (1..=n)
-            .map(|level| UplineMember { member_id: Uuid::from_u128(level.into()), level, suspended: false })
-            .collect()
-    }
-
-    fn line(bv: Decimal) -> CascadeLine {
-        CascadeLine {
-            line_id: Uuid::from_u128(1000),
-            product_id: Uuid::from_u128(2000),
-            category: "grocery".into(),
-            bv,
-            commissionable: true,
+        if !q.qualified {
+            let reason = if q.suspended { "suspended" } else { "inactive" };
+            result.forfeits.push(Forfeit {
+                kind: Kind::Level,
+                line_id: line.line_id,
+                member_id: member.earner.member_id,
+                physical_level: member.level,
+                amount,
+                reason,
+            });
+            continue;
         }
-    }
-
-    #[test]
-    fn five_levels_are_paid_on_bv_and_the_sixth_gets_nothing() {
-        let result = cascade(&standard(), &[line(dec!(600.00))], &chain(6));
-        let amounts: Vec<_> = result.commissions.iter().map(|c| c.amount.to_string()).collect();
-        assert_eq!(amounts, ["60.00", "30.00", "18.00", "12.00", "6.00"]);
-        assert!(result.commissions.iter().all(|c| c.beneficiary_id != Uuid::from_u128(6)));
-    }
-
-    #[test]
-    fn a_short_upline_pays_only_the_levels_that_exist() {
-        let result = cascade(&standard(), &[line(dec!(100.00))], &chain(2));
-        assert_eq!(result.commissions.len(), 2);
-    }
-
-    #[test]
-    fn a_suspended_upline_forfeits_its_share_without_compression() {
-        let mut up = chain(5);
-        up[1].suspended = true;
-        let result = cascade(&standard(), &[line(dec!(600.00))], &up);
-        assert_eq!(result.commissions.len(), 4);
-        assert_eq!(result.forfeits.len(), 1);
-        assert_eq!(result.forfeits[0].amount, dec!(30.00));
-        assert_eq!(result.commissions[1].paid_level, 3);
-    }
-
-    #[test]
-    fn product_rates_beat_category_rates_which_beat_the_default() {
-        let mut rates = standard();
-        rates.category_levels.insert("grocery".into(), vec![dec!(0.04)]);
-        let result = cascade(&rates, &[line(dec!(100.00))], &chain(5));
-        assert_eq!(result.commissions.len(), 1);
-        assert_eq!(result.commissions[0].rule, "category:grocery");
-        rates.product_levels.insert(Uuid::from_u128(2000), vec![dec!(0.2), dec!(0.1)]);
-        let result = cascade(&rates, &[line(dec!(100.00))], &chain(5));
-        assert_eq!(result.commissions.len(), 2);
-        assert_eq!(result.commissions[0].amount, dec!(20.00));
-    }
-
-    #[test]
-    fn non_commissionable_lines_pay_nothing() {
-        let mut l = line(dec!(600.00));
-        l.commissionable = false;
-        assert!(cascade(&standard(), &[l], &chain(5)).commissions.is_empty());
-    }
-
-    proptest! {
-        #[test]
-        fn payouts_never_exceed_the_plan_and_rounding_is_accounted(
-            cents in 0i64..100_000_000,
-            rates in proptest::collection::vec(0i64..=2_000, 1..8),
-            depth in 0u32..10,
-        ) {
-            let plan = LevelRates {
-                levels: rates.iter().map(|r| Decimal::new(*r, 4)).collect(),
-                category_levels: BTreeMap::new(),
-                product_levels: BTreeMap::new(),
-            };
-            let bv = Decimal::new(cents, 2);
-            let result = cascade(&plan, &[line(bv)], &chain(depth));
-            let max_paid: Decimal = plan.levels.iter().take(depth as usize).map(|r| bv * r).sum();
-            let paid: Decimal = result.commissions.iter().map(|c| c.amount).sum();
-            let residue: Decimal = result.commissions.iter().map(|c| c.rounding_residue).sum();
-            prop_assert!(paid <= max_paid);
-            prop_assert!(result.commissions.len() <= depth as usize);
-            for c in &result.commissions {
-                prop_assert_eq!(c.amount + c.rounding_residue, c.basis * c.rate);
-                prop_assert_eq!(c.amount.scale(), 2);
-            }
-            prop_assert!(paid + residue <= max_paid);
-        }
+        result.commissions.push(Commission {
+            kind: Kind::Level,
+            line_id: line.line_id,
+            beneficiary_id: member.earner.member_id,
+            physical_level: member.level,
+            paid_level: level,
+            basis: line.bv,
+            rate,
+            rule: rule.clone(),
+            qualification: q,
+            cap_factor: None,
+            amount,
+            rounding_residue: residue,
+        });
     }
 }
+
+/// A retail or pickup share: earned by selling or serving the order, so only
+/// suspension (not personal volume) disqualifies.
+fn flat_share(
+    rules: &PlanRules,
+    line: &CascadeLine,
+    kind: Kind,
+    earner: &Earner,
+    rate: Decimal,
+    result: &mut CascadeResult,
+) {
+    let (amount, residue) = payout(line.bv * rate);
+    if amount.is_zero() {
+        return;
+    }
+    let q = rules.qualification(earner, false);
+    if !q.qualified {
+        result.forfeits.push(Forfeit {
+            kind,
+            line_id: line.line_id,
+            member_id: earner.member_id,
+            physical_level: 0,
+            amount,
+            reason: "suspended",
+        });
+        return;
+    }
+    let rule = match kind {
+        Kind::Retail => "retail_rate",
+        _ => "pickup_rate",
+    };
+    result.commissions.push(Commission {
+        kind,
+        line_id: line.line_id,
+        beneficiary_id: earner.member_id,
+        physical_level: 0,
+        paid_level: 0,
+        basis: line.bv,
+        rate,
+        rule: rule.to_owned(),
+        qualification: q,
+        cap_factor: None,
+        amount,
+        rounding_residue: residue,
+    });
+}
+
+/// Scales every line down by one factor when the order's commissions would
+/// exceed `cap_rate` × its BV. Each line is its rounded amount × the factor,
+/// rounded toward zero, so the sum stays within the cap.
+fn apply_cap(cap_rate: Option<Decimal>, order_bv: Decimal, commissions: &mut Vec<Commission>) {
+    let Some(cap_rate) = cap_rate else { return };
+    let (cap, _) = payout(order_bv * cap_rate);
+    let total: Decimal = commissions.iter().map(|c| c.amount).sum();
+    if total <= cap {
+        return;
+    }
+    let factor = (cap / total).round_dp_with_strategy(CAP_FACTOR_SCALE, RoundingStrategy::ToZero);
+    for c in commissions.iter_mut() {
+        let (amount, _) = payout(c.amount * factor);
+        c.cap_factor = Some(factor);
+        c.rounding_residue = c.basis * c.rate * factor - amount;
+        c.amount = amount;
+    }
+    // A line scaled down to nothing pays nothing and has no ledger entry.
+    commissions.retain(|c| !c.amount.is_zero());
+}
+
+#[cfg(test)]
+mod tests;

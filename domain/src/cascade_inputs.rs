@@ -1,0 +1,163 @@
+//! Reads what the cascade needs for one order from the database: its lines,
+//! the upline it pays (with each member's qualification inputs as of the
+//! credit time), the guest order's referrer and the pickup point's operator.
+//! Used by the real cascade and by plan simulation alike.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::DomainResult;
+use crate::members;
+use crate::plans::Plan;
+use crate::rules::cascade::{CascadeLine, Compression, Earner, OrderInputs, UplineMember};
+
+/// Levels read per query after the first when dynamic compression has to
+/// walk past unqualified members.
+const COMPRESSION_BATCH: i32 = 64;
+
+/// One commissionable order's facts, as the cascade starts from them.
+#[derive(Debug, Clone)]
+pub struct OrderHead {
+    /// The order.
+    pub order_id: Uuid,
+    /// Its invoice number (for emails).
+    pub invoice_no: String,
+    /// The buying member (none for a guest order).
+    pub buyer_id: Option<Uuid>,
+    /// A guest order's referrer.
+    pub referrer_id: Option<Uuid>,
+    /// Where it is collected.
+    pub pickup_point_id: Option<Uuid>,
+    /// When it became commissionable: the qualification time.
+    pub credited_at: DateTime<Utc>,
+}
+
+impl OrderHead {
+    /// Whose upline is paid: the buyer's, or a guest order's referrer's.
+    pub fn starts_at(&self) -> Option<Uuid> {
+        self.buyer_id.or(self.referrer_id)
+    }
+}
+
+/// Reads the order's lines and everyone who may earn on it under `plan`.
+/// The upline is read in one query (a few more only when dynamic
+/// compression must walk past unqualified members), and every earner's
+/// personal volume in one more.
+pub async fn load(conn: &mut PgConnection, head: &OrderHead, plan: &Plan) -> DomainResult<OrderInputs> {
+    let lines = sqlx::query!(
+        "SELECT id, product_id, category, bv * quantity AS \"bv!\", commissionable FROM order_lines
+          WHERE order_id = $1 ORDER BY line_no",
+        head.order_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|l| CascadeLine {
+        line_id: l.id,
+        product_id: l.product_id,
+        category: l.category,
+        bv: l.bv,
+        commissionable: l.commissionable,
+    })
+    .collect();
+    let since = head.credited_at - Duration::days(i64::from(plan.active_window_days));
+    let window = (since, head.credited_at);
+    let upline = match head.starts_at() {
+        Some(start) => upline(conn, start, plan, window).await?,
+        None => Vec::new(),
+    };
+    let referrer = match head.referrer_id {
+        Some(id) => Some(earner(conn, id, window).await?),
+        None => None,
+    };
+    let operator = match head.pickup_point_id {
+        Some(point) => {
+            let id = sqlx::query_scalar!("SELECT operator_id FROM pickup_points WHERE id = $1", point)
+                .fetch_one(&mut *conn)
+                .await?;
+            Some(earner(conn, id, window).await?)
+        }
+        None => None,
+    };
+    Ok(OrderInputs { lines, upline, referrer, pickup_operator: operator })
+}
+
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
+async fn earner(conn: &mut PgConnection, member_id: Uuid, window: Window) -> DomainResult<Earner> {
+    let status =
+        sqlx::query_scalar!("SELECT status FROM members WHERE id = $1", member_id).fetch_one(&mut *conn).await?;
+    let pv = personal_pv(conn, &[member_id], window).await?;
+    Ok(Earner {
+        member_id,
+        suspended: status == "suspended",
+        personal_pv: pv.get(&member_id).copied().unwrap_or_default(),
+    })
+}
+
+/// The upline the plan can pay: its depth in levels, or under dynamic
+/// compression as far as it takes to find that many qualified members (or
+/// the top of the tree).
+async fn upline(conn: &mut PgConnection, start: Uuid, plan: &Plan, window: Window) -> DomainResult<Vec<UplineMember>> {
+    let depth = i32::try_from(plan.level_rates().depth()).unwrap_or(i32::MAX);
+    let mut out: Vec<UplineMember> = Vec::new();
+    let mut from = start;
+    let mut ask = match plan.compression {
+        Compression::None => depth,
+        Compression::Dynamic => depth.saturating_mul(2).saturating_add(8),
+    };
+    loop {
+        let batch = members::upline(conn, from, ask).await?;
+        let ids: Vec<Uuid> = batch.iter().map(|a| a.member_id).collect();
+        let pv = personal_pv(conn, &ids, window).await?;
+        let offset = out.len() as u32;
+        for a in &batch {
+            let earner = Earner {
+                member_id: a.member_id,
+                suspended: a.suspended,
+                personal_pv: pv.get(&a.member_id).copied().unwrap_or_default(),
+            };
+            out.push(UplineMember { level: offset + a.level, earner });
+        }
+        let at_the_top = (batch.len() as i32) < ask;
+        if plan.compression == Compression::None || at_the_top {
+            return Ok(out);
+        }
+        let qualified = out.iter().filter(|m| qualifies(plan, &m.earner)).count();
+        if qualified >= depth as usize {
+            return Ok(out);
+        }
+        from = batch.last().map(|a| a.member_id).unwrap_or(start);
+        ask = COMPRESSION_BATCH;
+    }
+}
+
+fn qualifies(plan: &Plan, e: &Earner) -> bool {
+    !e.suspended && (plan.min_personal_pv.is_zero() || e.personal_pv >= plan.min_personal_pv)
+}
+
+/// Each member's PV credited in (since, until]: own purchases and guest
+/// orders referred, net of what was returned.
+async fn personal_pv(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    (since, until): Window,
+) -> DomainResult<HashMap<Uuid, Decimal>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query!(
+        r#"SELECT member_id, sum(pv) AS "pv!" FROM volume_entries
+            WHERE member_id = ANY($1) AND at > $2 AND at <= $3 GROUP BY member_id"#,
+        ids,
+        since,
+        until
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.member_id, r.pv)).collect())
+}

@@ -1,0 +1,204 @@
+//! The plan engine end to end, with exact amounts: guest orders through a
+//! share link, pickup points, qualification with and without compression, a
+//! plan change between two orders of the same day, suspension and the
+//! payout cap.
+
+use haat_tests::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap_or_default()
+}
+
+/// (kind, physical level, paid level, amount, plan version) of what `member`
+/// earned on `order`.
+async fn earned_on(app: &TestApp, member: &Value, order: &Value) -> Vec<(String, i64, i64, String, i64)> {
+    let (status, list) = app.admin("GET", &format!("/v1/members/{}/commissions", id(member)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut out: Vec<_> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["order_id"] == order["id"])
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or_default().to_owned(),
+                c["physical_level"].as_i64().unwrap_or(-1),
+                c["paid_level"].as_i64().unwrap_or(-1),
+                c["amount"].as_str().unwrap_or_default().to_owned(),
+                c["plan_version"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn deliver(app: &TestApp, order: &Value) {
+    assert_eq!(app.send_event("couriers", &delivered_event(order)).await.0, StatusCode::OK);
+    quiescent(&app.pool).await;
+}
+
+async fn post_order(app: &TestApp, body: &Value) -> (StatusCode, Value) {
+    let key = uuid::Uuid::new_v4().to_string();
+    app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", &key)]).await
+}
+
+fn guest_order(product: &Value, referrer_code: &Value, pickup_point: &Value) -> Value {
+    let mut body = order_body(&Value::Null, product, 1, "cod");
+    let o = body.as_object_mut().expect("order body is an object");
+    o.remove("buyer_id");
+    o.insert("guest".into(), json!({"name": "Karim", "email": "karim@example.com", "phone": "+8801711000001"}));
+    o.insert("referrer_code".into(), referrer_code.clone());
+    o.insert("pickup_point_id".into(), pickup_point.clone());
+    body
+}
+
+#[tokio::test]
+async fn a_guest_order_through_a_share_link_pays_the_referrer_retail_its_upline_levels_and_the_pickup_point() {
+    let app = TestApp::spawn().await;
+    let plan = json!({"name": "Retail", "effective_from": "2026-01-01T00:00:00Z", "credit_on": "delivered",
+                      "holding_days": 7, "levels": ["0.10", "0.05", "0.03"],
+                      "retail_rate": "0.05", "pickup_rate": "0.02"});
+    app.create_plan(plan).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(4).await;
+    let referrer = &chain[3];
+    let operator = &app.create_chain(1).await[0];
+    let (status, point) = app
+        .admin(
+            "POST",
+            "/v1/admin/pickup-points",
+            Some(&json!({"name": "Mirpur outlet", "operator_id": operator["id"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{point}");
+
+    // Refused whole, naming the field, nothing written.
+    let refusals = [
+        (guest_order(&tea, &Value::Null, &point["id"]), "referrer_code"),
+        (guest_order(&tea, &json!("NOSUCH"), &point["id"]), "referrer_code"),
+        (guest_order(&tea, &referrer["referral_code"], &json!(uuid::Uuid::new_v4())), "pickup_point_id"),
+    ];
+    for (body, field) in refusals {
+        let (status, problem) = post_order(&app, &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    let (_, product) = app.admin("GET", &format!("/v1/products/{}", id(&tea)), None).await;
+    assert_eq!(product["stock"], 100, "refused orders took no stock");
+
+    let (status, order) = post_order(&app, &guest_order(&tea, &referrer["referral_code"], &point["id"])).await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    assert_eq!((order["buyer_id"].clone(), order["referrer_id"].clone()), (Value::Null, referrer["id"].clone()));
+    deliver(&app, &order).await;
+
+    assert_eq!(earned_on(&app, referrer, &order).await, [("retail".into(), 0, 0, "15.00".into(), 1)]);
+    assert_eq!(earned_on(&app, &chain[2], &order).await, [("level".into(), 1, 1, "30.00".into(), 1)]);
+    assert_eq!(earned_on(&app, &chain[1], &order).await, [("level".into(), 2, 2, "15.00".into(), 1)]);
+    assert_eq!(earned_on(&app, &chain[0], &order).await, [("level".into(), 3, 3, "9.00".into(), 1)]);
+    assert_eq!(earned_on(&app, operator, &order).await, [("pickup".into(), 0, 0, "6.00".into(), 1)]);
+    assert_eq!(app.wallet(referrer).await["pending"], "15.00");
+
+    // The referrer's share link brought customer volume, counted as theirs.
+    let period = chrono::Utc::now().format("%Y-%m").to_string();
+    let (_, volume) = app.admin("GET", &format!("/v1/members/{}/volume?period={period}", id(referrer)), None).await;
+    assert_eq!((volume["personal_pv"].as_str(), volume["personal_bv"].as_str()), (Some("20.00"), Some("300.00")));
+
+    let (_, lines) = app.admin("GET", &format!("/v1/members/{}/commissions", id(referrer)), None).await;
+    let retail = &lines["items"][0];
+    assert_eq!((retail["rule"].as_str(), retail["rate"].as_str()), (Some("retail_rate"), Some("0.0500")));
+    assert_eq!(retail["qualification"]["suspended"], false);
+    eventually("the guest is told the order was received", || async {
+        app.smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.to.iter().any(|t| t.contains("karim@example.com")) && m.data.contains("received"))
+    })
+    .await;
+    assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
+}
+
+#[tokio::test]
+async fn an_inactive_upline_forfeits_under_no_compression_and_is_compressed_past_after_a_same_day_plan_change() {
+    let app = TestApp::spawn().await;
+    let v1 = json!({"name": "Qualified", "effective_from": "2026-01-01T00:00:00Z", "credit_on": "delivered",
+                    "holding_days": 7, "levels": ["0.10", "0.05", "0.03"],
+                    "min_personal_pv": "20.00", "active_window_days": 30, "compression": "none"});
+    app.create_plan(v1).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(5).await;
+    // chain[0], chain[1] and chain[3] buy 20 PV this month; chain[2] does not.
+    for m in [&chain[0], &chain[1], &chain[3]] {
+        let own = app.place_order(m, &tea, 1, "cod").await;
+        deliver(&app, &own).await;
+    }
+    let buyer = &chain[4];
+    let first = app.place_order(buyer, &tea, 1, "cod").await;
+    deliver(&app, &first).await;
+    assert_eq!(earned_on(&app, &chain[3], &first).await, [("level".into(), 1, 1, "30.00".into(), 1)]);
+    assert_eq!(earned_on(&app, &chain[2], &first).await, []);
+    assert_eq!(earned_on(&app, &chain[1], &first).await, [("level".into(), 3, 3, "9.00".into(), 1)]);
+    let breakage: (String, i32, String) = sqlx::query_as(
+        "SELECT b.reason, b.physical_level, b.amount::text FROM commission_breakage b
+           JOIN order_lines l ON l.id = b.order_line_id WHERE l.order_id = $1::text::uuid",
+    )
+    .bind(id(&first))
+    .fetch_one(&app.pool)
+    .await
+    .expect("one forfeited share");
+    assert_eq!(breakage, ("inactive".into(), 2, "15.00".into()));
+
+    // The same day, a new version with dynamic compression takes effect.
+    let v2 = json!({"name": "Qualified, compressed", "effective_from": chrono::Utc::now().to_rfc3339(),
+                    "credit_on": "delivered", "holding_days": 7, "levels": ["0.10", "0.05", "0.03"],
+                    "min_personal_pv": "20.00", "active_window_days": 30, "compression": "dynamic"});
+    assert_eq!(app.create_plan(v2).await["version"], 2);
+    let second = app.place_order(buyer, &tea, 1, "cod").await;
+    deliver(&app, &second).await;
+    assert_eq!(earned_on(&app, &chain[3], &second).await, [("level".into(), 1, 1, "30.00".into(), 2)]);
+    assert_eq!(earned_on(&app, &chain[2], &second).await, []);
+    assert_eq!(earned_on(&app, &chain[1], &second).await, [("level".into(), 3, 2, "15.00".into(), 2)]);
+    assert_eq!(earned_on(&app, &chain[0], &second).await, [("level".into(), 4, 3, "9.00".into(), 2)]);
+    // The first order keeps what it was paid under version 1.
+    assert_eq!(earned_on(&app, &chain[1], &first).await, [("level".into(), 3, 3, "9.00".into(), 1)]);
+    assert_eq!(earned_on(&app, &chain[0], &first).await, []);
+
+    let (_, lines) = app.admin("GET", &format!("/v1/members/{}/commissions", id(&chain[1])), None).await;
+    let q = &lines["items"][0]["qualification"];
+    assert_eq!((q["personal_pv"].as_str(), q["min_personal_pv"].as_str()), (Some("20.00"), Some("20.00")));
+    assert_eq!((q["qualified"].as_bool(), q["compression"].as_str()), (Some(true), Some("dynamic")));
+}
+
+#[tokio::test]
+async fn a_suspended_upline_earns_nothing_and_the_payout_cap_scales_the_rest_by_one_factor() {
+    let app = TestApp::spawn().await;
+    let mut plan = five_level_plan(7);
+    plan["payout_cap_rate"] = json!("0.15");
+    app.create_plan(plan).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(6).await;
+    let (status, _) = app.admin("POST", &format!("/v1/admin/members/{}/suspend", id(&chain[3])), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let order = app.place_order(&chain[5], &tea, 1, "cod").await;
+    deliver(&app, &order).await;
+
+    // Uncapped 30 + 9 + 6 + 3 = 48.00 over a cap of 15% × 300.00 = 45.00:
+    // every line × 0.9375, rounded toward zero.
+    let expected = [(4, 1, "28.12"), (2, 3, "8.43"), (1, 4, "5.62"), (0, 5, "2.81")];
+    for (member, level, amount) in expected {
+        assert_eq!(earned_on(&app, &chain[member], &order).await, [("level".into(), level, level, amount.into(), 1)]);
+    }
+    assert_eq!(earned_on(&app, &chain[3], &order).await, []);
+    let factors: Vec<String> = sqlx::query_scalar("SELECT DISTINCT cap_factor::text FROM commissions")
+        .fetch_all(&app.pool)
+        .await
+        .expect("cap factors");
+    assert_eq!(factors, ["0.9375000000"]);
+    let forfeited: (String, String) = sqlx::query_as("SELECT reason, amount::text FROM commission_breakage")
+        .fetch_one(&app.pool)
+        .await
+        .expect("the suspended member's share is breakage");
+    assert_eq!(forfeited, ("suspended".into(), "15.00".into()));
+}
