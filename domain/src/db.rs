@@ -98,3 +98,10 @@ pub fn project_dir() -> Result<std::path::PathBuf> {
 pub fn throwaway_cluster(root: &Path) -> ClusterSpec {
     ClusterSpec { root: root.to_path_buf(), throwaway: true }
 }
+
+/// Makes the caller's transaction read-only, so Postgres itself refuses
+/// any write (used for simulations, which must write nothing).
+pub async fn read_only(conn: &mut PgConnection) -> crate::error::DomainResult<()> {
+    sqlx::query!("SET TRANSACTION READ ONLY").execute(conn).await?;
+    Ok(())
+}

@@ -46,16 +46,7 @@ pub async fn seed_if_empty(conn: &mut PgConnection, currency: &str) -> DomainRes
         credit_on: None,
         holding_days: Some(7),
         levels: ["0.10", "0.05", "0.03", "0.02", "0.01"].map(String::from).to_vec(),
-        category_levels: Default::default(),
-        product_levels: Default::default(),
-        retail_rate: None,
-        pickup_rate: None,
-        min_personal_pv: None,
-        active_window_days: None,
-        compression: None,
-        order_cashback_rate: None,
-        order_cashback_reward: None,
-        payout_cap_rate: None,
+        ..Default::default()
     };
     plans::create(conn, &plan).await?;
     let mut product_id = Uuid::nil();

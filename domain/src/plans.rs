@@ -18,11 +18,15 @@ use crate::rules::order_state::CreditOn;
 pub const MAX_LEVELS: usize = 50;
 
 /// A plan version as the admin sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanInput {
     /// Name.
     pub name: String,
+    /// A draft is never in effect until activated: it can be simulated on
+    /// past orders first.
+    #[serde(default)]
+    pub draft: bool,
     /// From when it applies.
     pub effective_from: DateTime<Utc>,
     /// `paid` or `delivered` (default).
@@ -74,6 +78,9 @@ pub struct Plan {
     pub id: Uuid,
     /// Version number, increasing.
     pub version: i32,
+    /// Not in effect until activated.
+    #[serde(default)]
+    pub draft: bool,
     /// Name.
     pub name: String,
     /// From when it applies.
@@ -216,6 +223,7 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
     Ok(Plan {
         id: Uuid::now_v7(),
         version: 0,
+        draft: input.draft,
         name: input.name.trim().to_owned(),
         effective_from: input.effective_from,
         credit_on: input.credit_on.unwrap_or(CreditOn::Delivered),
@@ -243,13 +251,14 @@ pub async fn create(conn: &mut PgConnection, input: &PlanInput) -> DomainResult<
         CreditOn::Delivered => "delivered",
     };
     let row = sqlx::query!(
-        "INSERT INTO plans (id, name, effective_from, credit_on, holding_days, document)
-         VALUES ($1, $2, $3, $4, $5, '{}') RETURNING version, created_at",
+        "INSERT INTO plans (id, name, effective_from, credit_on, holding_days, document, draft)
+         VALUES ($1, $2, $3, $4, $5, '{}', $6) RETURNING version, created_at",
         plan.id,
         plan.name,
         plan.effective_from,
         credit_on,
-        plan.holding_days
+        plan.holding_days,
+        plan.draft
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -286,11 +295,25 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Plan> {
 /// The version in effect at `at`: the newest one effective by then.
 pub async fn in_effect(conn: &mut PgConnection, at: DateTime<Utc>) -> DomainResult<Option<Plan>> {
     sqlx::query_scalar!(
-        "SELECT document FROM plans WHERE effective_from <= $1 ORDER BY effective_from DESC, version DESC LIMIT 1",
+        "SELECT document FROM plans WHERE effective_from <= $1 AND NOT draft
+          ORDER BY effective_from DESC, version DESC LIMIT 1",
         at
     )
     .fetch_optional(conn)
     .await?
     .map(from_document)
     .transpose()
+}
+
+/// Puts a draft version into effect (from its `effective_from`, for orders
+/// that become commissionable from now on). From then on it is immutable.
+/// Activating an active version changes nothing.
+pub async fn activate(conn: &mut PgConnection, id: Uuid) -> DomainResult<Plan> {
+    sqlx::query!(
+        "UPDATE plans SET draft = false, document = jsonb_set(document, '{draft}', 'false') WHERE id = $1 AND draft",
+        id
+    )
+    .execute(&mut *conn)
+    .await?;
+    get(conn, id).await
 }

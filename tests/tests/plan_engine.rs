@@ -202,3 +202,83 @@ async fn a_suspended_upline_earns_nothing_and_the_payout_cap_scales_the_rest_by_
         .expect("the suspended member's share is breakage");
     assert_eq!(forfeited, ("suspended".into(), "15.00".into()));
 }
+
+async fn row_counts(app: &TestApp) -> Vec<i64> {
+    let counts: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM order_history),
+                (SELECT count(*) FROM order_events), (SELECT count(*) FROM volume_entries),
+                (SELECT count(*) FROM commissions), (SELECT count(*) FROM commission_breakage),
+                (SELECT count(*) FROM journal_entries), (SELECT count(*) FROM postings),
+                (SELECT count(*) FROM accounts), (SELECT count(*) FROM notifications),
+                (SELECT count(*) FROM plans), (SELECT count(*) FROM apalis.jobs)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count rows");
+    let (a, b, c, d, e, f, g, h, i, j, k, l) = counts;
+    vec![a, b, c, d, e, f, g, h, i, j, k, l]
+}
+
+#[tokio::test]
+async fn a_draft_plan_simulated_on_past_orders_writes_nothing_and_matches_what_it_then_pays() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(6).await;
+    let buyer = &chain[5];
+    let started = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let past = app.place_order(buyer, &tea, 1, "cod").await;
+    deliver(&app, &past).await;
+
+    let draft = json!({"name": "Grocery push", "draft": true, "effective_from": "2026-01-01T00:00:00Z",
+                       "credit_on": "delivered", "holding_days": 7, "levels": ["0.20", "0.10"],
+                       "category_levels": {"grocery": ["0.08", "0.04", "0.02"]}});
+    let draft = app.create_plan(draft).await;
+    assert_eq!(draft["draft"], true);
+    let simulate = format!("/v1/admin/plans/{}/simulate", id(&draft));
+
+    let (status, problem) = app
+        .admin("POST", &simulate, Some(&json!({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"})))
+        .await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("to")));
+
+    let before = row_counts(&app).await;
+    let range =
+        json!({"from": started.to_rfc3339(), "to": (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339()});
+    let (status, sim) = app.admin("POST", &simulate, Some(&range)).await;
+    assert_eq!(status, StatusCode::OK, "{sim}");
+    assert_eq!(row_counts(&app).await, before, "a simulation writes nothing");
+    assert_eq!(sim["orders"], 1);
+    // Grocery under the draft: 8%, 4%, 2% of 300.00; actually paid 10/5/3/2/1%.
+    assert_eq!((sim["total"]["simulated"].as_str(), sim["total"]["actual"].as_str()), (Some("42.00"), Some("63.00")));
+    assert_eq!(sim["total"]["difference"], "-21.00");
+    let figures = |m: &Value| {
+        let row = sim["members"].as_array().into_iter().flatten().find(|r| r["member_id"] == m["id"]).cloned();
+        row.map(|r| {
+            (
+                r["simulated"].as_str().unwrap_or_default().to_owned(),
+                r["actual"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+    };
+    assert_eq!(figures(&chain[4]), Some(("24.00".into(), "30.00".into())));
+    assert_eq!(figures(&chain[3]), Some(("12.00".into(), "15.00".into())));
+    assert_eq!(figures(&chain[2]), Some(("6.00".into(), "9.00".into())));
+    assert_eq!(figures(&chain[1]), Some(("0.00".into(), "6.00".into())));
+
+    // Activated, the draft pays exactly what it simulated on the same order.
+    let (status, active) = app.admin("POST", &format!("/v1/admin/plans/{}/activate", id(&draft)), None).await;
+    assert_eq!((status, active["draft"].as_bool()), (StatusCode::OK, Some(false)));
+    let now = app.place_order(buyer, &tea, 1, "cod").await;
+    deliver(&app, &now).await;
+    for row in sim["members"].as_array().into_iter().flatten() {
+        let member = json!({"id": row["member_id"]});
+        let paid: rust_decimal::Decimal = earned_on(&app, &member, &now)
+            .await
+            .iter()
+            .map(|(_, _, _, amount, _)| amount.parse::<rust_decimal::Decimal>().unwrap_or_default())
+            .sum();
+        let simulated: rust_decimal::Decimal = row["simulated"].as_str().unwrap_or_default().parse().expect("decimal");
+        assert_eq!(paid, simulated, "member {member}");
+    }
+}

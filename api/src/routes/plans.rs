@@ -1,19 +1,23 @@
 //! Plans: admins write new versions (immutable) and list them.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use haat_domain::plans::{self, PlanInput};
+use haat_domain::simulation::{self, Range};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, RawBody, parse_json};
+use crate::extract::{Auth, RawBody, parse_id, parse_json};
 
 /// Plan routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/admin/plans", post(create).get(list))
+    Router::new()
+        .route("/v1/admin/plans", post(create).get(list))
+        .route("/v1/admin/plans/{id}/activate", post(activate))
+        .route("/v1/admin/plans/{id}/simulate", post(simulate))
 }
 
 fn to_value(plan: &plans::Plan) -> ApiResult<Value> {
@@ -38,4 +42,31 @@ async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value
     let mut conn = state.pool.acquire().await?;
     let items = plans::list(&mut conn).await?.iter().map(to_value).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+async fn activate(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let id = parse_id(&id, "plan")?;
+    let mut tx = state.pool.begin().await?;
+    let plan = plans::activate(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(to_value(&plan)?))
+}
+
+/// Replays past orders under the plan in a read-only transaction that is
+/// rolled back: Postgres itself guarantees nothing is written.
+async fn simulate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let id = parse_id(&id, "plan")?;
+    let range: Range = parse_json(&body)?;
+    let mut tx = state.pool.begin().await?;
+    haat_domain::db::read_only(&mut tx).await?;
+    let result = simulation::simulate(&mut tx, id, &range).await?;
+    tx.rollback().await?;
+    Ok(Json(to_json(&result)?))
 }
