@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::plans::router())
         .merge(routes::orders::router())
         .merge(routes::pickup_points::router())
+        .merge(routes::periods::router())
         .merge(routes::wallet::router())
         .merge(routes::webhooks::router())
         .merge(routes::withdrawals::router())

@@ -20,7 +20,13 @@ use crate::rules::cascade::{self, Commission, Kind};
 
 /// Writes the order's volume entries (one per line: the buyer's, or a guest
 /// order's referrer's as customer volume) and enqueues the cascade.
-pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
+/// The volume's period is the month of the credit time in `tz`.
+pub async fn credit_volume(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    currency: &str,
+    tz: chrono_tz::Tz,
+) -> DomainResult<()> {
     let o = sqlx::query!(
         r#"SELECT coalesce(buyer_id, referrer_id) AS "member_id!", commissionable_at FROM orders
             WHERE id = $1 FOR UPDATE"#,
@@ -37,7 +43,7 @@ pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid, currency: &s
          ON CONFLICT (order_line_id) WHERE kind = 'order' DO NOTHING",
         o.member_id,
         order_id,
-        at.format("%Y-%m").to_string(),
+        crate::periods::period_of(at, tz),
         at
     )
     .execute(&mut *conn)

@@ -75,6 +75,25 @@ pub struct Notify {
     pub notification_id: Uuid,
 }
 
+/// Close a volume period (ranks, bonuses). Enqueued by every worker's
+/// period-close schedule on each tick (one job per tick across processes)
+/// and by admins; the close itself runs once per period.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClosePeriod {
+    /// The period, `YYYY-MM` (its id).
+    pub period: String,
+    /// The tick or request time (unix milliseconds): part of the key.
+    pub tick: i64,
+}
+
+impl Job for ClosePeriod {
+    const QUEUE: &'static str = "haat.periods";
+    const RETRIES: usize = 5;
+    fn key(&self) -> String {
+        format!("close_period:{}:{}", self.period, self.tick)
+    }
+}
+
 impl Job for ProcessWebhook {
     const QUEUE: &'static str = "haat.webhooks";
     const RETRIES: usize = 8;

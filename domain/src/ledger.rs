@@ -45,6 +45,8 @@ pub enum SystemAccount {
     StoreCreditRedeemed,
     /// Money paid out to members (withdrawals).
     Payouts,
+    /// Where period bonuses are paid from.
+    BonusExpense,
 }
 
 impl SystemAccount {
@@ -54,6 +56,7 @@ impl SystemAccount {
             Self::CommissionExpense => "system:commission_expense",
             Self::StoreCreditRedeemed => "system:store_credit_redeemed",
             Self::Payouts => "system:payouts",
+            Self::BonusExpense => "system:bonus_expense",
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod members;
 pub mod money;
 pub mod notifications;
 pub mod orders;
+pub mod periods;
 pub mod pickup_points;
 pub mod plans;
 pub mod providers;

@@ -10,9 +10,10 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
-use crate::money::{VOLUME_SCALE, parse_amount, parse_rate};
+use crate::money::{MONEY_SCALE, VOLUME_SCALE, parse_amount, parse_rate};
 use crate::rules::cascade::{Compression, LevelRates, PlanRules};
 use crate::rules::order_state::CreditOn;
+use crate::rules::period::{PeriodBonus, Rank};
 
 /// The most levels a plan may pay (a bound on the cascade's upline walk).
 pub const MAX_LEVELS: usize = 50;
@@ -69,6 +70,45 @@ pub struct PlanInput {
     /// (default null: no cap).
     #[serde(default)]
     pub payout_cap_rate: Option<String>,
+    /// Ranks, lowest first, evaluated at period close.
+    #[serde(default)]
+    pub ranks: Vec<RankInput>,
+    /// Team-target bonuses paid at period close.
+    #[serde(default)]
+    pub period_bonuses: Vec<BonusInput>,
+}
+
+/// A rank as the admin sends it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankInput {
+    /// Name, unique in the plan.
+    pub name: String,
+    /// Personal PV needed in the period (default "0").
+    #[serde(default)]
+    pub min_personal_pv: Option<String>,
+    /// Group PV needed in the period (default "0").
+    #[serde(default)]
+    pub min_group_pv: Option<String>,
+}
+
+/// A team-target bonus as the admin sends it: `amount` or `rate`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BonusInput {
+    /// Name, unique in the plan (part of the ledger key).
+    pub name: String,
+    /// Group PV needed in the period.
+    pub min_group_pv: String,
+    /// The paid-as rank needed, by name.
+    #[serde(default)]
+    pub min_rank: Option<String>,
+    /// A fixed amount.
+    #[serde(default)]
+    pub amount: Option<String>,
+    /// Or a rate of group BV.
+    #[serde(default)]
+    pub rate: Option<String>,
 }
 
 /// A validated plan version, as stored (in `plans.document`) and answered.
@@ -111,6 +151,12 @@ pub struct Plan {
     pub order_cashback_reward: String,
     /// Optional cap on payouts as a share of BV.
     pub payout_cap_rate: Option<Decimal>,
+    /// Ranks, lowest first.
+    #[serde(default)]
+    pub ranks: Vec<Rank>,
+    /// Team-target bonuses.
+    #[serde(default)]
+    pub period_bonuses: Vec<PeriodBonus>,
     /// When this version was written.
     pub created_at: DateTime<Utc>,
 }
@@ -143,6 +189,55 @@ fn rates(p: &mut Problems, field: &str, raw: &[String]) -> Vec<Decimal> {
         p.add(field, format!("at most {MAX_LEVELS} levels"));
     }
     raw.iter().enumerate().filter_map(|(i, r)| p.check(&format!("{field}[{i}]"), parse_rate(r))).collect()
+}
+
+fn volume(p: &mut Problems, field: &str, raw: &Option<String>) -> Decimal {
+    raw.as_ref().and_then(|r| p.check(field, parse_amount(r, VOLUME_SCALE))).unwrap_or(Decimal::new(0, VOLUME_SCALE))
+}
+
+fn ranks_of(p: &mut Problems, input: &[RankInput]) -> Vec<Rank> {
+    let mut out: Vec<Rank> = Vec::new();
+    for (i, r) in input.iter().enumerate() {
+        let name = r.name.trim();
+        if name.is_empty() || name.len() > 50 || out.iter().any(|o| o.name == name) {
+            p.add(format!("ranks[{i}].name"), "must be 1 to 50 characters and unique");
+        }
+        out.push(Rank {
+            name: name.to_owned(),
+            min_personal_pv: volume(p, &format!("ranks[{i}].min_personal_pv"), &r.min_personal_pv),
+            min_group_pv: volume(p, &format!("ranks[{i}].min_group_pv"), &r.min_group_pv),
+        });
+    }
+    out
+}
+
+fn bonuses_of(p: &mut Problems, input: &[BonusInput], ranks: &[Rank]) -> Vec<PeriodBonus> {
+    let mut out: Vec<PeriodBonus> = Vec::new();
+    for (i, b) in input.iter().enumerate() {
+        let field = |f: &str| format!("period_bonuses[{i}].{f}");
+        let name = b.name.trim();
+        let name_ok =
+            !name.is_empty() && name.len() <= 50 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok || out.iter().any(|o| o.name == name) {
+            p.add(field("name"), "must be 1 to 50 letters, digits or _, and unique");
+        }
+        if b.min_rank.as_ref().is_some_and(|m| !ranks.iter().any(|r| &r.name == m)) {
+            p.add(field("min_rank"), "must name one of the plan's ranks");
+        }
+        let amount = b.amount.as_ref().and_then(|a| p.check(&field("amount"), parse_amount(a, MONEY_SCALE)));
+        let rate = b.rate.as_ref().and_then(|r| p.check(&field("rate"), parse_rate(r)));
+        if b.amount.is_some() == b.rate.is_some() {
+            p.add(field("amount"), "give exactly one of amount or rate");
+        }
+        out.push(PeriodBonus {
+            name: name.to_owned(),
+            min_group_pv: volume(p, &field("min_group_pv"), &Some(b.min_group_pv.clone())),
+            min_rank: b.min_rank.clone(),
+            amount,
+            rate,
+        });
+    }
+    out
 }
 
 /// A rate that defaults to zero.
@@ -219,6 +314,8 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
     if reward != "credit" && reward != "cash" {
         p.add("order_cashback_reward", "must be \"credit\" or \"cash\"");
     }
+    let ranks = ranks_of(&mut p, &input.ranks);
+    let period_bonuses = bonuses_of(&mut p, &input.period_bonuses, &ranks);
     p.finish()?;
     Ok(Plan {
         id: Uuid::now_v7(),
@@ -239,6 +336,8 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
         order_cashback_rate,
         order_cashback_reward: reward,
         payout_cap_rate,
+        ranks,
+        period_bonuses,
         created_at: Utc::now(),
     })
 }

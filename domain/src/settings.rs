@@ -51,6 +51,13 @@ pub struct Settings {
     pub withdrawal_multiple: Decimal,
     /// Payment gateways and couriers: secrets and base URLs.
     pub providers: ProviderSettings,
+    /// `HAAT_TIME_ZONE` (default UTC; an IANA name such as Asia/Dhaka):
+    /// the deployment's time zone, in which volume periods (months) begin
+    /// and end.
+    pub time_zone: chrono_tz::Tz,
+    /// `HAAT_PERIOD_CLOSE_CRON` (default `0 5 * * * *`: hourly at :05, in
+    /// UTC): when workers look for an ended period to close. Seconds first.
+    pub period_close_cron: cron::Schedule,
 }
 
 /// Each provider's secrets and server address. Defaults work locally (and
@@ -134,6 +141,8 @@ impl std::fmt::Debug for Settings {
             .field("withdrawal_min", &self.withdrawal_min)
             .field("withdrawal_multiple", &self.withdrawal_multiple)
             .field("providers", &"<secrets>")
+            .field("time_zone", &self.time_zone)
+            .field("period_close_cron", &self.period_close_cron.to_string())
             .finish()
     }
 }
@@ -185,7 +194,16 @@ impl Settings {
         };
         let withdrawal_min = amount("HAAT_WITHDRAWAL_MIN", "500.00")?;
         let withdrawal_multiple = amount("HAAT_WITHDRAWAL_MULTIPLE", "100.00")?;
+        let tz = var("HAAT_TIME_ZONE").unwrap_or_else(|| "UTC".into());
+        let time_zone: chrono_tz::Tz =
+            tz.parse().map_err(|_| anyhow::anyhow!("HAAT_TIME_ZONE must be an IANA time zone such as Asia/Dhaka"))?;
+        let cron_spec = var("HAAT_PERIOD_CLOSE_CRON").unwrap_or_else(|| "0 5 * * * *".into());
+        let period_close_cron: cron::Schedule = cron_spec
+            .parse()
+            .map_err(|e| anyhow::anyhow!("HAAT_PERIOD_CLOSE_CRON must be a cron expression with seconds: {e}"))?;
         Ok(Self {
+            time_zone,
+            period_close_cron,
             return_window_days,
             withdrawal_min,
             withdrawal_multiple,

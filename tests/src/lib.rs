@@ -127,6 +127,12 @@ impl TestApp {
         app
     }
 
+    /// Sets an environment variable for worker processes started from now on.
+    pub fn set_worker_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// Starts one more worker process.
     pub async fn start_worker(&mut self) {
         let db_name = self.database_url.rsplit('/').next().unwrap_or("db").to_owned();

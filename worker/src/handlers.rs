@@ -7,10 +7,10 @@ use chrono::Utc;
 use std::sync::Arc;
 
 use haat_domain::jobs::{
-    CascadeCommission, ConfirmPayment, CreditVolume, Notify, ProcessWebhook, ReleaseHold, ReverseOrder,
+    CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, Notify, ProcessWebhook, ReleaseHold, ReverseOrder,
 };
 use haat_domain::settings::ProviderSettings;
-use haat_domain::{commissions, notifications, reversals, webhooks};
+use haat_domain::{commissions, notifications, periods, reversals, webhooks};
 use sqlx::PgPool;
 
 use crate::mailer::Sender;
@@ -30,6 +30,8 @@ pub struct WorkerState {
     pub providers: Arc<ProviderSettings>,
     /// HTTP client for provider APIs.
     pub http: reqwest::Client,
+    /// The deployment's time zone (volume periods).
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// `process_webhook`: stored event → order fact.
@@ -44,7 +46,7 @@ pub async fn process_webhook(job: ProcessWebhook, state: Data<WorkerState>) -> R
 /// `credit_volume`: the buyer's volume entries, then the cascade.
 pub async fn credit_volume(job: CreditVolume, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    commissions::credit_volume(&mut tx, job.order_id, &state.currency).await?;
+    commissions::credit_volume(&mut tx, job.order_id, &state.currency, state.time_zone).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -105,5 +107,14 @@ pub async fn notify(job: Notify, state: Data<WorkerState>) -> Result<(), BoxDynE
     state.sender.send(&email).await?;
     let mut conn = state.pool.acquire().await?;
     notifications::mark_sent(&mut conn, email.id).await?;
+    Ok(())
+}
+
+/// `close_period`: the month's ranks and bonuses, once per period.
+pub async fn close_period(job: ClosePeriod, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    let outcome = periods::close(&mut tx, &job.period, state.time_zone, Utc::now(), &state.currency).await?;
+    tx.commit().await?;
+    tracing::info!(period = job.period, ?outcome, "period close");
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod handlers;
 pub mod mailer;
 pub mod providers;
+pub mod schedule;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,7 +16,8 @@ use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::{
-    CascadeCommission, ConfirmPayment, CreditVolume, Job, Notify, ProcessWebhook, ReleaseHold, ReverseOrder,
+    CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, Job, Notify, ProcessWebhook, ReleaseHold,
+    ReverseOrder,
 };
 use haat_domain::settings::Settings;
 
@@ -48,11 +50,13 @@ pub enum QueueKind {
     Reversals,
     /// `notify`.
     Notifications,
+    /// `close_period` (and the schedule that enqueues it).
+    Periods,
 }
 
 impl QueueKind {
     /// Every queue, the default set.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Webhooks,
         Self::Confirmations,
         Self::Volume,
@@ -60,6 +64,7 @@ impl QueueKind {
         Self::Holds,
         Self::Reversals,
         Self::Notifications,
+        Self::Periods,
     ];
 }
 
@@ -74,8 +79,10 @@ impl FromStr for QueueKind {
             "commission" => Self::Commission,
             "holds" => Self::Holds,
             "notifications" => Self::Notifications,
+            "periods" => Self::Periods,
             _ => bail!(
-                "unknown queue {s:?}: expected webhooks, confirmations, volume, commission, holds, reversals or notifications"
+                "unknown queue {s:?}: expected webhooks, confirmations, volume, commission, holds, reversals, \
+                 notifications or periods"
             ),
         })
     }
@@ -154,6 +161,7 @@ pub async fn run(
         return_window_days: settings.return_window_days,
         providers: std::sync::Arc::new(settings.providers.clone()),
         http: providers::client()?,
+        time_zone: settings.time_zone,
     };
     // A unique name per process start: a restarted process must not inherit
     // the jobs its dead predecessor left running.
@@ -178,6 +186,14 @@ pub async fn run(
                 register!(monitor, pool, state, ReverseOrder, handlers::reverse_order, n, name.clone())
             }
             QueueKind::Notifications => register!(monitor, pool, state, Notify, handlers::notify, n, name.clone()),
+            QueueKind::Periods => {
+                tokio::spawn(schedule::period_close(
+                    pool.clone(),
+                    settings.period_close_cron.clone(),
+                    settings.time_zone,
+                ));
+                register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone())
+            }
         };
     }
     println!("haat-worker {name} running");

@@ -5,6 +5,7 @@ pub mod keys;
 pub mod members;
 pub mod ops;
 pub mod orders;
+pub mod periods;
 pub mod pickup_points;
 pub mod plans;
 pub mod wallet;

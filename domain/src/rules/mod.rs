@@ -3,4 +3,5 @@
 
 pub mod cascade;
 pub mod order_state;
+pub mod period;
 pub mod reversal;

@@ -1,0 +1,327 @@
+//! The monthly period close: every member's personal and group volume,
+//! ranks and team-target bonuses, posted once per period however many
+//! times (or by however many workers at once) the close runs.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult};
+use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::plans::{self, Plan};
+use crate::rules::period::{self, Node};
+
+/// Rows per bulk insert of member figures.
+const CHUNK: usize = 20_000;
+
+/// The period (`YYYY-MM`) a moment belongs to in the deployment's time zone.
+pub fn period_of(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format("%Y-%m").to_string()
+}
+
+/// The period before the one `at` falls in: what a tick at `at` closes.
+pub fn previous_period(at: DateTime<Utc>, tz: Tz) -> String {
+    let local = at.with_timezone(&tz);
+    let (y, m) = if local.month() == 1 { (local.year() - 1, 12) } else { (local.year(), local.month() - 1) };
+    format!("{y:04}-{m:02}")
+}
+
+/// The instants a period starts and ends (exclusive) in `tz`.
+pub fn bounds(period: &str, tz: Tz) -> DomainResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let bad = || DomainError::invalid("period", "must be a month, YYYY-MM");
+    let first = NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+    let next = first.checked_add_months(chrono::Months::new(1)).ok_or_else(bad)?;
+    let at = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(bad)
+    };
+    Ok((at(first)?, at(next)?))
+}
+
+/// What running the close did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// Closed now.
+    Now,
+    /// Closed before (by this or another worker): nothing done.
+    Already,
+    /// The period has not ended yet.
+    NotEnded,
+    /// Some order credited in the period has not had its volume written
+    /// yet: nothing written, the next tick tries again.
+    Postponed,
+}
+
+/// Closes `period` unless it is closed already. One transaction (the
+/// caller's): the `period_closes` row is claimed before anything else is
+/// written, so a concurrent close blocks on it and then finds it.
+pub async fn close(
+    conn: &mut PgConnection,
+    period: &str,
+    tz: Tz,
+    now: DateTime<Utc>,
+    currency: &str,
+) -> DomainResult<Closed> {
+    let (start, end) = bounds(period, tz)?;
+    if now < end {
+        return Ok(Closed::NotEnded);
+    }
+    let waiting = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM orders WHERE commissionable_at >= $1 AND commissionable_at < $2
+                                 AND volume_credited_at IS NULL) AS "waiting!""#,
+        start,
+        end
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if waiting {
+        return Ok(Closed::Postponed);
+    }
+    let claimed = sqlx::query_scalar!(
+        "INSERT INTO period_closes (period, time_zone, members, bonuses, bonus_total) VALUES ($1, $2, 0, 0, 0)
+         ON CONFLICT (period) DO NOTHING RETURNING period",
+        period,
+        tz.name()
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if claimed.is_none() {
+        return Ok(Closed::Already);
+    }
+    let plan = plans::in_effect(conn, end - chrono::Duration::microseconds(1)).await?;
+    let tree = load_tree(conn, period).await?;
+    let outcome = evaluate(&tree, plan.as_ref());
+    write_figures(conn, period, &tree, &outcome, plan.as_ref()).await?;
+    let (count, total) = post_bonuses(conn, period, &tree, &outcome, plan.as_ref(), currency).await?;
+    sqlx::query!(
+        "UPDATE period_closes SET plan_id = $2, members = $3, bonuses = $4, bonus_total = $5, closed_at = $6
+          WHERE period = $1",
+        period,
+        plan.as_ref().map(|p| p.id),
+        i32::try_from(outcome.len()).unwrap_or(i32::MAX),
+        count,
+        total,
+        now
+    )
+    .execute(conn)
+    .await?;
+    Ok(Closed::Now)
+}
+
+/// The whole tree with each member's personal volume in the period.
+struct Tree {
+    ids: Vec<Uuid>,
+    suspended: Vec<bool>,
+    nodes: Vec<Node>,
+    previous_rank: Vec<Option<String>>,
+}
+
+async fn load_tree(conn: &mut PgConnection, period: &str) -> DomainResult<Tree> {
+    let rows = sqlx::query!("SELECT id, parent_id, status FROM members").fetch_all(&mut *conn).await?;
+    let index: HashMap<Uuid, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let mut nodes: Vec<Node> = rows
+        .iter()
+        .map(|r| Node { parent: r.parent_id.and_then(|p| index.get(&p).copied()), ..Node::default() })
+        .collect();
+    let volume = sqlx::query!(
+        r#"SELECT member_id, sum(pv) AS "pv!", sum(bv) AS "bv!" FROM volume_entries WHERE period = $1
+            GROUP BY member_id"#,
+        period
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for v in volume {
+        if let Some(&i) = index.get(&v.member_id) {
+            nodes[i].personal_pv = v.pv;
+            nodes[i].personal_bv = v.bv;
+        }
+    }
+    let mut previous_rank = vec![None; rows.len()];
+    for r in sqlx::query!("SELECT member_id, highest_rank FROM member_ranks").fetch_all(&mut *conn).await? {
+        if let Some(&i) = index.get(&r.member_id) {
+            previous_rank[i] = Some(r.highest_rank);
+        }
+    }
+    Ok(Tree {
+        ids: rows.iter().map(|r| r.id).collect(),
+        suspended: rows.iter().map(|r| r.status == "suspended").collect(),
+        nodes,
+        previous_rank,
+    })
+}
+
+struct Outcome {
+    group: (Decimal, Decimal),
+    result: period::MemberOutcome,
+}
+
+fn evaluate(tree: &Tree, plan: Option<&Plan>) -> Vec<Outcome> {
+    let groups = period::group_volumes(&tree.nodes);
+    let (ranks, bonuses) = plan.map(|p| (&p.ranks[..], &p.period_bonuses[..])).unwrap_or_default();
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, group)| {
+            let previous = tree.previous_rank[i].as_ref().and_then(|name| ranks.iter().position(|r| &r.name == name));
+            let result = period::evaluate(ranks, bonuses, tree.nodes[i].personal_pv, group, previous);
+            Outcome { group, result }
+        })
+        .collect()
+}
+
+fn rank_name(plan: Option<&Plan>, index: Option<usize>) -> Option<String> {
+    Some(plan?.ranks.get(index?)?.name.clone())
+}
+
+/// Writes the figures of members with volume or a rank, and raises stored
+/// highest ranks, in bulk statements of `CHUNK` rows.
+async fn write_figures(
+    conn: &mut PgConnection,
+    period: &str,
+    tree: &Tree,
+    outcome: &[Outcome],
+    plan: Option<&Plan>,
+) -> DomainResult<()> {
+    let rows: Vec<usize> = (0..outcome.len())
+        .filter(|&i| {
+            !outcome[i].group.0.is_zero() || !outcome[i].group.1.is_zero() || outcome[i].result.highest.is_some()
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        let col = |f: &dyn Fn(usize) -> Decimal| chunk.iter().map(|&i| f(i)).collect::<Vec<_>>();
+        let ids: Vec<Uuid> = chunk.iter().map(|&i| tree.ids[i]).collect();
+        let paid_as: Vec<Option<String>> = chunk.iter().map(|&i| rank_name(plan, outcome[i].result.paid_as)).collect();
+        let highest: Vec<Option<String>> = chunk.iter().map(|&i| rank_name(plan, outcome[i].result.highest)).collect();
+        sqlx::query!(
+            "INSERT INTO member_periods (period, member_id, personal_pv, personal_bv, group_pv, group_bv,
+                                         paid_as_rank, highest_rank)
+             SELECT $1, * FROM unnest($2::uuid[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[],
+                                      $7::text[], $8::text[])",
+            period,
+            &ids,
+            &col(&|i| tree.nodes[i].personal_pv),
+            &col(&|i| tree.nodes[i].personal_bv),
+            &col(&|i| outcome[i].group.0),
+            &col(&|i| outcome[i].group.1),
+            &paid_as as &[Option<String>],
+            &highest as &[Option<String>]
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let raised: Vec<usize> = (0..outcome.len())
+        .filter(|&i| {
+            let now = rank_name(plan, outcome[i].result.highest);
+            now.is_some() && now != tree.previous_rank[i]
+        })
+        .collect();
+    for chunk in raised.chunks(CHUNK) {
+        let ids: Vec<Uuid> = chunk.iter().map(|&i| tree.ids[i]).collect();
+        let names: Vec<String> =
+            chunk.iter().map(|&i| rank_name(plan, outcome[i].result.highest).unwrap_or_default()).collect();
+        sqlx::query!(
+            "INSERT INTO member_ranks (member_id, highest_rank, achieved_period)
+             SELECT id, name, $3 FROM unnest($1::uuid[], $2::text[]) AS t (id, name)
+             ON CONFLICT (member_id) DO UPDATE SET highest_rank = excluded.highest_rank,
+                                                   achieved_period = excluded.achieved_period",
+            &ids,
+            &names,
+            period
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Pays every bonus earned (suspended members earn none), each with its row
+/// and its ledger entry `bonus:{period}:{member}:{bonus}`, into available.
+async fn post_bonuses(
+    conn: &mut PgConnection,
+    period: &str,
+    tree: &Tree,
+    outcome: &[Outcome],
+    plan: Option<&Plan>,
+    currency: &str,
+) -> DomainResult<(i32, Decimal)> {
+    let Some(plan) = plan else { return Ok((0, Decimal::new(0, 2))) };
+    let mut count = 0;
+    let mut total = Decimal::new(0, 2);
+    for (i, o) in outcome.iter().enumerate() {
+        if tree.suspended[i] {
+            continue;
+        }
+        for &(b, basis, amount) in &o.result.bonuses {
+            let name = &plan.period_bonuses[b].name;
+            let member_id = tree.ids[i];
+            let id = Uuid::now_v7();
+            sqlx::query!(
+                "INSERT INTO period_bonuses (id, period, member_id, bonus, basis, amount, plan_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                id,
+                period,
+                member_id,
+                name,
+                basis,
+                amount,
+                plan.id
+            )
+            .execute(&mut *conn)
+            .await?;
+            let key = format!("bonus:{period}:{member_id}:{name}");
+            let reference = id.to_string();
+            let postings = vec![
+                Posting { account: Account::System(SystemAccount::BonusExpense), amount: -amount },
+                Posting { account: Account::Member(member_id, MemberAccount::Available), amount },
+            ];
+            ledger::post(
+                conn,
+                currency,
+                Entry { idempotency_key: &key, kind: "bonus", reference: &reference, postings },
+            )
+            .await?;
+            count += 1;
+            total += amount;
+        }
+    }
+    Ok((count, total))
+}
+
+/// A closed period as admins read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodView {
+    /// The period.
+    pub period: String,
+    /// The plan version whose ranks and bonuses applied.
+    pub plan_id: Option<Uuid>,
+    /// The time zone its bounds were taken in.
+    pub time_zone: String,
+    /// Members evaluated.
+    pub members: i32,
+    /// Bonuses paid.
+    pub bonuses: i32,
+    /// Their total.
+    pub bonus_total: Decimal,
+    /// When it closed.
+    pub closed_at: DateTime<Utc>,
+}
+
+/// A closed period, or 404.
+pub async fn get(conn: &mut PgConnection, period: &str) -> DomainResult<PeriodView> {
+    sqlx::query_as!(
+        PeriodView,
+        "SELECT period, plan_id, time_zone, members, bonuses, bonus_total, closed_at FROM period_closes
+          WHERE period = $1",
+        period
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound("period"))
+}

@@ -1,0 +1,150 @@
+//! The monthly period close end to end: group volume, ranks and team
+//! bonuses posted once, whether an admin asks twice or three worker
+//! processes tick on the same schedule.
+
+use haat_tests::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn bonus_plan() -> Value {
+    json!({"name": "Ranks", "effective_from": "2026-01-01T00:00:00Z", "credit_on": "delivered",
+           "holding_days": 7, "levels": ["0.10"],
+           "ranks": [{"name": "silver", "min_personal_pv": "20.00", "min_group_pv": "40.00"},
+                     {"name": "gold", "min_personal_pv": "20.00", "min_group_pv": "100.00"}],
+           "period_bonuses": [{"name": "team", "min_group_pv": "40.00", "amount": "100.00"},
+                              {"name": "gold_share", "min_group_pv": "100.00", "min_rank": "gold", "rate": "0.01"}]})
+}
+
+/// A chain of four where everyone bought this month (the root two units),
+/// then moved into last month, as if the month had passed. Returns the chain
+/// and last month's period.
+async fn last_months_team(app: &TestApp) -> (Vec<Value>, String) {
+    app.create_plan(bonus_plan()).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(4).await;
+    for (i, m) in chain.iter().enumerate() {
+        let order = app.place_order(m, &tea, if i == 0 { 2 } else { 1 }, "cod").await;
+        assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+    }
+    quiescent(&app.pool).await;
+    let period = haat_domain::periods::previous_period(chrono::Utc::now(), chrono_tz::UTC);
+    sqlx::query("UPDATE volume_entries SET period = $1, at = at - interval '31 days'")
+        .bind(&period)
+        .execute(&app.pool)
+        .await
+        .expect("move the volume into last month");
+    sqlx::query("UPDATE orders SET commissionable_at = commissionable_at - interval '31 days'")
+        .execute(&app.pool)
+        .await
+        .expect("move the orders into last month");
+    (chain, period)
+}
+
+/// (member, bonus, amount) of every bonus paid, and the count of bonus
+/// ledger entries.
+async fn bonuses_paid(app: &TestApp) -> (Vec<(String, String, String)>, i64) {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT member_id::text, bonus, amount::text FROM period_bonuses ORDER BY member_id, bonus")
+            .fetch_all(&app.pool)
+            .await
+            .expect("bonuses");
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE kind = 'bonus'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("bonus entries");
+    (rows, entries)
+}
+
+fn expected(chain: &[Value]) -> Vec<(String, String, String)> {
+    // Group PV: root 20×2 + 3×20 = 100 (gold), then 60, 40 (silver), 20.
+    let id = |i: usize| chain[i]["id"].as_str().unwrap_or_default().to_owned();
+    let mut rows = vec![
+        (id(0), "gold_share".to_owned(), "15.00".to_owned()), // 1% of group BV 1500.00
+        (id(0), "team".to_owned(), "100.00".to_owned()),
+        (id(1), "team".to_owned(), "100.00".to_owned()),
+        (id(2), "team".to_owned(), "100.00".to_owned()),
+    ];
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn a_period_closed_twice_pays_its_team_bonuses_and_ranks_once() {
+    let app = TestApp::spawn().await;
+    let (chain, period) = last_months_team(&app).await;
+    let close = format!("/v1/admin/periods/{period}/close");
+    let (status, _) = app.admin("POST", &close, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let closed = eventually("the period is closed", || async {
+        let (status, p) = app.admin("GET", &format!("/v1/admin/periods/{period}"), None).await;
+        (status == StatusCode::OK).then_some(p)
+    })
+    .await;
+    assert_eq!((closed["bonuses"].as_i64(), closed["bonus_total"].as_str()), (Some(4), Some("315.00")));
+    // Asked again (a new job): nothing more is paid.
+    let (status, _) = app.admin("POST", &close, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    quiescent(&app.pool).await;
+    let done: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.periods' AND status = 'Done'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("close jobs");
+    assert_eq!(done, 2, "the close ran twice");
+    assert_eq!(bonuses_paid(&app).await, (expected(&chain), 4));
+    assert_eq!(app.wallet(&chain[0]).await["available"], "115.00");
+
+    let ranks: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        "SELECT member_id::text, paid_as_rank, group_pv::text FROM member_periods WHERE period = $1 ORDER BY member_periods.group_pv DESC",
+    )
+    .bind(&period)
+    .fetch_all(&app.pool)
+    .await
+    .expect("member figures");
+    let names: Vec<_> = ranks.iter().map(|(_, r, pv)| (r.clone(), pv.clone())).collect();
+    assert_eq!(
+        names,
+        [
+            (Some("gold".into()), "100.00".into()),
+            (Some("silver".into()), "60.00".into()),
+            (Some("silver".into()), "40.00".into()),
+            (None, "20.00".into())
+        ]
+    );
+    assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
+    let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
+    assert_eq!(audit["ok"], true, "audit: {audit}");
+}
+
+#[tokio::test]
+async fn three_workers_ticking_every_second_close_the_period_once() {
+    let mut app = TestApp::spawn().await;
+    let (chain, _) = last_months_team(&app).await;
+    app.set_worker_env("HAAT_PERIOD_CLOSE_CRON", "* * * * * *");
+    for _ in 0..3 {
+        app.start_worker().await;
+    }
+    // Let at least three ticks run after the close.
+    eventually("three ticks ran", || async {
+        let done: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.periods' AND status = 'Done'")
+                .fetch_one(&app.pool)
+                .await
+                .ok()?;
+        (done >= 3).then_some(())
+    })
+    .await;
+    let closes: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM period_closes").fetch_one(&app.pool).await.expect("closes");
+    assert_eq!(closes, 1);
+    assert_eq!(bonuses_paid(&app).await, (expected(&chain), 4));
+    // One job per tick, whichever processes ticked.
+    let (jobs, ticks): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT convert_from(job, 'UTF8')::jsonb ->> 'tick') FROM apalis.jobs
+          WHERE job_type = 'haat.periods'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("ticks");
+    assert_eq!(jobs, ticks);
+}
