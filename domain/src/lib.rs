@@ -38,6 +38,7 @@ pub mod providers;
 pub mod reversals;
 pub mod rules;
 pub mod runtime;
+pub mod seed;
 pub mod settings;
 pub mod simulation;
 pub mod webhooks;

@@ -1,0 +1,284 @@
+//! `haat-bench`: seeds a large tree on the embedded database and prints how
+//! long the commission cascade of one order takes at depth 10 and at depth
+//! 10,000, and how long the monthly period close of the whole tree takes.
+//!
+//! `cargo run --release -p haat-bench -- --members 1000000`
+//! (`DATABASE_URL` to use another server; a fresh database is created and
+//! dropped either way).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use chrono::{Datelike, Duration as Days, TimeZone, Utc};
+use haat_domain::catalog::{self, ProductInput};
+use haat_domain::embedded_pg::{self, ClusterSpec};
+use haat_domain::orders::{self, Address, NewLine, NewOrder};
+use haat_domain::plans::{self, BonusInput, PlanInput, RankInput};
+use haat_domain::rules::order_state::OrderFact;
+use haat_domain::seed::{self, SeedMember, SeedPurchase};
+use haat_domain::{commissions, db, periods};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Depth of the one long chain in the tree.
+const CHAIN: usize = 10_000;
+/// Members directly under the root (the tree is wide at the top).
+const FIRST_LEVEL: usize = 1_000;
+/// Orders timed at each depth.
+const SAMPLES: usize = 30;
+const CURRENCY: &str = "BDT";
+
+struct Args {
+    members: usize,
+    purchases: usize,
+}
+
+fn args() -> Result<Args> {
+    let mut a = Args { members: 1_000_000, purchases: 200_000 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--members" => a.members = value.parse().context("--members must be a whole number")?,
+            "--purchases" => a.purchases = value.parse().context("--purchases must be a whole number")?,
+            _ => bail!("unknown flag {flag}: expected --members N, --purchases N"),
+        }
+    }
+    if a.members < CHAIN + FIRST_LEVEL + 1 {
+        bail!("--members must be at least {}", CHAIN + FIRST_LEVEL + 1);
+    }
+    Ok(a)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = args()?;
+    let (server, name) = database().await?;
+    let url = with_database(&server, &name);
+    let pool = db::connect(&url, 4).await?;
+    db::migrate(&pool).await?;
+    let result = run(&pool, &args).await;
+    pool.close().await;
+    drop_database(&server, &name).await?;
+    result
+}
+
+/// The maintenance URL of the server and the name of a fresh database on it.
+async fn database() -> Result<(String, String)> {
+    let server = match std::env::var("DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            let spec = ClusterSpec { root: embedded_pg::default_root("bench", &db::project_dir()?), throwaway: false };
+            tokio::task::spawn_blocking(move || embedded_pg::ensure_running(&spec)).await??.url("postgres")
+        }
+    };
+    let name = format!("haat_bench_{}", Uuid::now_v7().simple());
+    db::create_database_if_missing(&server, &name).await?;
+    Ok((server, name))
+}
+
+/// `server` (a postgres URL) naming database `name` instead.
+fn with_database(server: &str, name: &str) -> String {
+    let (base, query) = server.split_once('?').map_or((server, None), |(b, q)| (b, Some(q)));
+    let host = base.rsplit_once('/').map_or(base, |(h, _)| h);
+    match query {
+        Some(q) => format!("{host}/{name}?{q}"),
+        None => format!("{host}/{name}"),
+    }
+}
+
+async fn drop_database(server: &str, name: &str) -> Result<()> {
+    let admin = db::connect(server, 1).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await?;
+    Ok(())
+}
+
+async fn run(pool: &PgPool, args: &Args) -> Result<()> {
+    let started = Instant::now();
+    let (chain, everyone) = seed_tree(pool, args.members).await?;
+    let seeded_tree = started.elapsed();
+    let (product, plan) = seed_catalog_and_plan(pool).await?;
+    let last_month = Utc::now() - Days::days(Utc::now().date_naive().day0() as i64 + 2);
+    seed_purchases(pool, &everyone, args.purchases, product, plan, last_month).await?;
+    let seeded = started.elapsed();
+    sqlx::query("ANALYZE").execute(pool).await?;
+
+    let shallow = time_cascades(pool, chain[9], product).await?;
+    let deep = time_cascades(pool, chain[CHAIN - 1], product).await?;
+    let period = periods::previous_period(Utc::now(), chrono_tz::UTC);
+    let close_started = Instant::now();
+    let mut tx = pool.begin().await?;
+    let outcome = periods::close(&mut tx, &period, chrono_tz::UTC, Utc::now(), CURRENCY).await?;
+    tx.commit().await?;
+    let close = close_started.elapsed();
+    let closed = periods::get(&mut *pool.acquire().await?, &period).await?;
+
+    println!("haat-bench: {} members (one {CHAIN}-deep chain), {} past purchases", args.members, args.purchases);
+    println!("seeding: tree {:.1} s, everything {:.1} s", seeded_tree.as_secs_f64(), seeded.as_secs_f64());
+    println!();
+    println!("| figure | value |");
+    println!("| --- | --- |");
+    println!("| cascade, order at depth 10 (median / p90 of {SAMPLES}) | {} / {} |", ms(shallow.0), ms(shallow.1));
+    println!("| cascade, order at depth {CHAIN} (median / p90 of {SAMPLES}) | {} / {} |", ms(deep.0), ms(deep.1));
+    println!(
+        "| cascade ratio, depth {CHAIN} ÷ depth 10 (medians) | {:.2} |",
+        deep.0.as_secs_f64() / shallow.0.as_secs_f64()
+    );
+    println!(
+        "| period close {period}, {} members evaluated, {} bonuses ({} total): {outcome:?} | {:.1} s |",
+        closed.members,
+        closed.bonuses,
+        closed.bonus_total,
+        close.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A root, `FIRST_LEVEL` members under it, a `CHAIN`-deep chain under it,
+/// and everyone else under a random earlier member (a random recursive
+/// tree: shallow and wide, depth around ln n). Returns the chain, top first,
+/// and every member.
+async fn seed_tree(pool: &PgPool, members: usize) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut rows: Vec<SeedMember> = Vec::with_capacity(members);
+    let root = Uuid::now_v7();
+    rows.push(SeedMember { id: root, parent_id: None });
+    let mut chain = Vec::with_capacity(CHAIN);
+    for i in 0..CHAIN {
+        let parent = if i == 0 { root } else { chain[i - 1] };
+        let id = Uuid::now_v7();
+        chain.push(id);
+        rows.push(SeedMember { id, parent_id: Some(parent) });
+    }
+    let mut wide: Vec<Uuid> = Vec::with_capacity(members);
+    for _ in 0..FIRST_LEVEL {
+        let id = Uuid::now_v7();
+        wide.push(id);
+        rows.push(SeedMember { id, parent_id: Some(root) });
+    }
+    while rows.len() < members {
+        let parent = wide[rng.random_range(0..wide.len())];
+        let id = Uuid::now_v7();
+        wide.push(id);
+        rows.push(SeedMember { id, parent_id: Some(parent) });
+    }
+    let mut tx = pool.begin().await?;
+    seed::members(&mut tx, &rows, CURRENCY).await?;
+    tx.commit().await?;
+    Ok((chain, rows.iter().map(|m| m.id).collect()))
+}
+
+async fn seed_catalog_and_plan(pool: &PgPool) -> Result<(Uuid, Uuid)> {
+    let mut tx = pool.begin().await?;
+    let product = catalog::create(
+        &mut tx,
+        &ProductInput {
+            sku: Some("TEA-500".into()),
+            name: Some("Tea 500g".into()),
+            category: Some("grocery".into()),
+            price: Some("450.00".into()),
+            pv: Some("20.00".into()),
+            bv: Some("300.00".into()),
+            stock: Some(1_000_000_000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let rank = |name: &str, pv: &str, group: &str| RankInput {
+        name: name.into(),
+        min_personal_pv: Some(pv.into()),
+        min_group_pv: Some(group.into()),
+    };
+    let plan = plans::create(
+        &mut tx,
+        &PlanInput {
+            name: "Standard".into(),
+            effective_from: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).single().unwrap_or_else(Utc::now),
+            holding_days: Some(7),
+            levels: ["0.10", "0.05", "0.03", "0.02", "0.01"].map(String::from).to_vec(),
+            ranks: vec![rank("silver", "20.00", "200.00"), rank("gold", "20.00", "2000.00")],
+            period_bonuses: vec![BonusInput {
+                name: "team".into(),
+                min_group_pv: "1000.00".into(),
+                min_rank: None,
+                amount: Some("100.00".into()),
+                rate: None,
+            }],
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((product.id, plan.id))
+}
+
+/// `count` purchases by random members, credited last month.
+async fn seed_purchases(
+    pool: &PgPool,
+    everyone: &[Uuid],
+    count: usize,
+    product: Uuid,
+    plan: Uuid,
+    at: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(11);
+    let purchases: Vec<SeedPurchase> = (0..count)
+        .map(|_| SeedPurchase {
+            buyer_id: everyone[rng.random_range(0..everyone.len())],
+            quantity: rng.random_range(1..=3),
+            credited_at: at,
+        })
+        .collect();
+    let mut tx = pool.begin().await?;
+    seed::credited_orders(&mut tx, product, plan, &purchases, chrono_tz::UTC, CURRENCY).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Places and delivers `SAMPLES` orders for `buyer` and times each one's
+/// cascade (load inputs, compute, write lines and ledger entries, commit).
+/// Returns the median and the 90th percentile.
+async fn time_cascades(pool: &PgPool, buyer: Uuid, product: Uuid) -> Result<(Duration, Duration)> {
+    let mut times = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let mut tx = pool.begin().await?;
+        let order = orders::place(&mut tx, &order_for(buyer, product), CURRENCY).await?;
+        orders::apply_fact(&mut tx, order.id, OrderFact::Delivered, "bench", Utc::now()).await?;
+        commissions::credit_volume(&mut tx, order.id, CURRENCY, chrono_tz::UTC).await?;
+        tx.commit().await?;
+        let started = Instant::now();
+        let mut tx = pool.begin().await?;
+        commissions::cascade_commission(&mut tx, order.id, CURRENCY).await?;
+        tx.commit().await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok((times[SAMPLES / 2], times[SAMPLES * 9 / 10]))
+}
+
+fn order_for(buyer: Uuid, product: Uuid) -> NewOrder {
+    NewOrder {
+        buyer_id: Some(buyer),
+        guest: None,
+        referrer_code: None,
+        lines: vec![NewLine { product_id: product, quantity: 1 }],
+        shipping_address: Address {
+            name: "Bench".into(),
+            phone: "+8801711000000".into(),
+            line1: "House 1".into(),
+            line2: None,
+            city: "Dhaka".into(),
+            postcode: None,
+        },
+        payment_method: "cod".into(),
+        coupon_code: None,
+        store_credit: None,
+        pickup_point_id: None,
+    }
+}
