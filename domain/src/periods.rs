@@ -325,3 +325,27 @@ pub async fn get(conn: &mut PgConnection, period: &str) -> DomainResult<PeriodVi
     .await?
     .ok_or(DomainError::NotFound("period"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().expect("an RFC 3339 time")
+    }
+
+    #[test]
+    fn a_period_is_the_calendar_month_in_the_deployments_time_zone() {
+        let dhaka = chrono_tz::Asia::Dhaka;
+        // 18:30 UTC on 31 October is 00:30 on 1 November in Dhaka (UTC+6).
+        let at = utc("2026-10-31T18:30:00Z");
+        assert_eq!(period_of(at, chrono_tz::UTC), "2026-10");
+        assert_eq!(period_of(at, dhaka), "2026-11");
+        assert_eq!(previous_period(at, dhaka), "2026-10");
+        assert_eq!(previous_period(utc("2026-01-15T00:00:00Z"), chrono_tz::UTC), "2025-12");
+        let (start, end) = bounds("2026-11", dhaka).expect("a valid period");
+        assert_eq!((start, end), (utc("2026-10-31T18:00:00Z"), utc("2026-11-30T18:00:00Z")));
+        assert!(bounds("2026-13", dhaka).is_err());
+        assert!(bounds("November", dhaka).is_err());
+    }
+}

@@ -55,23 +55,26 @@ async fn bonuses_paid(app: &TestApp) -> (Vec<(String, String, String)>, i64) {
     (rows, entries)
 }
 
-fn expected(chain: &[Value]) -> Vec<(String, String, String)> {
+/// The bonuses of the team, except those of the `suspended` members.
+fn expected(chain: &[Value], suspended: &[usize]) -> Vec<(String, String, String)> {
     // Group PV: root 20×2 + 3×20 = 100 (gold), then 60, 40 (silver), 20.
     let id = |i: usize| chain[i]["id"].as_str().unwrap_or_default().to_owned();
-    let mut rows = vec![
-        (id(0), "gold_share".to_owned(), "15.00".to_owned()), // 1% of group BV 1500.00
-        (id(0), "team".to_owned(), "100.00".to_owned()),
-        (id(1), "team".to_owned(), "100.00".to_owned()),
-        (id(2), "team".to_owned(), "100.00".to_owned()),
-    ];
+    let mut rows: Vec<_> =
+        [(0, "gold_share", "15.00"), (0, "team", "100.00"), (1, "team", "100.00"), (2, "team", "100.00")]
+            .into_iter()
+            .filter(|(member, _, _)| !suspended.contains(member))
+            .map(|(member, bonus, amount)| (id(member), bonus.to_owned(), amount.to_owned()))
+            .collect();
     rows.sort();
     rows
 }
 
 #[tokio::test]
-async fn a_period_closed_twice_pays_its_team_bonuses_and_ranks_once() {
+async fn a_period_closed_twice_pays_its_team_bonuses_and_ranks_once_and_nothing_to_a_suspended_member() {
     let app = TestApp::spawn().await;
     let (chain, period) = last_months_team(&app).await;
+    let suspend = format!("/v1/admin/members/{}/suspend", chain[2]["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &suspend, None).await.0, StatusCode::OK);
     let close = format!("/v1/admin/periods/{period}/close");
     let (status, _) = app.admin("POST", &close, None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -80,7 +83,9 @@ async fn a_period_closed_twice_pays_its_team_bonuses_and_ranks_once() {
         (status == StatusCode::OK).then_some(p)
     })
     .await;
-    assert_eq!((closed["bonuses"].as_i64(), closed["bonus_total"].as_str()), (Some(4), Some("315.00")));
+    // The suspended member's volume still counts for the root's gold rank
+    // and share; its own team bonus is not paid.
+    assert_eq!((closed["bonuses"].as_i64(), closed["bonus_total"].as_str()), (Some(3), Some("215.00")));
     // Asked again (a new job): nothing more is paid.
     let (status, _) = app.admin("POST", &close, None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -91,8 +96,9 @@ async fn a_period_closed_twice_pays_its_team_bonuses_and_ranks_once() {
             .await
             .expect("close jobs");
     assert_eq!(done, 2, "the close ran twice");
-    assert_eq!(bonuses_paid(&app).await, (expected(&chain), 4));
+    assert_eq!(bonuses_paid(&app).await, (expected(&chain, &[2]), 3));
     assert_eq!(app.wallet(&chain[0]).await["available"], "115.00");
+    assert_eq!(app.wallet(&chain[2]).await["available"], "0.00");
 
     let ranks: Vec<(String, Option<String>, String)> = sqlx::query_as(
         "SELECT member_id::text, paid_as_rank, group_pv::text FROM member_periods WHERE period = $1 ORDER BY member_periods.group_pv DESC",
@@ -137,7 +143,7 @@ async fn three_workers_ticking_every_second_close_the_period_once() {
     let closes: i64 =
         sqlx::query_scalar("SELECT count(*) FROM period_closes").fetch_one(&app.pool).await.expect("closes");
     assert_eq!(closes, 1);
-    assert_eq!(bonuses_paid(&app).await, (expected(&chain), 4));
+    assert_eq!(bonuses_paid(&app).await, (expected(&chain, &[]), 4));
     // One job per tick, whichever processes ticked.
     let (jobs, ticks): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(DISTINCT convert_from(job, 'UTF8')::jsonb ->> 'tick') FROM apalis.jobs
