@@ -7,7 +7,7 @@ use axum::response::Response;
 use futures::future::BoxFuture;
 use haat_domain::idempotency::{self, Claim};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, json_response};
@@ -84,21 +84,31 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
         }
         Claim::Fresh => {}
     }
-    let mut tx = state.pool.begin().await?;
-    match work(&mut tx).await {
-        Ok((status, body)) => {
-            idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &body).await?;
-            tx.commit().await?;
-            Ok(json_response(status, body))
+    // The write runs on the connection that claimed the key: holding one
+    // connection while waiting for a second would starve the pool as soon
+    // as more requests than connections arrive at once.
+    let outcome = {
+        let mut tx = conn.begin().await?;
+        match work(&mut tx).await {
+            Ok((status, body)) => {
+                idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &body).await?;
+                tx.commit().await?;
+                Ok((status, body))
+            }
+            Err(e) => {
+                tx.rollback().await.ok();
+                Err(e)
+            }
         }
+    };
+    match outcome {
+        Ok((status, body)) => Ok(json_response(status, body)),
         Err(e) if e.status.is_client_error() => {
-            tx.rollback().await?;
             // A refusal is a response too: the same request gets it again.
             idempotency::complete(&mut conn, &scope, &key, e.status.as_u16(), &e.body()).await?;
             Err(e)
         }
         Err(e) => {
-            tx.rollback().await.ok();
             idempotency::release(&mut conn, &scope, &key).await.ok();
             Err(e)
         }

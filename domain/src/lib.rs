@@ -20,6 +20,7 @@ pub mod auth;
 pub mod cascade_inputs;
 pub mod catalog;
 pub mod commissions;
+pub mod coupons;
 pub mod db;
 pub mod demo;
 pub mod embedded_pg;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::coupons;
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::jobs::{self, CreditVolume};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
@@ -69,7 +70,7 @@ pub struct NewOrder {
     pub shipping_address: Address,
     /// `online` or `cod`.
     pub payment_method: String,
-    /// Not supported yet.
+    /// A coupon to redeem (its discount lowers the price, not the volume).
     #[serde(default)]
     pub coupon_code: Option<String>,
     /// Store credit to spend, a decimal string.
@@ -158,8 +159,10 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     /// Σ line totals.
     pub subtotal: Decimal,
-    /// Discount.
+    /// Discount (from the coupon).
     pub discount: Decimal,
+    /// The coupon redeemed.
+    pub coupon_id: Option<Uuid>,
     /// Store credit spent.
     pub store_credit: Decimal,
     /// What the buyer pays.
@@ -252,9 +255,6 @@ fn check_request(input: &NewOrder) -> DomainResult<(Buyer, PaymentMethod, Decima
     if method.is_none() {
         p.add("payment_method", "must be \"online\" or \"cod\"");
     }
-    if input.coupon_code.is_some() {
-        p.add("coupon_code", "coupons are not supported yet: send null");
-    }
     let credit = match &input.store_credit {
         None => Some(Decimal::new(0, MONEY_SCALE)),
         Some(s) => p.check("store_credit", parse_amount(s, MONEY_SCALE)),
@@ -332,10 +332,16 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
     check_pickup_point(conn, input.pickup_point_id).await?;
     let priced = take_stock(conn, &input.lines).await?;
     let subtotal: Decimal = priced.iter().map(|l| l.unit_price * Decimal::from(l.quantity)).sum();
-    if store_credit > subtotal {
-        return Err(DomainError::invalid("store_credit", "is more than the order's subtotal"));
+    let (coupon_id, discount) = match input.coupon_code.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(code) => {
+            let (id, discount) = coupons::redeem(conn, code, subtotal, Utc::now()).await?;
+            (Some(id), discount)
+        }
+        None => (None, Decimal::new(0, MONEY_SCALE)),
+    };
+    if store_credit > subtotal - discount {
+        return Err(DomainError::invalid("store_credit", "is more than the order's subtotal after discount"));
     }
-    let discount = Decimal::new(0, MONEY_SCALE);
     let total = subtotal - discount - store_credit;
     let pv: Decimal = priced.iter().map(|l| l.pv * Decimal::from(l.quantity)).sum();
     let bv: Decimal = priced.iter().map(|l| l.bv * Decimal::from(l.quantity)).sum();
@@ -345,8 +351,9 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
     let address = serde_json::to_value(&input.shipping_address).map_err(anyhow::Error::from)?;
     sqlx::query!(
         "INSERT INTO orders (id, invoice_no, buyer_id, status, payment_method, currency, subtotal, discount,
-                             store_credit, total, pv, bv, shipping_address, referrer_id, guest, pickup_point_id)
-         VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                             store_credit, total, pv, bv, shipping_address, referrer_id, guest, pickup_point_id,
+                             coupon_id)
+         VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         id,
         invoice_no,
         buyer.buyer_id,
@@ -361,7 +368,8 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
         address,
         buyer.referrer_id,
         buyer.guest,
-        input.pickup_point_id
+        input.pickup_point_id,
+        coupon_id
     )
     .execute(&mut *conn)
     .await?;
@@ -531,10 +539,11 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         payment_method: o.payment_method,
         currency: o.currency,
         lines,
-        subtotal: o.subtotal,
-        discount: o.discount,
-        store_credit: o.store_credit,
-        total: o.total,
+        subtotal: money(o.subtotal),
+        discount: money(o.discount),
+        coupon_id: o.coupon_id,
+        store_credit: money(o.store_credit),
+        total: money(o.total),
         pv: o.pv,
         bv: o.bv,
         shipping_address: o.shipping_address,
@@ -543,6 +552,13 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         events,
         reversals,
     })
+}
+
+/// A stored amount shown in the minor unit: Postgres hands a zero back
+/// without its decimal places.
+fn money(mut d: Decimal) -> Decimal {
+    d.rescale(MONEY_SCALE);
+    d
 }
 
 /// The member whose order it is (for access checks): the buyer, or a guest

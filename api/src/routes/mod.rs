@@ -1,6 +1,7 @@
 //! One module per resource, each exposing its `router()`.
 
 pub mod catalog;
+pub mod coupons;
 pub mod keys;
 pub mod members;
 pub mod ops;
