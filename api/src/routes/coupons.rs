@@ -4,12 +4,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::FutureExt;
 use haat_domain::coupons::{self, NewCoupon};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::{admin_create, whole_list};
 use crate::AppState;
-use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, RawBody, parse_json};
+use crate::error::ApiResult;
+use crate::extract::{Auth, RawBody};
 
 /// Coupon routes.
 pub fn router() -> Router<AppState> {
@@ -21,17 +23,11 @@ async fn create(
     auth: Auth,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    auth.require_admin()?;
-    let input: NewCoupon = parse_json(&body)?;
-    let mut tx = state.pool.begin().await?;
-    let coupon = coupons::create(&mut tx, &input).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(to_json(&coupon)?)))
+    admin_create(&state, &auth, &body, |c, input: &NewCoupon| coupons::create(c, input).boxed()).await
 }
 
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let mut conn = state.pool.acquire().await?;
-    let items = coupons::list(&mut conn).await?.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    whole_list(&coupons::list(&mut conn).await?)
 }

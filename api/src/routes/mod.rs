@@ -13,10 +13,19 @@ pub mod wallet;
 pub mod webhooks;
 pub mod withdrawals;
 
-use serde::Deserialize;
-
-use crate::error::ApiError;
+use axum::Json;
 use axum::http::StatusCode;
+use futures::future::BoxFuture;
+use haat_domain::error::DomainResult;
+use serde::Deserialize;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, to_json};
+use crate::extract::{Auth, parse_json};
 
 /// Default and largest page sizes of list endpoints.
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -62,4 +71,31 @@ pub fn page_of(
 ) -> serde_json::Value {
     let next = if items.len() as i64 == limit { cursor() } else { None };
     serde_json::json!({ "items": items, "next_cursor": next })
+}
+
+/// An admin POST that creates one thing: checks the role, parses the body
+/// (errors name the field), runs `create` in one transaction and answers
+/// 201 with what it made.
+pub async fn admin_create<I, O>(
+    state: &AppState,
+    auth: &Auth,
+    body: &[u8],
+    create: impl for<'c> FnOnce(&'c mut PgConnection, &'c I) -> BoxFuture<'c, DomainResult<O>>,
+) -> ApiResult<(StatusCode, Json<Value>)>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+{
+    auth.require_admin()?;
+    let input: I = parse_json(body)?;
+    let mut tx = state.pool.begin().await?;
+    let made = create(&mut tx, &input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(to_json(&made)?)))
+}
+
+/// A whole (unpaged) list: `{"items": [...], "next_cursor": null}`.
+pub fn whole_list<T: Serialize>(items: &[T]) -> ApiResult<Json<Value>> {
+    let items = items.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(serde_json::json!({ "items": items, "next_cursor": null })))
 }

@@ -5,12 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::FutureExt;
 use haat_domain::pickup_points::{self, NewPickupPoint};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::{admin_create, whole_list};
 use crate::AppState;
-use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, RawBody, parse_json};
+use crate::error::ApiResult;
+use crate::extract::{Auth, RawBody};
 
 /// Pickup point routes.
 pub fn router() -> Router<AppState> {
@@ -22,16 +24,10 @@ async fn create(
     auth: Auth,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    auth.require_admin()?;
-    let input: NewPickupPoint = parse_json(&body)?;
-    let mut tx = state.pool.begin().await?;
-    let point = pickup_points::create(&mut tx, &input).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(to_json(&point)?)))
+    admin_create(&state, &auth, &body, |c, input: &NewPickupPoint| pickup_points::create(c, input).boxed()).await
 }
 
 async fn list(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<Value>> {
     let mut conn = state.pool.acquire().await?;
-    let items = pickup_points::list(&mut conn).await?.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    whole_list(&pickup_points::list(&mut conn).await?)
 }

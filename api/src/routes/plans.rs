@@ -4,9 +4,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::FutureExt;
 use haat_domain::plans::{self, PlanInput};
 use haat_domain::simulation::{self, Range};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use super::{admin_create, whole_list};
 
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
@@ -29,19 +32,13 @@ async fn create(
     auth: Auth,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    auth.require_admin()?;
-    let input: PlanInput = parse_json(&body)?;
-    let mut tx = state.pool.begin().await?;
-    let plan = plans::create(&mut tx, &input).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(to_value(&plan)?)))
+    admin_create(&state, &auth, &body, |c, input: &PlanInput| plans::create(c, input).boxed()).await
 }
 
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let mut conn = state.pool.acquire().await?;
-    let items = plans::list(&mut conn).await?.iter().map(to_value).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    whole_list(&plans::list(&mut conn).await?)
 }
 
 async fn activate(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
