@@ -25,6 +25,7 @@ pub mod db;
 pub mod demo;
 pub mod embedded_pg;
 pub mod error;
+pub mod flash_sales;
 pub mod idempotency;
 pub mod jobs;
 pub mod ledger;

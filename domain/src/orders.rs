@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::coupons;
 use crate::error::{DomainError, DomainResult, Problems};
+use crate::flash_sales;
 use crate::jobs::{self, CreditVolume};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
 use crate::money::{MONEY_SCALE, parse_amount};
@@ -410,7 +411,8 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
 
 /// Decrements stock for every product of the order, in product-id order (so
 /// concurrent orders never deadlock), refusing the whole order on the first
-/// unknown product or shortfall.
+/// unknown product or shortfall, and prices each line (a running flash sale's
+/// price replaces the catalog price).
 async fn take_stock(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<Vec<Priced>> {
     let mut wanted: BTreeMap<Uuid, (i64, usize)> = BTreeMap::new();
     for (i, l) in lines.iter().enumerate() {
@@ -434,6 +436,8 @@ async fn take_stock(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<
         };
         found.insert(product_id, row);
     }
+    let ids: Vec<Uuid> = found.keys().copied().collect();
+    let sale_prices = flash_sales::prices_at(conn, &ids, Utc::now()).await?;
     Ok(lines
         .iter()
         .map(|l| {
@@ -441,7 +445,7 @@ async fn take_stock(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<
             Priced {
                 product_id: l.product_id,
                 quantity: l.quantity as i32,
-                unit_price: p.price,
+                unit_price: sale_prices.get(&l.product_id).copied().unwrap_or(p.price),
                 pv: p.pv,
                 bv: p.bv,
                 category: p.category.clone(),

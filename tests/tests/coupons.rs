@@ -1,5 +1,5 @@
-//! Coupons at checkout: the use limit holds under concurrent orders, and
-//! the window, the minimum subtotal and the kinds behave as documented.
+//! Checkout pricing: coupons (the use limit holds under concurrent orders;
+//! window, minimum subtotal and kinds as documented) and flash sales.
 
 use haat_tests::*;
 use reqwest::StatusCode;
@@ -84,4 +84,36 @@ async fn a_coupon_applies_only_in_its_window_and_above_its_minimum_and_a_fixed_o
     assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::CONFLICT, Some("code")));
     let (status, p) = app.admin("POST", "/v1/admin/coupons", Some(&coupon("ODD", "bogo", "1", None))).await;
     assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("kind")));
+}
+
+#[tokio::test]
+async fn a_running_flash_sale_sets_the_line_price_and_leaves_the_volume() {
+    let app = TestApp::spawn().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let buyer = &app.create_chain(1).await[0];
+    let now = chrono::Utc::now();
+    let sale = |price: &str, from: chrono::Duration, to: chrono::Duration| {
+        json!({"product_id": tea["id"], "price": price, "starts_at": (now + from).to_rfc3339(),
+               "ends_at": (now + to).to_rfc3339()})
+    };
+    let hour = chrono::Duration::hours(1);
+    for body in [sale("399.00", -hour, hour), sale("380.00", -hour, hour), sale("100.00", hour, hour * 2)] {
+        let (status, s) = app.admin("POST", "/v1/admin/flash-sales", Some(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{s}");
+    }
+    let order = app.place_order(buyer, &tea, 2, "cod").await;
+    let line = &order["lines"][0];
+    // The lowest running price; the one that starts in an hour does not apply.
+    assert_eq!((line["unit_price"].as_str(), line["line_total"].as_str()), (Some("380.00"), Some("760.00")));
+    assert_eq!(
+        (order["total"].as_str(), order["bv"].as_str(), order["pv"].as_str()),
+        (Some("760.00"), Some("600.00"), Some("40.00"))
+    );
+
+    let (status, p) = app.admin("POST", "/v1/admin/flash-sales", Some(&sale("10.00", hour, -hour))).await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("ends_at")));
+    let mut unknown = sale("10.00", -hour, hour);
+    unknown["product_id"] = json!(uuid::Uuid::new_v4());
+    let (status, p) = app.admin("POST", "/v1/admin/flash-sales", Some(&unknown)).await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("product_id")));
 }

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod coupons;
+pub mod flash_sales;
 pub mod keys;
 pub mod members;
 pub mod ops;

@@ -1,6 +1,7 @@
 //! Pure business rules: no I/O, no clock (time is passed in), so they can be
 //! unit- and property-tested and replayed from stored inputs.
 
+pub mod campaign;
 pub mod cascade;
 pub mod order_state;
 pub mod period;

@@ -1,0 +1,33 @@
+//! Flash sales: admins set a product's price for a time window.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use futures::FutureExt;
+use haat_domain::flash_sales::{self, NewFlashSale};
+use serde_json::Value;
+
+use super::{admin_create, whole_list};
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, RawBody};
+
+/// Flash sale routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/admin/flash-sales", post(create).get(list))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    admin_create(&state, &auth, &body, |c, input: &NewFlashSale| flash_sales::create(c, input).boxed()).await
+}
+
+async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    whole_list(&flash_sales::list(&mut conn).await?)
+}
