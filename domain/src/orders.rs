@@ -681,6 +681,10 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
         record_history(conn, o.id, status, source).await?;
         notify_status(conn, o, status).await?;
     }
+    // Wholly refunded or returned: the store credit spent comes back too.
+    if let ("refunded" | "returned", Some(buyer_id)) = (status, o.buyer_id) {
+        return_store_credit(conn, o.id, buyer_id).await?;
+    }
     if o.commissionable_at.is_none() {
         mark_commissionable(conn, o.id, next, now).await?;
     }
@@ -746,13 +750,7 @@ pub async fn reverse(
 /// Cancels an order that has not shipped: every unit is reversed (whatever
 /// it earned, under `credit_on: paid`, is cancelled), stock is put back and
 /// spent store credit is returned. Cancelling twice changes nothing.
-pub async fn cancel(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    source: &str,
-    now: DateTime<Utc>,
-    currency: &str,
-) -> DomainResult<Order> {
+pub async fn cancel(conn: &mut PgConnection, order_id: Uuid, source: &str, now: DateTime<Utc>) -> DomainResult<Order> {
     let o = lock(conn, order_id).await?;
     if o.facts.cancelled {
         return get(conn, order_id).await;
@@ -777,7 +775,7 @@ pub async fn cancel(
     .execute(&mut *conn)
     .await?;
     if let Some(buyer_id) = o.buyer_id {
-        return_store_credit(conn, currency, order_id, buyer_id).await?;
+        return_store_credit(conn, order_id, buyer_id).await?;
     }
     let (next, outcome) = order_state::apply(o.method, o.facts, OrderFact::Cancelled);
     record_event(conn, order_id, OrderFact::Cancelled.as_str(), outcome.as_str(), source, now).await?;
@@ -785,26 +783,23 @@ pub async fn cancel(
     get(conn, order_id).await
 }
 
-async fn return_store_credit(
-    conn: &mut PgConnection,
-    currency: &str,
-    order_id: Uuid,
-    buyer_id: Uuid,
-) -> DomainResult<()> {
-    let spent =
-        sqlx::query_scalar!("SELECT store_credit FROM orders WHERE id = $1", order_id).fetch_one(&mut *conn).await?;
-    if spent.is_zero() {
+/// Gives the store credit spent on the order back to the buyer, once
+/// (cancelled, or wholly refunded or returned).
+async fn return_store_credit(conn: &mut PgConnection, order_id: Uuid, buyer_id: Uuid) -> DomainResult<()> {
+    let o =
+        sqlx::query!("SELECT store_credit, currency FROM orders WHERE id = $1", order_id).fetch_one(&mut *conn).await?;
+    if o.store_credit.is_zero() {
         return Ok(());
     }
     let key = format!("order_store_credit_returned:{order_id}");
     let reference = order_id.to_string();
     let postings = vec![
-        Posting { account: Account::System(SystemAccount::StoreCreditRedeemed), amount: -spent },
-        Posting { account: Account::Member(buyer_id, MemberAccount::Credit), amount: spent },
+        Posting { account: Account::System(SystemAccount::StoreCreditRedeemed), amount: -o.store_credit },
+        Posting { account: Account::Member(buyer_id, MemberAccount::Credit), amount: o.store_credit },
     ];
     ledger::post(
         conn,
-        currency,
+        &o.currency,
         Entry { idempotency_key: &key, kind: "store_credit_returned", reference: &reference, postings },
     )
     .await?;

@@ -1,5 +1,6 @@
 //! Checkout pricing: coupons (the use limit holds under concurrent orders;
-//! window, minimum subtotal and kinds as documented) and flash sales.
+//! window, minimum subtotal and kinds as documented), flash sales, and store
+//! credit spent at checkout and given back.
 
 use haat_tests::*;
 use reqwest::StatusCode;
@@ -116,4 +117,59 @@ async fn a_running_flash_sale_sets_the_line_price_and_leaves_the_volume() {
     unknown["product_id"] = json!(uuid::Uuid::new_v4());
     let (status, p) = app.admin("POST", "/v1/admin/flash-sales", Some(&unknown)).await;
     assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("product_id")));
+}
+
+/// Gives `member` store credit through the ledger (as a reward would).
+async fn give_credit(app: &TestApp, member: &Value, amount: &str) {
+    use haat_domain::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+    let member_id: uuid::Uuid = member["id"].as_str().unwrap_or_default().parse().expect("member id");
+    let amount: rust_decimal::Decimal = amount.parse().expect("amount");
+    let mut tx = app.pool.begin().await.expect("tx");
+    let postings = vec![
+        Posting { account: Account::System(SystemAccount::BonusExpense), amount: -amount },
+        Posting { account: Account::Member(member_id, MemberAccount::Credit), amount },
+    ];
+    let key = format!("test_credit:{member_id}");
+    ledger::post(&mut tx, "BDT", Entry { idempotency_key: &key, kind: "bonus", reference: "test", postings })
+        .await
+        .expect("credit posted");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn store_credit_spent_at_checkout_comes_back_when_the_order_is_refunded_and_a_short_balance_is_refused() {
+    let app = TestApp::spawn().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let buyer = &app.create_chain(1).await[0];
+    give_credit(&app, buyer, "100.00").await;
+
+    let mut body = order_body(buyer, &tea, 1, "online");
+    body["store_credit"] = json!("100.01");
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, p) = app
+        .call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", &key)])
+        .await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("store_credit")));
+
+    body["store_credit"] = json!("100.00");
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, order) = app
+        .call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", &key)])
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    assert_eq!((order["store_credit"].as_str(), order["total"].as_str()), (Some("100.00"), Some("350.00")));
+    assert_eq!(app.wallet(buyer).await["credit"], "0.00");
+
+    assert_eq!(app.send_event("payments", &paid_event(&order)).await.0, StatusCode::OK);
+    quiescent(&app.pool).await;
+    let refund = json!({"type": "payment.refunded", "data": {"invoice_no": order["invoice_no"], "refund_id": "RF-1"}});
+    assert_eq!(app.send_event("payments", &refund).await.0, StatusCode::OK);
+    wallet_reaches(&app, buyer, "credit", "100.00").await;
+    // The same refund again (a new event id) gives nothing more.
+    assert_eq!(app.send_event("payments", &refund).await.0, StatusCode::OK);
+    quiescent(&app.pool).await;
+    assert_eq!(app.wallet(buyer).await["credit"], "100.00");
+    let (_, o) = app.admin("GET", &format!("/v1/orders/{}", order["id"].as_str().unwrap_or_default()), None).await;
+    assert_eq!(o["status"], "refunded");
+    assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
 }

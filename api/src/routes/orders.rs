@@ -89,13 +89,12 @@ async fn cancel(
 ) -> ApiResult<Response> {
     auth.require_admin()?;
     let id = parse_id(&id, "order")?;
-    let currency = state.settings.currency.clone();
     let source = auth.source();
     let path = format!("/v1/admin/orders/{id}/cancel");
     let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: b"", required: false };
     idem::run(&state, req, move |tx| {
         async move {
-            let order = orders::cancel(tx, id, &source, chrono::Utc::now(), &currency).await?;
+            let order = orders::cancel(tx, id, &source, chrono::Utc::now()).await?;
             Ok((StatusCode::OK, view(&order)?))
         }
         .boxed()
