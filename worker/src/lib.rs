@@ -136,7 +136,15 @@ macro_rules! register {
                 .concurrency(n)
                 .retry(policy.clone())
                 .parallelize(tokio::spawn)
-                .build($handler)
+                .build(move |job: $job, state: Data<WorkerState>| async move {
+                    // apalis retries a failed job silently: say what failed.
+                    let key = job.key();
+                    let result = $handler(job, state).await;
+                    if let Err(e) = &result {
+                        tracing::warn!(job = %key, error = %e, "job failed; it is retried until its attempts run out");
+                    }
+                    result
+                })
         })
     }};
 }
