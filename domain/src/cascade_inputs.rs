@@ -45,8 +45,8 @@ impl OrderHead {
 
 /// Reads the order's lines and everyone who may earn on it under `plan`.
 /// The upline is read in one query (a few more only when dynamic
-/// compression must walk past unqualified members), and every earner's
-/// personal volume in one more.
+/// compression must walk past unqualified members) with its members'
+/// personal volume in one more; the referrer and pickup operator in two.
 pub async fn load(conn: &mut PgConnection, head: &OrderHead, plan: &Plan) -> DomainResult<OrderInputs> {
     let lines = sqlx::query!(
         "SELECT id, product_id, category, bv * quantity AS \"bv!\", commissionable FROM order_lines
@@ -70,33 +70,42 @@ pub async fn load(conn: &mut PgConnection, head: &OrderHead, plan: &Plan) -> Dom
         Some(start) => upline(conn, start, plan, window).await?,
         None => Vec::new(),
     };
-    let referrer = match head.referrer_id {
-        Some(id) => Some(earner(conn, id, window).await?),
-        None => None,
-    };
-    let operator = match head.pickup_point_id {
-        Some(point) => {
-            let id = sqlx::query_scalar!("SELECT operator_id FROM pickup_points WHERE id = $1", point)
-                .fetch_one(&mut *conn)
-                .await?;
-            Some(earner(conn, id, window).await?)
-        }
-        None => None,
-    };
-    Ok(OrderInputs { lines, upline, referrer, pickup_operator: operator })
+    let (referrer, pickup_operator) = flat_earners(conn, head, window).await?;
+    Ok(OrderInputs { lines, upline, referrer, pickup_operator })
 }
 
 type Window = (DateTime<Utc>, DateTime<Utc>);
 
-async fn earner(conn: &mut PgConnection, member_id: Uuid, window: Window) -> DomainResult<Earner> {
-    let status =
-        sqlx::query_scalar!("SELECT status FROM members WHERE id = $1", member_id).fetch_one(&mut *conn).await?;
-    let pv = personal_pv(conn, &[member_id], window).await?;
-    Ok(Earner {
-        member_id,
-        suspended: status == "suspended",
-        personal_pv: pv.get(&member_id).copied().unwrap_or_default(),
-    })
+/// A guest order's referrer and the pickup point's operator, with their
+/// status and personal volume, in two queries whatever the order has.
+async fn flat_earners(
+    conn: &mut PgConnection,
+    head: &OrderHead,
+    window: Window,
+) -> DomainResult<(Option<Earner>, Option<Earner>)> {
+    if head.referrer_id.is_none() && head.pickup_point_id.is_none() {
+        return Ok((None, None));
+    }
+    let rows = sqlx::query!(
+        r#"SELECT r.role AS "role!", m.id AS "id!", m.status AS "status!"
+             FROM (VALUES ('referrer', $1::uuid),
+                          ('operator', (SELECT operator_id FROM pickup_points WHERE id = $2))) AS r (role, id)
+             JOIN members m ON m.id = r.id"#,
+        head.referrer_id,
+        head.pickup_point_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let pv = personal_pv(conn, &ids, window).await?;
+    let earner = |role: &str| {
+        rows.iter().find(|r| r.role == role).map(|r| Earner {
+            member_id: r.id,
+            suspended: r.status == "suspended",
+            personal_pv: pv.get(&r.id).copied().unwrap_or_default(),
+        })
+    };
+    Ok((earner("referrer"), earner("operator")))
 }
 
 /// The upline the plan can pay: its depth in levels, or under dynamic
