@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::members::router())
         .merge(routes::catalog::router())
+        .merge(routes::campaigns::router())
         .merge(routes::coupons::router())
         .merge(routes::flash_sales::router())
         .merge(routes::plans::router())

@@ -86,6 +86,40 @@ pub struct ClosePeriod {
     pub tick: i64,
 }
 
+/// What a campaign job does.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStep {
+    /// Settle the campaign (a no-op unless `version` is its current schedule).
+    Settle {
+        /// The campaign's schedule version the job was enqueued for.
+        version: i32,
+    },
+    /// Move its held cash payouts to available once their hold has ended.
+    Release,
+}
+
+/// Work on one cashback campaign: its settlement at `settle_at`, and the
+/// release of what it paid in cash once the hold ends.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CampaignTask {
+    /// The campaign.
+    pub campaign_id: Uuid,
+    /// Settle or release.
+    pub step: CampaignStep,
+}
+
+impl Job for CampaignTask {
+    const QUEUE: &'static str = "haat.campaigns";
+    const RETRIES: usize = 5;
+    fn key(&self) -> String {
+        match self.step {
+            CampaignStep::Settle { version } => format!("campaign_settle:{}:{version}", self.campaign_id),
+            CampaignStep::Release => format!("campaign_release:{}", self.campaign_id),
+        }
+    }
+}
+
 impl Job for ClosePeriod {
     const QUEUE: &'static str = "haat.periods";
     const RETRIES: usize = 5;
@@ -171,6 +205,29 @@ pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, run_at: Option<Da
         Ok(()) => sp.commit().await?,
         Err(apalis_postgres::Error::Database(e)) if is_unique_violation(&e) => {
             sp.rollback().await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Writes many jobs of one kind in one statement, inside the caller's
+/// transaction. When a key among them is already taken the batch falls back
+/// to [`enqueue`] one by one, so the others are still written.
+pub async fn enqueue_many<J: Job>(conn: &mut PgConnection, batch: &[J]) -> DomainResult<()> {
+    let mut tasks = Vec::with_capacity(batch.len());
+    for job in batch {
+        let args = serde_json::to_vec(job).map_err(anyhow::Error::from)?;
+        tasks.push(TaskBuilder::new(args).idempotency_key(job.key()).max_attempts(max_attempts::<J>()).build());
+    }
+    let mut sp = conn.begin().await?;
+    match apalis_postgres::queries::push_tasks(&mut *sp, J::QUEUE, tasks).await {
+        Ok(()) => sp.commit().await?,
+        Err(apalis_postgres::Error::Database(e)) if is_unique_violation(&e) => {
+            sp.rollback().await?;
+            for job in batch {
+                enqueue(conn, job, None).await?;
+            }
         }
         Err(e) => return Err(e.into()),
     }

@@ -8,8 +8,10 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
 
+pub mod bulk;
+
 /// A member's account kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MemberAccount {
     /// Earned but held (escrow) until `release_at`.
     Pending,
@@ -37,7 +39,7 @@ impl MemberAccount {
 }
 
 /// The company's own accounts. They keep no cached balance (see the schema).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SystemAccount {
     /// Where commissions are paid from.
     CommissionExpense,
@@ -47,6 +49,8 @@ pub enum SystemAccount {
     Payouts,
     /// Where period bonuses are paid from.
     BonusExpense,
+    /// Where campaign cashback is paid from.
+    CashbackExpense,
 }
 
 impl SystemAccount {
@@ -57,12 +61,13 @@ impl SystemAccount {
             Self::StoreCreditRedeemed => "system:store_credit_redeemed",
             Self::Payouts => "system:payouts",
             Self::BonusExpense => "system:bonus_expense",
+            Self::CashbackExpense => "system:cashback_expense",
         }
     }
 }
 
 /// Which account a posting moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Account {
     /// One of a member's accounts.
     Member(Uuid, MemberAccount),

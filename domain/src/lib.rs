@@ -17,6 +17,7 @@
 //! This crate knows nothing of HTTP, and of apalis only the enqueue.
 
 pub mod auth;
+pub mod campaigns;
 pub mod cascade_inputs;
 pub mod catalog;
 pub mod commissions;

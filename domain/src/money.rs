@@ -18,6 +18,13 @@ pub fn payout(unrounded: Decimal) -> (Decimal, Decimal) {
     (amount, unrounded - amount)
 }
 
+/// A stored amount at the minor unit: Postgres hands a zero back without
+/// its decimal places, and the API always shows them.
+pub fn in_minor_units(mut d: Decimal) -> Decimal {
+    d.rescale(MONEY_SCALE);
+    d
+}
+
 /// Why a decimal string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {

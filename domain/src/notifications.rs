@@ -84,3 +84,62 @@ pub async fn to_member(
     let email = Email { dedupe_key, member_id: Some(member_id), to: m.email, subject, body: body(&m.name) };
     queue(conn, &email).await
 }
+
+/// One email of a batch to members: the body is written from the member's
+/// name, which the batch looks up in one query.
+pub struct ToMember<F: Fn(&str) -> String> {
+    /// The member.
+    pub member_id: Uuid,
+    /// Queued once per key.
+    pub dedupe_key: String,
+    /// Subject line.
+    pub subject: String,
+    /// The body, given the member's name.
+    pub body: F,
+}
+
+/// Queues emails to many members (once per dedupe key each) and their
+/// `notify` jobs in a few statements: what a settlement that pays
+/// thousands of buyers needs.
+pub async fn queue_to_members<F: Fn(&str) -> String>(
+    conn: &mut PgConnection,
+    emails: &[ToMember<F>],
+) -> DomainResult<()> {
+    let ids: Vec<Uuid> = emails.iter().map(|e| e.member_id).collect();
+    let members: std::collections::HashMap<Uuid, (String, String)> =
+        sqlx::query!("SELECT id, email, name FROM members WHERE id = ANY($1)", &ids)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, (m.email, m.name)))
+            .collect();
+    let (mut keys, mut member_ids, mut to, mut subjects, mut bodies, mut row_ids) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for e in emails {
+        let Some((email, name)) = members.get(&e.member_id) else { continue };
+        row_ids.push(Uuid::now_v7());
+        keys.push(e.dedupe_key.clone());
+        member_ids.push(e.member_id);
+        to.push(email.clone());
+        subjects.push(e.subject.clone());
+        bodies.push((e.body)(name));
+    }
+    let queued = sqlx::query_scalar!(
+        "INSERT INTO notifications (id, dedupe_key, member_id, to_email, subject, body)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        &row_ids,
+        &keys,
+        &member_ids,
+        &to,
+        &subjects,
+        &bodies
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let jobs: Vec<Notify> = queued.into_iter().map(|notification_id| Notify { notification_id }).collect();
+    for chunk in jobs.chunks(20_000) {
+        jobs::enqueue_many(conn, chunk).await?;
+    }
+    Ok(())
+}

@@ -14,7 +14,7 @@ use crate::error::{DomainError, DomainResult, Problems};
 use crate::flash_sales;
 use crate::jobs::{self, CreditVolume};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
-use crate::money::{MONEY_SCALE, parse_amount};
+use crate::money::{MONEY_SCALE, in_minor_units as money, parse_amount};
 use crate::notifications::{self, Email};
 use crate::plans;
 use crate::reversals;
@@ -556,13 +556,6 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         events,
         reversals,
     })
-}
-
-/// A stored amount shown in the minor unit: Postgres hands a zero back
-/// without its decimal places.
-fn money(mut d: Decimal) -> Decimal {
-    d.rescale(MONEY_SCALE);
-    d
 }
 
 /// The member whose order it is (for access checks): the buyer, or a guest

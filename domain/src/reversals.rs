@@ -256,7 +256,8 @@ pub async fn apply_pending(conn: &mut PgConnection, order_id: Uuid, currency: &s
             reverse_commissions(conn, order_id, r.id, r.seq, &o.invoice_no, currency).await?;
         }
     }
-    Ok(())
+    // Cashback paid by a settled campaign on these units goes back too.
+    crate::campaigns::claw_back(conn, order_id, currency).await
 }
 
 async fn reverse_volume(conn: &mut PgConnection, reversal_id: Uuid) -> DomainResult<()> {

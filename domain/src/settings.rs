@@ -58,6 +58,10 @@ pub struct Settings {
     /// `HAAT_PERIOD_CLOSE_CRON` (default `0 5 * * * *`: hourly at :05, in
     /// UTC): when workers look for an ended period to close. Seconds first.
     pub period_close_cron: cron::Schedule,
+    /// `HAAT_CAMPAIGN_GRACE_SECONDS` (default 3600): how long after a
+    /// campaign's window ends its settlement waits for in-flight payments,
+    /// unless the campaign names its own `settle_at` or `grace_seconds`.
+    pub campaign_grace_seconds: i32,
 }
 
 /// Each provider's secrets and server address. Defaults work locally (and
@@ -143,6 +147,7 @@ impl std::fmt::Debug for Settings {
             .field("providers", &"<secrets>")
             .field("time_zone", &self.time_zone)
             .field("period_close_cron", &self.period_close_cron.to_string())
+            .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .finish()
     }
 }
@@ -201,9 +206,18 @@ impl Settings {
         let period_close_cron: cron::Schedule = cron_spec
             .parse()
             .map_err(|e| anyhow::anyhow!("HAAT_PERIOD_CLOSE_CRON must be a cron expression with seconds: {e}"))?;
+        let campaign_grace_seconds = var("HAAT_CAMPAIGN_GRACE_SECONDS")
+            .map(|v| v.parse::<i32>())
+            .transpose()
+            .context("HAAT_CAMPAIGN_GRACE_SECONDS must be a whole number of seconds")?
+            .unwrap_or(3600);
+        if !(0..=30 * 86_400).contains(&campaign_grace_seconds) {
+            bail!("HAAT_CAMPAIGN_GRACE_SECONDS must be from 0 to 2592000 (30 days)");
+        }
         Ok(Self {
             time_zone,
             period_close_cron,
+            campaign_grace_seconds,
             return_window_days,
             withdrawal_min,
             withdrawal_multiple,

@@ -7,10 +7,11 @@ use chrono::Utc;
 use std::sync::Arc;
 
 use haat_domain::jobs::{
-    CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, Notify, ProcessWebhook, ReleaseHold, ReverseOrder,
+    CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, Notify, ProcessWebhook,
+    ReleaseHold, ReverseOrder,
 };
 use haat_domain::settings::ProviderSettings;
-use haat_domain::{commissions, notifications, periods, reversals, webhooks};
+use haat_domain::{campaigns, commissions, notifications, periods, reversals, webhooks};
 use sqlx::PgPool;
 
 use crate::mailer::Sender;
@@ -116,5 +117,24 @@ pub async fn close_period(job: ClosePeriod, state: Data<WorkerState>) -> Result<
     let outcome = periods::close(&mut tx, &job.period, state.time_zone, Utc::now(), &state.currency).await?;
     tx.commit().await?;
     tracing::info!(period = job.period, ?outcome, "period close");
+    Ok(())
+}
+
+/// `campaign`: settle a campaign at its deadline (once, whoever runs it),
+/// or release the cash it paid once the hold ends.
+pub async fn campaign(job: CampaignTask, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    match job.step {
+        CampaignStep::Settle { version } => {
+            let outcome = campaigns::settle(&mut tx, job.campaign_id, version, Utc::now(), &state.currency).await?;
+            tx.commit().await?;
+            tracing::info!(campaign_id = %job.campaign_id, ?outcome, "campaign settlement");
+        }
+        CampaignStep::Release => {
+            let released = campaigns::release(&mut tx, job.campaign_id, &state.currency).await?;
+            tx.commit().await?;
+            tracing::info!(campaign_id = %job.campaign_id, released, "campaign cashback released");
+        }
+    }
     Ok(())
 }

@@ -16,8 +16,8 @@ use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::{
-    CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, Job, Notify, ProcessWebhook, ReleaseHold,
-    ReverseOrder,
+    CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, Job, Notify, ProcessWebhook,
+    ReleaseHold, ReverseOrder,
 };
 use haat_domain::settings::Settings;
 
@@ -52,11 +52,13 @@ pub enum QueueKind {
     Notifications,
     /// `close_period` (and the schedule that enqueues it).
     Periods,
+    /// `campaign`: settlements at their deadlines, cashback releases.
+    Campaigns,
 }
 
 impl QueueKind {
     /// Every queue, the default set.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Webhooks,
         Self::Confirmations,
         Self::Volume,
@@ -65,6 +67,7 @@ impl QueueKind {
         Self::Reversals,
         Self::Notifications,
         Self::Periods,
+        Self::Campaigns,
     ];
 }
 
@@ -80,9 +83,10 @@ impl FromStr for QueueKind {
             "holds" => Self::Holds,
             "notifications" => Self::Notifications,
             "periods" => Self::Periods,
+            "campaigns" => Self::Campaigns,
             _ => bail!(
                 "unknown queue {s:?}: expected webhooks, confirmations, volume, commission, holds, reversals, \
-                 notifications or periods"
+                 notifications, periods or campaigns"
             ),
         })
     }
@@ -201,6 +205,9 @@ pub async fn run(
                     settings.time_zone,
                 ));
                 register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone())
+            }
+            QueueKind::Campaigns => {
+                register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone())
             }
         };
     }

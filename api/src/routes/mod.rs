@@ -1,5 +1,6 @@
 //! One module per resource, each exposing its `router()`.
 
+pub mod campaigns;
 pub mod catalog;
 pub mod coupons;
 pub mod flash_sales;

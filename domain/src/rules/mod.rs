@@ -2,6 +2,7 @@
 //! unit- and property-tested and replayed from stored inputs.
 
 pub mod campaign;
+pub mod campaign_window;
 pub mod cascade;
 pub mod order_state;
 pub mod period;

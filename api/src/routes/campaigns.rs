@@ -1,0 +1,95 @@
+//! Cashback campaigns: admins create them, move or repeat their
+//! settlement, settle them early or cancel them, and read the decision.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use haat_domain::DomainResult;
+use haat_domain::campaigns::{self, Campaign, Defaults, NewCampaign, ScheduleInput};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{admin_create, whole_list};
+use crate::AppState;
+use crate::error::{ApiResult, to_json};
+use crate::extract::{Auth, RawBody, parse_id, parse_json};
+
+/// Campaign routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/campaigns", post(create).get(list))
+        .route("/v1/admin/campaigns/{id}", get(show))
+        .route("/v1/admin/campaigns/{id}/schedule", post(schedule))
+        .route("/v1/admin/campaigns/{id}/settle", post(settle))
+        .route("/v1/admin/campaigns/{id}/cancel", post(cancel))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let defaults =
+        Defaults { time_zone: state.settings.time_zone, grace_seconds: state.settings.campaign_grace_seconds };
+    let now = chrono::Utc::now();
+    admin_create(&state, &auth, &body, move |c, input: &NewCampaign| campaigns::create(c, input, defaults, now).boxed())
+        .await
+}
+
+async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    whole_list(&campaigns::list(&mut conn).await?)
+}
+
+async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let id = parse_id(&id, "campaign")?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(to_json(&campaigns::get(&mut conn, id).await?)?))
+}
+
+async fn schedule(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let input: ScheduleInput = parse_json(&body)?;
+    change(&state, &id, move |c, id| async move { campaigns::schedule(c, id, &input).await }.boxed()).await
+}
+
+/// Settles now: answers 202, the settlement job does the work.
+async fn settle(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    auth.require_admin()?;
+    let now = chrono::Utc::now();
+    let campaign = change(&state, &id, move |c, id| campaigns::settle_now(c, id, now).boxed()).await?;
+    Ok((StatusCode::ACCEPTED, campaign))
+}
+
+async fn cancel(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    change(&state, &id, |c, id| campaigns::cancel(c, id).boxed()).await
+}
+
+/// One campaign change in one transaction.
+async fn change(
+    state: &AppState,
+    raw_id: &str,
+    f: impl for<'c> FnOnce(&'c mut PgConnection, Uuid) -> BoxFuture<'c, DomainResult<Campaign>>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id(raw_id, "campaign")?;
+    let mut tx = state.pool.begin().await?;
+    let campaign = f(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(to_json(&campaign)?))
+}
