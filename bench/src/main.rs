@@ -1,8 +1,10 @@
 //! `haat-bench`: seeds a large tree on the embedded database and prints how
 //! long the commission cascade of one order takes at depth 10 and at depth
-//! 10,000, and how long the monthly period close of the whole tree takes.
+//! 10,000, how long the monthly period close of the whole tree takes, and
+//! how long one cashback campaign's settlement takes over 100,000 eligible
+//! purchases (and its release of the held cash).
 //!
-//! `cargo run --release -p haat-bench -- --members 1000000`
+//! `cargo run --release -p haat-bench -- --members 1000000 --purchases 200000 --campaign-purchases 100000`
 //! (`DATABASE_URL` to use another server; a fresh database is created and
 //! dropped either way).
 
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::{Datelike, Duration as Days, TimeZone, Utc};
+use haat_domain::campaigns::{self, Defaults, NewCampaign, Outcome, ScopeInput};
 use haat_domain::catalog::{self, ProductInput};
 use haat_domain::embedded_pg::{self, ClusterSpec};
 use haat_domain::orders::{self, Address, NewLine, NewOrder};
@@ -33,17 +36,21 @@ const CURRENCY: &str = "BDT";
 struct Args {
     members: usize,
     purchases: usize,
+    campaign_purchases: usize,
 }
 
 fn args() -> Result<Args> {
-    let mut a = Args { members: 1_000_000, purchases: 200_000 };
+    let mut a = Args { members: 1_000_000, purchases: 200_000, campaign_purchases: 100_000 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--members" => a.members = value.parse().context("--members must be a whole number")?,
             "--purchases" => a.purchases = value.parse().context("--purchases must be a whole number")?,
-            _ => bail!("unknown flag {flag}: expected --members N, --purchases N"),
+            "--campaign-purchases" => {
+                a.campaign_purchases = value.parse().context("--campaign-purchases must be a whole number")?
+            }
+            _ => bail!("unknown flag {flag}: expected --members N, --purchases N, --campaign-purchases N"),
         }
     }
     if a.members < CHAIN + FIRST_LEVEL + 1 {
@@ -114,6 +121,7 @@ async fn run(pool: &PgPool, args: &Args) -> Result<()> {
     tx.commit().await?;
     let close = close_started.elapsed();
     let closed = periods::get(&mut *pool.acquire().await?, &period).await?;
+    let campaign = time_campaign(pool, &everyone, args.campaign_purchases, plan).await?;
 
     println!("haat-bench: {} members (one {CHAIN}-deep chain), {} past purchases", args.members, args.purchases);
     println!("seeding: tree {:.1} s, everything {:.1} s", seeded_tree.as_secs_f64(), seeded.as_secs_f64());
@@ -133,7 +141,113 @@ async fn run(pool: &PgPool, args: &Args) -> Result<()> {
         closed.bonus_total,
         close.as_secs_f64()
     );
+    println!(
+        "| campaign settlement, {} eligible purchases, {} paid ({} total) | {:.1} s |",
+        campaign.purchases,
+        campaign.paid,
+        campaign.paid_total,
+        campaign.settle.as_secs_f64()
+    );
+    println!("| campaign settlement run again (finds it settled) | {} |", ms(campaign.again));
+    println!(
+        "| release of the campaign's held cash, {} payouts | {:.1} s |",
+        campaign.released,
+        campaign.release.as_secs_f64()
+    );
     Ok(())
+}
+
+/// What the campaign phase measured.
+struct CampaignFigures {
+    purchases: usize,
+    paid: usize,
+    paid_total: String,
+    settle: Duration,
+    again: Duration,
+    released: usize,
+    release: Duration,
+}
+
+/// Seeds `count` purchases of a course, one per member, paid last week;
+/// settles a 10% campaign over them (what the settle job runs: one
+/// transaction), runs it again, then releases the held cash.
+async fn time_campaign(pool: &PgPool, everyone: &[Uuid], count: usize, plan: Uuid) -> Result<CampaignFigures> {
+    let mut tx = pool.begin().await?;
+    let input = ProductInput {
+        sku: Some("COURSE-1".into()),
+        name: Some("Course".into()),
+        category: Some("courses".into()),
+        price: Some("1500.00".into()),
+        pv: Some("10.00".into()),
+        bv: Some("100.00".into()),
+        stock: Some(1_000_000_000),
+        ..Default::default()
+    };
+    let course = catalog::create(&mut tx, &input).await?;
+    tx.commit().await?;
+    let paid_at = Utc::now() - Days::days(7);
+    let purchases: Vec<SeedPurchase> = everyone
+        .iter()
+        .cycle()
+        .skip(1)
+        .take(count)
+        .map(|b| SeedPurchase { buyer_id: *b, quantity: 1, credited_at: paid_at })
+        .collect();
+    let mut tx = pool.begin().await?;
+    seed::credited_orders(&mut tx, course.id, plan, &purchases, chrono_tz::UTC, CURRENCY).await?;
+    tx.commit().await?;
+    sqlx::query("ANALYZE").execute(pool).await?;
+    let new = NewCampaign {
+        name: "Course launch".into(),
+        scope: ScopeInput { kind: "product".into(), product_id: Some(course.id), seller_id: None },
+        starts_at: (paid_at - Days::days(1)).to_rfc3339(),
+        ends_at: (paid_at + Days::days(1)).to_rfc3339(),
+        time_zone: None,
+        settle_at: Some(Utc::now() + Days::days(1)),
+        grace_seconds: None,
+        cron: None,
+        rate: "0.10".into(),
+        trigger: "reached".into(),
+        min_units: 1,
+        max_units: None,
+        min_value: None,
+        max_value: None,
+        per_buyer_limit: None,
+        reward: None,
+        budget: None,
+    };
+    let defaults = Defaults { time_zone: chrono_tz::UTC, grace_seconds: 3600 };
+    let mut tx = pool.begin().await?;
+    let created = campaigns::create(&mut tx, &new, defaults, Utc::now()).await?;
+    tx.commit().await?;
+    let settle = |pool: PgPool| async move {
+        let started = Instant::now();
+        let mut tx = pool.begin().await?;
+        let outcome = campaigns::settle(&mut tx, created.id, 1, Utc::now(), CURRENCY).await?;
+        tx.commit().await?;
+        anyhow::Ok((outcome, started.elapsed()))
+    };
+    let (outcome, settle_time) = settle(pool.clone()).await?;
+    let (again, again_time) = settle(pool.clone()).await?;
+    if again != Outcome::Nothing || !matches!(outcome, Outcome::Settled { .. }) {
+        bail!("settlement ran {outcome:?}, then {again:?}");
+    }
+    let started = Instant::now();
+    let mut tx = pool.begin().await?;
+    let released = campaigns::release(&mut tx, created.id, CURRENCY).await?;
+    tx.commit().await?;
+    let release = started.elapsed();
+    let view = campaigns::get(&mut *pool.acquire().await?, created.id).await?;
+    let s = view.settlement.context("the campaign has a settlement")?;
+    Ok(CampaignFigures {
+        purchases: usize::try_from(s.eligible_purchases)?,
+        paid: usize::try_from(s.paid_purchases)?,
+        paid_total: s.paid_total.to_string(),
+        settle: settle_time,
+        again: again_time,
+        released,
+        release,
+    })
 }
 
 fn ms(d: Duration) -> String {
