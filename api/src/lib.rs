@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::members::router())
         .merge(routes::catalog::router())
         .merge(routes::campaigns::router())
+        .merge(routes::loyalty::router())
         .merge(routes::coupons::router())
         .merge(routes::flash_sales::router())
         .merge(routes::plans::router())

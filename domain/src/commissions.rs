@@ -110,7 +110,8 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
         .await?;
     }
     notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
-    if !result.commissions.is_empty() {
+    let rewarded = crate::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
+    if !result.commissions.is_empty() || rewarded {
         let job = ReleaseHold { order_id, release_at: release_at.timestamp() };
         jobs::enqueue(conn, &job, Some(release_at)).await?;
     }
@@ -217,7 +218,8 @@ async fn notify_beneficiaries(
     Ok(())
 }
 
-/// Moves the order's held commissions whose hold has ended to available.
+/// Moves the order's held commissions whose hold has ended to available
+/// (and releases the buyer's held rewards with them).
 /// Anything still held (a job run early) gets a new release job.
 pub async fn release_holds(
     conn: &mut PgConnection,
@@ -259,8 +261,11 @@ pub async fn release_holds(
             .execute(&mut *conn)
             .await?;
     }
+    crate::loyalty::release(conn, order_id, now, currency).await?;
     let next = sqlx::query_scalar!(
-        "SELECT min(release_at) FROM commissions WHERE order_id = $1 AND status = 'pending'",
+        "SELECT min(at) FROM (SELECT release_at AS at FROM commissions WHERE order_id = $1 AND status = 'pending'
+                              UNION ALL
+                              SELECT release_at FROM order_rewards WHERE order_id = $1 AND status = 'pending') t",
         order_id
     )
     .fetch_one(&mut *conn)

@@ -120,6 +120,23 @@ impl Job for CampaignTask {
     }
 }
 
+/// Expire the points lots older than their plan allows. Enqueued by the
+/// daily schedule of every worker serving `loyalty` (one job per tick) and
+/// by admins; running it twice expires nothing twice.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExpirePoints {
+    /// The tick or request time (unix milliseconds): the job's key.
+    pub tick: i64,
+}
+
+impl Job for ExpirePoints {
+    const QUEUE: &'static str = "haat.loyalty";
+    const RETRIES: usize = 5;
+    fn key(&self) -> String {
+        format!("expire_points:{}", self.tick)
+    }
+}
+
 impl Job for ClosePeriod {
     const QUEUE: &'static str = "haat.periods";
     const RETRIES: usize = 5;

@@ -51,6 +51,8 @@ pub enum SystemAccount {
     BonusExpense,
     /// Where campaign cashback is paid from.
     CashbackExpense,
+    /// Where expired points go.
+    Breakage,
 }
 
 impl SystemAccount {
@@ -62,6 +64,7 @@ impl SystemAccount {
             Self::Payouts => "system:payouts",
             Self::BonusExpense => "system:bonus_expense",
             Self::CashbackExpense => "system:cashback_expense",
+            Self::Breakage => "system:breakage",
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod flash_sales;
 pub mod idempotency;
 pub mod jobs;
 pub mod ledger;
+pub mod loyalty;
 pub mod members;
 pub mod money;
 pub mod notifications;

@@ -493,7 +493,8 @@ async fn spend_store_credit(
         },
     )
     .await?;
-    Ok(())
+    // Points are spent before plain store credit, oldest lot first.
+    crate::loyalty::spend_points(conn, buyer_id, order_id, amount, chrono::Utc::now()).await
 }
 
 async fn record_history(conn: &mut PgConnection, order_id: Uuid, status: &str, source: &str) -> DomainResult<()> {
@@ -790,12 +791,15 @@ async fn return_store_credit(conn: &mut PgConnection, order_id: Uuid, buyer_id: 
         Posting { account: Account::System(SystemAccount::StoreCreditRedeemed), amount: -o.store_credit },
         Posting { account: Account::Member(buyer_id, MemberAccount::Credit), amount: o.store_credit },
     ];
-    ledger::post(
+    let returned = ledger::post(
         conn,
         &o.currency,
         Entry { idempotency_key: &key, kind: "store_credit_returned", reference: &reference, postings },
     )
     .await?;
+    if returned {
+        crate::loyalty::restore_points(conn, order_id).await?;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::money::{MONEY_SCALE, VOLUME_SCALE, parse_amount, parse_rate};
 use crate::rules::cascade::{Compression, LevelRates, PlanRules};
+pub use crate::rules::loyalty::Tier;
 use crate::rules::order_state::CreditOn;
 use crate::rules::period::{PeriodBonus, Rank};
 
@@ -60,12 +61,19 @@ pub struct PlanInput {
     /// `none` (default) or `dynamic`.
     #[serde(default)]
     pub compression: Option<String>,
-    /// Not yet supported beyond its default ("0").
+    /// The buyer's instant reward per order, a share of what they paid
+    /// for each line (default "0").
     #[serde(default)]
     pub order_cashback_rate: Option<String>,
-    /// `credit` (default) or `cash`; matters once the cashback rate does.
+    /// `credit` (default: points, i.e. store credit that expires) or `cash`.
     #[serde(default)]
     pub order_cashback_reward: Option<String>,
+    /// Tiers by trailing 12-month spend that raise the earn rate (an extension).
+    #[serde(default)]
+    pub tiers: Vec<TierInput>,
+    /// Days after an order's credit time that its points expire (default 365).
+    #[serde(default)]
+    pub points_expiry_days: Option<i64>,
     /// The most an order's commissions may total, as a share of its BV
     /// (default null: no cap).
     #[serde(default)]
@@ -76,6 +84,18 @@ pub struct PlanInput {
     /// Team-target bonuses paid at period close.
     #[serde(default)]
     pub period_bonuses: Vec<BonusInput>,
+}
+
+/// A tier as the admin sends it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierInput {
+    /// Name, unique in the plan.
+    pub name: String,
+    /// Trailing 12-month spend needed (inclusive).
+    pub min_spend: String,
+    /// The earn rate at this tier.
+    pub rate: String,
 }
 
 /// A rank as the admin sends it.
@@ -149,6 +169,12 @@ pub struct Plan {
     pub order_cashback_rate: Decimal,
     /// `credit` or `cash`.
     pub order_cashback_reward: String,
+    /// Tiers that raise the earn rate.
+    #[serde(default)]
+    pub tiers: Vec<Tier>,
+    /// Days until points expire.
+    #[serde(default = "default_points_expiry_days")]
+    pub points_expiry_days: i32,
     /// Optional cap on payouts as a share of BV.
     pub payout_cap_rate: Option<Decimal>,
     /// Ranks, lowest first.
@@ -245,21 +271,30 @@ fn optional_rate(p: &mut Problems, field: &str, raw: &Option<String>) -> Decimal
     raw.as_ref().and_then(|r| p.check(field, parse_rate(r))).unwrap_or_default()
 }
 
-/// Refuses a non-default value of a field the engine does not implement yet,
-/// rather than silently ignoring it.
-fn zero_only(p: &mut Problems, field: &str, raw: &Option<String>) -> Decimal {
-    let Some(raw) = raw else { return Decimal::ZERO };
-    match parse_rate(raw).or_else(|_| parse_amount(raw, VOLUME_SCALE)) {
-        Ok(d) if d.is_zero() => Decimal::ZERO,
-        Ok(_) => {
-            p.add(field, "is not supported yet: only \"0\" (its default) is accepted");
-            Decimal::ZERO
+fn default_points_expiry_days() -> i32 {
+    365
+}
+
+fn tiers_of(p: &mut Problems, input: &[TierInput]) -> Vec<Tier> {
+    let mut out: Vec<Tier> = Vec::new();
+    for (i, t) in input.iter().enumerate() {
+        let field = |f: &str| format!("tiers[{i}].{f}");
+        let name = t.name.trim();
+        if name.is_empty() || name.len() > 50 || out.iter().any(|o| o.name == name) {
+            p.add(field("name"), "must be 1 to 50 characters and unique");
         }
-        Err(e) => {
-            p.add(field, e.to_string());
-            Decimal::ZERO
+        let min_spend = p.check(&field("min_spend"), parse_amount(&t.min_spend, MONEY_SCALE));
+        if min_spend.is_some_and(|m| out.iter().any(|o| o.min_spend == m)) {
+            p.add(field("min_spend"), "another tier has the same min_spend");
         }
+        let rate = p.check(&field("rate"), parse_rate(&t.rate));
+        out.push(Tier {
+            name: name.to_owned(),
+            min_spend: min_spend.unwrap_or_default(),
+            rate: rate.unwrap_or_default(),
+        });
     }
+    out
 }
 
 fn validate(input: &PlanInput) -> DomainResult<Plan> {
@@ -296,7 +331,12 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
         None => Decimal::new(0, VOLUME_SCALE),
         Some(raw) => p.check("min_personal_pv", parse_amount(raw, VOLUME_SCALE)).unwrap_or_default(),
     };
-    let order_cashback_rate = zero_only(&mut p, "order_cashback_rate", &input.order_cashback_rate);
+    let order_cashback_rate = optional_rate(&mut p, "order_cashback_rate", &input.order_cashback_rate);
+    let tiers = tiers_of(&mut p, &input.tiers);
+    let points_expiry_days = input.points_expiry_days.unwrap_or(365);
+    if !(1..=3650).contains(&points_expiry_days) {
+        p.add("points_expiry_days", "must be a whole number of days from 1 to 3650");
+    }
     let payout_cap_rate = input.payout_cap_rate.as_ref().and_then(|raw| p.check("payout_cap_rate", parse_rate(raw)));
     let active_window_days = input.active_window_days.unwrap_or(30);
     if !(1..=366).contains(&active_window_days) {
@@ -335,6 +375,8 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
         compression,
         order_cashback_rate,
         order_cashback_reward: reward,
+        tiers,
+        points_expiry_days: points_expiry_days as i32,
         payout_cap_rate,
         ranks,
         period_bonuses,

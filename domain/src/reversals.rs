@@ -256,7 +256,9 @@ pub async fn apply_pending(conn: &mut PgConnection, order_id: Uuid, currency: &s
             reverse_commissions(conn, order_id, r.id, r.seq, &o.invoice_no, currency).await?;
         }
     }
-    // Cashback paid by a settled campaign on these units goes back too.
+    // The buyer's instant reward and cashback paid by a settled campaign on
+    // these units go back too.
+    crate::loyalty::reverse(conn, order_id, currency).await?;
     crate::campaigns::claw_back(conn, order_id, currency).await
 }
 

@@ -62,6 +62,9 @@ pub struct Settings {
     /// campaign's window ends its settlement waits for in-flight payments,
     /// unless the campaign names its own `settle_at` or `grace_seconds`.
     pub campaign_grace_seconds: i32,
+    /// `HAAT_POINTS_EXPIRY_CRON` (default `0 30 0 * * *`: daily at 00:30
+    /// UTC): when workers serving `loyalty` run the points expiry.
+    pub points_expiry_cron: cron::Schedule,
 }
 
 /// Each provider's secrets and server address. Defaults work locally (and
@@ -148,6 +151,7 @@ impl std::fmt::Debug for Settings {
             .field("time_zone", &self.time_zone)
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
+            .field("points_expiry_cron", &self.points_expiry_cron.to_string())
             .finish()
     }
 }
@@ -214,10 +218,15 @@ impl Settings {
         if !(0..=30 * 86_400).contains(&campaign_grace_seconds) {
             bail!("HAAT_CAMPAIGN_GRACE_SECONDS must be from 0 to 2592000 (30 days)");
         }
+        let expiry_spec = var("HAAT_POINTS_EXPIRY_CRON").unwrap_or_else(|| "0 30 0 * * *".into());
+        let points_expiry_cron: cron::Schedule = expiry_spec
+            .parse()
+            .map_err(|e| anyhow::anyhow!("HAAT_POINTS_EXPIRY_CRON must be a cron expression with seconds: {e}"))?;
         Ok(Self {
             time_zone,
             period_close_cron,
             campaign_grace_seconds,
+            points_expiry_cron,
             return_window_days,
             withdrawal_min,
             withdrawal_multiple,

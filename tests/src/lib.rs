@@ -271,7 +271,7 @@ impl TestApp {
     }
 }
 
-/// Lets `days` pass for held commissions: their hold ends and the release
+/// Lets `days` pass for held commissions and rewards: their hold ends and the release
 /// jobs' start are both shifted into the past, exactly as if that much time
 /// had gone by.
 pub async fn let_days_pass(app: &TestApp, days: i32) {
@@ -280,6 +280,13 @@ pub async fn let_days_pass(app: &TestApp, days: i32) {
         .execute(&app.pool)
         .await
         .expect("shift holds");
+    sqlx::query(
+        "UPDATE order_rewards SET release_at = release_at - make_interval(days => $1) WHERE status = 'pending'",
+    )
+    .bind(days)
+    .execute(&app.pool)
+    .await
+    .expect("shift reward holds");
     sqlx::query(
         "UPDATE apalis.jobs SET run_at = run_at - make_interval(days => $1) WHERE job_type = 'haat.holds' AND status = 'Pending'",
     )

@@ -7,11 +7,11 @@ use chrono::Utc;
 use std::sync::Arc;
 
 use haat_domain::jobs::{
-    CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, Notify, ProcessWebhook,
-    ReleaseHold, ReverseOrder,
+    CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Notify,
+    ProcessWebhook, ReleaseHold, ReverseOrder,
 };
 use haat_domain::settings::ProviderSettings;
-use haat_domain::{campaigns, commissions, notifications, periods, reversals, webhooks};
+use haat_domain::{campaigns, commissions, loyalty, notifications, periods, reversals, webhooks};
 use sqlx::PgPool;
 
 use crate::mailer::Sender;
@@ -136,5 +136,14 @@ pub async fn campaign(job: CampaignTask, state: Data<WorkerState>) -> Result<(),
             tracing::info!(campaign_id = %job.campaign_id, released, "campaign cashback released");
         }
     }
+    Ok(())
+}
+
+/// `expire_points`: the points lots past their age, once.
+pub async fn expire_points(job: ExpirePoints, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    let expired = loyalty::expire_points(&mut tx, Utc::now(), &state.currency).await?;
+    tx.commit().await?;
+    tracing::info!(tick = job.tick, expired, "points expiry");
     Ok(())
 }

@@ -16,8 +16,8 @@ use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::{
-    CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, Job, Notify, ProcessWebhook,
-    ReleaseHold, ReverseOrder,
+    CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Job, Notify,
+    ProcessWebhook, ReleaseHold, ReverseOrder,
 };
 use haat_domain::settings::Settings;
 
@@ -54,11 +54,13 @@ pub enum QueueKind {
     Periods,
     /// `campaign`: settlements at their deadlines, cashback releases.
     Campaigns,
+    /// `expire_points` (and the daily schedule that enqueues it).
+    Loyalty,
 }
 
 impl QueueKind {
     /// Every queue, the default set.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Webhooks,
         Self::Confirmations,
         Self::Volume,
@@ -68,6 +70,7 @@ impl QueueKind {
         Self::Notifications,
         Self::Periods,
         Self::Campaigns,
+        Self::Loyalty,
     ];
 }
 
@@ -84,9 +87,10 @@ impl FromStr for QueueKind {
             "notifications" => Self::Notifications,
             "periods" => Self::Periods,
             "campaigns" => Self::Campaigns,
+            "loyalty" => Self::Loyalty,
             _ => bail!(
                 "unknown queue {s:?}: expected webhooks, confirmations, volume, commission, holds, reversals, \
-                 notifications, periods or campaigns"
+                 notifications, periods, campaigns or loyalty"
             ),
         })
     }
@@ -208,6 +212,10 @@ pub async fn run(
             }
             QueueKind::Campaigns => {
                 register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone())
+            }
+            QueueKind::Loyalty => {
+                tokio::spawn(schedule::points_expiry(pool.clone(), settings.points_expiry_cron.clone()));
+                register!(monitor, pool, state, ExpirePoints, handlers::expire_points, n, name.clone())
             }
         };
     }

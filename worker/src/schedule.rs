@@ -1,35 +1,50 @@
-//! The period-close schedule. Every worker process that serves the
-//! `periods` queue runs it; each tick enqueues one `close_period` job keyed
-//! by the tick's time, so however many processes tick, one job per tick is
-//! queued (the job table's idempotency key), and the close itself runs once
-//! per period. (apalis-cron's `pipe_to` would run each tick once per
-//! process, and its stream stops for good after a missed tick.)
+//! Cron schedules that enqueue jobs: the period close and the points
+//! expiry. Every worker process that serves the job's queue runs its
+//! schedule; each tick enqueues one job keyed by the tick's time, so
+//! however many processes tick, one job per tick is queued (the job
+//! table's idempotency key), and the jobs themselves are idempotent.
+//! (apalis-cron's `pipe_to` would run each tick once per process, and its
+//! stream stops for good after a missed tick.)
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use haat_domain::jobs::{self, ClosePeriod};
+use haat_domain::jobs::{self, ClosePeriod, ExpirePoints, Job};
 use haat_domain::periods;
 use sqlx::PgPool;
 
 /// Ticks forever on `schedule` (UTC), enqueueing the close of the period
-/// before each tick's month in `tz`. A failed enqueue is logged and the
-/// next tick tries again (the close is idempotent).
+/// before each tick's month in `tz`.
 pub async fn period_close(pool: PgPool, schedule: cron::Schedule, tz: Tz) {
+    tick(pool, schedule, move |at| ClosePeriod {
+        period: periods::previous_period(at, tz),
+        tick: at.timestamp_millis(),
+    })
+    .await;
+}
+
+/// Ticks forever on `schedule` (UTC), enqueueing the points expiry.
+pub async fn points_expiry(pool: PgPool, schedule: cron::Schedule) {
+    tick(pool, schedule, |at| ExpirePoints { tick: at.timestamp_millis() }).await;
+}
+
+/// Enqueues `job(tick)` at each tick of `schedule`. A failed enqueue is
+/// logged and the next tick tries again.
+async fn tick<J: Job>(pool: PgPool, schedule: cron::Schedule, job: impl Fn(DateTime<Utc>) -> J) {
     loop {
         let Some(next) = schedule.upcoming(Utc).next() else {
-            tracing::warn!("the period-close schedule has no next tick");
+            tracing::warn!(queue = J::QUEUE, "the schedule has no next tick");
             return;
         };
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
         tokio::time::sleep(wait).await;
-        let job = ClosePeriod { period: periods::previous_period(next, tz), tick: next.timestamp_millis() };
+        let job = job(next);
         if let Err(e) = enqueue(&pool, &job).await {
-            tracing::warn!(period = job.period, error = %e, "could not enqueue the period close");
+            tracing::warn!(job = job.key(), error = %e, "could not enqueue a scheduled job");
         }
     }
 }
 
-async fn enqueue(pool: &PgPool, job: &ClosePeriod) -> anyhow::Result<()> {
+async fn enqueue<J: Job>(pool: &PgPool, job: &J) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     jobs::enqueue(&mut tx, job, None).await?;
     tx.commit().await?;

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod coupons;
 pub mod flash_sales;
 pub mod keys;
+pub mod loyalty;
 pub mod members;
 pub mod ops;
 pub mod orders;
