@@ -703,3 +703,35 @@ async fn view(conn: &mut PgConnection, r: Row) -> DomainResult<Campaign> {
         created_at: r.created_at,
     })
 }
+
+/// The audit's campaign check (DESIGN §10.4): every settled campaign's
+/// payouts stay within its budget and per-buyer limit, sum to the stored
+/// `paid_total`, and exist only when the decision was `paid`. Returns one
+/// line per violation.
+pub async fn audit(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
+    Ok(sqlx::query_scalar!(
+        r#"WITH paid AS (
+               SELECT campaign_id, buyer_id, count(*) AS n, sum(amount) AS total
+                 FROM campaign_payouts GROUP BY campaign_id, buyer_id
+           ), per_campaign AS (
+               SELECT campaign_id, sum(total) AS total, max(n) AS most FROM paid GROUP BY campaign_id
+           )
+           SELECT c.id::text || ': ' || v.what AS "violation!"
+             FROM campaigns c
+             JOIN campaign_settlements s ON s.campaign_id = c.id
+             LEFT JOIN per_campaign p ON p.campaign_id = c.id
+            CROSS JOIN LATERAL (VALUES
+                  (CASE WHEN c.budget IS NOT NULL AND coalesce(p.total, 0) > c.budget
+                        THEN 'paid ' || p.total || ' over the budget of ' || c.budget END),
+                  (CASE WHEN c.per_buyer_limit IS NOT NULL AND coalesce(p.most, 0) > c.per_buyer_limit
+                        THEN 'a buyer was paid ' || p.most || ' purchases over the limit of ' || c.per_buyer_limit END),
+                  (CASE WHEN coalesce(p.total, 0) <> s.paid_total
+                        THEN 'payouts sum to ' || coalesce(p.total, 0) || ', the settlement says ' || s.paid_total END),
+                  (CASE WHEN s.decision = 'not_paid' AND p.total IS NOT NULL THEN 'not_paid but has payouts' END)
+            ) AS v (what)
+            WHERE v.what IS NOT NULL
+            ORDER BY 1"#
+    )
+    .fetch_all(conn)
+    .await?)
+}

@@ -98,6 +98,23 @@ async fn buyers_holding(app: &TestApp, buyers: &[Uuid], kind: &str, amount: &str
         .expect("count balances")
 }
 
+/// The audit passes (ledger, cached balances, campaign terms), and every
+/// member account's last posting shows its balance.
+async fn audit_ok(app: &TestApp) {
+    let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
+    assert_eq!(audit["ok"], true, "{audit}");
+    let off: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM accounts a
+           JOIN LATERAL (SELECT balance_after FROM postings p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) l
+             ON true
+          WHERE a.member_id IS NOT NULL AND l.balance_after <> a.balance",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("last balances");
+    assert_eq!(off, 0, "accounts whose last balance_after is not their balance");
+}
+
 async fn entries_of(app: &TestApp, kind: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE kind = $1")
         .bind(kind)
@@ -156,6 +173,7 @@ async fn a_course_campaign_pays_ten_percent_to_each_of_a_thousand_buyers_and_not
     .await;
     assert!(mail.data.contains("150.00 BDT cashback from Course launch"), "{}", mail.data);
     assert_eq!(ledger_totals(&app.pool).await, (Decimal::ZERO, 0));
+    audit_ok(&app).await;
 }
 
 #[tokio::test]
@@ -245,6 +263,7 @@ async fn a_buyer_with_three_paid_orders_and_a_limit_of_one_gets_one_payout() {
     let kinds: Vec<&str> =
         statement["items"].as_array().into_iter().flatten().filter_map(|l| l["kind"].as_str()).collect();
     assert_eq!(kinds, ["cashback"], "{statement}");
+    audit_ok(&app).await;
     let email = regular["email"].as_str().unwrap_or_default().to_owned();
     eventually("the regular's cashback email", || async {
         app.smtp.messages().into_iter().find(|m| m.to.contains(&email) && m.data.contains("45.00 BDT cashback"))
@@ -264,6 +283,15 @@ async fn a_budget_scales_every_payout_by_one_factor_and_the_sum_stays_within_it(
     assert_eq!((s["decision"].as_str(), s["scale"].as_str()), (Some("paid"), Some("0.3333300000")));
     assert_eq!(s["paid_total"], "333.30");
     assert_eq!(buyers_holding(&app, &buyers, "pending", "33.33").await, 10);
+    audit_ok(&app).await;
+    // The audit would see a payout past the budget.
+    sqlx::query("UPDATE campaign_payouts SET amount = amount + 1.00 WHERE order_line_id = (SELECT order_line_id FROM campaign_payouts LIMIT 1)")
+        .execute(&app.pool)
+        .await
+        .expect("tamper");
+    let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
+    let found = audit["checks"][2]["violations"].to_string();
+    assert!(found.contains("paid 334.30 over the budget of 333.33"), "{audit}");
 }
 
 #[tokio::test]
@@ -427,6 +455,7 @@ async fn held_cash_is_released_when_the_plans_hold_ends_and_a_refund_while_held_
     assert_eq!((w["pending"].as_str(), w["available"].as_str()), (Some("0.00"), Some("0.00")));
     assert_eq!(entries_of(&app, "cashback_release").await, 1);
     assert_eq!(ledger_totals(&app.pool).await, (Decimal::ZERO, 0));
+    audit_ok(&app).await;
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
-//! Operations: liveness, readiness, and the ledger audit.
+//! Operations: liveness, readiness, and the audit (ledger, campaigns).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use haat_domain::{db, ledger};
+use haat_domain::{campaigns, db, ledger};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -31,9 +31,11 @@ async fn audit(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Valu
     auth.require_admin()?;
     let mut conn = state.pool.acquire().await?;
     let (unbalanced, drifted) = ledger::audit(&mut conn).await?;
+    let campaigns = campaigns::audit(&mut conn).await?;
     let checks = vec![
         json!({ "name": "journal_entries_sum_to_zero", "ok": unbalanced.is_empty(), "violations": unbalanced }),
         json!({ "name": "cached_balances_match_postings", "ok": drifted.is_empty(), "violations": drifted }),
+        json!({ "name": "campaign_payouts_within_terms", "ok": campaigns.is_empty(), "violations": campaigns }),
     ];
     let ok = checks.iter().all(|c| c["ok"] == true);
     Ok(Json(json!({ "ok": ok, "checks": checks })))
