@@ -555,7 +555,8 @@ async fn reschedule(conn: &mut PgConnection, mut row: Row, at: DateTime<Utc>) ->
 }
 
 /// Cancels a campaign before settlement (a recurring one with its
-/// occurrences not yet settled). Nothing was paid, so nothing moves.
+/// occurrences not yet settled; a single occurrence, and the next one is
+/// scheduled). Nothing was paid, so nothing moves.
 pub async fn cancel(conn: &mut PgConnection, id: Uuid) -> DomainResult<Campaign> {
     let row = lock(conn, id).await?;
     if row.status != "scheduled" && row.status != "recurring" {
@@ -568,6 +569,8 @@ pub async fn cancel(conn: &mut PgConnection, id: Uuid) -> DomainResult<Campaign>
     )
     .execute(&mut *conn)
     .await?;
+    // One occurrence cancelled: the recurring campaign goes on with the next.
+    next_occurrence(conn, &row).await?;
     get(conn, id).await
 }
 
@@ -618,8 +621,8 @@ async fn schedule_occurrence(conn: &mut PgConnection, template: &Row, start: Dat
     enqueue_settlement(conn, &occurrence).await
 }
 
-/// After an occurrence settled: the next one, or, when it was the last,
-/// the template is settled too.
+/// After an occurrence settled or was cancelled: the next one, or, when it
+/// was the last, the template is settled too.
 async fn next_occurrence(conn: &mut PgConnection, occurrence: &Row) -> DomainResult<()> {
     let Some(parent) = occurrence.parent_id else { return Ok(()) };
     let template = lock(conn, parent).await?;

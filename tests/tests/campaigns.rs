@@ -560,3 +560,41 @@ async fn campaign_refusals_name_the_field_and_a_campaign_moves_only_while_schedu
         sqlx::query_scalar("SELECT count(*) FROM campaign_settlements").fetch_one(&app.pool).await.expect("count");
     assert_eq!(settlements, 0);
 }
+
+#[tokio::test]
+async fn cancelling_an_occurrence_schedules_the_next_and_cancelling_the_recurring_campaign_stops_it() {
+    let app = app_with_plan(7).await;
+    let course = product(&app, "COURSE-A", "100.00", None).await;
+    let hour = Utc::now().duration_trunc(Duration::hours(1)).expect("an hour") + Duration::hours(1);
+    let body = json!({"name": "Hourly", "scope": {"kind": "product", "product_id": course["id"]},
+                      "starts_at": iso(hour), "ends_at": iso(hour + Duration::hours(3)), "grace_seconds": 0,
+                      "rate": "0.10", "trigger": "reached", "min_units": 1, "cron": "0 0 * * * *"});
+    let template = create(&app, &body).await;
+    assert_eq!(template["status"], "recurring");
+    let first = template["occurrences"][0].clone();
+    assert_eq!((first["status"].as_str(), first["parent_id"].clone()), (Some("scheduled"), template["id"].clone()));
+    assert_eq!(
+        first["settle_at"].as_str().map(|t| t.parse::<DateTime<Utc>>().ok()),
+        Some(Some(hour + Duration::hours(1)))
+    );
+
+    let (status, _) = app
+        .admin("POST", &format!("/v1/admin/campaigns/{}/cancel", first["id"].as_str().unwrap_or_default()), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let path = format!("/v1/admin/campaigns/{}", template["id"].as_str().unwrap_or_default());
+    let t = app.admin("GET", &path, None).await.1;
+    let statuses: Vec<&str> =
+        t["occurrences"].as_array().into_iter().flatten().filter_map(|o| o["status"].as_str()).collect();
+    assert_eq!(statuses, ["cancelled", "scheduled"]);
+    assert_eq!(
+        t["occurrences"][1]["starts_at"].as_str().map(|t| t.parse::<DateTime<Utc>>().ok()),
+        Some(Some(hour + Duration::hours(1)))
+    );
+
+    let (status, t) = app.admin("POST", &format!("{path}/cancel"), None).await;
+    assert_eq!((status, t["status"].as_str()), (StatusCode::OK, Some("cancelled")));
+    let statuses: Vec<&str> =
+        t["occurrences"].as_array().into_iter().flatten().filter_map(|o| o["status"].as_str()).collect();
+    assert_eq!(statuses, ["cancelled", "cancelled"]);
+}
