@@ -271,29 +271,28 @@ impl TestApp {
     }
 }
 
-/// Lets `days` pass for held commissions and rewards: their hold ends and the release
-/// jobs' start are both shifted into the past, exactly as if that much time
-/// had gone by.
+/// Lets `days` pass for held commissions and rewards: their hold ends and
+/// the release jobs' start are both shifted into the past, exactly as if
+/// that much time had gone by.
 pub async fn let_days_pass(app: &TestApp, days: i32) {
-    sqlx::query("UPDATE commissions SET release_at = release_at - make_interval(days => $1) WHERE status = 'pending'")
-        .bind(days)
-        .execute(&app.pool)
-        .await
-        .expect("shift holds");
-    sqlx::query(
+    let shifts = [
+        "UPDATE commissions SET release_at = release_at - make_interval(days => $1) WHERE status = 'pending'",
         "UPDATE order_rewards SET release_at = release_at - make_interval(days => $1) WHERE status = 'pending'",
-    )
-    .bind(days)
-    .execute(&app.pool)
-    .await
-    .expect("shift reward holds");
-    sqlx::query(
-        "UPDATE apalis.jobs SET run_at = run_at - make_interval(days => $1) WHERE job_type = 'haat.holds' AND status = 'Pending'",
-    )
-    .bind(days)
-    .execute(&app.pool)
-    .await
-    .expect("shift release jobs");
+        "UPDATE apalis.jobs SET run_at = run_at - make_interval(days => $1)
+          WHERE job_type = 'haat.holds' AND status = 'Pending'",
+    ];
+    for shift in shifts {
+        sqlx::query(shift).bind(days).execute(&app.pool).await.expect("shift holds");
+    }
+}
+
+/// How many journal entries of `kind` there are.
+pub async fn entries_of(app: &TestApp, kind: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE kind = $1")
+        .bind(kind)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count entries")
 }
 
 /// The JSON body of an order.

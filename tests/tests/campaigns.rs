@@ -115,14 +115,6 @@ async fn audit_ok(app: &TestApp) {
     assert_eq!(off, 0, "accounts whose last balance_after is not their balance");
 }
 
-async fn entries_of(app: &TestApp, kind: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE kind = $1")
-        .bind(kind)
-        .fetch_one(&app.pool)
-        .await
-        .expect("count entries")
-}
-
 #[tokio::test]
 async fn a_course_campaign_pays_ten_percent_to_each_of_a_thousand_buyers_and_nothing_when_999_were_sold() {
     let app = app_with_plan(7).await;

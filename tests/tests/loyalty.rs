@@ -33,14 +33,6 @@ async fn standing(app: &TestApp, member: &Value) -> Value {
     s
 }
 
-async fn entries_of(app: &TestApp, kind: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE kind = $1")
-        .bind(kind)
-        .fetch_one(&app.pool)
-        .await
-        .expect("count entries")
-}
-
 #[tokio::test]
 async fn points_are_held_like_commissions_a_tier_raises_the_rate_and_a_return_takes_its_share_back() {
     let app = TestApp::spawn().await;
