@@ -16,6 +16,7 @@
 //!
 //! This crate knows nothing of HTTP, and of apalis only the enqueue.
 
+pub mod audit;
 pub mod auth;
 pub mod campaigns;
 pub mod cascade_inputs;

@@ -145,6 +145,25 @@ impl TestApp {
         self.workers.push(cmd.spawn().expect("haat-worker starts"));
     }
 
+    /// Sends SIGTERM to worker `i` and waits for it to exit.
+    pub async fn terminate_worker(&mut self, i: usize) -> std::process::ExitStatus {
+        let worker = &mut self.workers[i];
+        let pid = worker.id().expect("the worker is running");
+        let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent");
+        tokio::time::timeout(PATIENCE * 2, worker.wait()).await.expect("the worker exits in time").expect("exit status")
+    }
+
+    /// Runs `haat-worker ARGS` to completion against the test's database.
+    pub async fn worker_command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary("haat-worker"))
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .output()
+            .await
+            .expect("haat-worker runs")
+    }
+
     /// `METHOD path` with a bearer token and optional JSON body.
     pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (StatusCode, Value) {
         self.call_with(method, path, token, body.map(|b| b.to_string()), &[]).await

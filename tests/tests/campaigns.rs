@@ -290,7 +290,13 @@ async fn a_budget_scales_every_payout_by_one_factor_and_the_sum_stays_within_it(
         .await
         .expect("tamper");
     let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
-    let found = audit["checks"][2]["violations"].to_string();
+    let found = audit["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "campaign_payouts_within_terms")
+        .map(|c| c["violations"].to_string())
+        .unwrap_or_default();
     assert!(found.contains("paid 334.30 over the budget of 333.33"), "{audit}");
 }
 

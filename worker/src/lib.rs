@@ -2,6 +2,7 @@
 //! is told to, each with its own concurrency; any number of processes may
 //! run against one database.
 
+pub mod cli;
 pub mod handlers;
 pub mod mailer;
 pub mod providers;
@@ -96,16 +97,22 @@ impl FromStr for QueueKind {
     }
 }
 
-/// Parses `HAAT_WORKER_QUEUES`, e.g. `webhooks=4,commission=2` (a missing
-/// `=N` means 2). Empty means every queue with concurrency 2.
-pub fn parse_queues(spec: &str) -> Result<Vec<(QueueKind, usize)>> {
+/// Parses a queue list such as `webhooks=4,commission` (a missing `=N`
+/// means `concurrency`). Empty means every queue at `concurrency`.
+pub fn parse_queues(spec: &str, concurrency: usize) -> Result<Vec<(QueueKind, usize)>> {
+    if !(1..=64).contains(&concurrency) {
+        bail!("queue concurrency must be from 1 to 64");
+    }
     if spec.trim().is_empty() {
-        return Ok(QueueKind::ALL.iter().map(|q| (*q, 2)).collect());
+        return Ok(QueueKind::ALL.iter().map(|q| (*q, concurrency)).collect());
     }
     spec.split(',')
         .map(|part| {
-            let (name, n) = part.split_once('=').unwrap_or((part, "2"));
-            let n: usize = n.trim().parse().context("queue concurrency must be a whole number")?;
+            let n: usize = match part.split_once('=') {
+                Some((_, n)) => n.trim().parse().context("queue concurrency must be a whole number")?,
+                None => concurrency,
+            };
+            let name = part.split_once('=').map_or(part, |(name, _)| name);
             if !(1..=64).contains(&n) {
                 bail!("queue concurrency must be from 1 to 64");
             }

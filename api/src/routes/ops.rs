@@ -1,14 +1,14 @@
-//! Operations: liveness, readiness, and the audit (ledger, campaigns).
+//! Operations: liveness, readiness, and the audit (DESIGN §10).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use haat_domain::{campaigns, db, ledger};
+use haat_domain::{audit as checks, db};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::Auth;
 
 /// Ops routes.
@@ -30,13 +30,7 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 async fn audit(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let mut conn = state.pool.acquire().await?;
-    let (unbalanced, drifted) = ledger::audit(&mut conn).await?;
-    let campaigns = campaigns::audit(&mut conn).await?;
-    let checks = vec![
-        json!({ "name": "journal_entries_sum_to_zero", "ok": unbalanced.is_empty(), "violations": unbalanced }),
-        json!({ "name": "cached_balances_match_postings", "ok": drifted.is_empty(), "violations": drifted }),
-        json!({ "name": "campaign_payouts_within_terms", "ok": campaigns.is_empty(), "violations": campaigns }),
-    ];
-    let ok = checks.iter().all(|c| c["ok"] == true);
-    Ok(Json(json!({ "ok": ok, "checks": checks })))
+    let checks = checks::run(&mut conn).await?;
+    let ok = checks.iter().all(|c| c.ok);
+    Ok(Json(json!({ "ok": ok, "checks": to_json(&checks)? })))
 }

@@ -1,0 +1,93 @@
+//! Operating the workers: the audit command and a graceful stop.
+
+use chrono::{Duration, Utc};
+use haat_domain::seed::{self, SeedMember, SeedPurchase};
+use haat_tests::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn the_audit_command_exits_zero_on_a_sound_database_and_one_naming_each_violation() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(3).await;
+    let order = app.place_order(&chain[2], &tea, 1, "cod").await;
+    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+    wallet_reaches(&app, &chain[1], "pending", "30.00").await;
+    quiescent(&app.pool).await;
+
+    let out = app.worker_command(&["audit"]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok   journal_entries_sum_to_zero") && text.contains("0 failed"), "{text}");
+
+    // A cached balance that no posting explains.
+    let account: i64 = sqlx::query_scalar(
+        "UPDATE accounts SET balance = balance + 1 WHERE member_id = $1 AND kind = 'pending' RETURNING id",
+    )
+    .bind(chain[1]["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()))
+    .fetch_one(&app.pool)
+    .await
+    .expect("tamper");
+    let out = app.worker_command(&["audit"]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL cached_balances_match_postings"), "{text}");
+    assert!(text.contains(&format!("     {account}\n")), "{text}");
+    let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
+    assert_eq!(audit["ok"], false, "{audit}");
+}
+
+#[tokio::test]
+async fn sigterm_during_a_settlement_lets_it_finish_and_the_worker_exits_zero() {
+    let mut app = TestApp::spawn().await;
+    let plan = app.create_plan(five_level_plan(7)).await;
+    let course = app.create_product("COURSE-A", "100.00", "10.00", 1_000_000).await;
+    let root = SeedMember { id: Uuid::now_v7(), parent_id: None };
+    let mut members = vec![root.clone()];
+    members.extend((0..20_000).map(|_| SeedMember { id: Uuid::now_v7(), parent_id: Some(root.id) }));
+    let paid_at = Utc::now() - Duration::days(2);
+    let purchases: Vec<SeedPurchase> =
+        members[1..].iter().map(|m| SeedPurchase { buyer_id: m.id, quantity: 1, credited_at: paid_at }).collect();
+    {
+        let mut conn = app.pool.acquire().await.expect("connection");
+        seed::members(&mut conn, &members, "BDT").await.expect("members");
+        let product = course["id"].as_str().and_then(|s| s.parse().ok()).expect("product id");
+        let plan = plan["id"].as_str().and_then(|s| s.parse().ok()).expect("plan id");
+        seed::credited_orders(&mut conn, product, plan, &purchases, chrono_tz::UTC, "BDT").await.expect("orders");
+    }
+    let body = json!({"name": "Big", "scope": {"kind": "product", "product_id": course["id"]},
+                      "starts_at": (paid_at - Duration::days(1)).to_rfc3339(),
+                      "ends_at": (paid_at + Duration::days(1)).to_rfc3339(),
+                      "settle_at": (Utc::now() + Duration::days(1)).to_rfc3339(),
+                      "rate": "0.10", "trigger": "reached", "min_units": 1});
+    let (status, campaign) = app.admin("POST", "/v1/admin/campaigns", Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{campaign}");
+    let path = format!("/v1/admin/campaigns/{}", campaign["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &format!("{path}/settle"), None).await.0, StatusCode::ACCEPTED);
+    eventually("the settlement is running", || async {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.campaigns' AND status = 'Running'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .ok()?;
+        (running == 1).then_some(())
+    })
+    .await;
+
+    let exit = app.terminate_worker(0).await;
+    assert!(exit.success(), "{exit:?}");
+    let (_, settled) = app.admin("GET", &path, None).await;
+    assert_eq!(settled["status"], "settled", "the job in flight finished before the exit: {settled}");
+    assert_eq!(settled["settlement"]["paid_purchases"], 20_000);
+    let job: String = sqlx::query_scalar(
+        "SELECT status FROM apalis.jobs WHERE job_type = 'haat.campaigns' AND status <> 'Pending' ORDER BY done_at DESC NULLS LAST LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("the job row");
+    assert_eq!(job, "Done");
+}
