@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::webhooks::router())
         .merge(routes::withdrawals::router())
         .merge(routes::keys::router())
+        .merge(routes::jobs::router())
         .merge(routes::ops::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {

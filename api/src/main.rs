@@ -8,10 +8,11 @@ use haat_domain::settings::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    runtime::init_tracing();
+    runtime::init_tracing()?;
+    let shutdown = runtime::shutdown_signal();
     let settings = Settings::from_env()?;
     tracing::info!(?settings, "starting haat-api");
-    let result = haat_api::run(settings, runtime::shutdown_signal()).await;
+    let result = haat_api::run(settings, shutdown).await;
     std::io::stdout().flush().ok();
     result
 }

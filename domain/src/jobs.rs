@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use crate::error::{DomainResult, is_unique_violation};
 
+pub mod admin;
+
 /// A kind of job: its queue, its retry budget and its idempotency key.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     /// The queue it runs on. Explicit so that moving a type never strands jobs.

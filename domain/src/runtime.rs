@@ -3,26 +3,39 @@
 use tracing_subscriber::EnvFilter;
 
 /// Logs to stderr (stdout carries only the one-line "listening"/"running"
-/// message), filtered by `RUST_LOG` (default `info`).
-pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
+/// message), filtered by `RUST_LOG` (default `info`); one JSON object per
+/// line when `HAAT_LOG_FORMAT=json` (default `text`).
+pub fn init_tracing() -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match std::env::var("HAAT_LOG_FORMAT").unwrap_or_default().as_str() {
+        "" | "text" => builder.init(),
+        "json" => builder.json().flatten_event(true).with_current_span(false).init(),
+        _ => anyhow::bail!("HAAT_LOG_FORMAT must be text or json"),
+    }
+    Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C, so the process can drain and exit 0.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c().await.ok();
-    };
+/// Listens for SIGTERM and Ctrl-C from the moment it is called (so a
+/// signal during start-up is not lost) and resolves on the first, so the
+/// process can drain and exit 0.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                }
+                _ => std::future::pending::<()>().await,
+            }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    async {
+        tokio::signal::ctrl_c().await.ok();
+    }
 }

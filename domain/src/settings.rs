@@ -65,6 +65,11 @@ pub struct Settings {
     /// `HAAT_POINTS_EXPIRY_CRON` (default `0 30 0 * * *`: daily at 00:30
     /// UTC): when workers serving `loyalty` run the points expiry.
     pub points_expiry_cron: cron::Schedule,
+    /// `HAAT_RETRY_FIRST_MS` (default 200): the delay before a failed job's
+    /// second attempt; each further delay doubles (with jitter).
+    pub retry_first_ms: u64,
+    /// `HAAT_RETRY_MOST_MS` (default 30000): the longest delay between attempts.
+    pub retry_most_ms: u64,
 }
 
 /// Each provider's secrets and server address. Defaults work locally (and
@@ -152,6 +157,8 @@ impl std::fmt::Debug for Settings {
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
+            .field("retry_first_ms", &self.retry_first_ms)
+            .field("retry_most_ms", &self.retry_most_ms)
             .finish()
     }
 }
@@ -222,11 +229,29 @@ impl Settings {
         let points_expiry_cron: cron::Schedule = expiry_spec
             .parse()
             .map_err(|e| anyhow::anyhow!("HAAT_POINTS_EXPIRY_CRON must be a cron expression with seconds: {e}"))?;
+        let millis = |name: &str, default: u64| -> Result<u64> {
+            let v = var(name)
+                .map(|v| v.parse::<u64>())
+                .transpose()
+                .with_context(|| format!("{name} must be a whole number of milliseconds"))?;
+            let v = v.unwrap_or(default);
+            if !(1..=3_600_000).contains(&v) {
+                bail!("{name} must be from 1 to 3600000 milliseconds");
+            }
+            Ok(v)
+        };
+        let retry_first_ms = millis("HAAT_RETRY_FIRST_MS", 200)?;
+        let retry_most_ms = millis("HAAT_RETRY_MOST_MS", 30_000)?;
+        if retry_most_ms < retry_first_ms {
+            bail!("HAAT_RETRY_MOST_MS must not be below HAAT_RETRY_FIRST_MS");
+        }
         Ok(Self {
             time_zone,
             period_close_cron,
             campaign_grace_seconds,
             points_expiry_cron,
+            retry_first_ms,
+            retry_most_ms,
             return_window_days,
             withdrawal_min,
             withdrawal_multiple,

@@ -133,20 +133,27 @@ impl TestApp {
         self.env.push((key.to_owned(), value.to_owned()));
     }
 
+    fn worker_log_path(&self, i: usize) -> PathBuf {
+        let db_name = self.database_url.rsplit('/').next().unwrap_or("db").to_owned();
+        workspace_dir().join("target").join("test-logs").join(format!("{db_name}.worker{i}.log"))
+    }
+
+    /// What worker `i` has logged so far.
+    pub fn worker_log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.worker_log_path(i)).unwrap_or_default()
+    }
+
     /// Starts one more worker process.
     pub async fn start_worker(&mut self) {
-        let db_name = self.database_url.rsplit('/').next().unwrap_or("db").to_owned();
-        let log = workspace_dir()
-            .join("target")
-            .join("test-logs")
-            .join(format!("{db_name}.worker{}.log", self.workers.len()));
+        let log = self.worker_log_path(self.workers.len());
         let mut cmd = Command::new(binary("haat-worker"));
         cmd.envs(self.env.iter().cloned()).stdout(Stdio::null()).stderr(log_file(&log)).kill_on_drop(true);
         self.workers.push(cmd.spawn().expect("haat-worker starts"));
     }
 
-    /// Sends SIGTERM to worker `i` and waits for it to exit.
+    /// Sends SIGTERM to worker `i` once it runs, and waits for it to exit.
     pub async fn terminate_worker(&mut self, i: usize) -> std::process::ExitStatus {
+        eventually("the worker runs", || async { self.worker_log(i).contains("running").then_some(()) }).await;
         let worker = &mut self.workers[i];
         let pid = worker.id().expect("the worker is running");
         let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.expect("kill runs");

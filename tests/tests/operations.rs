@@ -91,3 +91,60 @@ async fn sigterm_during_a_settlement_lets_it_finish_and_the_worker_exits_zero() 
     .expect("the job row");
     assert_eq!(job, "Done");
 }
+
+#[tokio::test]
+async fn a_job_that_always_fails_is_dead_after_its_attempts_with_growing_delays_and_an_admin_retries_it() {
+    let mut app = TestApp::spawn().await;
+    assert!(app.terminate_worker(0).await.success());
+    // A worker whose mail server refuses every connection, retrying fast.
+    let good_smtp = format!("smtp://127.0.0.1:{}", app.smtp.port);
+    app.set_worker_env("HAAT_SMTP_URL", "smtp://127.0.0.1:9");
+    app.set_worker_env("HAAT_RETRY_FIRST_MS", "20");
+    app.set_worker_env("HAAT_RETRY_MOST_MS", "400");
+    app.set_worker_env("HAAT_LOG_FORMAT", "json");
+    app.start_worker().await;
+    let member = &app.create_chain(1).await[0];
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let order = app.place_order(member, &tea, 1, "cod").await;
+
+    let dead = eventually("the placed email's job is dead", || async {
+        let (_, jobs) = app.admin("GET", "/v1/admin/jobs?status=dead&queue=haat.notifications", None).await;
+        jobs["items"].as_array().and_then(|items| items.first().cloned())
+    })
+    .await;
+    assert_eq!((dead["attempts"].as_i64(), dead["max_attempts"].as_i64()), (Some(11), Some(11)), "{dead}");
+    let key = dead["key"].as_str().unwrap_or_default().to_owned();
+    assert!(key.starts_with("notify:"), "{dead}");
+
+    // Every attempt was logged (JSON), each wait longer than the first.
+    let attempts: Vec<chrono::DateTime<Utc>> = app
+        .worker_log(1)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["job"] == key.as_str() && l["level"] == "WARN")
+        .filter_map(|l| l["timestamp"].as_str().and_then(|t| t.parse().ok()))
+        .collect();
+    assert_eq!(attempts.len(), 11, "one warning per failed attempt");
+    let gaps: Vec<i64> = attempts.windows(2).map(|w| (w[1] - w[0]).num_milliseconds()).collect();
+    assert!(gaps[gaps.len() - 1] > 4 * gaps[0], "delays grow: {gaps:?}");
+
+    // The mail server is back: the admin retries the dead job and it is sent.
+    assert!(app.terminate_worker(1).await.success());
+    app.set_worker_env("HAAT_SMTP_URL", &good_smtp);
+    app.start_worker().await;
+    let id = dead["id"].as_str().unwrap_or_default().to_owned();
+    let (status, retried) = app.admin("POST", &format!("/v1/admin/jobs/{id}/retry"), None).await;
+    assert_eq!((status, retried["status"].as_str()), (StatusCode::OK, Some("Pending")), "{retried}");
+    let invoice = order["invoice_no"].as_str().unwrap_or_default().to_owned();
+    eventually("the placed email arrives", || async {
+        app.smtp.messages().into_iter().find(|m| m.data.contains(&invoice))
+    })
+    .await;
+    let (_, done) = app.admin("GET", "/v1/admin/jobs?status=done&queue=haat.notifications", None).await;
+    assert!(done["items"].as_array().into_iter().flatten().any(|j| j["id"] == id.as_str()), "{done}");
+    let (status, p) = app.admin("POST", &format!("/v1/admin/jobs/{id}/retry"), None).await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::CONFLICT, Some("status")));
+    assert_eq!(app.admin("POST", "/v1/admin/jobs/nope/retry", None).await.0, StatusCode::NOT_FOUND);
+    let (status, p) = app.admin("GET", "/v1/admin/jobs?status=lost", None).await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("status")));
+}

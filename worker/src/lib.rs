@@ -129,21 +129,27 @@ fn storage<J: Job>(pool: &sqlx::PgPool) -> PostgresStorage<J> {
 /// Exponential backoff with jitter, `J::RETRIES` times in process; the
 /// job row's `max_attempts` (set at enqueue) matches, so a job that
 /// exhausts its retries is dead, not re-fetched.
-fn retry_policy<J: Job>() -> Result<BackoffRetryPolicy<ExponentialBackoff>> {
-    let backoff =
-        ExponentialBackoffMaker::new(Duration::from_millis(200), Duration::from_secs(30), 0.5, HasherRng::default())
-            .context("backoff settings")?
-            .make_backoff();
+fn retry_policy<J: Job>(backoff: Backoff) -> Result<BackoffRetryPolicy<ExponentialBackoff>> {
+    let backoff = ExponentialBackoffMaker::new(backoff.first, backoff.most, 0.5, HasherRng::default())
+        .context("backoff settings")?
+        .make_backoff();
     Ok(RetryPolicy::retries(J::RETRIES).with_backoff(backoff))
 }
 
+/// The first and the longest delay between a job's attempts.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    first: Duration,
+    most: Duration,
+}
+
 macro_rules! register {
-    ($monitor:expr, $pool:expr, $state:expr, $job:ty, $handler:path, $n:expr, $name:expr) => {{
+    ($monitor:expr, $pool:expr, $state:expr, $job:ty, $handler:path, $n:expr, $name:expr, $backoff:expr) => {{
         let pool = $pool.clone();
         let state = $state.clone();
         let name = $name;
         let n = $n;
-        let policy = retry_policy::<$job>()?;
+        let policy = retry_policy::<$job>($backoff)?;
         $monitor.register(move |run| {
             WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
                 .backend(storage::<$job>(&pool).with_pubsub().poll_with_interval(POLL_INTERVAL))
@@ -189,40 +195,57 @@ pub async fn run(
     // A unique name per process start: a restarted process must not inherit
     // the jobs its dead predecessor left running.
     let name = format!("haat-worker-{}", uuid::Uuid::now_v7());
+    let backoff = Backoff {
+        first: Duration::from_millis(settings.retry_first_ms),
+        most: Duration::from_millis(settings.retry_most_ms),
+    };
     let mut monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE).should_restart(|_, _| true);
     for (queue, n) in queues {
         monitor = match queue {
             QueueKind::Webhooks => {
-                register!(monitor, pool, state, ProcessWebhook, handlers::process_webhook, n, name.clone())
+                register!(monitor, pool, state, ProcessWebhook, handlers::process_webhook, n, name.clone(), backoff)
             }
             QueueKind::Volume => {
-                register!(monitor, pool, state, CreditVolume, handlers::credit_volume, n, name.clone())
+                register!(monitor, pool, state, CreditVolume, handlers::credit_volume, n, name.clone(), backoff)
             }
             QueueKind::Commission => {
-                register!(monitor, pool, state, CascadeCommission, handlers::cascade_commission, n, name.clone())
+                register!(
+                    monitor,
+                    pool,
+                    state,
+                    CascadeCommission,
+                    handlers::cascade_commission,
+                    n,
+                    name.clone(),
+                    backoff
+                )
             }
-            QueueKind::Holds => register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone()),
+            QueueKind::Holds => {
+                register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone(), backoff)
+            }
             QueueKind::Confirmations => {
-                register!(monitor, pool, state, ConfirmPayment, handlers::confirm_payment, n, name.clone())
+                register!(monitor, pool, state, ConfirmPayment, handlers::confirm_payment, n, name.clone(), backoff)
             }
             QueueKind::Reversals => {
-                register!(monitor, pool, state, ReverseOrder, handlers::reverse_order, n, name.clone())
+                register!(monitor, pool, state, ReverseOrder, handlers::reverse_order, n, name.clone(), backoff)
             }
-            QueueKind::Notifications => register!(monitor, pool, state, Notify, handlers::notify, n, name.clone()),
+            QueueKind::Notifications => {
+                register!(monitor, pool, state, Notify, handlers::notify, n, name.clone(), backoff)
+            }
             QueueKind::Periods => {
                 tokio::spawn(schedule::period_close(
                     pool.clone(),
                     settings.period_close_cron.clone(),
                     settings.time_zone,
                 ));
-                register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone())
+                register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone(), backoff)
             }
             QueueKind::Campaigns => {
-                register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone())
+                register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone(), backoff)
             }
             QueueKind::Loyalty => {
                 tokio::spawn(schedule::points_expiry(pool.clone(), settings.points_expiry_cron.clone()));
-                register!(monitor, pool, state, ExpirePoints, handlers::expire_points, n, name.clone())
+                register!(monitor, pool, state, ExpirePoints, handlers::expire_points, n, name.clone(), backoff)
             }
         };
     }

@@ -12,13 +12,14 @@ use haat_worker::cli::{self, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    runtime::init_tracing();
+    runtime::init_tracing()?;
+    let shutdown = runtime::shutdown_signal();
     let settings = Settings::from_env()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse(&args, &std::env::var("HAAT_WORKER_QUEUES").unwrap_or_default())? {
         Command::Run(queues) => {
             tracing::info!(?settings, ?queues, "starting haat-worker");
-            haat_worker::run(settings, queues, runtime::shutdown_signal()).await
+            haat_worker::run(settings, queues, shutdown).await
         }
         Command::Audit => {
             let clean = run_audit(&settings).await?;

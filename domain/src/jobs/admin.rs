@@ -1,0 +1,128 @@
+//! Jobs as operators see them: listed by status and queue, and a dead job
+//! (failed with every attempt used) put back to run again. The job table
+//! belongs to the queue library, so these statements are checked at run
+//! time, not at compile time (its schema is not in our offline query data).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, Row};
+
+use crate::error::{DomainError, DomainResult};
+
+/// How the API names a job's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for its time or a worker (including failed attempts that will be retried).
+    Pending,
+    /// Taken by a worker.
+    Running,
+    /// Finished.
+    Done,
+    /// Failed with every attempt used (or killed): it will not run again by itself.
+    Dead,
+}
+
+impl std::str::FromStr for Status {
+    type Err = DomainError;
+    fn from_str(s: &str) -> DomainResult<Self> {
+        Ok(match s {
+            "pending" => Self::Pending,
+            "running" => Self::Running,
+            "done" => Self::Done,
+            "dead" => Self::Dead,
+            _ => return Err(DomainError::invalid("status", "must be pending, running, done or dead")),
+        })
+    }
+}
+
+/// The SQL condition of each status.
+fn condition(status: Status) -> &'static str {
+    match status {
+        Status::Pending => "(status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))",
+        Status::Running => "status IN ('Queued', 'Running')",
+        Status::Done => "status = 'Done'",
+        Status::Dead => "((status = 'Failed' AND attempts >= max_attempts) OR status = 'Killed')",
+    }
+}
+
+/// One job row.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    /// The queue library's id.
+    pub id: String,
+    /// The queue (`haat.notifications`, …).
+    pub queue: String,
+    /// The business key (`notify:{id}`, …).
+    pub key: Option<String>,
+    /// The queue library's own status.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// When it runs (or ran).
+    pub run_at: DateTime<Utc>,
+    /// When it last finished an attempt.
+    pub done_at: Option<DateTime<Utc>>,
+    /// The last attempt's result (the error of a failed one).
+    pub last_result: Option<serde_json::Value>,
+    /// The payload (ids only).
+    pub args: Option<serde_json::Value>,
+}
+
+const COLUMNS: &str =
+    "id, job_type, idempotency_key, status, attempts, max_attempts, run_at, done_at, last_result, job::bytea AS job";
+
+fn view(row: &sqlx::postgres::PgRow) -> DomainResult<JobView> {
+    let args: Option<Vec<u8>> = row.try_get("job")?;
+    Ok(JobView {
+        id: row.try_get("id")?,
+        queue: row.try_get("job_type")?,
+        key: row.try_get("idempotency_key")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        run_at: row.try_get("run_at")?,
+        done_at: row.try_get("done_at")?,
+        last_result: row.try_get("last_result")?,
+        args: args.and_then(|a| serde_json::from_slice(&a).ok()),
+    })
+}
+
+/// Jobs in `status`, optionally of one queue, newest first, at most `limit`.
+pub async fn list(
+    conn: &mut PgConnection,
+    status: Status,
+    queue: Option<&str>,
+    limit: i64,
+) -> DomainResult<Vec<JobView>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM apalis.jobs WHERE {} AND ($1::text IS NULL OR job_type = $1)
+          ORDER BY run_at DESC, id DESC LIMIT $2",
+        condition(status)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(queue).bind(limit).fetch_all(conn).await?;
+    rows.iter().map(view).collect()
+}
+
+/// Puts a dead job back to run now with a fresh set of attempts. Anything
+/// else is 409 (a job that will still run, or has run, is left alone).
+pub async fn retry(conn: &mut PgConnection, id: &str) -> DomainResult<JobView> {
+    let sql = format!(
+        "UPDATE apalis.jobs SET status = 'Pending', attempts = 0, run_at = now(), lock_by = NULL, lock_at = NULL,
+                done_at = NULL
+          WHERE id = $1 AND {}
+      RETURNING {COLUMNS}",
+        condition(Status::Dead)
+    );
+    match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *conn).await? {
+        Some(row) => view(&row),
+        None => {
+            let exists = sqlx::query("SELECT 1 FROM apalis.jobs WHERE id = $1").bind(id).fetch_optional(conn).await?;
+            match exists {
+                Some(_) => Err(DomainError::conflict("status", "only a dead job can be retried")),
+                None => Err(DomainError::NotFound("job")),
+            }
+        }
+    }
+}
