@@ -12,7 +12,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::ledger::bulk::{Transfer, post_transfers};
+use crate::ledger::{Account, MemberAccount, SystemAccount};
 use crate::plans::{self, Plan};
 use crate::rules::period::{self, Node};
 
@@ -242,7 +243,8 @@ async fn write_figures(
 }
 
 /// Pays every bonus earned (suspended members earn none), each with its row
-/// and its ledger entry `bonus:{period}:{member}:{bonus}`, into available.
+/// and its ledger entry `bonus:{period}:{member}:{bonus}`, into available —
+/// all in a few set statements (`ledger::bulk`).
 async fn post_bonuses(
     conn: &mut PgConnection,
     period: &str,
@@ -252,45 +254,48 @@ async fn post_bonuses(
     currency: &str,
 ) -> DomainResult<(i32, Decimal)> {
     let Some(plan) = plan else { return Ok((0, Decimal::new(0, 2))) };
-    let mut count = 0;
-    let mut total = Decimal::new(0, 2);
+    let (mut ids, mut members, mut names, mut bases, mut amounts) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut transfers = Vec::new();
     for (i, o) in outcome.iter().enumerate() {
         if tree.suspended[i] {
             continue;
         }
-        for &(b, basis, amount) in &o.result.bonuses {
-            let name = &plan.period_bonuses[b].name;
+        // A bonus that computes to nothing is not paid (a posting is never zero).
+        for &(b, basis, amount) in o.result.bonuses.iter().filter(|(_, _, amount)| *amount > Decimal::ZERO) {
+            let name = plan.period_bonuses[b].name.clone();
             let member_id = tree.ids[i];
             let id = Uuid::now_v7();
-            sqlx::query!(
-                "INSERT INTO period_bonuses (id, period, member_id, bonus, basis, amount, plan_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                id,
-                period,
-                member_id,
-                name,
-                basis,
+            transfers.push(Transfer {
+                idempotency_key: format!("bonus:{period}:{member_id}:{name}"),
+                reference: id.to_string(),
+                from: Account::System(SystemAccount::BonusExpense),
+                to: Account::Member(member_id, MemberAccount::Available),
                 amount,
-                plan.id
-            )
-            .execute(&mut *conn)
-            .await?;
-            let key = format!("bonus:{period}:{member_id}:{name}");
-            let reference = id.to_string();
-            let postings = vec![
-                Posting { account: Account::System(SystemAccount::BonusExpense), amount: -amount },
-                Posting { account: Account::Member(member_id, MemberAccount::Available), amount },
-            ];
-            ledger::post(
-                conn,
-                currency,
-                Entry { idempotency_key: &key, kind: "bonus", reference: &reference, postings },
-            )
-            .await?;
-            count += 1;
-            total += amount;
+            });
+            ids.push(id);
+            members.push(member_id);
+            names.push(name);
+            bases.push(basis);
+            amounts.push(amount);
         }
     }
+    sqlx::query!(
+        "INSERT INTO period_bonuses (id, period, member_id, bonus, basis, amount, plan_id)
+         SELECT i, $2, m, n, b, a, $7 FROM unnest($1::uuid[], $3::uuid[], $4::text[], $5::numeric[], $6::numeric[])
+                AS x (i, m, n, b, a)",
+        &ids,
+        period,
+        &members,
+        &names,
+        &bases,
+        &amounts,
+        plan.id
+    )
+    .execute(&mut *conn)
+    .await?;
+    post_transfers(conn, currency, "bonus", &transfers).await?;
+    let count = i32::try_from(amounts.len()).unwrap_or(i32::MAX);
+    let total = amounts.iter().copied().sum::<Decimal>() + Decimal::new(0, 2);
     Ok((count, total))
 }
 
