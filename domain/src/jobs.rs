@@ -139,6 +139,22 @@ impl Job for ExpirePoints {
     }
 }
 
+/// Delete finished jobs older than the retention. Enqueued by the schedule
+/// of every worker serving `maintenance` (one job per tick).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PruneJobs {
+    /// The tick (unix milliseconds): the job's key.
+    pub tick: i64,
+}
+
+impl Job for PruneJobs {
+    const QUEUE: &'static str = "haat.maintenance";
+    const RETRIES: usize = 3;
+    fn key(&self) -> String {
+        format!("prune_jobs:{}", self.tick)
+    }
+}
+
 impl Job for ClosePeriod {
     const QUEUE: &'static str = "haat.periods";
     const RETRIES: usize = 5;

@@ -68,6 +68,12 @@ pub struct Settings {
     /// `HAAT_RETRY_FIRST_MS` (default 200): the delay before a failed job's
     /// second attempt; each further delay doubles (with jitter).
     pub retry_first_ms: u64,
+    /// `HAAT_PRUNE_CRON` (default `0 15 * * * *`: hourly at :15, UTC): when
+    /// workers serving `maintenance` delete old finished jobs.
+    pub prune_cron: cron::Schedule,
+    /// `HAAT_JOB_RETENTION_HOURS` (default 168): finished jobs are kept this
+    /// long (dead ones until an operator deals with them).
+    pub job_retention_hours: u32,
     /// `HAAT_RETRY_MOST_MS` (default 30000): the longest delay between attempts.
     pub retry_most_ms: u64,
 }
@@ -159,6 +165,8 @@ impl std::fmt::Debug for Settings {
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
             .field("retry_first_ms", &self.retry_first_ms)
             .field("retry_most_ms", &self.retry_most_ms)
+            .field("prune_cron", &self.prune_cron.to_string())
+            .field("job_retention_hours", &self.job_retention_hours)
             .finish()
     }
 }
@@ -245,11 +253,25 @@ impl Settings {
         if retry_most_ms < retry_first_ms {
             bail!("HAAT_RETRY_MOST_MS must not be below HAAT_RETRY_FIRST_MS");
         }
+        let prune_spec = var("HAAT_PRUNE_CRON").unwrap_or_else(|| "0 15 * * * *".into());
+        let prune_cron: cron::Schedule = prune_spec
+            .parse()
+            .map_err(|e| anyhow::anyhow!("HAAT_PRUNE_CRON must be a cron expression with seconds: {e}"))?;
+        let job_retention_hours = var("HAAT_JOB_RETENTION_HOURS")
+            .map(|v| v.parse::<u32>())
+            .transpose()
+            .context("HAAT_JOB_RETENTION_HOURS must be a whole number of hours")?
+            .unwrap_or(168);
+        if job_retention_hours > 24 * 366 {
+            bail!("HAAT_JOB_RETENTION_HOURS must be at most 8784 (a year)");
+        }
         Ok(Self {
             time_zone,
             period_close_cron,
             campaign_grace_seconds,
             points_expiry_cron,
+            prune_cron,
+            job_retention_hours,
             retry_first_ms,
             retry_most_ms,
             return_window_days,

@@ -148,3 +148,44 @@ async fn a_job_that_always_fails_is_dead_after_its_attempts_with_growing_delays_
     let (status, p) = app.admin("GET", "/v1/admin/jobs?status=lost", None).await;
     assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("status")));
 }
+
+#[tokio::test]
+async fn finished_jobs_are_pruned_on_schedule_and_dead_ones_are_kept() {
+    let mut app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(2).await;
+    let order = app.place_order(&chain[1], &tea, 1, "cod").await;
+    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+    wallet_reaches(&app, &chain[0], "pending", "30.00").await;
+    quiescent(&app.pool).await;
+    // One of the finished jobs stands in for a dead one.
+    let dead: String = sqlx::query_scalar(
+        "UPDATE apalis.jobs SET status = 'Failed', attempts = max_attempts
+          WHERE id = (SELECT id FROM apalis.jobs WHERE job_type = 'haat.notifications' AND status = 'Done' LIMIT 1)
+      RETURNING id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("a dead job");
+
+    app.set_worker_env("HAAT_WORKER_QUEUES", "maintenance");
+    app.set_worker_env("HAAT_PRUNE_CRON", "* * * * * *");
+    app.set_worker_env("HAAT_JOB_RETENTION_HOURS", "0");
+    app.start_worker().await;
+    eventually("the order's finished jobs are pruned", || async {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.jobs WHERE status = 'Done' AND job_type IN ('haat.webhooks', 'haat.volume', 'haat.commission')",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .ok()?;
+        (left == 0).then_some(())
+    })
+    .await;
+    let (_, jobs) = app.admin("GET", "/v1/admin/jobs?status=dead", None).await;
+    let ids: Vec<&str> = jobs["items"].as_array().into_iter().flatten().filter_map(|j| j["id"].as_str()).collect();
+    assert_eq!(ids, [dead.as_str()]);
+    // The order's effects stay; only the queue's bookkeeping went.
+    assert_eq!(app.wallet(&chain[0]).await["pending"], "30.00");
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use haat_domain::jobs::{
     CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Notify,
-    ProcessWebhook, ReleaseHold, ReverseOrder,
+    ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
 use haat_domain::settings::ProviderSettings;
 use haat_domain::{campaigns, commissions, loyalty, notifications, periods, reversals, webhooks};
@@ -33,6 +33,8 @@ pub struct WorkerState {
     pub http: reqwest::Client,
     /// The deployment's time zone (volume periods).
     pub time_zone: chrono_tz::Tz,
+    /// How long finished jobs are kept.
+    pub job_retention: chrono::Duration,
 }
 
 /// `process_webhook`: stored event → order fact.
@@ -145,5 +147,13 @@ pub async fn expire_points(job: ExpirePoints, state: Data<WorkerState>) -> Resul
     let expired = loyalty::expire_points(&mut tx, Utc::now(), &state.currency).await?;
     tx.commit().await?;
     tracing::info!(tick = job.tick, expired, "points expiry");
+    Ok(())
+}
+
+/// `prune_jobs`: finished jobs older than the retention are deleted.
+pub async fn prune_jobs(job: PruneJobs, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut conn = state.pool.acquire().await?;
+    let pruned = haat_domain::jobs::admin::prune(&mut conn, Utc::now() - state.job_retention).await?;
+    tracing::info!(tick = job.tick, pruned, "finished jobs pruned");
     Ok(())
 }

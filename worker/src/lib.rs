@@ -18,7 +18,7 @@ use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::{
     CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Job, Notify,
-    ProcessWebhook, ReleaseHold, ReverseOrder,
+    ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
 use haat_domain::settings::Settings;
 
@@ -57,11 +57,13 @@ pub enum QueueKind {
     Campaigns,
     /// `expire_points` (and the daily schedule that enqueues it).
     Loyalty,
+    /// `prune_jobs` (and the schedule that enqueues it).
+    Maintenance,
 }
 
 impl QueueKind {
     /// Every queue, the default set.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Webhooks,
         Self::Confirmations,
         Self::Volume,
@@ -72,6 +74,7 @@ impl QueueKind {
         Self::Periods,
         Self::Campaigns,
         Self::Loyalty,
+        Self::Maintenance,
     ];
 }
 
@@ -89,9 +92,10 @@ impl FromStr for QueueKind {
             "periods" => Self::Periods,
             "campaigns" => Self::Campaigns,
             "loyalty" => Self::Loyalty,
+            "maintenance" => Self::Maintenance,
             _ => bail!(
                 "unknown queue {s:?}: expected webhooks, confirmations, volume, commission, holds, reversals, \
-                 notifications, periods, campaigns or loyalty"
+                 notifications, periods, campaigns, loyalty or maintenance"
             ),
         })
     }
@@ -191,6 +195,7 @@ pub async fn run(
         providers: std::sync::Arc::new(settings.providers.clone()),
         http: providers::client()?,
         time_zone: settings.time_zone,
+        job_retention: chrono::Duration::hours(i64::from(settings.job_retention_hours)),
     };
     // A unique name per process start: a restarted process must not inherit
     // the jobs its dead predecessor left running.
@@ -246,6 +251,10 @@ pub async fn run(
             QueueKind::Loyalty => {
                 tokio::spawn(schedule::points_expiry(pool.clone(), settings.points_expiry_cron.clone()));
                 register!(monitor, pool, state, ExpirePoints, handlers::expire_points, n, name.clone(), backoff)
+            }
+            QueueKind::Maintenance => {
+                tokio::spawn(schedule::prune(pool.clone(), settings.prune_cron.clone()));
+                register!(monitor, pool, state, PruneJobs, handlers::prune_jobs, n, name.clone(), backoff)
             }
         };
     }

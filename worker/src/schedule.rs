@@ -1,5 +1,5 @@
-//! Cron schedules that enqueue jobs: the period close and the points
-//! expiry. Every worker process that serves the job's queue runs its
+//! Cron schedules that enqueue jobs: the period close, the points expiry
+//! and the prune of old jobs. Every worker process that serves the job's queue runs its
 //! schedule; each tick enqueues one job keyed by the tick's time, so
 //! however many processes tick, one job per tick is queued (the job
 //! table's idempotency key), and the jobs themselves are idempotent.
@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use haat_domain::jobs::{self, ClosePeriod, ExpirePoints, Job};
+use haat_domain::jobs::{self, ClosePeriod, ExpirePoints, Job, PruneJobs};
 use haat_domain::periods;
 use sqlx::PgPool;
 
@@ -25,6 +25,11 @@ pub async fn period_close(pool: PgPool, schedule: cron::Schedule, tz: Tz) {
 /// Ticks forever on `schedule` (UTC), enqueueing the points expiry.
 pub async fn points_expiry(pool: PgPool, schedule: cron::Schedule) {
     tick(pool, schedule, |at| ExpirePoints { tick: at.timestamp_millis() }).await;
+}
+
+/// Ticks forever on `schedule` (UTC), enqueueing the prune of old jobs.
+pub async fn prune(pool: PgPool, schedule: cron::Schedule) {
+    tick(pool, schedule, |at| PruneJobs { tick: at.timestamp_millis() }).await;
 }
 
 /// Enqueues `job(tick)` at each tick of `schedule`. A failed enqueue is

@@ -126,3 +126,25 @@ pub async fn retry(conn: &mut PgConnection, id: &str) -> DomainResult<JobView> {
         }
     }
 }
+
+/// Deletes finished jobs that finished before `before`, in batches, and
+/// returns how many. Dead jobs stay for operators. A pruned job's business
+/// key can be enqueued again; every job's effects are idempotent in the
+/// domain (their own keys), so a second run changes nothing.
+pub async fn prune(conn: &mut PgConnection, before: DateTime<Utc>) -> DomainResult<u64> {
+    let mut pruned = 0;
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM apalis.jobs WHERE id IN (
+                 SELECT id FROM apalis.jobs WHERE status = 'Done' AND done_at < $1 LIMIT 10000)",
+        )
+        .bind(before)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        pruned += deleted;
+        if deleted < 10_000 {
+            return Ok(pruned);
+        }
+    }
+}
