@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod http_metrics;
 pub mod idem;
 pub mod routes;
 
@@ -31,13 +32,15 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// SHA-256 of the configured admin token, compared in constant time.
     pub admin_token_digest: [u8; 32],
+    /// The process's metrics, rendered at `/metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl AppState {
     /// Builds the state.
-    pub fn new(pool: PgPool, settings: Settings) -> Self {
+    pub fn new(pool: PgPool, settings: Settings, metrics: metrics_exporter_prometheus::PrometheusHandle) -> Self {
         let admin_token_digest = Sha256::digest(settings.admin_token.as_bytes()).into();
-        Self { pool, settings: Arc::new(settings), admin_token_digest }
+        Self { pool, settings: Arc::new(settings), admin_token_digest, metrics }
     }
 }
 
@@ -60,10 +63,12 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::keys::router())
         .merge(routes::jobs::router())
         .merge(routes::ops::router())
+        .route("/metrics", axum::routing::get(http_metrics::render))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "this route does not take that method")
         })
+        .layer(axum::middleware::from_fn(http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -71,6 +76,7 @@ pub fn router(state: AppState) -> Router {
 /// Connects, migrates, binds and serves until `shutdown` resolves. Prints
 /// the bound address on stdout (port 0 picks a free one).
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let metrics = haat_domain::observability::install()?;
     let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
     let pool = haat_domain::db::connect(&url, settings.db_pool).await?;
     haat_domain::db::migrate(&pool).await?;
@@ -82,7 +88,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
     let addr = listener.local_addr()?;
     println!("haat-api listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router(AppState::new(pool, settings)))
+    axum::serve(listener, router(AppState::new(pool, settings, metrics)))
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")

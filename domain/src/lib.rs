@@ -35,6 +35,7 @@ pub mod loyalty;
 pub mod members;
 pub mod money;
 pub mod notifications;
+pub mod observability;
 pub mod orders;
 pub mod periods;
 pub mod pickup_points;

@@ -23,6 +23,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// `HAAT_API_ADDR` (default 127.0.0.1:8080; port 0 picks a free one).
     pub api_addr: SocketAddr,
+    /// `HAAT_WORKER_HTTP_ADDR` (default 127.0.0.1:0, a free port, logged):
+    /// where a worker serves `/healthz`, `/readyz` and `/metrics`.
+    pub worker_http_addr: SocketAddr,
     /// `HAAT_ADMIN_TOKEN`: the first admin key.
     pub admin_token: String,
     /// `HAAT_WEBHOOK_SECRET`: Standard Webhooks secret of the generic provider.
@@ -148,6 +151,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("api_addr", &self.api_addr)
+            .field("worker_http_addr", &self.worker_http_addr)
             .field("admin_token", &"<secret>")
             .field("webhook_secret", &"<secret>")
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
@@ -182,6 +186,10 @@ impl Settings {
             .unwrap_or_else(|| "127.0.0.1:8080".into())
             .parse()
             .context("HAAT_API_ADDR must be host:port, e.g. 127.0.0.1:8080")?;
+        let worker_http_addr = var("HAAT_WORKER_HTTP_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:0".into())
+            .parse()
+            .context("HAAT_WORKER_HTTP_ADDR must be host:port, e.g. 127.0.0.1:9100")?;
         let admin_token = var("HAAT_ADMIN_TOKEN").unwrap_or_else(|| DEFAULT_ADMIN_TOKEN.into());
         if admin_token.len() < 16 {
             bail!("HAAT_ADMIN_TOKEN must be at least 16 characters");
@@ -280,6 +288,7 @@ impl Settings {
             providers: ProviderSettings::from_env()?,
             database_url: var("DATABASE_URL"),
             api_addr,
+            worker_http_addr,
             admin_token,
             webhook_secret,
             smtp_url: var("HAAT_SMTP_URL"),

@@ -189,3 +189,51 @@ async fn finished_jobs_are_pruned_on_schedule_and_dead_ones_are_kept() {
     // The order's effects stay; only the queue's bookkeeping went.
     assert_eq!(app.wallet(&chain[0]).await["pending"], "30.00");
 }
+
+/// The value of the Prometheus sample `name{labels}` in `text` (labels in
+/// the exporter's order), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+}
+
+#[tokio::test]
+async fn the_api_and_each_worker_serve_prometheus_metrics_and_health() {
+    let mut app = TestApp::spawn().await;
+    // One worker, logging JSON (its address is in its "running" line).
+    assert!(app.terminate_worker(0).await.success());
+    app.set_worker_env("HAAT_LOG_FORMAT", "json");
+    app.start_worker().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(2).await;
+    let order = app.place_order(&chain[1], &tea, 1, "cod").await;
+    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+    let forged = app.webhook_signed("payments", "msg_forged", Utc::now().timestamp() + 3600, "{}").await;
+    assert_eq!(forged, StatusCode::UNAUTHORIZED);
+    wallet_reaches(&app, &chain[0], "pending", "30.00").await;
+    quiescent(&app.pool).await;
+
+    let api = app.http.get(format!("{}/metrics", app.base)).send().await.expect("scrape").text().await.expect("text");
+    let orders = sample(&api, r#"haat_http_requests_total{route="/v1/orders",method="POST",status="201"}"#);
+    assert_eq!(orders, Some(1.0), "{api}");
+    assert_eq!(sample(&api, r#"haat_webhooks_total{provider="generic",outcome="accepted"}"#), Some(1.0), "{api}");
+    assert_eq!(sample(&api, r#"haat_webhooks_total{provider="generic",outcome="unauthorized"}"#), Some(1.0), "{api}");
+    assert_eq!(sample(&api, r#"haat_jobs{queue="haat.volume",status="Done"}"#), Some(1.0), "{api}");
+
+    let addr = app
+        .worker_log(1)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| l["http"].as_str().map(str::to_owned))
+        .expect("the worker's HTTP address");
+    let worker = reqwest::Client::new();
+    for path in ["healthz", "readyz"] {
+        let status = worker.get(format!("http://{addr}/{path}")).send().await.expect("probe").status();
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    let text = worker.get(format!("http://{addr}/metrics")).send().await.expect("scrape").text().await.expect("text");
+    assert!(text.contains("haat_jobs{queue=\"haat.volume\",status=\"Done\"} 1"), "{text}");
+    assert!(text.contains("haat_job_duration_seconds"), "{text}");
+    assert_eq!(sample(&text, r#"haat_job_runs_total{queue="haat.volume",outcome="ok"}"#), Some(1.0), "{text}");
+    assert_eq!(sample(&text, r#"haat_job_runs_total{queue="haat.commission",outcome="ok"}"#), Some(1.0), "{text}");
+}

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod handlers;
+pub mod http;
 pub mod mailer;
 pub mod providers;
 pub mod schedule;
@@ -164,7 +165,13 @@ macro_rules! register {
                 .build(move |job: $job, state: Data<WorkerState>| async move {
                     // apalis retries a failed job silently: say what failed.
                     let key = job.key();
+                    let started = std::time::Instant::now();
                     let result = $handler(job, state).await;
+                    let queue = <$job as Job>::QUEUE;
+                    metrics::histogram!("haat_job_duration_seconds", "queue" => queue)
+                        .record(started.elapsed().as_secs_f64());
+                    let outcome = if result.is_ok() { "ok" } else { "error" };
+                    metrics::counter!("haat_job_runs_total", "queue" => queue, "outcome" => outcome).increment(1);
                     if let Err(e) = &result {
                         tracing::warn!(job = %key, error = %e, "job failed; it is retried until its attempts run out");
                     }
@@ -181,6 +188,7 @@ pub async fn run(
     queues: Vec<(QueueKind, usize)>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let metrics = haat_domain::observability::install()?;
     let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
     // Each queue's storage holds one pooled connection for LISTEN/NOTIFY for
     // as long as it runs; HAAT_DB_POOL counts the connections jobs work with.
@@ -258,8 +266,9 @@ pub async fn run(
             }
         };
     }
-    println!("haat-worker {name} running");
-    tracing::info!(worker = name, "running");
+    let http = http::serve(settings.worker_http_addr, pool.clone(), metrics).await?;
+    println!("haat-worker {name} running; metrics on http://{http}/metrics");
+    tracing::info!(worker = name, %http, "running");
     monitor
         .run_with_signal(async move {
             shutdown.await;

@@ -42,6 +42,8 @@ async fn store(state: &AppState, provider: &str, channel: Channel, dedupe: &str,
     let fresh = webhooks::store(&mut tx, provider, channel, dedupe, body).await?;
     tx.commit().await?;
     tracing::info!(provider, channel = channel.as_str(), dedupe_key = dedupe, fresh, "webhook accepted");
+    let outcome = if fresh { "accepted" } else { "duplicate" };
+    metrics::counter!("haat_webhooks_total", "provider" => provider.to_owned(), "outcome" => outcome).increment(1);
     Ok(())
 }
 
@@ -54,6 +56,8 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// Receives one provider event; refusals are counted by provider too
+/// (stored events are counted by `store`).
 async fn receive(
     State(state): State<AppState>,
     Path((channel, provider)): Path<(String, String)>,
@@ -61,51 +65,67 @@ async fn receive(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    let channel = Channel::parse(&channel).ok_or_else(|| ApiError::not_found("webhook channel"))?;
+    let result = authenticate_and_store(&state, &channel, &provider, query, &headers, &body).await;
+    if let Err(e) = &result {
+        let outcome = if e.status == StatusCode::UNAUTHORIZED { "unauthorized" } else { "refused" };
+        metrics::counter!("haat_webhooks_total", "provider" => provider, "outcome" => outcome).increment(1);
+    }
+    result
+}
+
+async fn authenticate_and_store(
+    state: &AppState,
+    channel: &str,
+    provider: &str,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let channel = Channel::parse(channel).ok_or_else(|| ApiError::not_found("webhook channel"))?;
     let cfg = &state.settings.providers;
     let accepted = || Json(json!({ "status": "accepted" })).into_response();
-    match (channel, provider.as_str()) {
+    match (channel, provider) {
         (_, "generic") => {
-            let id = header(&headers, "webhook-id");
+            let id = header(headers, "webhook-id");
             webhooks::verify(
                 &state.settings.webhook_secret,
                 id,
-                header(&headers, "webhook-timestamp"),
-                header(&headers, "webhook-signature"),
-                &body,
+                header(headers, "webhook-timestamp"),
+                header(headers, "webhook-signature"),
+                body,
                 Utc::now(),
             )
             .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-            store(&state, "generic", channel, id.unwrap_or_default(), utf8(&body)?).await?;
+            store(state, "generic", channel, id.unwrap_or_default(), utf8(body)?).await?;
             Ok(accepted())
         }
         (Channel::Payments, "sslcommerz") => {
-            let fields = sslcommerz::parse_form(&body).map_err(|_| ApiError::unauthorized("not a signed IPN"))?;
+            let fields = sslcommerz::parse_form(body).map_err(|_| ApiError::unauthorized("not a signed IPN"))?;
             if !sslcommerz::verify(&fields, &cfg.sslcommerz_store_password) {
                 return Err(ApiError::unauthorized("verify_sign does not match"));
             }
             let dedupe = sslcommerz::dedupe_key(&fields).map_err(bad_body)?;
-            store(&state, "sslcommerz", channel, &dedupe, utf8(&body)?).await?;
+            store(state, "sslcommerz", channel, &dedupe, utf8(body)?).await?;
             Ok(accepted())
         }
         (Channel::Couriers, "steadfast") => {
-            let token = header(&headers, "authorization").and_then(|h| h.strip_prefix("Bearer "));
+            let token = header(headers, "authorization").and_then(|h| h.strip_prefix("Bearer "));
             if !providers::secret_matches(&cfg.steadfast_token, token) {
                 return Err(ApiError::unauthorized("wrong or missing bearer token"));
             }
-            let dedupe = steadfast::dedupe_key(&body).map_err(bad_body)?;
-            store(&state, "steadfast", channel, &dedupe, utf8(&body)?).await?;
+            let dedupe = steadfast::dedupe_key(body).map_err(bad_body)?;
+            store(state, "steadfast", channel, &dedupe, utf8(body)?).await?;
             Ok(Json(json!({ "status": "success", "message": "Webhook received" })).into_response())
         }
-        (Channel::Couriers, "pathao") => pathao_event(&state, &headers, &body).await,
+        (Channel::Couriers, "pathao") => pathao_event(state, headers, body).await,
         (Channel::Couriers, "redx") => {
             let q: TokenQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
                 .map_err(|_| ApiError::unauthorized("missing token"))?;
             if !providers::secret_matches(&cfg.redx_token, q.token.as_deref()) {
                 return Err(ApiError::unauthorized("wrong or missing token"));
             }
-            let dedupe = redx::dedupe_key(&body).map_err(bad_body)?;
-            store(&state, "redx", channel, &dedupe, utf8(&body)?).await?;
+            let dedupe = redx::dedupe_key(body).map_err(bad_body)?;
+            store(state, "redx", channel, &dedupe, utf8(body)?).await?;
             Ok(accepted())
         }
         _ => Err(ApiError::not_found("webhook provider")),
