@@ -179,6 +179,28 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A cron schedule (six fields, with seconds) from `name`, else `default`.
+fn schedule(name: &str, default: &str) -> Result<cron::Schedule> {
+    let spec = var(name).unwrap_or_else(|| default.into());
+    spec.parse().map_err(|e| anyhow::anyhow!("{name} must be a cron expression with seconds: {e}"))
+}
+
+/// A whole number of `unit` from `name` (else `default`) within `range`.
+fn whole<T>(name: &str, default: T, range: std::ops::RangeInclusive<T>, unit: &str) -> Result<T>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let bad = || anyhow::anyhow!("{name} must be a whole number of {unit} from {} to {}", range.start(), range.end());
+    let v = match var(name) {
+        None => default,
+        Some(raw) => raw.trim().parse().map_err(|_| bad())?,
+    };
+    if !range.contains(&v) {
+        return Err(bad());
+    }
+    Ok(v)
+}
+
 impl Settings {
     /// Reads and validates the environment.
     pub fn from_env() -> Result<Self> {
@@ -200,22 +222,8 @@ impl Settings {
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
             bail!("HAAT_CURRENCY must be a three-letter ISO 4217 code such as BDT");
         }
-        let db_pool = var("HAAT_DB_POOL")
-            .map(|v| v.parse::<u32>())
-            .transpose()
-            .context("HAAT_DB_POOL must be a whole number")?
-            .unwrap_or(10);
-        if !(1..=200).contains(&db_pool) {
-            bail!("HAAT_DB_POOL must be from 1 to 200");
-        }
-        let return_window_days = var("HAAT_RETURN_WINDOW_DAYS")
-            .map(|v| v.parse::<u32>())
-            .transpose()
-            .context("HAAT_RETURN_WINDOW_DAYS must be a whole number of days")?
-            .unwrap_or(15);
-        if return_window_days > 365 {
-            bail!("HAAT_RETURN_WINDOW_DAYS must be at most 365");
-        }
+        let db_pool = whole("HAAT_DB_POOL", 10u32, 1..=200, "connections")?;
+        let return_window_days = whole("HAAT_RETURN_WINDOW_DAYS", 15u32, 0..=365, "days")?;
         let amount = |name: &str, default: &str| -> Result<Decimal> {
             let v = var(name).unwrap_or_else(|| default.to_owned());
             let d = parse_amount(&v, MONEY_SCALE).map_err(|e| anyhow::anyhow!("{name} {e}"))?;
@@ -229,50 +237,16 @@ impl Settings {
         let tz = var("HAAT_TIME_ZONE").unwrap_or_else(|| "UTC".into());
         let time_zone: chrono_tz::Tz =
             tz.parse().map_err(|_| anyhow::anyhow!("HAAT_TIME_ZONE must be an IANA time zone such as Asia/Dhaka"))?;
-        let cron_spec = var("HAAT_PERIOD_CLOSE_CRON").unwrap_or_else(|| "0 5 * * * *".into());
-        let period_close_cron: cron::Schedule = cron_spec
-            .parse()
-            .map_err(|e| anyhow::anyhow!("HAAT_PERIOD_CLOSE_CRON must be a cron expression with seconds: {e}"))?;
-        let campaign_grace_seconds = var("HAAT_CAMPAIGN_GRACE_SECONDS")
-            .map(|v| v.parse::<i32>())
-            .transpose()
-            .context("HAAT_CAMPAIGN_GRACE_SECONDS must be a whole number of seconds")?
-            .unwrap_or(3600);
-        if !(0..=30 * 86_400).contains(&campaign_grace_seconds) {
-            bail!("HAAT_CAMPAIGN_GRACE_SECONDS must be from 0 to 2592000 (30 days)");
-        }
-        let expiry_spec = var("HAAT_POINTS_EXPIRY_CRON").unwrap_or_else(|| "0 30 0 * * *".into());
-        let points_expiry_cron: cron::Schedule = expiry_spec
-            .parse()
-            .map_err(|e| anyhow::anyhow!("HAAT_POINTS_EXPIRY_CRON must be a cron expression with seconds: {e}"))?;
-        let millis = |name: &str, default: u64| -> Result<u64> {
-            let v = var(name)
-                .map(|v| v.parse::<u64>())
-                .transpose()
-                .with_context(|| format!("{name} must be a whole number of milliseconds"))?;
-            let v = v.unwrap_or(default);
-            if !(1..=3_600_000).contains(&v) {
-                bail!("{name} must be from 1 to 3600000 milliseconds");
-            }
-            Ok(v)
-        };
-        let retry_first_ms = millis("HAAT_RETRY_FIRST_MS", 200)?;
-        let retry_most_ms = millis("HAAT_RETRY_MOST_MS", 30_000)?;
+        let period_close_cron = schedule("HAAT_PERIOD_CLOSE_CRON", "0 5 * * * *")?;
+        let campaign_grace_seconds = whole("HAAT_CAMPAIGN_GRACE_SECONDS", 3600i32, 0..=30 * 86_400, "seconds")?;
+        let points_expiry_cron = schedule("HAAT_POINTS_EXPIRY_CRON", "0 30 0 * * *")?;
+        let retry_first_ms = whole("HAAT_RETRY_FIRST_MS", 200u64, 1..=3_600_000, "milliseconds")?;
+        let retry_most_ms = whole("HAAT_RETRY_MOST_MS", 30_000u64, 1..=3_600_000, "milliseconds")?;
         if retry_most_ms < retry_first_ms {
             bail!("HAAT_RETRY_MOST_MS must not be below HAAT_RETRY_FIRST_MS");
         }
-        let prune_spec = var("HAAT_PRUNE_CRON").unwrap_or_else(|| "0 15 * * * *".into());
-        let prune_cron: cron::Schedule = prune_spec
-            .parse()
-            .map_err(|e| anyhow::anyhow!("HAAT_PRUNE_CRON must be a cron expression with seconds: {e}"))?;
-        let job_retention_hours = var("HAAT_JOB_RETENTION_HOURS")
-            .map(|v| v.parse::<u32>())
-            .transpose()
-            .context("HAAT_JOB_RETENTION_HOURS must be a whole number of hours")?
-            .unwrap_or(168);
-        if job_retention_hours > 24 * 366 {
-            bail!("HAAT_JOB_RETENTION_HOURS must be at most 8784 (a year)");
-        }
+        let prune_cron = schedule("HAAT_PRUNE_CRON", "0 15 * * * *")?;
+        let job_retention_hours = whole("HAAT_JOB_RETENTION_HOURS", 168u32, 0..=24 * 366, "hours")?;
         Ok(Self {
             time_zone,
             period_close_cron,
