@@ -11,15 +11,23 @@ use uuid::Uuid;
 use crate::error::{DomainResult, is_unique_violation};
 
 pub mod admin;
+pub mod retry;
 
 /// A kind of job: its queue, its retry budget and its idempotency key.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     /// The queue it runs on. Explicit so that moving a type never strands jobs.
     const QUEUE: &'static str;
-    /// In-process retries before the job is dead (see `MAX_ATTEMPTS`).
+    /// Retries before the job is dead (it gets `RETRIES + 1` attempts). With
+    /// the default schedule (`retry`) 14 retries span about an hour, so an
+    /// order's jobs outlive an hour-long outage of Postgres or a provider.
     const RETRIES: usize;
     /// The business key: a second enqueue of the same key is a no-op.
     fn key(&self) -> String;
+    /// The order the job is about, if it is about one: every line the job
+    /// logs names it, so an order's story can be followed through the logs.
+    fn order_id(&self) -> Option<Uuid> {
+        None
+    }
 }
 
 /// Turn a stored webhook event into an order fact.
@@ -113,7 +121,7 @@ pub struct CampaignTask {
 
 impl Job for CampaignTask {
     const QUEUE: &'static str = "haat.campaigns";
-    const RETRIES: usize = 5;
+    const RETRIES: usize = 12;
     fn key(&self) -> String {
         match self.step {
             CampaignStep::Settle { version } => format!("campaign_settle:{}:{version}", self.campaign_id),
@@ -133,7 +141,7 @@ pub struct ExpirePoints {
 
 impl Job for ExpirePoints {
     const QUEUE: &'static str = "haat.loyalty";
-    const RETRIES: usize = 5;
+    const RETRIES: usize = 12;
     fn key(&self) -> String {
         format!("expire_points:{}", self.tick)
     }
@@ -157,7 +165,7 @@ impl Job for PruneJobs {
 
 impl Job for ClosePeriod {
     const QUEUE: &'static str = "haat.periods";
-    const RETRIES: usize = 5;
+    const RETRIES: usize = 12;
     fn key(&self) -> String {
         format!("close_period:{}:{}", self.period, self.tick)
     }
@@ -165,7 +173,7 @@ impl Job for ClosePeriod {
 
 impl Job for ProcessWebhook {
     const QUEUE: &'static str = "haat.webhooks";
-    const RETRIES: usize = 8;
+    const RETRIES: usize = 14;
     fn key(&self) -> String {
         format!("webhook:{}", self.event_id)
     }
@@ -173,7 +181,7 @@ impl Job for ProcessWebhook {
 
 impl Job for ConfirmPayment {
     const QUEUE: &'static str = "haat.confirmations";
-    const RETRIES: usize = 8;
+    const RETRIES: usize = 14;
     fn key(&self) -> String {
         format!("confirm_payment:{}", self.event_id)
     }
@@ -181,39 +189,51 @@ impl Job for ConfirmPayment {
 
 impl Job for CreditVolume {
     const QUEUE: &'static str = "haat.volume";
-    const RETRIES: usize = 8;
+    const RETRIES: usize = 14;
     fn key(&self) -> String {
         format!("credit_volume:{}", self.order_id)
+    }
+    fn order_id(&self) -> Option<Uuid> {
+        Some(self.order_id)
     }
 }
 
 impl Job for CascadeCommission {
     const QUEUE: &'static str = "haat.commission";
-    const RETRIES: usize = 8;
+    const RETRIES: usize = 14;
     fn key(&self) -> String {
         format!("cascade_commission:{}", self.order_id)
+    }
+    fn order_id(&self) -> Option<Uuid> {
+        Some(self.order_id)
     }
 }
 
 impl Job for ReleaseHold {
     const QUEUE: &'static str = "haat.holds";
-    const RETRIES: usize = 8;
+    const RETRIES: usize = 14;
     fn key(&self) -> String {
         format!("release_hold:{}:{}", self.order_id, self.release_at)
+    }
+    fn order_id(&self) -> Option<Uuid> {
+        Some(self.order_id)
     }
 }
 
 impl Job for ReverseOrder {
     const QUEUE: &'static str = "haat.reversals";
-    const RETRIES: usize = 8;
+    const RETRIES: usize = 14;
     fn key(&self) -> String {
         format!("reverse_order:{}", self.reversal_id)
+    }
+    fn order_id(&self) -> Option<Uuid> {
+        Some(self.order_id)
     }
 }
 
 impl Job for Notify {
     const QUEUE: &'static str = "haat.notifications";
-    const RETRIES: usize = 10;
+    const RETRIES: usize = 20;
     fn key(&self) -> String {
         format!("notify:{}", self.notification_id)
     }

@@ -4,13 +4,15 @@ use tracing_subscriber::EnvFilter;
 
 /// Logs to stderr (stdout carries only the one-line "listening"/"running"
 /// message), filtered by `RUST_LOG` (default `info`); one JSON object per
-/// line when `HAAT_LOG_FORMAT=json` (default `text`).
+/// line when `HAAT_LOG_FORMAT=json` (default `text`), with the fields of
+/// the span it was logged in under `span`.
 pub fn init_tracing() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match std::env::var("HAAT_LOG_FORMAT").unwrap_or_default().as_str() {
         "" | "text" => builder.init(),
-        "json" => builder.json().flatten_event(true).with_current_span(false).init(),
+        // A job's lines carry its span (queue, key, row id, attempt, order).
+        "json" => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
         _ => anyhow::bail!("HAAT_LOG_FORMAT must be text or json"),
     }
     Ok(())

@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use rust_decimal::Decimal;
 
+use crate::jobs::retry::RetrySchedule;
 use crate::money::{MONEY_SCALE, parse_amount};
 
 use crate::webhooks::WebhookSecret;
@@ -68,17 +70,25 @@ pub struct Settings {
     /// `HAAT_POINTS_EXPIRY_CRON` (default `0 30 0 * * *`: daily at 00:30
     /// UTC): when workers serving `loyalty` run the points expiry.
     pub points_expiry_cron: cron::Schedule,
-    /// `HAAT_RETRY_FIRST_MS` (default 200): the delay before a failed job's
-    /// second attempt; each further delay doubles (with jitter).
-    pub retry_first_ms: u64,
+    /// How failed jobs run again: `HAAT_RETRY_FIRST_MS` (default 200) the
+    /// delay before the second attempt, doubling (with jitter) after each
+    /// failure; delays up to `HAAT_RETRY_IN_PROCESS_MS` (default 30000) are
+    /// waited in the worker, longer ones are scheduled in the job table; none
+    /// is longer than `HAAT_RETRY_LONGEST_MS` (default 3600000, one hour).
+    pub retry: RetrySchedule,
+    /// `HAAT_WORKER_HEARTBEAT_MS` (default 5000): how often a worker says it
+    /// is alive. One silent for `HAAT_WORKER_MISSED_HEARTBEATS` (default 6)
+    /// of them is presumed dead, and its running jobs go to other workers;
+    /// the two multiplied must come to at least two seconds.
+    pub worker_heartbeat: Duration,
+    /// See `worker_heartbeat`.
+    pub worker_missed_heartbeats: u32,
     /// `HAAT_PRUNE_CRON` (default `0 15 * * * *`: hourly at :15, UTC): when
     /// workers serving `maintenance` delete old finished jobs.
     pub prune_cron: cron::Schedule,
     /// `HAAT_JOB_RETENTION_HOURS` (default 168): finished jobs are kept this
     /// long (dead ones until an operator deals with them).
     pub job_retention_hours: u32,
-    /// `HAAT_RETRY_MOST_MS` (default 30000): the longest delay between attempts.
-    pub retry_most_ms: u64,
 }
 
 /// Each provider's secrets and server address. Defaults work locally (and
@@ -167,8 +177,9 @@ impl std::fmt::Debug for Settings {
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
-            .field("retry_first_ms", &self.retry_first_ms)
-            .field("retry_most_ms", &self.retry_most_ms)
+            .field("retry", &self.retry)
+            .field("worker_heartbeat", &self.worker_heartbeat)
+            .field("worker_missed_heartbeats", &self.worker_missed_heartbeats)
             .field("prune_cron", &self.prune_cron.to_string())
             .field("job_retention_hours", &self.job_retention_hours)
             .finish()
@@ -199,6 +210,20 @@ where
         return Err(bad());
     }
     Ok(v)
+}
+
+/// The job retry schedule (`HAAT_RETRY_*`).
+fn retry_schedule() -> Result<RetrySchedule> {
+    let ms = |name, default| whole(name, default, 1u64..=7 * 86_400_000, "milliseconds").map(Duration::from_millis);
+    let retry = RetrySchedule {
+        first: ms("HAAT_RETRY_FIRST_MS", 200)?,
+        in_process: ms("HAAT_RETRY_IN_PROCESS_MS", 30_000)?,
+        longest: ms("HAAT_RETRY_LONGEST_MS", 3_600_000)?,
+    };
+    if retry.longest < retry.first {
+        bail!("HAAT_RETRY_LONGEST_MS must not be below HAAT_RETRY_FIRST_MS");
+    }
+    Ok(retry)
 }
 
 impl Settings {
@@ -240,10 +265,14 @@ impl Settings {
         let period_close_cron = schedule("HAAT_PERIOD_CLOSE_CRON", "0 5 * * * *")?;
         let campaign_grace_seconds = whole("HAAT_CAMPAIGN_GRACE_SECONDS", 3600i32, 0..=30 * 86_400, "seconds")?;
         let points_expiry_cron = schedule("HAAT_POINTS_EXPIRY_CRON", "0 30 0 * * *")?;
-        let retry_first_ms = whole("HAAT_RETRY_FIRST_MS", 200u64, 1..=3_600_000, "milliseconds")?;
-        let retry_most_ms = whole("HAAT_RETRY_MOST_MS", 30_000u64, 1..=3_600_000, "milliseconds")?;
-        if retry_most_ms < retry_first_ms {
-            bail!("HAAT_RETRY_MOST_MS must not be below HAAT_RETRY_FIRST_MS");
+        let retry = retry_schedule()?;
+        let worker_heartbeat =
+            Duration::from_millis(whole("HAAT_WORKER_HEARTBEAT_MS", 5000u64, 100..=600_000, "milliseconds")?);
+        let worker_missed_heartbeats = whole("HAAT_WORKER_MISSED_HEARTBEATS", 6u32, 2..=100, "heartbeats")?;
+        // apalis truncates the silence to whole seconds: under one second it
+        // takes every running job for orphaned, its own worker's included.
+        if worker_heartbeat.saturating_mul(worker_missed_heartbeats) < Duration::from_secs(2) {
+            bail!("HAAT_WORKER_HEARTBEAT_MS × HAAT_WORKER_MISSED_HEARTBEATS must be at least 2000 milliseconds");
         }
         let prune_cron = schedule("HAAT_PRUNE_CRON", "0 15 * * * *")?;
         let job_retention_hours = whole("HAAT_JOB_RETENTION_HOURS", 168u32, 0..=24 * 366, "hours")?;
@@ -254,8 +283,9 @@ impl Settings {
             points_expiry_cron,
             prune_cron,
             job_retention_hours,
-            retry_first_ms,
-            retry_most_ms,
+            retry,
+            worker_heartbeat,
+            worker_missed_heartbeats,
             return_window_days,
             withdrawal_min,
             withdrawal_multiple,

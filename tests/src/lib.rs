@@ -143,6 +143,16 @@ impl TestApp {
         std::fs::read_to_string(self.worker_log_path(i)).unwrap_or_default()
     }
 
+    /// The lines worker `i` logged about the job with `key` (it must log
+    /// JSON: `HAAT_LOG_FORMAT=json`), oldest first.
+    pub fn job_log(&self, i: usize, key: &str) -> Vec<Value> {
+        self.worker_log(i)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["span"]["job"] == key)
+            .collect()
+    }
+
     /// Starts one more worker process.
     pub async fn start_worker(&mut self) {
         let log = self.worker_log_path(self.workers.len());
@@ -159,6 +169,13 @@ impl TestApp {
         let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.expect("kill runs");
         assert!(sent.success(), "SIGTERM sent");
         tokio::time::timeout(PATIENCE * 2, worker.wait()).await.expect("the worker exits in time").expect("exit status")
+    }
+
+    /// Kills worker `i` with SIGKILL (no chance to finish anything) once it
+    /// runs, and waits until it is gone.
+    pub async fn kill_worker(&mut self, i: usize) {
+        eventually("the worker runs", || async { self.worker_log(i).contains("running").then_some(()) }).await;
+        self.workers[i].kill().await.expect("SIGKILL");
     }
 
     /// Runs `haat-worker ARGS` to completion against the test's database.

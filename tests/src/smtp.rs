@@ -63,7 +63,10 @@ impl SmtpSink {
         let port = listener.local_addr().expect("local addr").port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let mut server = Server::new(Collector { inbox: inbox.clone(), to: Vec::new(), data: Vec::new() });
-        server.with_name("haat-tests.local").with_num_threads(2).with_tcp_listener(listener);
+        // One thread per open session: the worker's lettre pool keeps idle
+        // sessions open, and with too few threads a further connection waits
+        // unanswered until lettre's timeout (a job stalled for a minute).
+        server.with_name("haat-tests.local").with_num_threads(32).with_tcp_listener(listener);
         if server.with_ssl(SslConfig::None).is_err() {
             panic!("SMTP server without TLS");
         }

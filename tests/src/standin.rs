@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -33,8 +34,10 @@ struct Books {
     validations: HashMap<String, Value>,
     /// bKash payments by paymentID: (answer, executed yet).
     payments: HashMap<String, (Value, bool)>,
-    /// Calls received, by path.
-    calls: HashMap<String, usize>,
+    /// When each call arrived, by path.
+    calls: HashMap<String, Vec<Instant>>,
+    /// How many of the next calls to a path fail with 503, by path.
+    outages: HashMap<String, usize>,
 }
 
 /// The running stand-in.
@@ -73,25 +76,54 @@ impl Standin {
 
     /// How many calls `path` received.
     pub fn calls(&self, path: &str) -> usize {
-        self.books.lock().expect("books").calls.get(path).copied().unwrap_or(0)
+        self.call_times(path).len()
+    }
+
+    /// When each call to `path` arrived.
+    pub fn call_times(&self, path: &str) -> Vec<Instant> {
+        self.books.lock().expect("books").calls.get(path).cloned().unwrap_or_default()
+    }
+
+    /// The next `n` calls to `path` (only `validation` so far) answer 503,
+    /// as a gateway does while it is down.
+    pub fn fail_next(&self, path: &str, n: usize) {
+        self.books.lock().expect("books").outages.insert(path.to_owned(), n);
     }
 }
 
 fn count(books: &Mutex<Books>, path: &str) {
-    *books.lock().expect("books").calls.entry(path.to_owned()).or_default() += 1;
+    books.lock().expect("books").calls.entry(path.to_owned()).or_default().push(Instant::now());
 }
 
-async fn validation(State(books): State<Arc<Mutex<Books>>>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
-    count(&books, "validation");
+/// Counts the call; whether it falls in an outage (and is answered 503).
+fn count_or_fail(books: &Mutex<Books>, path: &str) -> bool {
+    count(books, path);
+    let mut b = books.lock().expect("books");
+    match b.outages.get_mut(path) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+async fn validation(
+    State(books): State<Arc<Mutex<Books>>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, StatusCode> {
+    if count_or_fail(&books, "validation") {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
     let authentic = q.get("store_id").map(String::as_str) == Some(SSL_STORE_ID)
         && q.get("store_passwd").map(String::as_str) == Some(SSL_STORE_PASSWORD)
         && q.get("format").map(String::as_str) == Some("json");
     if !authentic {
-        return Json(json!({"APIConnect": "INVALID_REQUEST"}));
+        return Ok(Json(json!({"APIConnect": "INVALID_REQUEST"})));
     }
     let val_id = q.get("val_id").cloned().unwrap_or_default();
     let answer = books.lock().expect("books").validations.get(&val_id).cloned();
-    Json(answer.unwrap_or_else(|| json!({"status": "INVALID_TRANSACTION", "val_id": val_id})))
+    Ok(Json(answer.unwrap_or_else(|| json!({"status": "INVALID_TRANSACTION", "val_id": val_id}))))
 }
 
 async fn grant(State(books): State<Arc<Mutex<Books>>>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {

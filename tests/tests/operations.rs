@@ -1,4 +1,5 @@
-//! Operating the workers: the audit command and a graceful stop.
+//! Operating the workers: the audit command, stops graceful and not, dead
+//! jobs, pruning and metrics.
 
 use chrono::{Duration, Utc};
 use haat_domain::seed::{self, SeedMember, SeedPurchase};
@@ -40,14 +41,15 @@ async fn the_audit_command_exits_zero_on_a_sound_database_and_one_naming_each_vi
     assert_eq!(audit["ok"], false, "{audit}");
 }
 
-#[tokio::test]
-async fn sigterm_during_a_settlement_lets_it_finish_and_the_worker_exits_zero() {
-    let mut app = TestApp::spawn().await;
+/// Seeds `n` buyers of one course, each with a paid order two days ago, and
+/// a campaign paying them 10% back; asks for its settlement now and waits
+/// until a worker runs it. Returns the campaign's admin path.
+async fn start_big_settlement(app: &TestApp, n: usize) -> String {
     let plan = app.create_plan(five_level_plan(7)).await;
     let course = app.create_product("COURSE-A", "100.00", "10.00", 1_000_000).await;
     let root = SeedMember { id: Uuid::now_v7(), parent_id: None };
     let mut members = vec![root.clone()];
-    members.extend((0..20_000).map(|_| SeedMember { id: Uuid::now_v7(), parent_id: Some(root.id) }));
+    members.extend((0..n).map(|_| SeedMember { id: Uuid::now_v7(), parent_id: Some(root.id) }));
     let paid_at = Utc::now() - Duration::days(2);
     let purchases: Vec<SeedPurchase> =
         members[1..].iter().map(|m| SeedPurchase { buyer_id: m.id, quantity: 1, credited_at: paid_at }).collect();
@@ -77,19 +79,63 @@ async fn sigterm_during_a_settlement_lets_it_finish_and_the_worker_exits_zero() 
         (running == 1).then_some(())
     })
     .await;
+    path
+}
+
+/// The settle job's row: status and attempts.
+async fn settle_job(app: &TestApp) -> (String, i32) {
+    sqlx::query_as("SELECT status, attempts FROM apalis.jobs WHERE job_type = 'haat.campaigns' ORDER BY run_at LIMIT 1")
+        .fetch_one(&app.pool)
+        .await
+        .expect("the settle job's row")
+}
+
+#[tokio::test]
+async fn sigterm_during_a_settlement_lets_it_finish_and_the_worker_exits_zero() {
+    let mut app = TestApp::spawn().await;
+    let path = start_big_settlement(&app, 20_000).await;
 
     let exit = app.terminate_worker(0).await;
     assert!(exit.success(), "{exit:?}");
     let (_, settled) = app.admin("GET", &path, None).await;
     assert_eq!(settled["status"], "settled", "the job in flight finished before the exit: {settled}");
     assert_eq!(settled["settlement"]["paid_purchases"], 20_000);
-    let job: String = sqlx::query_scalar(
-        "SELECT status FROM apalis.jobs WHERE job_type = 'haat.campaigns' AND status <> 'Pending' ORDER BY done_at DESC NULLS LAST LIMIT 1",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .expect("the job row");
-    assert_eq!(job, "Done");
+    assert_eq!(settle_job(&app).await, ("Done".to_owned(), 1));
+}
+
+#[tokio::test]
+async fn a_worker_killed_in_the_middle_of_a_settlement_leaves_it_to_another_which_pays_once() {
+    let mut app = TestApp::spawn().await;
+    // Workers that notice a silent one after 4 × 500 ms.
+    assert!(app.terminate_worker(0).await.success());
+    app.set_worker_env("HAAT_WORKER_HEARTBEAT_MS", "500");
+    app.set_worker_env("HAAT_WORKER_MISSED_HEARTBEATS", "4");
+    app.start_worker().await;
+    let path = start_big_settlement(&app, 20_000).await;
+
+    app.kill_worker(1).await;
+    let (_, open) = app.admin("GET", &path, None).await;
+    assert_eq!(open["status"], "scheduled", "killed before it committed: {open}");
+    assert_eq!(settle_job(&app).await.0, "Running", "the dead worker's job is still marked running");
+
+    app.start_worker().await;
+    let settled = eventually("another worker settles the campaign", || async {
+        let (_, c) = app.admin("GET", &path, None).await;
+        (c["status"] == "settled").then_some(c)
+    })
+    .await;
+    assert_eq!(settled["settlement"]["paid_purchases"], 20_000);
+    assert_eq!(settled["settlement"]["paid_total"], "200000.00");
+    // (Not `quiescent`: the 20,000 buyers' emails take their time.)
+    let job = eventually("the job is marked done", || async {
+        let job = settle_job(&app).await;
+        (job.0 == "Done").then_some(job)
+    })
+    .await;
+    assert_eq!(job.1, 2, "attempt 1 died with its worker");
+    assert_eq!(entries_of(&app, "cashback").await, 20_000);
+    let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
+    assert_eq!(audit["ok"], true, "{audit}");
 }
 
 #[tokio::test]
@@ -99,8 +145,11 @@ async fn a_job_that_always_fails_is_dead_after_its_attempts_with_growing_delays_
     // A worker whose mail server refuses every connection, retrying fast.
     let good_smtp = format!("smtp://127.0.0.1:{}", app.smtp.port);
     app.set_worker_env("HAAT_SMTP_URL", "smtp://127.0.0.1:9");
+    // 20, 40 and 80 ms are waited in process; from 160 ms on (at most
+    // 300 ms) each next attempt is scheduled in the job table.
     app.set_worker_env("HAAT_RETRY_FIRST_MS", "20");
-    app.set_worker_env("HAAT_RETRY_MOST_MS", "400");
+    app.set_worker_env("HAAT_RETRY_IN_PROCESS_MS", "100");
+    app.set_worker_env("HAAT_RETRY_LONGEST_MS", "300");
     app.set_worker_env("HAAT_LOG_FORMAT", "json");
     app.start_worker().await;
     let member = &app.create_chain(1).await[0];
@@ -112,21 +161,28 @@ async fn a_job_that_always_fails_is_dead_after_its_attempts_with_growing_delays_
         jobs["items"].as_array().and_then(|items| items.first().cloned())
     })
     .await;
-    assert_eq!((dead["attempts"].as_i64(), dead["max_attempts"].as_i64()), (Some(11), Some(11)), "{dead}");
+    assert_eq!((dead["attempts"].as_i64(), dead["max_attempts"].as_i64()), (Some(21), Some(21)), "{dead}");
     let key = dead["key"].as_str().unwrap_or_default().to_owned();
     assert!(key.starts_with("notify:"), "{dead}");
 
-    // Every attempt was logged (JSON), each wait longer than the first.
-    let attempts: Vec<chrono::DateTime<Utc>> = app
-        .worker_log(1)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["job"] == key.as_str() && l["level"] == "WARN")
-        .filter_map(|l| l["timestamp"].as_str().and_then(|t| t.parse().ok()))
-        .collect();
-    assert_eq!(attempts.len(), 11, "one warning per failed attempt");
-    let gaps: Vec<i64> = attempts.windows(2).map(|w| (w[1] - w[0]).num_milliseconds()).collect();
-    assert!(gaps[gaps.len() - 1] > 4 * gaps[0], "delays grow: {gaps:?}");
+    // Every attempt was logged (JSON) with its number; the first three
+    // were retried in process, the next ones scheduled, the last was final.
+    let failures: Vec<serde_json::Value> =
+        app.job_log(1, &key).into_iter().filter(|l| l["level"] == "WARN" || l["level"] == "ERROR").collect();
+    let numbers: Vec<i64> = failures.iter().filter_map(|l| l["span"]["attempt"].as_i64()).collect();
+    assert_eq!(numbers, (1..=21).collect::<Vec<i64>>(), "one line per failed attempt");
+    let said = |l: &serde_json::Value, what: &str| l["message"].as_str().unwrap_or_default().contains(what);
+    assert!(failures[..3].iter().all(|l| said(l, "runs again in this worker")), "{failures:?}");
+    assert!(failures[3..20].iter().all(|l| said(l, "next attempt is scheduled")), "{failures:?}");
+    let delays: Vec<i64> = failures[3..20].iter().filter_map(|l| l["next_attempt_in_ms"].as_i64()).collect();
+    assert_eq!(delays.len(), 17);
+    assert!(delays[0] >= 160 && delays.iter().all(|d| *d <= 300), "{delays:?}");
+    assert!(failures[20]["level"] == "ERROR" && said(&failures[20], "dead"), "{:?}", failures[20]);
+    let times: Vec<chrono::DateTime<Utc>> =
+        failures.iter().filter_map(|l| l["timestamp"].as_str().and_then(|t| t.parse().ok())).collect();
+    let gaps: Vec<i64> = times.windows(2).map(|w| (w[1] - w[0]).num_milliseconds()).collect();
+    // The table holds a scheduled attempt back at least its delay.
+    assert!(gaps[3..].iter().all(|g| *g >= 160), "scheduled waits: {gaps:?}");
 
     // The mail server is back: the admin retries the dead job and it is sent.
     assert!(app.terminate_worker(1).await.success());

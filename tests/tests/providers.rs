@@ -141,3 +141,64 @@ async fn a_bkash_callback_only_counts_once_bkash_confirms_the_payment() {
     assert_eq!(app.standin.calls("execute"), 2);
     assert_eq!(status_of(&app, &order).await, "paid");
 }
+
+#[tokio::test]
+async fn a_confirmation_that_fails_twice_runs_three_times_with_growing_delays_and_marks_the_order_paid_once() {
+    let mut app = TestApp::spawn().await;
+    assert!(app.terminate_worker(0).await.success());
+    // The first retry waits 300 ms in process; the second (600 ms and up)
+    // is scheduled in the job table.
+    app.set_worker_env("HAAT_RETRY_FIRST_MS", "300");
+    app.set_worker_env("HAAT_RETRY_IN_PROCESS_MS", "300");
+    app.set_worker_env("HAAT_LOG_FORMAT", "json");
+    app.start_worker().await;
+    let (_, order) = shop(&app, "online").await;
+    app.standin.register_validation("VAL-3", validation_answer(&order, "VAL-3", "450.00"));
+    app.standin.fail_next("validation", 2);
+
+    assert_eq!(app.sslcommerz(ipn(&order, "VAL-3", SSL_STORE_PASSWORD)).await, StatusCode::OK);
+    eventually("the order is paid", || async { (status_of(&app, &order).await == "paid").then_some(()) }).await;
+    quiescent(&app.pool).await;
+
+    assert_eq!(status_of(&app, &order).await, "paid");
+    assert_eq!(app.outcomes_of("sslcommerz").await, ["applied"]);
+    let calls = app.standin.call_times("validation");
+    assert_eq!(calls.len(), 3, "two failures, then the answer");
+    let (first_wait, second_wait) = (calls[1] - calls[0], calls[2] - calls[1]);
+    assert!(first_wait.as_millis() >= 300 && second_wait.as_millis() >= 600, "{first_wait:?} {second_wait:?}");
+    assert!(second_wait > first_wait, "{first_wait:?} {second_wait:?}");
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("SELECT status, attempts FROM apalis.jobs WHERE job_type = 'haat.confirmations'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("the confirmation job");
+    assert_eq!((status.as_str(), attempts), ("Done", 3));
+    let key = format!("confirm_payment:{}", event_id(&app).await);
+    let log: Vec<String> = app
+        .job_log(1, &key)
+        .iter()
+        .filter(|l| l["level"] == "WARN")
+        .map(|l| format!("{} {}", l["span"]["attempt"], l["message"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        log,
+        ["1 job failed; it runs again in this worker shortly", "2 job failed; its next attempt is scheduled"]
+    );
+    let paid: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_history WHERE order_id = $1::uuid AND status = 'paid'")
+            .bind(order["id"].as_str())
+            .fetch_one(&app.pool)
+            .await
+            .expect("history");
+    assert_eq!(paid, 1, "paid once");
+    // The gateway's store password (in the failing request's address) is never logged.
+    assert!(!app.worker_log(1).contains(SSL_STORE_PASSWORD), "a secret in the log");
+}
+
+/// The one SSLCommerz event of the test.
+async fn event_id(app: &TestApp) -> uuid::Uuid {
+    sqlx::query_scalar("SELECT id FROM webhook_events WHERE provider = 'sslcommerz'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("the stored IPN")
+}

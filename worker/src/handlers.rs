@@ -35,6 +35,8 @@ pub struct WorkerState {
     pub time_zone: chrono_tz::Tz,
     /// How long finished jobs are kept.
     pub job_retention: chrono::Duration,
+    /// When failed jobs run again.
+    pub retry: haat_domain::jobs::retry::RetrySchedule,
 }
 
 /// `process_webhook`: stored event → order fact.

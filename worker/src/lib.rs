@@ -17,21 +17,19 @@ use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker
 use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
+use haat_domain::jobs::retry::{NextAttempt, RetrySchedule};
 use haat_domain::jobs::{
     CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Job, Notify,
     ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
 use haat_domain::settings::Settings;
+use tracing::Instrument;
 
 use crate::handlers::WorkerState;
 
 /// How often an idle worker polls besides LISTEN/NOTIFY (which says nothing
 /// of jobs scheduled for later).
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
-/// Heartbeat period; a worker silent for `MISSED_HEARTBEATS` of them is
-/// presumed dead and its jobs are handed to others.
-const HEARTBEAT: Duration = Duration::from_secs(5);
-const MISSED_HEARTBEATS: usize = 6;
 /// How long SIGTERM waits for in-flight jobs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -126,54 +124,91 @@ pub fn parse_queues(spec: &str, concurrency: usize) -> Result<Vec<(QueueKind, us
         .collect()
 }
 
-fn storage<J: Job>(pool: &sqlx::PgPool) -> PostgresStorage<J> {
-    let config = Config::default().queue(J::QUEUE).heartbeat_interval(HEARTBEAT).missed_heartbeats(MISSED_HEARTBEATS);
+/// A queue's storage: a worker silent for `missed` heartbeats is presumed
+/// dead and its running jobs are handed to the others.
+fn storage<J: Job>(pool: &sqlx::PgPool, heartbeat: Duration, missed: u32) -> PostgresStorage<J> {
+    let missed = usize::try_from(missed).unwrap_or(usize::MAX);
+    let config = Config::default().queue(J::QUEUE).heartbeat_interval(heartbeat).missed_heartbeats(missed);
     PostgresStorage::new(pool).with_config(config)
 }
 
-/// Exponential backoff with jitter, `J::RETRIES` times in process; the
-/// job row's `max_attempts` (set at enqueue) matches, so a job that
-/// exhausts its retries is dead, not re-fetched.
-fn retry_policy<J: Job>(backoff: Backoff) -> Result<BackoffRetryPolicy<ExponentialBackoff>> {
-    let backoff = ExponentialBackoffMaker::new(backoff.first, backoff.most, 0.5, HasherRng::default())
-        .context("backoff settings")?
-        .make_backoff();
-    Ok(RetryPolicy::retries(J::RETRIES).with_backoff(backoff))
+/// Exponential backoff with jitter for the retries short enough to wait in
+/// process; the rest are scheduled in the job table by `after_failure`.
+fn retry_policy<J: Job>(retry: RetrySchedule) -> Result<BackoffRetryPolicy<ExponentialBackoff>> {
+    let backoff =
+        ExponentialBackoffMaker::new(retry.first, retry.in_process.max(retry.first), 0.5, HasherRng::default())
+            .context("backoff settings")?
+            .make_backoff();
+    Ok(RetryPolicy::retries(retry.in_process_retries(J::RETRIES)).with_backoff(backoff))
 }
 
-/// The first and the longest delay between a job's attempts.
-#[derive(Debug, Clone, Copy)]
-struct Backoff {
-    first: Duration,
-    most: Duration,
+/// After a failed attempt: says what failed and what follows, and moves a
+/// long-delayed next attempt into the future in the job table (the job row
+/// still belongs to this worker, so nobody fetches it meanwhile).
+async fn after_failure<J: Job>(state: &WorkerState, task: &TaskId, attempt: usize, error: &BoxDynError) {
+    let jitter: f64 = rand::random();
+    match state.retry.after_failure(attempt, J::RETRIES, jitter) {
+        NextAttempt::InProcess => {
+            tracing::warn!(error = %error, "job failed; it runs again in this worker shortly");
+        }
+        NextAttempt::Scheduled(delay) => {
+            let deferred = async {
+                let mut conn = state.pool.acquire().await?;
+                haat_domain::jobs::retry::defer(&mut conn, &task.to_string(), delay).await
+            };
+            match deferred.await {
+                Ok(()) => tracing::warn!(
+                    error = %error,
+                    next_attempt_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    "job failed; its next attempt is scheduled"
+                ),
+                // The failure is still recorded; the job comes back at once.
+                Err(e) => {
+                    tracing::warn!(error = %error, defer_error = %e, "job failed; its next attempt could not be delayed")
+                }
+            }
+        }
+        NextAttempt::Dead => {
+            tracing::error!(error = %error, "job failed on its last attempt and is dead until an admin retries it");
+        }
+    }
+}
+
+/// The span every line a job logs is in: its queue, key, row id, attempt
+/// and, for a job about one order, the order.
+fn job_span<J: Job>(job: &J, task: &TaskId, attempt: usize) -> tracing::Span {
+    let order_id = job.order_id().map(tracing::field::display);
+    tracing::info_span!("job", queue = J::QUEUE, job = %job.key(), task = %task, attempt, order_id)
 }
 
 macro_rules! register {
-    ($monitor:expr, $pool:expr, $state:expr, $job:ty, $handler:path, $n:expr, $name:expr, $backoff:expr) => {{
+    ($monitor:expr, $pool:expr, $state:expr, $job:ty, $handler:path, $n:expr, $name:expr, $settings:expr) => {{
         let pool = $pool.clone();
         let state = $state.clone();
         let name = $name;
         let n = $n;
-        let policy = retry_policy::<$job>($backoff)?;
+        let policy = retry_policy::<$job>($settings.retry)?;
+        let (heartbeat, missed) = ($settings.worker_heartbeat, $settings.worker_missed_heartbeats);
         $monitor.register(move |run| {
             WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
-                .backend(storage::<$job>(&pool).with_pubsub().poll_with_interval(POLL_INTERVAL))
+                .backend(storage::<$job>(&pool, heartbeat, missed).with_pubsub().poll_with_interval(POLL_INTERVAL))
                 .data(state.clone())
                 .concurrency(n)
                 .retry(policy.clone())
                 .parallelize(tokio::spawn)
-                .build(move |job: $job, state: Data<WorkerState>| async move {
-                    // apalis retries a failed job silently: say what failed.
-                    let key = job.key();
+                .build(move |job: $job, state: Data<WorkerState>, task: TaskId, attempt: Attempt| async move {
+                    // Read once running: apalis counts the attempt when it starts it.
+                    let attempt = attempt.current();
+                    let span = job_span(&job, &task, attempt);
                     let started = std::time::Instant::now();
-                    let result = $handler(job, state).await;
+                    let result = $handler(job, state.clone()).instrument(span.clone()).await;
                     let queue = <$job as Job>::QUEUE;
                     metrics::histogram!("haat_job_duration_seconds", "queue" => queue)
                         .record(started.elapsed().as_secs_f64());
                     let outcome = if result.is_ok() { "ok" } else { "error" };
                     metrics::counter!("haat_job_runs_total", "queue" => queue, "outcome" => outcome).increment(1);
                     if let Err(e) = &result {
-                        tracing::warn!(job = %key, error = %e, "job failed; it is retried until its attempts run out");
+                        after_failure::<$job>(&state, &task, attempt, e).instrument(span).await;
                     }
                     result
                 })
@@ -204,22 +239,19 @@ pub async fn run(
         http: providers::client()?,
         time_zone: settings.time_zone,
         job_retention: chrono::Duration::hours(i64::from(settings.job_retention_hours)),
+        retry: settings.retry,
     };
     // A unique name per process start: a restarted process must not inherit
     // the jobs its dead predecessor left running.
     let name = format!("haat-worker-{}", uuid::Uuid::now_v7());
-    let backoff = Backoff {
-        first: Duration::from_millis(settings.retry_first_ms),
-        most: Duration::from_millis(settings.retry_most_ms),
-    };
     let mut monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE).should_restart(|_, _| true);
     for (queue, n) in queues {
         monitor = match queue {
             QueueKind::Webhooks => {
-                register!(monitor, pool, state, ProcessWebhook, handlers::process_webhook, n, name.clone(), backoff)
+                register!(monitor, pool, state, ProcessWebhook, handlers::process_webhook, n, name.clone(), settings)
             }
             QueueKind::Volume => {
-                register!(monitor, pool, state, CreditVolume, handlers::credit_volume, n, name.clone(), backoff)
+                register!(monitor, pool, state, CreditVolume, handlers::credit_volume, n, name.clone(), settings)
             }
             QueueKind::Commission => {
                 register!(
@@ -230,20 +262,20 @@ pub async fn run(
                     handlers::cascade_commission,
                     n,
                     name.clone(),
-                    backoff
+                    settings
                 )
             }
             QueueKind::Holds => {
-                register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone(), backoff)
+                register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone(), settings)
             }
             QueueKind::Confirmations => {
-                register!(monitor, pool, state, ConfirmPayment, handlers::confirm_payment, n, name.clone(), backoff)
+                register!(monitor, pool, state, ConfirmPayment, handlers::confirm_payment, n, name.clone(), settings)
             }
             QueueKind::Reversals => {
-                register!(monitor, pool, state, ReverseOrder, handlers::reverse_order, n, name.clone(), backoff)
+                register!(monitor, pool, state, ReverseOrder, handlers::reverse_order, n, name.clone(), settings)
             }
             QueueKind::Notifications => {
-                register!(monitor, pool, state, Notify, handlers::notify, n, name.clone(), backoff)
+                register!(monitor, pool, state, Notify, handlers::notify, n, name.clone(), settings)
             }
             QueueKind::Periods => {
                 tokio::spawn(schedule::period_close(
@@ -251,18 +283,18 @@ pub async fn run(
                     settings.period_close_cron.clone(),
                     settings.time_zone,
                 ));
-                register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone(), backoff)
+                register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone(), settings)
             }
             QueueKind::Campaigns => {
-                register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone(), backoff)
+                register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone(), settings)
             }
             QueueKind::Loyalty => {
                 tokio::spawn(schedule::points_expiry(pool.clone(), settings.points_expiry_cron.clone()));
-                register!(monitor, pool, state, ExpirePoints, handlers::expire_points, n, name.clone(), backoff)
+                register!(monitor, pool, state, ExpirePoints, handlers::expire_points, n, name.clone(), settings)
             }
             QueueKind::Maintenance => {
                 tokio::spawn(schedule::prune(pool.clone(), settings.prune_cron.clone()));
-                register!(monitor, pool, state, PruneJobs, handlers::prune_jobs, n, name.clone(), backoff)
+                register!(monitor, pool, state, PruneJobs, handlers::prune_jobs, n, name.clone(), settings)
             }
         };
     }

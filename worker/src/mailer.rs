@@ -7,6 +7,9 @@ use haat_domain::settings::Settings;
 use lettre::message::Mailbox;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+/// How long one SMTP exchange may take.
+const SMTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Mailer {
@@ -31,6 +34,10 @@ impl Sender {
             Some(url) => Mailer::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .context("HAAT_SMTP_URL is not a valid smtp:// or smtps:// URL")?
+                    // A server that accepts but never answers fails the attempt
+                    // (to be retried) instead of holding a job slot for lettre's
+                    // default minute.
+                    .timeout(Some(SMTP_TIMEOUT))
                     .build(),
             ),
             None => {

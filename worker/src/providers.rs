@@ -18,6 +18,13 @@ pub fn client() -> Result<reqwest::Client> {
     reqwest::Client::builder().timeout(PROVIDER_TIMEOUT).build().context("building the provider HTTP client")
 }
 
+/// Sends `request` and reads its JSON answer. Errors leave the address out:
+/// SSLCommerz's validation address carries the store password.
+async fn answer_of(request: reqwest::RequestBuilder, what: &str) -> Result<Value> {
+    let answer = async { request.send().await?.error_for_status()?.json::<Value>().await };
+    answer.await.map_err(|e| anyhow::anyhow!("{what}: {}", e.without_url()))
+}
+
 /// Asks the provider of a stored payment hint what really happened.
 /// Returns the parsed answer and the raw one (kept on the event).
 pub async fn confirm(
@@ -45,7 +52,7 @@ async fn confirm_sslcommerz(
         &cfg.sslcommerz_store_password,
     )
     .context("the stored IPN has no val_id")?;
-    let answer: Value = http.get(url).send().await?.error_for_status()?.json().await?;
+    let answer = answer_of(http.get(url), "SSLCommerz validation API").await?;
     Ok((sslcommerz::parse_validation(&answer), answer))
 }
 
@@ -58,26 +65,22 @@ async fn confirm_bkash(http: &reqwest::Client, cfg: &ProviderSettings, body: &st
             .header("X-APP-Key", cfg.bkash_app_key.clone())
             .json(&json!({ "paymentID": callback.payment_id }))
     };
-    let executed: Value = call("execute").send().await?.error_for_status()?.json().await?;
+    let executed = answer_of(call("execute"), "bKash execute").await?;
     if bkash::execute_is_final(&executed) {
         return Ok((bkash::parse_payment(&executed), executed));
     }
     // Executed before (or timed out): the payment's status is the truth.
-    let status: Value = call("payment/status").send().await?.error_for_status()?.json().await?;
+    let status = answer_of(call("payment/status"), "bKash payment status").await?;
     Ok((bkash::parse_payment(&status), status))
 }
 
 async fn bkash_token(http: &reqwest::Client, cfg: &ProviderSettings) -> Result<String> {
-    let answer: Value = http
+    let grant = http
         .post(format!("{}/tokenized/checkout/token/grant", cfg.bkash_base_url))
         .header("username", cfg.bkash_username.clone())
         .header("password", cfg.bkash_password.clone())
-        .json(&json!({ "app_key": cfg.bkash_app_key, "app_secret": cfg.bkash_app_secret }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+        .json(&json!({ "app_key": cfg.bkash_app_key, "app_secret": cfg.bkash_app_secret }));
+    let answer = answer_of(grant, "bKash token grant").await?;
     match answer.get("id_token").map(providers::scalar_text) {
         Some(t) if !t.is_empty() => Ok(t),
         _ => bail!("bKash token grant answered without id_token"),
