@@ -59,6 +59,20 @@ pub fn ensure_running(spec: &ClusterSpec) -> Result<Cluster> {
     result
 }
 
+/// Stops the cluster at `spec.root` if it runs: `fast` disconnects clients
+/// and shuts down cleanly; otherwise `immediate` (a crash, recovered from at
+/// the next start). Used to prove that processes outlive a database restart.
+pub fn stop(spec: &ClusterSpec, fast: bool) -> Result<()> {
+    let bins = PgBinaries::find()?;
+    let as_root = running_as_root();
+    let data = spec.root.join("data");
+    if !is_running(&bins, as_root, &data)? {
+        return Ok(());
+    }
+    let mode = if fast { "fast" } else { "immediate" };
+    run(bins.command("pg_ctl", as_root).args(["-D", &data.to_string_lossy(), "-m", mode, "-w", "stop"]), "pg_ctl stop")
+}
+
 fn ensure_locked(spec: &ClusterSpec, bins: &PgBinaries, as_root: bool) -> Result<Cluster> {
     let data = spec.root.join("data");
     // Postgres refuses to run as root, so as root the cluster belongs to the

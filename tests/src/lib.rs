@@ -3,6 +3,7 @@
 //! `haat-api` and `haat-worker` processes talking to both. Tests talk HTTP
 //! and signed webhooks to the api and await conditions (never fixed sleeps).
 
+pub mod chaos;
 pub mod providers;
 pub mod smtp;
 pub mod standin;
@@ -53,7 +54,9 @@ pub async fn fresh_database() -> (String, PgPool) {
 
 fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile> folder");
+    // Test executables live in target/<profile>/deps, programs in target/<profile>.
+    let dir = exe.parent().expect("executable folder");
+    let dir = if dir.ends_with("deps") { dir.parent().expect("target/<profile> folder") } else { dir };
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -90,6 +93,12 @@ impl TestApp {
     /// Starts everything with one worker process.
     pub async fn spawn() -> Self {
         let (database_url, pool) = fresh_database().await;
+        Self::spawn_on(database_url, pool, &[]).await
+    }
+
+    /// Starts the api and one worker on an existing database, with extra
+    /// environment for both (e.g. a chaos run's own cluster and settings).
+    pub async fn spawn_on(database_url: String, pool: PgPool, extra_env: &[(&str, &str)]) -> Self {
         let smtp = SmtpSink::start();
         let admin_token = format!("test-admin-{}", uuid::Uuid::new_v4().simple());
         let key: [u8; 24] = rand_bytes();
@@ -108,6 +117,7 @@ impl TestApp {
         ];
         let standin = Standin::start().await;
         env.extend(providers::env(&standin.base));
+        env.extend(extra_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let db_name = database_url.rsplit('/').next().unwrap_or("db").to_owned();
         let (api, base) = start_api(&env, &logs.join(format!("{db_name}.api.log"))).await;
         let mut app = Self {
@@ -156,9 +166,17 @@ impl TestApp {
     /// Starts one more worker process.
     pub async fn start_worker(&mut self) {
         let log = self.worker_log_path(self.workers.len());
-        let mut cmd = Command::new(binary("haat-worker"));
-        cmd.envs(self.env.iter().cloned()).stdout(Stdio::null()).stderr(log_file(&log)).kill_on_drop(true);
-        self.workers.push(cmd.spawn().expect("haat-worker starts"));
+        self.workers.push(spawn_worker(&self.env, &log));
+    }
+
+    /// The environment worker processes are started with.
+    pub fn workers_env(&self) -> Vec<(String, String)> {
+        self.env.clone()
+    }
+
+    /// Hands the running worker processes over to the caller.
+    pub fn take_workers(&mut self) -> Vec<Child> {
+        std::mem::take(&mut self.workers)
     }
 
     /// Sends SIGTERM to worker `i` once it runs, and waits for it to exit.
@@ -372,6 +390,14 @@ fn rand_bytes<const N: usize>() -> [u8; N] {
         *byte = if i < 16 { a[i] } else { b[i - 16] };
     }
     out
+}
+
+/// Starts a `haat-worker` process with `env`, logging to `log`; it is
+/// killed when its handle is dropped.
+fn spawn_worker(env: &[(String, String)], log: &Path) -> Child {
+    let mut cmd = Command::new(binary("haat-worker"));
+    cmd.envs(env.iter().cloned()).stdout(Stdio::null()).stderr(log_file(log)).kill_on_drop(true);
+    cmd.spawn().expect("haat-worker starts")
 }
 
 fn log_file(path: &Path) -> Stdio {
