@@ -219,6 +219,13 @@ async fn finish(conn: &mut PgConnection, event_id: Uuid, now: DateTime<Utc>, out
 }
 
 /// Applies a normalized event to its order and says what happened.
+/// A webhook names its order by invoice number: once it is known, the
+/// running job's log lines carry the order id (the worker's job span
+/// declares `order_id`; elsewhere this does nothing).
+fn name_order_in_logs(order_id: Uuid) {
+    tracing::Span::current().record("order_id", tracing::field::display(order_id));
+}
+
 async fn act(
     conn: &mut PgConnection,
     event: Normalized,
@@ -233,6 +240,7 @@ async fn act(
             let Some(order_id) = orders::id_by_invoice(conn, &invoice_no).await? else {
                 return Ok("unknown_order".into());
             };
+            name_order_in_logs(order_id);
             if let Some(paid) = &payment
                 && let Some(problem) = payment_mismatch(conn, order_id, paid).await?
             {
@@ -244,6 +252,7 @@ async fn act(
             let Some(order_id) = orders::id_by_invoice(conn, &invoice_no).await? else {
                 return Ok("unknown_order".into());
             };
+            name_order_in_logs(order_id);
             let req = reversals::Request { kind, lines, reason: None, source: source.to_owned(), external_ref };
             // A refused reversal is the provider's problem to know about, not
             // a failure to retry: its reason becomes the event's outcome.
