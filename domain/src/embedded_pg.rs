@@ -73,6 +73,16 @@ pub fn stop(spec: &ClusterSpec, fast: bool) -> Result<()> {
     run(bins.command("pg_ctl", as_root).args(["-D", &data.to_string_lossy(), "-m", mode, "-w", "stop"]), "pg_ctl stop")
 }
 
+/// The path of one of the Postgres programs beside `initdb` (e.g.
+/// `pgbench`, for the benchmark's baseline).
+pub fn server_program(name: &str) -> Result<PathBuf> {
+    PgBinaries::candidates()
+        .into_iter()
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .with_context(|| format!("{name} was not found on PATH or in /usr/lib/postgresql/*/bin"))
+}
+
 fn ensure_locked(spec: &ClusterSpec, bins: &PgBinaries, as_root: bool) -> Result<Cluster> {
     let data = spec.root.join("data");
     // Postgres refuses to run as root, so as root the cluster belongs to the
@@ -210,7 +220,8 @@ struct PgBinaries {
 }
 
 impl PgBinaries {
-    fn find() -> Result<Self> {
+    /// PATH, then each installed version's folder, newest first.
+    fn candidates() -> Vec<PathBuf> {
         let mut candidates: Vec<PathBuf> =
             std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
         if let Ok(entries) = fs::read_dir("/usr/lib/postgresql") {
@@ -219,6 +230,10 @@ impl PgBinaries {
             candidates.extend(versions.into_iter().rev());
         }
         candidates
+    }
+
+    fn find() -> Result<Self> {
+        Self::candidates()
             .into_iter()
             .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
             .map(|dir| Self { dir })
