@@ -189,14 +189,14 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
 fn print_load(a: &LoadArgs, l: &LoadFigures, tps: f64) {
     let c = a.clients;
     println!(
-        "| webhooks accepted, {c} clients flat out for {} s (per second; p50 / p99) | {:.0}/s; {} / {} |",
+        "| webhooks accepted, {c} clients flat out for {} s, workers stopped (per second; p50 / p99) | {:.0}/s; {} / {} |",
         a.seconds,
         l.flat_out.per_second,
         ms(l.flat_out.p50),
         ms(l.flat_out.p99)
     );
     println!(
-        "| webhooks at {}/s for {} s (achieved; p50 / p99) | {:.0}/s; {} / {} |",
+        "| webhooks at {}/s for {} s, workers stopped (achieved; p50 / p99) | {:.0}/s; {} / {} |",
         a.webhook_rate,
         a.seconds,
         l.fixed.per_second,
