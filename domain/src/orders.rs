@@ -331,7 +331,7 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
     let (buyer, method, store_credit) = check_request(input)?;
     let buyer = parties(conn, &buyer).await?;
     check_pickup_point(conn, input.pickup_point_id).await?;
-    let priced = take_stock(conn, &input.lines).await?;
+    let priced = price_lines(conn, &input.lines).await?;
     let subtotal: Decimal = priced.iter().map(|l| l.unit_price * Decimal::from(l.quantity)).sum();
     let (coupon_id, discount) = match input.coupon_code.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(code) => {
@@ -406,33 +406,61 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
         body: format!("Dear {},\n\nwe received your order {invoice_no} of {total} {currency}.\n", buyer.name),
     };
     notifications::queue(conn, &email).await?;
+    // Last: the products' rows stay locked until the commit, so a popular
+    // product's orders wait for each other only that long.
+    take_stock(conn, &input.lines).await?;
     get(conn, id).await
 }
 
-/// Decrements stock for every product of the order, in product-id order (so
-/// concurrent orders never deadlock), refusing the whole order on the first
-/// unknown product or shortfall, and prices each line (a running flash sale's
-/// price replaces the catalog price).
-async fn take_stock(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<Vec<Priced>> {
+/// Each product of the order with the quantity wanted and its first line.
+fn wanted(lines: &[NewLine]) -> BTreeMap<Uuid, (i64, usize)> {
     let mut wanted: BTreeMap<Uuid, (i64, usize)> = BTreeMap::new();
     for (i, l) in lines.iter().enumerate() {
         let e = wanted.entry(l.product_id).or_insert((0, i));
         e.0 += l.quantity;
     }
-    let mut found = BTreeMap::new();
-    for (product_id, (quantity, first_line)) in wanted {
+    wanted
+}
+
+/// Decrements stock for every product of the order, in product-id order (so
+/// concurrent orders never deadlock), refusing the whole order (its
+/// transaction rolls back) on the first product short of stock or no
+/// longer for sale.
+async fn take_stock(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<()> {
+    for (product_id, (quantity, first_line)) in wanted(lines) {
         let qty = i32::try_from(quantity).unwrap_or(i32::MAX);
-        let row = sqlx::query!(
-            "UPDATE products SET stock = stock - $2, updated_at = now()
-              WHERE id = $1 AND active AND stock >= $2
-              RETURNING price, pv, bv, category, commissionable",
+        let taken = sqlx::query!(
+            "UPDATE products SET stock = stock - $2, updated_at = now() WHERE id = $1 AND active AND stock >= $2",
             product_id,
             qty
+        )
+        .execute(&mut *conn)
+        .await?;
+        if taken.rows_affected() == 0 {
+            return Err(refusal(conn, product_id, first_line).await);
+        }
+    }
+    Ok(())
+}
+
+/// Prices each line from the catalog without locking anything (a running
+/// flash sale's price replaces the catalog price); refuses an unknown
+/// product or one not for sale, naming its line. Stock is taken at the end
+/// of the order's transaction (`take_stock`).
+async fn price_lines(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<Vec<Priced>> {
+    let mut found = BTreeMap::new();
+    for (product_id, (_, first_line)) in wanted(lines) {
+        let row = sqlx::query!(
+            "SELECT price, pv, bv, category, commissionable FROM products WHERE id = $1 AND active",
+            product_id
         )
         .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else {
-            return Err(refusal(conn, product_id, first_line).await);
+            return Err(DomainError::invalid(
+                format!("lines[{first_line}].product_id"),
+                "no such product, or not for sale",
+            ));
         };
         found.insert(product_id, row);
     }
