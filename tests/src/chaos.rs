@@ -39,6 +39,9 @@ pub struct Config {
     pub seed: u64,
     /// A kill every this many milliseconds, drawn uniformly from the range.
     pub kill_every_ms: (u64, u64),
+    /// Kills spread over the webhooks however fast they go (a fast machine
+    /// could send them all between two timed kills).
+    pub min_kills: usize,
     /// HTTP requests in flight at once.
     pub concurrency: usize,
     /// How long the queues may take to drain after the last webhook.
@@ -54,6 +57,7 @@ impl Config {
             workers: 3,
             seed,
             kill_every_ms: (300, 1200),
+            min_kills: 3,
             concurrency: 8,
             drain_patience: Duration::from_secs(120),
         }
@@ -294,9 +298,10 @@ impl Chaos {
         Self { next_kill: Instant::now(), kill_every_ms: cfg.kill_every_ms, spec: spec.clone(), restart: None }
     }
 
-    /// Kills a worker if its time has come.
-    async fn tick(&mut self, fleet: &mut Fleet, rng: &mut StdRng) {
-        if Instant::now() >= self.next_kill {
+    /// Kills a worker if its time has come, or if fewer than `owed` kills
+    /// have happened yet.
+    async fn tick(&mut self, fleet: &mut Fleet, rng: &mut StdRng, owed: usize) {
+        if Instant::now() >= self.next_kill || fleet.kills < owed {
             fleet.kill_one(rng).await;
             let (lo, hi) = self.kill_every_ms;
             self.next_kill = Instant::now() + Duration::from_millis(rng.random_range(lo..=hi));
@@ -364,7 +369,7 @@ async fn place_orders(
             report.http_retries += retries;
             planned.push(Planned { order, buyer, online, returned });
         }
-        chaos.tick(fleet, rng).await;
+        chaos.tick(fleet, rng, 0).await;
     }
     report.orders = planned.len();
     report.returned = planned.iter().filter(|p| p.returned).count();
@@ -419,6 +424,7 @@ async fn deliver(
     report: &mut Report,
 ) -> Result<()> {
     let halfway = sends.len() / 2;
+    let batches = sends.len().div_ceil(cfg.concurrency).max(1);
     for (n, batch) in sends.chunks(cfg.concurrency).enumerate() {
         if n * cfg.concurrency >= halfway {
             chaos.restart_postgres();
@@ -442,7 +448,8 @@ async fn deliver(
         for result in results {
             report.http_retries += result?.1;
         }
-        chaos.tick(fleet, rng).await;
+        // `min_kills` spread evenly over the batches.
+        chaos.tick(fleet, rng, cfg.min_kills * (n + 1) / batches).await;
     }
     Ok(())
 }

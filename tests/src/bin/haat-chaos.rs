@@ -14,6 +14,7 @@ fn parse(args: &[String]) -> Result<Config> {
     cfg.orders = 1000;
     cfg.workers = 4;
     cfg.drain_patience = Duration::from_secs(600);
+    cfg.min_kills = 20;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
