@@ -206,6 +206,7 @@ pub async fn run(
     for workers in [1, 2, 4] {
         sys.set_workers(workers).await?;
         wait_idle(pool).await?;
+        eprintln!("load: carrying {} orders with {workers} worker(s)", a.orders);
         let started = Instant::now();
         let placed: Vec<Result<(Uuid, String, DateTime<Utc>)>> = futures::stream::iter((0..a.orders).map(|_| buyer()))
             .map(|b| {
@@ -358,7 +359,7 @@ async fn wait_commissioned(pool: &PgPool, ids: &[Uuid]) -> Result<()> {
         if Instant::now() > deadline {
             bail!("only {done} of {} orders reached their commissions in 10 minutes", ids.len());
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

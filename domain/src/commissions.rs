@@ -11,12 +11,12 @@ use uuid::Uuid;
 use crate::cascade_inputs::{self, OrderHead};
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CascadeCommission, ReleaseHold};
+use crate::ledger::bulk::Transfer;
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
-use crate::members;
-use crate::notifications::{self, Email};
+use crate::notifications::{self, ToMember};
 use crate::plans;
 use crate::reversals;
-use crate::rules::cascade::{self, Commission, Kind};
+use crate::rules::cascade::{self, Commission, Forfeit, Kind};
 
 /// Writes the order's volume entries (one per line: the buyer's, or a guest
 /// order's referrer's as customer volume) and enqueues the cascade.
@@ -82,6 +82,10 @@ pub async fn head(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Optio
 /// Computes and posts the order's commissions as pending, each with its
 /// ledger entry, records forfeited shares as breakage, queues one email per
 /// beneficiary and schedules the release.
+///
+/// The uplines' balance rows are the hottest rows of the system (the top
+/// of the tree earns on most orders), so the entries are posted last, in
+/// one set statement: those rows stay locked from there to the commit only.
 pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
     sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
     let Some((head, plan_id)) = head(conn, order_id).await? else {
@@ -92,23 +96,8 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     let mut result = cascade::cascade(&plan.rules(), &inputs);
     result.commissions.sort_by_key(|c| (c.beneficiary_id, c.kind, c.line_id, c.paid_level));
     let release_at = head.credited_at + Duration::days(i64::from(plan.holding_days));
-    for c in &result.commissions {
-        post_commission(conn, currency, order_id, &plan, c, release_at).await?;
-    }
-    for f in &result.forfeits {
-        sqlx::query!(
-            "INSERT INTO commission_breakage (order_line_id, member_id, physical_level, amount, reason, kind)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            f.line_id,
-            f.member_id,
-            f.physical_level as i32,
-            f.amount,
-            f.reason,
-            f.kind.as_str()
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
+    let inserted = insert_commissions(conn, order_id, &plan, &result.commissions, release_at).await?;
+    record_breakage(conn, &result.forfeits).await?;
     notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
     let rewarded = crate::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
     if !result.commissions.is_empty() || rewarded {
@@ -118,6 +107,7 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     sqlx::query!("UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()) WHERE id = $1", order_id)
         .execute(&mut *conn)
         .await?;
+    post_commissions(conn, currency, &inserted).await?;
     // Returns that arrived before the commissions existed take effect now.
     reversals::apply_pending(conn, order_id, currency).await
 }
@@ -130,65 +120,138 @@ fn commission_key(c: &Commission) -> String {
     }
 }
 
-async fn post_commission(
+/// A commission row this run wrote, and the ledger entry it is owed.
+struct Inserted {
+    commission_id: Uuid,
+    key: String,
+    beneficiary_id: Uuid,
+    amount: Decimal,
+}
+
+/// Inserts the commission rows in one statement; returns those that were
+/// new (a re-run finds them all and returns none: a row and its ledger
+/// entry commit together, so an existing row has its entry).
+async fn insert_commissions(
     conn: &mut PgConnection,
-    currency: &str,
     order_id: Uuid,
     plan: &plans::Plan,
-    c: &Commission,
+    commissions: &[Commission],
     release_at: DateTime<Utc>,
-) -> DomainResult<()> {
-    let qualification = serde_json::to_value(&c.qualification).map_err(anyhow::Error::from)?;
-    let inserted = sqlx::query_scalar!(
-        "INSERT INTO commissions (id, order_id, order_line_id, beneficiary_id, kind, physical_level, paid_level,
-                                  basis, rate, rule, plan_id, plan_version, qualification, amount,
-                                  rounding_residue, status, release_at, cap_factor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', $16, $17)
-         ON CONFLICT (order_line_id, beneficiary_id, paid_level, kind) DO NOTHING RETURNING id",
-        Uuid::now_v7(),
+) -> DomainResult<Vec<Inserted>> {
+    if commissions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = commissions.iter().map(|_| Uuid::now_v7()).collect();
+    let lines: Vec<Uuid> = commissions.iter().map(|c| c.line_id).collect();
+    let beneficiaries: Vec<Uuid> = commissions.iter().map(|c| c.beneficiary_id).collect();
+    let kinds: Vec<String> = commissions.iter().map(|c| c.kind.as_str().to_owned()).collect();
+    let physical: Vec<i32> = commissions.iter().map(|c| c.physical_level as i32).collect();
+    let paid: Vec<i32> = commissions.iter().map(|c| c.paid_level as i32).collect();
+    let basis: Vec<Decimal> = commissions.iter().map(|c| c.basis).collect();
+    let rates: Vec<Decimal> = commissions.iter().map(|c| c.rate).collect();
+    let rules: Vec<String> = commissions.iter().map(|c| c.rule.clone()).collect();
+    let qualifications = commissions
+        .iter()
+        .map(|c| serde_json::to_value(&c.qualification))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::from)?;
+    let amounts: Vec<Decimal> = commissions.iter().map(|c| c.amount).collect();
+    let residues: Vec<Decimal> = commissions.iter().map(|c| c.rounding_residue).collect();
+    let caps: Vec<Option<Decimal>> = commissions.iter().map(|c| c.cap_factor).collect();
+    let rows = sqlx::query!(
+        r#"INSERT INTO commissions (id, order_id, order_line_id, beneficiary_id, kind, physical_level, paid_level,
+                                   basis, rate, rule, plan_id, plan_version, qualification, amount,
+                                   rounding_residue, status, release_at, cap_factor)
+           SELECT c.id, $2, c.line_id, c.beneficiary_id, c.kind, c.physical_level, c.paid_level, c.basis, c.rate,
+                  c.rule, $10, $11, c.qualification, c.amount, c.residue, 'pending', $15, c.cap_factor
+             FROM unnest($1::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::int4[], $8::numeric[],
+                         $9::numeric[], $12::text[], $13::jsonb[], $14::numeric[], $16::numeric[], $17::numeric[])
+                  AS c (id, line_id, beneficiary_id, kind, physical_level, paid_level, basis, rate, rule,
+                        qualification, amount, residue, cap_factor)
+           ON CONFLICT (order_line_id, beneficiary_id, paid_level, kind) DO NOTHING
+           RETURNING id"#,
+        &ids,
         order_id,
-        c.line_id,
-        c.beneficiary_id,
-        c.kind.as_str(),
-        c.physical_level as i32,
-        c.paid_level as i32,
-        c.basis,
-        c.rate,
-        c.rule,
+        &lines,
+        &beneficiaries,
+        &kinds,
+        &physical,
+        &paid,
+        &basis,
+        &rates,
         plan.id,
         plan.version,
-        qualification,
-        c.amount,
-        c.rounding_residue,
+        &rules as &[String],
+        &qualifications,
+        &amounts,
         release_at,
-        c.cap_factor
+        &residues,
+        &caps as &[Option<Decimal>]
     )
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    // The row and its ledger entry commit together: an existing row means the
-    // entry exists too.
-    let Some(commission_id) = inserted else {
+    let new: std::collections::HashSet<Uuid> = rows.into_iter().map(|r| r.id).collect();
+    Ok(commissions
+        .iter()
+        .zip(ids)
+        .filter(|(_, id)| new.contains(id))
+        .map(|(c, commission_id)| Inserted {
+            commission_id,
+            key: commission_key(c),
+            beneficiary_id: c.beneficiary_id,
+            amount: c.amount,
+        })
+        .collect())
+}
+
+/// Posts each new commission's entry (expense → the beneficiary's pending
+/// balance) in one round of set statements, accounts locked in order.
+async fn post_commissions(conn: &mut PgConnection, currency: &str, inserted: &[Inserted]) -> DomainResult<()> {
+    let transfers: Vec<Transfer> = inserted
+        .iter()
+        .map(|c| Transfer {
+            idempotency_key: c.key.clone(),
+            reference: c.commission_id.to_string(),
+            from: Account::System(SystemAccount::CommissionExpense),
+            to: Account::Member(c.beneficiary_id, MemberAccount::Pending),
+            amount: c.amount,
+        })
+        .collect();
+    if !transfers.is_empty() {
+        ledger::bulk::post_transfers(conn, currency, "commission", &transfers).await?;
+    }
+    Ok(())
+}
+
+/// Records the shares forfeited by unqualified members (once each).
+async fn record_breakage(conn: &mut PgConnection, forfeits: &[Forfeit]) -> DomainResult<()> {
+    if forfeits.is_empty() {
         return Ok(());
-    };
-    let key = commission_key(c);
-    let reference = commission_id.to_string();
-    ledger::post(
-        conn,
-        currency,
-        Entry {
-            idempotency_key: &key,
-            kind: "commission",
-            reference: &reference,
-            postings: vec![
-                Posting { account: Account::System(SystemAccount::CommissionExpense), amount: -c.amount },
-                Posting { account: Account::Member(c.beneficiary_id, MemberAccount::Pending), amount: c.amount },
-            ],
-        },
+    }
+    let lines: Vec<Uuid> = forfeits.iter().map(|f| f.line_id).collect();
+    let members: Vec<Uuid> = forfeits.iter().map(|f| f.member_id).collect();
+    let levels: Vec<i32> = forfeits.iter().map(|f| f.physical_level as i32).collect();
+    let amounts: Vec<Decimal> = forfeits.iter().map(|f| f.amount).collect();
+    let reasons: Vec<String> = forfeits.iter().map(|f| f.reason.to_owned()).collect();
+    let kinds: Vec<String> = forfeits.iter().map(|f| f.kind.as_str().to_owned()).collect();
+    sqlx::query!(
+        "INSERT INTO commission_breakage (order_line_id, member_id, physical_level, amount, reason, kind)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int4[], $4::numeric[], $5::text[], $6::text[])
+         ON CONFLICT DO NOTHING",
+        &lines,
+        &members,
+        &levels,
+        &amounts,
+        &reasons,
+        &kinds
     )
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
+/// Queues one email per beneficiary with what the order earned them, in
+/// a few statements whatever the depth.
 async fn notify_beneficiaries(
     conn: &mut PgConnection,
     order_id: Uuid,
@@ -200,22 +263,21 @@ async fn notify_beneficiaries(
     for c in commissions {
         *totals.entry(c.beneficiary_id).or_default() += c.amount;
     }
-    for (member_id, total) in totals {
-        let m = members::get(conn, member_id).await?;
-        let email = Email {
+    let emails: Vec<ToMember<_>> = totals
+        .into_iter()
+        .map(|(member_id, total)| ToMember {
+            member_id,
             dedupe_key: format!("commission:{order_id}:{member_id}"),
-            member_id: Some(member_id),
-            to: m.email,
             subject: format!("You earned {total} {currency}"),
-            body: format!(
-                "Dear {},\n\nyou earned a commission of {total} {currency} on order {invoice_no}.\n\
-                 It is held until the return period ends, then becomes available.\n",
-                m.name
-            ),
-        };
-        notifications::queue(conn, &email).await?;
-    }
-    Ok(())
+            body: move |name: &str| {
+                format!(
+                    "Dear {name},\n\nyou earned a commission of {total} {currency} on order {invoice_no}.\n\
+                     It is held until the return period ends, then becomes available.\n"
+                )
+            },
+        })
+        .collect();
+    notifications::queue_to_members(conn, &emails).await
 }
 
 /// Moves the order's held commissions whose hold has ended to available

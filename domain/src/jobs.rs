@@ -78,12 +78,21 @@ pub struct ReverseOrder {
     pub reversal_id: Uuid,
 }
 
-/// Send one notification row.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// Send the emails one event caused (an order's commission emails, a
+/// chunk of a settlement's): one job per event instead of one per email
+/// keeps the queue's per-job cost (fetch, transaction, acknowledgement)
+/// off the order pipeline. Each email is marked sent on its own, so a
+/// retry sends only what is still pending.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Notify {
-    /// The `notifications` row.
-    pub notification_id: Uuid,
+    /// The `notifications` rows, at least one and at most [`NOTIFY_BATCH`].
+    pub notification_ids: Vec<Uuid>,
 }
+
+/// The most emails one `notify` job sends: enough to make a settlement's
+/// thousands of emails a few hundred jobs, few enough that several workers
+/// share them and a retry resends little.
+pub const NOTIFY_BATCH: usize = 20;
 
 /// Close a volume period (ranks, bonuses). Enqueued by every worker's
 /// period-close schedule on each tick (one job per tick across processes)
@@ -235,7 +244,9 @@ impl Job for Notify {
     const QUEUE: &'static str = "haat.notifications";
     const RETRIES: usize = 20;
     fn key(&self) -> String {
-        format!("notify:{}", self.notification_id)
+        // A row is queued in exactly one job, so its first row names it.
+        let first = self.notification_ids.first().map(Uuid::to_string).unwrap_or_default();
+        format!("notify:{first}")
     }
 }
 

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::DomainResult;
-use crate::jobs::{self, Notify};
+use crate::jobs::{self, NOTIFY_BATCH, Notify};
 
 /// An email to queue.
 #[derive(Debug, Clone)]
@@ -50,7 +50,7 @@ pub async fn queue(conn: &mut PgConnection, email: &Email) -> DomainResult<()> {
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(notification_id) = id {
-        jobs::enqueue(conn, &Notify { notification_id }, None).await?;
+        jobs::enqueue(conn, &Notify { notification_ids: vec![notification_id] }, None).await?;
     }
     Ok(())
 }
@@ -99,8 +99,9 @@ pub struct ToMember<F: Fn(&str) -> String> {
 }
 
 /// Queues emails to many members (once per dedupe key each) and their
-/// `notify` jobs in a few statements: what a settlement that pays
-/// thousands of buyers needs.
+/// `notify` jobs (one per [`NOTIFY_BATCH`] emails) in a few statements:
+/// what a cascade paying a whole upline, or a settlement paying thousands
+/// of buyers, needs.
 pub async fn queue_to_members<F: Fn(&str) -> String>(
     conn: &mut PgConnection,
     emails: &[ToMember<F>],
@@ -137,7 +138,7 @@ pub async fn queue_to_members<F: Fn(&str) -> String>(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let jobs: Vec<Notify> = queued.into_iter().map(|notification_id| Notify { notification_id }).collect();
+    let jobs: Vec<Notify> = queued.chunks(NOTIFY_BATCH).map(|ids| Notify { notification_ids: ids.to_vec() }).collect();
     for chunk in jobs.chunks(20_000) {
         jobs::enqueue_many(conn, chunk).await?;
     }

@@ -22,16 +22,23 @@ pub struct SmtpSink {
     /// Its port on 127.0.0.1.
     pub port: u16,
     inbox: Arc<Mutex<Vec<Mail>>>,
+    refused: Arc<Mutex<Vec<String>>>,
 }
 
 #[derive(Clone)]
 struct Collector {
     inbox: Arc<Mutex<Vec<Mail>>>,
+    refused: Arc<Mutex<Vec<String>>>,
     to: Vec<String>,
     data: Vec<u8>,
 }
 
 impl Handler for Collector {
+    fn rcpt(&mut self, to: &str) -> Response {
+        let refused = self.refused.lock().map(|r| r.iter().any(|a| to.contains(a.as_str()))).unwrap_or(false);
+        if refused { response::NO_MAILBOX } else { response::OK }
+    }
+
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.to = to.to_vec();
         self.data.clear();
@@ -62,7 +69,9 @@ impl SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port for SMTP");
         let port = listener.local_addr().expect("local addr").port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
-        let mut server = Server::new(Collector { inbox: inbox.clone(), to: Vec::new(), data: Vec::new() });
+        let refused = Arc::new(Mutex::new(Vec::new()));
+        let collector = Collector { inbox: inbox.clone(), refused: refused.clone(), to: Vec::new(), data: Vec::new() };
+        let mut server = Server::new(collector);
         // One thread per open session: the worker's lettre pool keeps idle
         // sessions open, and with too few threads a further connection waits
         // unanswered until lettre's timeout (a job stalled for a minute).
@@ -75,7 +84,22 @@ impl SmtpSink {
                 eprintln!("test SMTP server stopped: {e}");
             }
         });
-        Self { port, inbox }
+        Self { port, inbox, refused }
+    }
+
+    /// Refuses mail to `address` (550 at RCPT, a permanent failure) until
+    /// [`Self::accept_all`].
+    pub fn refuse(&self, address: &str) {
+        if let Ok(mut r) = self.refused.lock() {
+            r.push(address.to_owned());
+        }
+    }
+
+    /// Accepts mail to every address again.
+    pub fn accept_all(&self) {
+        if let Ok(mut r) = self.refused.lock() {
+            r.clear();
+        }
     }
 
     /// Everything received so far.

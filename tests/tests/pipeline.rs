@@ -102,3 +102,63 @@ async fn with_no_holding_days_commissions_become_available_at_once() {
         (StatusCode::UNPROCESSABLE_ENTITY, &serde_json::json!("period"))
     );
 }
+
+#[tokio::test]
+async fn an_orders_commission_emails_go_out_in_one_job_and_a_refused_address_holds_back_no_other() {
+    let mut app = TestApp::spawn().await;
+    assert!(app.terminate_worker(0).await.success());
+    app.set_worker_env("HAAT_RETRY_FIRST_MS", "20");
+    app.set_worker_env("HAAT_RETRY_IN_PROCESS_MS", "100");
+    app.set_worker_env("HAAT_RETRY_LONGEST_MS", "300");
+    app.start_worker().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(4).await;
+    let email = |i: usize| chain[i]["email"].as_str().unwrap_or_default().to_owned();
+    app.smtp.refuse(&email(1));
+    let order = app.place_order(&chain[3], &tea, 1, "cod").await;
+    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+
+    let earned = |i: usize, amount: &'static str| {
+        let to = email(i);
+        let app = &app;
+        move || {
+            let to = to.clone();
+            async move {
+                let n = app
+                    .smtp
+                    .messages()
+                    .iter()
+                    .filter(|m| m.to.contains(&to) && m.data.contains(&format!("You earned {amount} BDT")))
+                    .count();
+                (n > 0).then_some(n)
+            }
+        }
+    };
+    eventually("level 1's email arrives", earned(2, "30.00")).await;
+    eventually("level 3's email arrives", earned(0, "9.00")).await;
+    // One job carries the order's three commission emails; it fails (one
+    // address refused) and is tried again.
+    let job = || async {
+        let row: Option<(serde_json::Value, i32, String)> = sqlx::query_as(
+            "SELECT convert_from(job, 'UTF8')::jsonb, attempts, status FROM apalis.jobs
+              WHERE job_type = 'haat.notifications'
+                AND jsonb_array_length(convert_from(job, 'UTF8')::jsonb -> 'notification_ids') = 3",
+        )
+        .fetch_optional(&app.pool)
+        .await
+        .expect("the commission emails' job");
+        row
+    };
+    eventually("the job has failed and been tried again", || async { job().await.filter(|j| j.1 >= 2) }).await;
+
+    app.smtp.accept_all();
+    eventually("level 2's email arrives once its address is accepted", earned(1, "15.00")).await;
+    quiescent(&app.pool).await;
+    for (i, amount) in [(2, "30.00"), (1, "15.00"), (0, "9.00")] {
+        assert_eq!(earned(i, amount)().await, Some(1), "member {i} got one email");
+    }
+    let (_, attempts, status) = job().await.expect("the job");
+    assert_eq!(status, "Done");
+    assert!(attempts >= 2, "{attempts}");
+}

@@ -99,12 +99,28 @@ pub async fn confirm_payment(job: ConfirmPayment, state: Data<WorkerState>) -> R
     Ok(())
 }
 
-/// `notify`: send the email (no transaction open meanwhile), then mark it
-/// sent. A crash between the two resends it: delivery is at-least-once.
+/// `notify`: send each email still pending (no transaction open
+/// meanwhile), marking each sent as soon as it is. A crash between a send
+/// and its mark resends that one: delivery is at-least-once. One email that
+/// fails does not hold back the others; the job fails after trying them
+/// all, and its retry sends only what is still pending.
 pub async fn notify(job: Notify, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut failures = Vec::new();
+    for id in job.notification_ids {
+        if let Err(e) = send_one(&state, id).await {
+            failures.push(format!("{id}: {e}"));
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!("{} email(s) not sent: {}", failures.len(), failures.join("; ")).into())
+}
+
+async fn send_one(state: &WorkerState, id: uuid::Uuid) -> anyhow::Result<()> {
     let pending = {
         let mut conn = state.pool.acquire().await?;
-        notifications::pending(&mut conn, job.notification_id).await?
+        notifications::pending(&mut conn, id).await?
     };
     let Some(email) = pending else {
         return Ok(());
