@@ -31,6 +31,9 @@ pub struct LoadArgs {
     pub webhook_rate: u32,
     /// Open-loop rate of the lag phase (orders per second).
     pub lag_rate: u32,
+    /// How many products the orders are spread over (1: every order takes
+    /// stock from the same row, the hottest row there is).
+    pub products: usize,
 }
 
 /// A latency distribution and the rate it was measured at.
@@ -189,7 +192,7 @@ pub async fn run(
     database_url: &str,
     pool: &PgPool,
     buyers: &[Uuid],
-    product: Uuid,
+    products: &[Uuid],
     a: &LoadArgs,
 ) -> Result<LoadFigures> {
     let (mut sys, base) = System::start(database_url).await?;
@@ -198,9 +201,13 @@ pub async fn run(
     let mut figures = LoadFigures::default();
     let mut invoices = Vec::new();
     let mut next = 0usize;
-    let mut buyer = move || {
+    // Each order: a buyer spread over the tree, and the next product of
+    // the catalog the load uses.
+    let mut sale = 0usize;
+    let mut pick = move || {
         next += 7919;
-        buyers[next % buyers.len()]
+        sale += 1;
+        (buyers[next % buyers.len()], products[sale % products.len()])
     };
 
     for workers in [1, 2, 4] {
@@ -208,10 +215,10 @@ pub async fn run(
         wait_idle(pool).await?;
         eprintln!("load: carrying {} orders with {workers} worker(s)", a.orders);
         let started = Instant::now();
-        let placed: Vec<Result<(Uuid, String, DateTime<Utc>)>> = futures::stream::iter((0..a.orders).map(|_| buyer()))
-            .map(|b| {
+        let placed: Vec<Result<(Uuid, String, DateTime<Utc>)>> = futures::stream::iter((0..a.orders).map(|_| pick()))
+            .map(|(b, p)| {
                 let c = client.clone();
-                async move { c.order_and_deliver(b, product).await }
+                async move { c.order_and_deliver(b, p).await }
             })
             .buffer_unordered(a.clients)
             .collect()
@@ -226,7 +233,7 @@ pub async fn run(
 
     sys.set_workers(2).await?;
     wait_idle(pool).await?;
-    let (lags, n) = lag_phase(&client, pool, a, &mut buyer, product).await?;
+    let (lags, n) = lag_phase(&client, pool, a, &mut pick).await?;
     figures.lag = lags;
     figures.lag_orders = n;
     sys.sample();
@@ -248,16 +255,15 @@ async fn lag_phase(
     client: &Client,
     pool: &PgPool,
     a: &LoadArgs,
-    buyer: &mut impl FnMut() -> Uuid,
-    product: Uuid,
+    pick: &mut impl FnMut() -> (Uuid, Uuid),
 ) -> Result<((Duration, Duration), usize)> {
     let total = usize::try_from(u64::from(a.lag_rate) * a.seconds * 2)?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(a.lag_rate)));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..total {
         tick.tick().await;
-        let (c, b) = (client.clone(), buyer());
-        tasks.spawn(async move { c.order_and_deliver(b, product).await });
+        let (c, (b, p)) = (client.clone(), pick());
+        tasks.spawn(async move { c.order_and_deliver(b, p).await });
     }
     let mut sent = Vec::with_capacity(total);
     while let Some(done) = tasks.join_next().await {

@@ -52,7 +52,7 @@ struct Args {
 }
 
 fn args() -> Result<Args> {
-    let load = LoadArgs { clients: 16, seconds: 10, orders: 1000, webhook_rate: 1000, lag_rate: 50 };
+    let load = LoadArgs { clients: 16, seconds: 10, orders: 1000, webhook_rate: 1000, lag_rate: 50, products: 1 };
     let mut a = Args { members: 1_000_000, purchases: 200_000, campaign_purchases: 100_000, load };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -67,9 +67,10 @@ fn args() -> Result<Args> {
             "--orders" => a.load.orders = n()?.max(1),
             "--webhook-rate" => a.load.webhook_rate = u32::try_from(n()?.max(1))?,
             "--lag-rate" => a.load.lag_rate = u32::try_from(n()?.max(1))?,
+            "--products" => a.load.products = n()?.max(1),
             _ => bail!(
                 "unknown flag {flag}: expected --members, --purchases, --campaign-purchases, --clients, --seconds, \
-                 --orders, --webhook-rate or --lag-rate, each with a whole number"
+                 --orders, --webhook-rate, --lag-rate or --products, each with a whole number"
             ),
         }
     }
@@ -127,6 +128,7 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
     let (chain, everyone) = seed_tree(pool, args.members).await?;
     let seeded_tree = started.elapsed();
     let (product, plan) = seed_catalog_and_plan(pool).await?;
+    let catalog = seed_more_products(pool, product, args.load.products).await?;
     let last_month = Utc::now() - Days::days(Utc::now().date_naive().day0() as i64 + 2);
     seed_purchases(pool, &everyone, args.purchases, product, plan, last_month).await?;
     let seeded = started.elapsed();
@@ -146,7 +148,7 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
     // synthetic buyers, hold releases): the load phase measures its own
     // traffic only.
     sqlx::query("DELETE FROM apalis.jobs").execute(pool).await?;
-    let load = load::run(url, pool, &everyone[1..], product, &args.load).await?;
+    let load = load::run(url, pool, &everyone[1..], &catalog, &args.load).await?;
     let tps = pgbench::tps(server, args.load.clients, Duration::from_secs(args.load.seconds)).await?;
 
     println!("haat-bench: {} members (one {CHAIN}-deep chain), {} past purchases", args.members, args.purchases);
@@ -385,6 +387,28 @@ async fn seed_tree(pool: &PgPool, members: usize) -> Result<(Vec<Uuid>, Vec<Uuid
     seed::members(&mut tx, &rows, CURRENCY).await?;
     tx.commit().await?;
     Ok((chain, rows.iter().map(|m| m.id).collect()))
+}
+
+/// `first` and `n - 1` more products like it: the catalog the load phase
+/// spreads its orders over.
+async fn seed_more_products(pool: &PgPool, first: Uuid, n: usize) -> Result<Vec<Uuid>> {
+    let mut ids = vec![first];
+    let mut tx = pool.begin().await?;
+    for i in 1..n {
+        let input = ProductInput {
+            sku: Some(format!("TEA-500-{i}")),
+            name: Some(format!("Tea 500g, blend {i}")),
+            category: Some("grocery".into()),
+            price: Some("450.00".into()),
+            pv: Some("20.00".into()),
+            bv: Some("300.00".into()),
+            stock: Some(1_000_000_000),
+            ..Default::default()
+        };
+        ids.push(catalog::create(&mut tx, &input).await?.id);
+    }
+    tx.commit().await?;
+    Ok(ids)
 }
 
 async fn seed_catalog_and_plan(pool: &PgPool) -> Result<(Uuid, Uuid)> {

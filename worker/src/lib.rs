@@ -8,6 +8,7 @@ pub mod http;
 pub mod mailer;
 pub mod providers;
 pub mod schedule;
+pub mod wake;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -182,7 +183,8 @@ fn job_span<J: Job>(job: &J, task: &TaskId, attempt: usize) -> tracing::Span {
 }
 
 macro_rules! register {
-    ($monitor:expr, $pool:expr, $state:expr, $job:ty, $handler:path, $n:expr, $name:expr, $settings:expr) => {{
+    ($monitor:expr, $pool:expr, $state:expr, $job:ty, $handler:path, $n:expr, $name:expr, $settings:expr, $wakeups:expr) => {{
+        let signal = $wakeups.signal(<$job as Job>::QUEUE);
         let pool = $pool.clone();
         let state = $state.clone();
         let name = $name;
@@ -191,7 +193,11 @@ macro_rules! register {
         let (heartbeat, missed) = ($settings.worker_heartbeat, $settings.worker_missed_heartbeats);
         $monitor.register(move |run| {
             WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
-                .backend(storage::<$job>(&pool, heartbeat, missed).with_pubsub().poll_with_interval(POLL_INTERVAL))
+                .backend(
+                    storage::<$job>(&pool, heartbeat, missed)
+                        .poll_with_stream(wake::stream(signal.clone()))
+                        .poll_with_interval(POLL_INTERVAL),
+                )
                 .data(state.clone())
                 .concurrency(n)
                 .retry(policy.clone())
@@ -225,10 +231,9 @@ pub async fn run(
 ) -> Result<()> {
     let metrics = haat_domain::observability::install()?;
     let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
-    // Each queue's storage holds one pooled connection for LISTEN/NOTIFY for
-    // as long as it runs; HAAT_DB_POOL counts the connections jobs work with.
-    let listeners = u32::try_from(queues.len()).unwrap_or(u32::MAX);
-    let pool = haat_domain::db::connect(&url, settings.db_pool.saturating_add(listeners)).await?;
+    // One connection listens for new jobs for every queue of the process;
+    // HAAT_DB_POOL counts the connections jobs work with.
+    let pool = haat_domain::db::connect(&url, settings.db_pool.saturating_add(1)).await?;
     haat_domain::db::migrate(&pool).await?;
     let state = WorkerState {
         pool: pool.clone(),
@@ -245,13 +250,34 @@ pub async fn run(
     // the jobs its dead predecessor left running.
     let name = format!("haat-worker-{}", uuid::Uuid::now_v7());
     let mut monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE).should_restart(|_, _| true);
+    let mut wakeups = wake::Wakeups::default();
     for (queue, n) in queues {
         monitor = match queue {
             QueueKind::Webhooks => {
-                register!(monitor, pool, state, ProcessWebhook, handlers::process_webhook, n, name.clone(), settings)
+                register!(
+                    monitor,
+                    pool,
+                    state,
+                    ProcessWebhook,
+                    handlers::process_webhook,
+                    n,
+                    name.clone(),
+                    settings,
+                    wakeups
+                )
             }
             QueueKind::Volume => {
-                register!(monitor, pool, state, CreditVolume, handlers::credit_volume, n, name.clone(), settings)
+                register!(
+                    monitor,
+                    pool,
+                    state,
+                    CreditVolume,
+                    handlers::credit_volume,
+                    n,
+                    name.clone(),
+                    settings,
+                    wakeups
+                )
             }
             QueueKind::Commission => {
                 register!(
@@ -262,20 +288,41 @@ pub async fn run(
                     handlers::cascade_commission,
                     n,
                     name.clone(),
-                    settings
+                    settings,
+                    wakeups
                 )
             }
             QueueKind::Holds => {
-                register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone(), settings)
+                register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone(), settings, wakeups)
             }
             QueueKind::Confirmations => {
-                register!(monitor, pool, state, ConfirmPayment, handlers::confirm_payment, n, name.clone(), settings)
+                register!(
+                    monitor,
+                    pool,
+                    state,
+                    ConfirmPayment,
+                    handlers::confirm_payment,
+                    n,
+                    name.clone(),
+                    settings,
+                    wakeups
+                )
             }
             QueueKind::Reversals => {
-                register!(monitor, pool, state, ReverseOrder, handlers::reverse_order, n, name.clone(), settings)
+                register!(
+                    monitor,
+                    pool,
+                    state,
+                    ReverseOrder,
+                    handlers::reverse_order,
+                    n,
+                    name.clone(),
+                    settings,
+                    wakeups
+                )
             }
             QueueKind::Notifications => {
-                register!(monitor, pool, state, Notify, handlers::notify, n, name.clone(), settings)
+                register!(monitor, pool, state, Notify, handlers::notify, n, name.clone(), settings, wakeups)
             }
             QueueKind::Periods => {
                 tokio::spawn(schedule::period_close(
@@ -283,21 +330,32 @@ pub async fn run(
                     settings.period_close_cron.clone(),
                     settings.time_zone,
                 ));
-                register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone(), settings)
+                register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone(), settings, wakeups)
             }
             QueueKind::Campaigns => {
-                register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone(), settings)
+                register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone(), settings, wakeups)
             }
             QueueKind::Loyalty => {
                 tokio::spawn(schedule::points_expiry(pool.clone(), settings.points_expiry_cron.clone()));
-                register!(monitor, pool, state, ExpirePoints, handlers::expire_points, n, name.clone(), settings)
+                register!(
+                    monitor,
+                    pool,
+                    state,
+                    ExpirePoints,
+                    handlers::expire_points,
+                    n,
+                    name.clone(),
+                    settings,
+                    wakeups
+                )
             }
             QueueKind::Maintenance => {
                 tokio::spawn(schedule::prune(pool.clone(), settings.prune_cron.clone()));
-                register!(monitor, pool, state, PruneJobs, handlers::prune_jobs, n, name.clone(), settings)
+                register!(monitor, pool, state, PruneJobs, handlers::prune_jobs, n, name.clone(), settings, wakeups)
             }
         };
     }
+    let listener = wakeups.listen(pool.clone());
     let http = http::serve(settings.worker_http_addr, pool.clone(), metrics).await?;
     println!("haat-worker {name} running; metrics on http://{http}/metrics");
     tracing::info!(worker = name, %http, "running");
@@ -307,5 +365,7 @@ pub async fn run(
             Ok(())
         })
         .await
-        .context("running workers")
+        .context("running workers")?;
+    listener.abort();
+    Ok(())
 }

@@ -1,0 +1,121 @@
+//! One LISTEN connection per worker process, shared by all its queues.
+//!
+//! The job table notifies `apalis::job::insert` for every job written to
+//! run now. The queue library's own listener opens one connection per queue
+//! and every one of them receives (and parses) every notification: eleven
+//! connections per process, each woken for every job of every queue. Here
+//! one connection receives them and wakes only the queue the job is for.
+//! Wake-ups are coalesced: however many jobs arrive while a queue is busy
+//! fetching, it fetches once more, not once per job.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+
+/// The channel the job table's insert trigger notifies.
+const CHANNEL: &str = "apalis::job::insert";
+/// How long to wait before connecting again after the listener failed.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// The part of a notification that names the queue.
+#[derive(Deserialize)]
+struct Inserted {
+    job_type: String,
+}
+
+/// The queues of one process and the signal that wakes each.
+#[derive(Clone, Default)]
+pub struct Wakeups {
+    queues: HashMap<&'static str, Arc<Notify>>,
+}
+
+impl Wakeups {
+    /// Registers `queue` and returns its signal; [`stream`] turns it into
+    /// what the queue's worker polls with (again for a rebuilt worker).
+    pub fn signal(&mut self, queue: &'static str) -> Arc<Notify> {
+        self.queues.entry(queue).or_default().clone()
+    }
+
+    /// Listens for as long as the process runs, reconnecting after any
+    /// failure. Every queue is woken after a (re)connect: notifications
+    /// sent while the connection was down are lost, the jobs are not.
+    pub fn listen(self, pool: PgPool) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                match self.serve(&pool).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::warn!(error = %e, "job notifications lost; listening again shortly"),
+                }
+                tokio::time::sleep(RECONNECT_AFTER).await;
+            }
+        })
+    }
+
+    async fn serve(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        self.wake_all();
+        loop {
+            // `try_recv` says `None` when the connection dropped: the next
+            // call reconnects, and whatever was sent meanwhile is lost.
+            match listener.try_recv().await? {
+                Some(n) => self.wake(n.payload()),
+                None => self.wake_all(),
+            }
+        }
+    }
+
+    fn wake(&self, payload: &str) {
+        let Ok(inserted) = serde_json::from_str::<Inserted>(payload) else {
+            return;
+        };
+        if let Some(signal) = self.queues.get(inserted.job_type.as_str()) {
+            signal.notify_one();
+        }
+    }
+
+    fn wake_all(&self) {
+        for signal in self.queues.values() {
+            signal.notify_one();
+        }
+    }
+}
+
+/// One item per wake-up of `signal`: a queue's worker fetches on each.
+pub fn stream(signal: Arc<Notify>) -> impl Stream<Item = ()> + Unpin + Send + 'static {
+    Box::pin(futures::stream::unfold(signal, |signal| async move {
+        signal.notified().await;
+        Some(((), signal))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::{FutureExt, StreamExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn many_notifications_for_a_busy_queue_wake_it_once_and_no_other_queue() {
+        let mut w = Wakeups::default();
+        let mut commission = stream(w.signal("haat.commission"));
+        let mut volume = stream(w.signal("haat.volume"));
+        for _ in 0..5 {
+            w.wake(r#"{"job_type": "haat.commission", "id": "x"}"#);
+        }
+        w.wake("not json");
+        w.wake(r#"{"job_type": "haat.elsewhere", "id": "y"}"#);
+        assert_eq!(commission.next().now_or_never(), Some(Some(())));
+        assert_eq!(commission.next().now_or_never(), None, "five notifications while busy are one wake-up");
+        assert_eq!(volume.next().now_or_never(), None, "another queue's notification wakes nobody here");
+        w.wake_all();
+        assert_eq!(volume.next().now_or_never(), Some(Some(())));
+        assert_eq!(commission.next().now_or_never(), Some(Some(())));
+    }
+}
