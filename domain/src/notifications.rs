@@ -50,7 +50,7 @@ pub async fn queue(conn: &mut PgConnection, email: &Email) -> DomainResult<()> {
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(notification_id) = id {
-        jobs::enqueue(conn, &Notify { notification_ids: vec![notification_id] }, None).await?;
+        jobs::enqueue_for_new_row(conn, &[Notify { notification_ids: vec![notification_id] }]).await?;
     }
     Ok(())
 }
@@ -140,7 +140,7 @@ pub async fn queue_to_members<F: Fn(&str) -> String>(
     .await?;
     let jobs: Vec<Notify> = queued.chunks(NOTIFY_BATCH).map(|ids| Notify { notification_ids: ids.to_vec() }).collect();
     for chunk in jobs.chunks(20_000) {
-        jobs::enqueue_many(conn, chunk).await?;
+        jobs::enqueue_for_new_row(conn, chunk).await?;
     }
     Ok(())
 }

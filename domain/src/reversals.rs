@@ -236,11 +236,19 @@ pub async fn list(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Vec<R
 /// in reversal order; every posting has its idempotency key.
 pub async fn apply_pending(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
     let o = sqlx::query!(
-        "SELECT volume_credited_at, cascaded_at, invoice_no FROM orders WHERE id = $1 FOR UPDATE",
+        r#"SELECT volume_credited_at, cascaded_at, invoice_no,
+                  EXISTS (SELECT 1 FROM order_reversals r WHERE r.order_id = o.id) AS "any_reversal!"
+             FROM orders o WHERE id = $1 FOR UPDATE"#,
         order_id
     )
     .fetch_one(&mut *conn)
     .await?;
+    // Nothing was ever returned or refunded (the common case, on every
+    // order's way to its commissions): no line has reversed units, so
+    // nothing below has anything to undo.
+    if !o.any_reversal {
+        return Ok(());
+    }
     let pending = sqlx::query!(
         "SELECT id, seq, volume_reversed_at, commissions_reversed_at FROM order_reversals
           WHERE order_id = $1 AND (volume_reversed_at IS NULL OR commissions_reversed_at IS NULL) ORDER BY seq",

@@ -151,7 +151,7 @@ pub async fn store(
     .await?;
     match id {
         Some(event_id) => {
-            jobs::enqueue(conn, &ProcessWebhook { event_id }, None).await?;
+            jobs::enqueue_for_new_row(conn, &[ProcessWebhook { event_id }]).await?;
             Ok(true)
         }
         None => Ok(false),
