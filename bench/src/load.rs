@@ -200,14 +200,12 @@ pub async fn run(
     let client = Client { http: reqwest::Client::new(), base, secret: Arc::new(secret) };
     let mut figures = LoadFigures::default();
     let mut invoices = Vec::new();
-    let mut next = 0usize;
-    // Each order: a buyer spread over the tree, and the next product of
-    // the catalog the load uses.
+    // Each order: a buyer spread over the tree (a prime stride), and the
+    // next product of the catalog the load uses.
     let mut sale = 0usize;
     let mut pick = move || {
-        next += 7919;
         sale += 1;
-        (buyers[next % buyers.len()], products[sale % products.len()])
+        (buyers[sale * 7919 % buyers.len()], products[sale % products.len()])
     };
 
     for workers in [1, 2, 4] {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chrono::{Datelike, Duration as Days, TimeZone, Utc};
 use haat_domain::campaigns::{self, Defaults, NewCampaign, Outcome, ScopeInput};
-use haat_domain::catalog::{self, ProductInput};
+use haat_domain::catalog::{self, ProductFigures, ProductInput};
 use haat_domain::embedded_pg::{self, ClusterSpec};
 use haat_domain::orders::{self, Address, NewLine, NewOrder};
 use haat_domain::plans::{self, BonusInput, PlanInput, RankInput};
@@ -279,7 +279,8 @@ struct CampaignFigures {
 async fn time_campaign(pool: &PgPool, everyone: &[Uuid], count: usize, plan: Uuid) -> Result<CampaignFigures> {
     let mut tx = pool.begin().await?;
     let course =
-        catalog::create(&mut tx, &product_input("COURSE-1", "Course", "courses", "1500.00", "10.00", "100.00")).await?;
+        catalog::create(&mut tx, &product_input(("COURSE-1", "Course", "courses", "1500.00", "10.00", "100.00")))
+            .await?;
     tx.commit().await?;
     let paid_at = Utc::now() - Days::days(7);
     let purchases: Vec<SeedPurchase> = everyone
@@ -385,17 +386,8 @@ async fn seed_tree(pool: &PgPool, members: usize) -> Result<(Vec<Uuid>, Vec<Uuid
 }
 
 /// A product with stock that never runs out during a benchmark.
-fn product_input(sku: &str, name: &str, category: &str, price: &str, pv: &str, bv: &str) -> ProductInput {
-    ProductInput {
-        sku: Some(sku.into()),
-        name: Some(name.into()),
-        category: Some(category.into()),
-        price: Some(price.into()),
-        pv: Some(pv.into()),
-        bv: Some(bv.into()),
-        stock: Some(1_000_000_000),
-        ..Default::default()
-    }
+fn product_input(figures: ProductFigures<'_>) -> ProductInput {
+    ProductInput::for_sale(figures, 1_000_000_000)
 }
 
 /// `first` and `n - 1` more products like it: the catalog the load phase
@@ -405,7 +397,7 @@ async fn seed_more_products(pool: &PgPool, first: Uuid, n: usize) -> Result<Vec<
     let mut tx = pool.begin().await?;
     for i in 1..n {
         let (sku, name) = (format!("TEA-500-{i}"), format!("Tea 500g, blend {i}"));
-        let input = product_input(&sku, &name, "grocery", "450.00", "20.00", "300.00");
+        let input = product_input((&sku, &name, "grocery", "450.00", "20.00", "300.00"));
         ids.push(catalog::create(&mut tx, &input).await?.id);
     }
     tx.commit().await?;
@@ -415,7 +407,8 @@ async fn seed_more_products(pool: &PgPool, first: Uuid, n: usize) -> Result<Vec<
 async fn seed_catalog_and_plan(pool: &PgPool) -> Result<(Uuid, Uuid)> {
     let mut tx = pool.begin().await?;
     let product =
-        catalog::create(&mut tx, &product_input("TEA-500", "Tea 500g", "grocery", "450.00", "20.00", "300.00")).await?;
+        catalog::create(&mut tx, &product_input(("TEA-500", "Tea 500g", "grocery", "450.00", "20.00", "300.00")))
+            .await?;
     let rank = |name: &str, pv: &str, group: &str| RankInput {
         name: name.into(),
         min_personal_pv: Some(pv.into()),

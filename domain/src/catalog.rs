@@ -67,6 +67,27 @@ pub struct ProductInput {
     pub seller_id: Option<Uuid>,
 }
 
+/// A product's figures as seeds write them: (SKU, name, category, price,
+/// PV, BV), decimal strings as an admin would send them.
+pub type ProductFigures<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+
+impl ProductInput {
+    /// A new product for sale with `stock` units: what the demo seed and the
+    /// benchmark create (admins send the JSON shape instead).
+    pub fn for_sale((sku, name, category, price, pv, bv): ProductFigures<'_>, stock: i64) -> Self {
+        Self {
+            sku: Some(sku.into()),
+            name: Some(name.into()),
+            category: Some(category.into()),
+            price: Some(price.into()),
+            pv: Some(pv.into()),
+            bv: Some(bv.into()),
+            stock: Some(stock),
+            ..Default::default()
+        }
+    }
+}
+
 struct Checked {
     sku: Option<String>,
     name: Option<String>,

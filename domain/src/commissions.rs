@@ -96,7 +96,7 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     let mut result = cascade::cascade(&plan.rules(), &inputs);
     result.commissions.sort_by_key(|c| (c.beneficiary_id, c.kind, c.line_id, c.paid_level));
     let release_at = head.credited_at + Duration::days(i64::from(plan.holding_days));
-    let inserted = insert_commissions(conn, order_id, &plan, &result.commissions, release_at).await?;
+    let owed = insert_commissions(conn, order_id, &plan, &result.commissions, release_at).await?;
     record_breakage(conn, &result.forfeits).await?;
     notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
     let rewarded = crate::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
@@ -107,7 +107,7 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     sqlx::query!("UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()) WHERE id = $1", order_id)
         .execute(&mut *conn)
         .await?;
-    post_commissions(conn, currency, &inserted).await?;
+    ledger::bulk::post_transfers(conn, currency, "commission", &owed).await?;
     // Returns that arrived before the commissions existed take effect now.
     reversals::apply_pending(conn, order_id, currency).await
 }
@@ -120,24 +120,17 @@ fn commission_key(c: &Commission) -> String {
     }
 }
 
-/// A commission row this run wrote, and the ledger entry it is owed.
-struct Inserted {
-    commission_id: Uuid,
-    key: String,
-    beneficiary_id: Uuid,
-    amount: Decimal,
-}
-
-/// Inserts the commission rows in one statement; returns those that were
-/// new (a re-run finds them all and returns none: a row and its ledger
-/// entry commit together, so an existing row has its entry).
+/// Inserts the commission rows in one statement; returns the ledger entry
+/// (expense → the beneficiary's pending balance) owed by each row that was
+/// new. A re-run finds them all and owes none: a row and its entry commit
+/// together, so an existing row has its entry.
 async fn insert_commissions(
     conn: &mut PgConnection,
     order_id: Uuid,
     plan: &plans::Plan,
     commissions: &[Commission],
     release_at: DateTime<Utc>,
-) -> DomainResult<Vec<Inserted>> {
+) -> DomainResult<Vec<Transfer>> {
     if commissions.is_empty() {
         return Ok(Vec::new());
     }
@@ -195,32 +188,14 @@ async fn insert_commissions(
         .iter()
         .zip(ids)
         .filter(|(_, id)| new.contains(id))
-        .map(|(c, commission_id)| Inserted {
-            commission_id,
-            key: commission_key(c),
-            beneficiary_id: c.beneficiary_id,
-            amount: c.amount,
-        })
-        .collect())
-}
-
-/// Posts each new commission's entry (expense → the beneficiary's pending
-/// balance) in one round of set statements, accounts locked in order.
-async fn post_commissions(conn: &mut PgConnection, currency: &str, inserted: &[Inserted]) -> DomainResult<()> {
-    let transfers: Vec<Transfer> = inserted
-        .iter()
-        .map(|c| Transfer {
-            idempotency_key: c.key.clone(),
-            reference: c.commission_id.to_string(),
+        .map(|(c, commission_id)| Transfer {
+            idempotency_key: commission_key(c),
+            reference: commission_id.to_string(),
             from: Account::System(SystemAccount::CommissionExpense),
             to: Account::Member(c.beneficiary_id, MemberAccount::Pending),
             amount: c.amount,
         })
-        .collect();
-    if !transfers.is_empty() {
-        ledger::bulk::post_transfers(conn, currency, "commission", &transfers).await?;
-    }
-    Ok(())
+        .collect())
 }
 
 /// Records the shares forfeited by unqualified members (once each).

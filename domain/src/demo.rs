@@ -50,25 +50,12 @@ pub async fn seed_if_empty(conn: &mut PgConnection, currency: &str) -> DomainRes
     };
     plans::create(conn, &plan).await?;
     let mut product_id = Uuid::nil();
-    for (sku, name, category, price, pv, bv) in [
+    for figures in [
         ("TEA-500", "Tea 500g", "grocery", "450.00", "20.00", "300.00"),
         ("HONEY-1K", "Honey 1kg", "grocery", "900.00", "40.00", "500.00"),
         ("SOAP-3", "Herbal soap, 3 bars", "care", "240.00", "10.00", "120.00"),
     ] {
-        let p = catalog::create(
-            conn,
-            &ProductInput {
-                sku: Some(sku.into()),
-                name: Some(name.into()),
-                category: Some(category.into()),
-                price: Some(price.into()),
-                pv: Some(pv.into()),
-                bv: Some(bv.into()),
-                stock: Some(1000),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let p = catalog::create(conn, &ProductInput::for_sale(figures, 1000)).await?;
         if product_id.is_nil() {
             product_id = p.id;
         }

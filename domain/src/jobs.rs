@@ -255,19 +255,26 @@ pub fn max_attempts<J: Job>() -> usize {
     J::RETRIES + 1
 }
 
-/// Writes `job` into the job table inside the caller's transaction, to run
-/// at `run_at` (now when `None`). A job with the same key already enqueued
-/// (now or ever, until pruned) is left as it is.
-pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, run_at: Option<DateTime<Utc>>) -> DomainResult<()> {
+/// The job row of `job`: its payload, business key and attempt budget,
+/// to run at `run_at` (now when `None`).
+fn task<J: Job>(job: &J, run_at: Option<DateTime<Utc>>) -> DomainResult<apalis_postgres::PgTask> {
     let args = serde_json::to_vec(job).map_err(anyhow::Error::from)?;
     let mut builder = TaskBuilder::new(args).idempotency_key(job.key()).max_attempts(max_attempts::<J>());
     if let Some(at) = run_at {
         builder = builder.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0));
     }
+    Ok(builder.build())
+}
+
+/// Writes `job` into the job table inside the caller's transaction, to run
+/// at `run_at` (now when `None`). A job with the same key already enqueued
+/// (now or ever, until pruned) is left as it is.
+pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, run_at: Option<DateTime<Utc>>) -> DomainResult<()> {
+    let task = task(job, run_at)?;
     // The job insert has no ON CONFLICT: a duplicate key would abort the
     // whole transaction, so it runs inside a savepoint.
     let mut sp = conn.begin().await?;
-    match apalis_postgres::queries::push_tasks(&mut *sp, J::QUEUE, vec![builder.build()]).await {
+    match apalis_postgres::queries::push_tasks(&mut *sp, J::QUEUE, vec![task]).await {
         Ok(()) => sp.commit().await?,
         Err(apalis_postgres::Error::Database(e)) if is_unique_violation(&e) => {
             sp.rollback().await?;
@@ -277,17 +284,13 @@ pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, run_at: Option<Da
     Ok(())
 }
 
-/// Writes the job of a row this transaction has just created (a webhook
-/// event, an email), whose key is made of that row's new id and so cannot
-/// be taken: no savepoint, one round trip instead of three. Were the key
-/// taken after all, the insert fails and the whole transaction with it —
-/// never a silent duplicate.
+/// Writes the jobs of rows this transaction has just created (webhook
+/// events, emails), whose keys are made of those rows' new ids and so
+/// cannot be taken: one statement, no savepoint (one round trip instead of
+/// three). Were a key taken after all, the insert fails and the whole
+/// transaction with it — never a silent duplicate.
 pub async fn enqueue_for_new_row<J: Job>(conn: &mut PgConnection, batch: &[J]) -> DomainResult<()> {
-    let mut tasks = Vec::with_capacity(batch.len());
-    for job in batch {
-        let args = serde_json::to_vec(job).map_err(anyhow::Error::from)?;
-        tasks.push(TaskBuilder::new(args).idempotency_key(job.key()).max_attempts(max_attempts::<J>()).build());
-    }
+    let tasks = batch.iter().map(|job| task(job, None)).collect::<DomainResult<Vec<_>>>()?;
     apalis_postgres::queries::push_tasks(&mut *conn, J::QUEUE, tasks).await?;
     Ok(())
 }

@@ -55,14 +55,14 @@ pub async fn queue(conn: &mut PgConnection, email: &Email) -> DomainResult<()> {
     Ok(())
 }
 
-/// The email to send, unless it was sent already.
-pub async fn pending(conn: &mut PgConnection, id: Uuid) -> DomainResult<Option<Pending>> {
+/// Those of `ids` not sent yet, oldest first: what a `notify` job sends.
+pub async fn pending(conn: &mut PgConnection, ids: &[Uuid]) -> DomainResult<Vec<Pending>> {
     Ok(sqlx::query_as!(
         Pending,
-        "SELECT id, to_email, subject, body FROM notifications WHERE id = $1 AND status = 'pending'",
-        id
+        "SELECT id, to_email, subject, body FROM notifications WHERE id = ANY($1) AND status = 'pending' ORDER BY id",
+        ids
     )
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?)
 }
 

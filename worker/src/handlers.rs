@@ -105,10 +105,14 @@ pub async fn confirm_payment(job: ConfirmPayment, state: Data<WorkerState>) -> R
 /// fails does not hold back the others; the job fails after trying them
 /// all, and its retry sends only what is still pending.
 pub async fn notify(job: Notify, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let pending = {
+        let mut conn = state.pool.acquire().await?;
+        notifications::pending(&mut conn, &job.notification_ids).await?
+    };
     let mut failures = Vec::new();
-    for id in job.notification_ids {
-        if let Err(e) = send_one(&state, id).await {
-            failures.push(format!("{id}: {e}"));
+    for email in &pending {
+        if let Err(e) = send_one(&state, email).await {
+            failures.push(format!("{}: {e}", email.id));
         }
     }
     if failures.is_empty() {
@@ -117,15 +121,8 @@ pub async fn notify(job: Notify, state: Data<WorkerState>) -> Result<(), BoxDynE
     Err(anyhow::anyhow!("{} email(s) not sent: {}", failures.len(), failures.join("; ")).into())
 }
 
-async fn send_one(state: &WorkerState, id: uuid::Uuid) -> anyhow::Result<()> {
-    let pending = {
-        let mut conn = state.pool.acquire().await?;
-        notifications::pending(&mut conn, id).await?
-    };
-    let Some(email) = pending else {
-        return Ok(());
-    };
-    state.sender.send(&email).await?;
+async fn send_one(state: &WorkerState, email: &notifications::Pending) -> anyhow::Result<()> {
+    state.sender.send(email).await?;
     let mut conn = state.pool.acquire().await?;
     notifications::mark_sent(&mut conn, email.id).await?;
     Ok(())

@@ -182,15 +182,29 @@ fn job_span<J: Job>(job: &J, task: &TaskId, attempt: usize) -> tracing::Span {
     tracing::info_span!("job", queue = J::QUEUE, job = %job.key(), task = %task, attempt, order_id)
 }
 
+/// What every queue of one process is registered with.
+struct Registry {
+    pool: sqlx::PgPool,
+    state: WorkerState,
+    /// The process's unique name (each queue's worker is named after it).
+    name: String,
+    retry: RetrySchedule,
+    heartbeat: Duration,
+    missed_heartbeats: u32,
+    wakeups: wake::Wakeups,
+}
+
+/// Registers the worker of job kind `$job` (handled by `$handler`, `$n` at
+/// a time) on `$monitor`, from the process's `$registry`.
 macro_rules! register {
-    ($monitor:expr, $pool:expr, $state:expr, $job:ty, $handler:path, $n:expr, $name:expr, $settings:expr, $wakeups:expr) => {{
-        let signal = $wakeups.signal(<$job as Job>::QUEUE);
-        let pool = $pool.clone();
-        let state = $state.clone();
-        let name = $name;
+    ($monitor:expr, $registry:expr, $job:ty, $handler:path, $n:expr) => {{
+        let signal = $registry.wakeups.signal(<$job as Job>::QUEUE);
+        let pool = $registry.pool.clone();
+        let state = $registry.state.clone();
+        let name = $registry.name.clone();
         let n = $n;
-        let policy = retry_policy::<$job>($settings.retry)?;
-        let (heartbeat, missed) = ($settings.worker_heartbeat, $settings.worker_missed_heartbeats);
+        let policy = retry_policy::<$job>($registry.retry)?;
+        let (heartbeat, missed) = ($registry.heartbeat, $registry.missed_heartbeats);
         $monitor.register(move |run| {
             WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
                 .backend(
@@ -250,79 +264,37 @@ pub async fn run(
     // the jobs its dead predecessor left running.
     let name = format!("haat-worker-{}", uuid::Uuid::now_v7());
     let mut monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE).should_restart(|_, _| true);
-    let mut wakeups = wake::Wakeups::default();
+    let mut registry = Registry {
+        pool: pool.clone(),
+        state,
+        name: name.clone(),
+        retry: settings.retry,
+        heartbeat: settings.worker_heartbeat,
+        missed_heartbeats: settings.worker_missed_heartbeats,
+        wakeups: wake::Wakeups::default(),
+    };
     for (queue, n) in queues {
         monitor = match queue {
             QueueKind::Webhooks => {
-                register!(
-                    monitor,
-                    pool,
-                    state,
-                    ProcessWebhook,
-                    handlers::process_webhook,
-                    n,
-                    name.clone(),
-                    settings,
-                    wakeups
-                )
+                register!(monitor, registry, ProcessWebhook, handlers::process_webhook, n)
             }
             QueueKind::Volume => {
-                register!(
-                    monitor,
-                    pool,
-                    state,
-                    CreditVolume,
-                    handlers::credit_volume,
-                    n,
-                    name.clone(),
-                    settings,
-                    wakeups
-                )
+                register!(monitor, registry, CreditVolume, handlers::credit_volume, n)
             }
             QueueKind::Commission => {
-                register!(
-                    monitor,
-                    pool,
-                    state,
-                    CascadeCommission,
-                    handlers::cascade_commission,
-                    n,
-                    name.clone(),
-                    settings,
-                    wakeups
-                )
+                register!(monitor, registry, CascadeCommission, handlers::cascade_commission, n)
             }
             QueueKind::Holds => {
-                register!(monitor, pool, state, ReleaseHold, handlers::release_hold, n, name.clone(), settings, wakeups)
+                register!(monitor, registry, ReleaseHold, handlers::release_hold, n)
             }
             QueueKind::Confirmations => {
-                register!(
-                    monitor,
-                    pool,
-                    state,
-                    ConfirmPayment,
-                    handlers::confirm_payment,
-                    n,
-                    name.clone(),
-                    settings,
-                    wakeups
-                )
+                register!(monitor, registry, ConfirmPayment, handlers::confirm_payment, n)
             }
             QueueKind::Reversals => {
-                register!(
-                    monitor,
-                    pool,
-                    state,
-                    ReverseOrder,
-                    handlers::reverse_order,
-                    n,
-                    name.clone(),
-                    settings,
-                    wakeups
-                )
+                register!(monitor, registry, ReverseOrder, handlers::reverse_order, n)
             }
             QueueKind::Notifications => {
-                register!(monitor, pool, state, Notify, handlers::notify, n, name.clone(), settings, wakeups)
+                register!(monitor, registry, Notify, handlers::notify, n)
             }
             QueueKind::Periods => {
                 tokio::spawn(schedule::period_close(
@@ -330,32 +302,22 @@ pub async fn run(
                     settings.period_close_cron.clone(),
                     settings.time_zone,
                 ));
-                register!(monitor, pool, state, ClosePeriod, handlers::close_period, n, name.clone(), settings, wakeups)
+                register!(monitor, registry, ClosePeriod, handlers::close_period, n)
             }
             QueueKind::Campaigns => {
-                register!(monitor, pool, state, CampaignTask, handlers::campaign, n, name.clone(), settings, wakeups)
+                register!(monitor, registry, CampaignTask, handlers::campaign, n)
             }
             QueueKind::Loyalty => {
                 tokio::spawn(schedule::points_expiry(pool.clone(), settings.points_expiry_cron.clone()));
-                register!(
-                    monitor,
-                    pool,
-                    state,
-                    ExpirePoints,
-                    handlers::expire_points,
-                    n,
-                    name.clone(),
-                    settings,
-                    wakeups
-                )
+                register!(monitor, registry, ExpirePoints, handlers::expire_points, n)
             }
             QueueKind::Maintenance => {
                 tokio::spawn(schedule::prune(pool.clone(), settings.prune_cron.clone()));
-                register!(monitor, pool, state, PruneJobs, handlers::prune_jobs, n, name.clone(), settings, wakeups)
+                register!(monitor, registry, PruneJobs, handlers::prune_jobs, n)
             }
         };
     }
-    let listener = wakeups.listen(pool.clone());
+    let listener = registry.wakeups.listen(pool.clone());
     let http = http::serve(settings.worker_http_addr, pool.clone(), metrics).await?;
     println!("haat-worker {name} running; metrics on http://{http}/metrics");
     tracing::info!(worker = name, %http, "running");

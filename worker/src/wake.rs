@@ -9,6 +9,7 @@
 //! fetching, it fetches once more, not once per job.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,16 +49,15 @@ impl Wakeups {
     pub fn listen(self, pool: PgPool) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             loop {
-                match self.serve(&pool).await {
-                    Ok(()) => return,
-                    Err(e) => tracing::warn!(error = %e, "job notifications lost; listening again shortly"),
-                }
+                let Err(e) = self.serve(&pool).await;
+                tracing::warn!(error = %e, "job notifications lost; listening again shortly");
                 tokio::time::sleep(RECONNECT_AFTER).await;
             }
         })
     }
 
-    async fn serve(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+    /// Serves until the connection fails for good; returns why.
+    async fn serve(&self, pool: &PgPool) -> Result<Infallible, sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(CHANNEL).await?;
         self.wake_all();
