@@ -231,6 +231,7 @@ pub async fn run(
 
     sys.set_workers(2).await?;
     wait_idle(pool).await?;
+    eprintln!("load: lag at {} orders/s", a.lag_rate);
     let (lags, n) = lag_phase(&client, pool, a, &mut pick).await?;
     figures.lag = lags;
     figures.lag_orders = n;
@@ -239,6 +240,7 @@ pub async fn run(
     // Intake alone: on a machine this small the workers would take the
     // api's and Postgres's CPU; the events wait in the queue meanwhile.
     sys.set_workers(0).await?;
+    eprintln!("load: webhooks alone");
     figures.worker_peak_mib = sys.worker_peak_kib as f64 / 1024.0;
     figures.flat_out = flat_out(&client, &invoices, a).await?;
     figures.fixed = fixed_rate(&client, &invoices, a).await?;

@@ -406,10 +406,12 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
         body: format!("Dear {},\n\nwe received your order {invoice_no} of {total} {currency}.\n", buyer.name),
     };
     notifications::queue(conn, &email).await?;
-    // Last: the products' rows stay locked until the commit, so a popular
-    // product's orders wait for each other only that long.
+    let order = get(conn, id).await?;
+    // Last, even after reading the order back: the products' rows stay
+    // locked until the commit, so a popular product's orders wait for each
+    // other only that long.
     take_stock(conn, &input.lines).await?;
-    get(conn, id).await
+    Ok(order)
 }
 
 /// Each product of the order with the quantity wanted and its first line.
