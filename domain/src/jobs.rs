@@ -83,10 +83,32 @@ pub struct ReverseOrder {
 /// keeps the queue's per-job cost (fetch, transaction, acknowledgement)
 /// off the order pipeline. Each email is marked sent on its own, so a
 /// retry sends only what is still pending.
+///
+/// Jobs written before batching (`{"notification_id": …}`) still decode:
+/// a job row outlives the release that wrote it, and a payload the worker
+/// cannot decode fails its queue's every poll.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(from = "NotifyPayload")]
 pub struct Notify {
     /// The `notifications` rows, at least one and at most [`NOTIFY_BATCH`].
     pub notification_ids: Vec<Uuid>,
+}
+
+/// Every shape a `notify` job's payload has had.
+#[derive(Deserialize)]
+struct NotifyPayload {
+    #[serde(default)]
+    notification_ids: Vec<Uuid>,
+    /// The one email of a job written before batching.
+    notification_id: Option<Uuid>,
+}
+
+impl From<NotifyPayload> for Notify {
+    fn from(p: NotifyPayload) -> Self {
+        let mut notification_ids = p.notification_ids;
+        notification_ids.extend(p.notification_id);
+        Notify { notification_ids }
+    }
 }
 
 /// The most emails one `notify` job sends: enough to make a settlement's
@@ -293,4 +315,20 @@ pub async fn enqueue_for_new_row<J: Job>(conn: &mut PgConnection, batch: &[J]) -
     let tasks = batch.iter().map(|job| task(job, None)).collect::<DomainResult<Vec<_>>>()?;
     apalis_postgres::queries::push_tasks(&mut *conn, J::QUEUE, tasks).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod payload_tests {
+    use super::*;
+
+    #[test]
+    fn a_notify_job_written_before_batching_still_decodes_and_a_new_one_round_trips() {
+        let id = Uuid::now_v7();
+        let old: Notify = serde_json::from_str(&format!(r#"{{"notification_id":"{id}"}}"#)).expect("old shape");
+        assert_eq!(old, Notify { notification_ids: vec![id] });
+        let new = Notify { notification_ids: vec![id, Uuid::now_v7()] };
+        let back: Notify = serde_json::from_str(&serde_json::to_string(&new).expect("encode")).expect("new shape");
+        assert_eq!(back, new);
+        assert!(serde_json::from_str::<Notify>("[]").is_err(), "not a payload at all is still refused");
+    }
 }
