@@ -112,3 +112,27 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
     serde_json::to_value(value).map_err(|e| internal(&e))
 }
+
+/// Turns every error answer that is not already problem+json — axum's own
+/// rejections of paths, query strings, headers and bodies, answered before
+/// a handler runs — into problem+json, naming the field when the rejection
+/// names one in backticks. Every client then parses errors one way.
+pub async fn problem_json_everywhere(res: Response) -> Response {
+    let status = res.status();
+    let is_problem =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return res;
+    }
+    let text = axum::body::to_bytes(res.into_body(), 64 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_owned();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut e = match crate::extract::named_field(&detail) {
+        Some(field) => ApiError::field(status, field, detail.clone()),
+        None => ApiError::new(status, "Invalid request", detail.clone()),
+    };
+    if e.errors.is_empty() {
+        e.detail = if detail.is_empty() { title.to_owned() } else { detail };
+    }
+    e.into_response()
+}

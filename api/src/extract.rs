@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use haat_domain::auth::{self, Principal, Role};
+use haat_domain::input::TextError;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -92,8 +93,13 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
-/// Parses a JSON body; errors name the JSON path of the bad field.
+/// Parses a JSON body; errors name the JSON path of the bad field. A NUL
+/// character (U+0000) in any string or key is refused, naming where it is:
+/// no text column can store one.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if let Some(field) = nul_in_json(body) {
+        return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, TextError::Nul.to_string()));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -108,6 +114,67 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// The JSON path of the first string or key holding U+0000, if any. JSON
+/// can carry one only as the escape `\u0000`, so bodies without that text
+/// are not walked at all.
+fn nul_in_json(body: &[u8]) -> Option<String> {
+    body.windows(6).position(|w| w.eq_ignore_ascii_case(b"\\u0000"))?;
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    nul_path(&value, String::new())
+}
+
+fn nul_path(v: &serde_json::Value, at: String) -> Option<String> {
+    let here = || if at.is_empty() { "body".to_owned() } else { at.clone() };
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => Some(here()),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| nul_path(item, format!("{}[{i}]", here())))
+        }
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+            if k.contains('\0') { Some(path) } else { nul_path(item, path) }
+        }),
+        _ => None,
+    }
+}
+
+/// A query string parsed into `T`, answering problem+json that names the
+/// parameter: a duplicated parameter (`?limit=1&limit=2`) is 400, a value
+/// holding U+0000 is 422.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or_default();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "query", e.to_string()))?;
+        if let Some((k, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                k.replace('\0', ""),
+                TextError::Nul.to_string(),
+            ));
+        }
+        serde_urlencoded::from_str(raw).map(Self).map_err(|e| {
+            let message = e.to_string();
+            ApiError::field(
+                StatusCode::BAD_REQUEST,
+                named_field(&message).unwrap_or("query").to_owned(),
+                message.clone(),
+            )
+        })
+    }
+}
+
+/// The field a serde message names in backticks (``duplicate field `limit` ``).
+pub fn named_field(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once('`')?;
+    rest.split_once('`').map(|(name, _)| name).filter(|n| !n.is_empty())
+}
+
 fn strip_position(msg: &str) -> String {
     msg.split(" at line ").next().unwrap_or(msg).to_owned()
 }
@@ -115,4 +182,27 @@ fn strip_position(msg: &str) -> String {
 /// Parses a path id, naming it on failure.
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
+}
+
+/// Path parameters parsed into `T`; a parameter holding U+0000 is a 422
+/// naming it (no text column stores one, so it can name nothing we have),
+/// any other rejection a problem+json 400.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "path", e.body_text()))?;
+        if let Some((name, _)) = raw.iter().find(|(_, v)| v.contains('\0')) {
+            return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, name, TextError::Nul.to_string()));
+        }
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "path", e.body_text()))
+    }
 }

@@ -2,8 +2,10 @@
 //! same key and body → the first response again; other body → 422; still in
 //! flight → 409. The write and its stored response commit together.
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use haat_domain::idempotency::{self, Claim};
 use serde_json::Value;
@@ -76,11 +78,15 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
             ));
         }
         Claim::InFlight => {
-            return Err(ApiError::new(
+            let mut res = ApiError::new(
                 StatusCode::CONFLICT,
                 "Conflict",
                 "a request with this Idempotency-Key is still being processed",
-            ));
+            )
+            .into_response();
+            // The contract: retry later with the same key.
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(res);
         }
         Claim::Fresh => {}
     }
@@ -91,7 +97,7 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
         let mut tx = conn.begin().await?;
         match work(&mut tx).await {
             Ok((status, body)) => {
-                idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &body).await?;
+                idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &without_secrets(&body)).await?;
                 tx.commit().await?;
                 Ok((status, body))
             }
@@ -113,4 +119,53 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
             Err(e)
         }
     }
+}
+
+/// Fields of a response that are shown once and never stored: an API key's
+/// secret is kept only as a digest, so a replay answers the same key with
+/// its `token` null rather than keep the secret in the replay table.
+pub const SECRET_FIELDS: &[&str] = &["token"];
+
+/// The response as stored for replays: [`SECRET_FIELDS`] set to null.
+fn without_secrets(body: &Value) -> Value {
+    let mut stored = body.clone();
+    if let Some(map) = stored.as_object_mut() {
+        for field in SECRET_FIELDS {
+            if let Some(v) = map.get_mut(*field) {
+                *v = Value::Null;
+            }
+        }
+    }
+    stored
+}
+
+/// What a POST's idempotency is keyed on besides its body: its headers
+/// (the `Idempotency-Key`) and path.
+#[derive(Debug)]
+pub struct PostRequest {
+    /// The request's headers.
+    pub headers: HeaderMap,
+    /// Its path.
+    pub path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PostRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(Self { headers: parts.headers.clone(), path: parts.uri.path().to_owned() })
+    }
+}
+
+/// Runs a POST whose key is optional (the contract accepts
+/// `Idempotency-Key` on every POST) in one transaction under that key.
+pub async fn post(
+    state: &AppState,
+    auth: &Auth,
+    req: &PostRequest,
+    body: &[u8],
+    work: impl Work,
+) -> ApiResult<Response> {
+    let request = Request { auth, headers: &req.headers, route: ("POST", &req.path), body, required: false };
+    run(state, request, work).await
 }

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "this route does not take that method")
         })
+        .layer(axum::middleware::map_response(error::problem_json_everywhere))
         .layer(axum::middleware::from_fn(http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

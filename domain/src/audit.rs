@@ -35,7 +35,50 @@ pub async fn run(conn: &mut PgConnection) -> DomainResult<Vec<Check>> {
         check("wholly_reversed_orders_net_to_zero", reversed_orders_not_net_zero(conn).await?),
         check("negative_available_only_by_clawback", negative_without_clawback(conn).await?),
         check("campaign_payouts_within_terms", campaigns::audit(conn).await?),
+        check("held_money_has_a_due_release", stranded_holds(conn).await?),
     ])
+}
+
+/// How long past its release time held money may wait for its job (a busy
+/// queue, a worker restarting) before it counts as stranded.
+pub const STRANDED_GRACE_SECS: i64 = 300;
+
+/// Held money (a commission, a buyer's reward, a campaign's cash) whose
+/// release time is more than [`STRANDED_GRACE_SECS`] past has a job that
+/// will release it and is due now: waiting, running, or failed with
+/// attempts left. Otherwise nothing will ever release it — stranded
+/// money, as wrong as an unbalanced entry. The job table is the queue
+/// library's, so this statement is checked at run time.
+async fn stranded_holds(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        r#"WITH held AS (
+               SELECT 'commission ' || id AS what, release_at, 'haat.holds' AS queue,
+                      'release_hold:' || order_id || ':' AS key_prefix
+                 FROM commissions WHERE status = 'pending' AND amount > reversed_amount
+               UNION ALL
+               SELECT 'reward of order line ' || order_line_id, release_at, 'haat.holds',
+                      'release_hold:' || order_id || ':'
+                 FROM order_rewards WHERE status = 'pending' AND amount > reversed_amount
+               UNION ALL
+               SELECT 'cashback of campaign ' || p.campaign_id || ' on order line ' || p.order_line_id,
+                      s.release_at, 'haat.campaigns', 'campaign_release:' || p.campaign_id
+                 FROM campaign_payouts p JOIN campaign_settlements s ON s.campaign_id = p.campaign_id
+                WHERE p.status = 'held' AND p.amount > p.reversed_amount AND s.release_at IS NOT NULL
+           )
+           SELECT h.what || ' was due ' || h.release_at || ' and no job will release it'
+             FROM held h
+            WHERE h.release_at < now() - make_interval(secs => $1)
+              AND NOT EXISTS (
+                    SELECT 1 FROM apalis.jobs j
+                     WHERE j.job_type = h.queue AND starts_with(j.idempotency_key, h.key_prefix)
+                       AND j.run_at <= now()
+                       AND (j.status IN ('Pending', 'Queued', 'Running')
+                            OR (j.status = 'Failed' AND j.attempts < j.max_attempts)))
+            ORDER BY 1"#,
+    )
+    .bind(STRANDED_GRACE_SECS as f64)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Every commission line has the journal entry that paid it.

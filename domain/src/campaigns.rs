@@ -277,7 +277,7 @@ async fn check(
 ) -> DomainResult<Row> {
     let mut p = Problems::default();
     let name = input.name.trim().to_owned();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || crate::input::chars(&name) > 200 {
         p.add("name", "must be 1 to 200 characters");
     }
     let tz = match &input.time_zone {
@@ -289,6 +289,12 @@ async fn check(
     let zone = tz.unwrap_or(defaults.time_zone);
     let starts_at = p.check("starts_at", instant(&input.starts_at, zone, Edge::Start));
     let ends_at = p.check("ends_at", instant(&input.ends_at, zone, Edge::End));
+    // Graces and holds are added to these: far-off years would overflow.
+    let starts_at = starts_at.and_then(|at| p.check("starts_at", crate::input::plausible(at)));
+    let ends_at = ends_at.and_then(|at| p.check("ends_at", crate::input::plausible(at)));
+    if let Some(at) = input.settle_at {
+        p.check("settle_at", crate::input::plausible(at));
+    }
     if let (Some(s), Some(e)) = (starts_at, ends_at)
         && e <= s
     {
@@ -477,12 +483,11 @@ async fn insert(conn: &mut PgConnection, r: &Row) -> DomainResult<()> {
     Ok(())
 }
 
-/// The settle job of the row's current schedule, at `settle_at` rounded up
-/// to the second (the queue's resolution), so it never runs early.
+/// The settle job of the row's current schedule, at `settle_at` (which
+/// `jobs::enqueue` rounds up to the queue's second, so it never runs early).
 async fn enqueue_settlement(conn: &mut PgConnection, r: &Row) -> DomainResult<()> {
-    let rounded_up = r.settle_at + Duration::nanoseconds(999_999_999);
     let job = CampaignTask { campaign_id: r.id, step: CampaignStep::Settle { version: r.schedule_version } };
-    jobs::enqueue(conn, &job, Some(rounded_up)).await
+    jobs::enqueue(conn, &job, Some(r.settle_at)).await
 }
 
 /// Reads and locks a campaign row.
@@ -511,6 +516,7 @@ pub async fn schedule(conn: &mut PgConnection, id: Uuid, input: &ScheduleInput) 
     match (input.settle_at, &input.cron) {
         (Some(at), None) => {
             still_scheduled(&row)?;
+            crate::input::plausible(at).map_err(|e| DomainError::invalid("settle_at", e.to_string()))?;
             if at < row.ends_at {
                 return Err(DomainError::invalid(
                     "settle_at",

@@ -107,7 +107,7 @@ fn check(input: &ProductInput, creating: bool) -> DomainResult<Checked> {
                 None
             }
             None => None,
-            Some(s) if s.is_empty() || s.len() > max => {
+            Some(s) if s.is_empty() || crate::input::chars(s) > max => {
                 p.add(field, format!("must be 1 to {max} characters"));
                 None
             }

@@ -101,8 +101,8 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
     let rewarded = crate::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
     if !result.commissions.is_empty() || rewarded {
-        let job = ReleaseHold { order_id, release_at: release_at.timestamp() };
-        jobs::enqueue(conn, &job, Some(release_at)).await?;
+        let (job, run_at) = ReleaseHold::at(order_id, release_at);
+        jobs::enqueue(conn, &job, Some(run_at)).await?;
     }
     sqlx::query!("UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()) WHERE id = $1", order_id)
         .execute(&mut *conn)
@@ -256,14 +256,18 @@ async fn notify_beneficiaries(
 }
 
 /// Moves the order's held commissions whose hold has ended to available
-/// (and releases the buyer's held rewards with them).
-/// Anything still held (a job run early) gets a new release job.
+/// (and releases the buyer's held rewards with them), as the release job
+/// `job` running at `now`. Anything still held gets the release job of
+/// its own end; when that is this job's own second (its worker's clock
+/// behind the database's, which let it run), the job schedules itself
+/// again under a key of its own, a second later.
 pub async fn release_holds(
     conn: &mut PgConnection,
-    order_id: Uuid,
+    job: ReleaseHold,
     now: DateTime<Utc>,
     currency: &str,
 ) -> DomainResult<()> {
+    let order_id = job.order_id;
     sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
     let due = sqlx::query!(
         r#"SELECT id, beneficiary_id, amount - reversed_amount AS "amount!" FROM commissions
@@ -308,9 +312,23 @@ pub async fn release_holds(
     .fetch_one(&mut *conn)
     .await?;
     if let Some(at) = next {
-        jobs::enqueue(conn, &ReleaseHold { order_id, release_at: at.timestamp() }, Some(at)).await?;
+        let (next_job, run_at) = next_release(job, at, now);
+        jobs::enqueue(conn, &next_job, Some(run_at)).await?;
     }
     Ok(())
+}
+
+/// The job that releases what is still held until `at`, after `job` ran
+/// at `now`: the job of `at`'s own second, or, when that is `job`'s own
+/// (it ran before the hold ended by its clock), `job` again under its
+/// next rerun key, no sooner than a second from now.
+fn next_release(job: ReleaseHold, at: DateTime<Utc>, now: DateTime<Utc>) -> (ReleaseHold, DateTime<Utc>) {
+    let (next, run_at) = ReleaseHold::at(job.order_id, at);
+    if next.release_at != job.release_at {
+        return (next, run_at);
+    }
+    let again = ReleaseHold { rerun: job.rerun.saturating_add(1), ..job };
+    (again, run_at.max(now + Duration::seconds(1)))
 }
 
 /// One commission line as a member sees it.

@@ -64,9 +64,38 @@ pub struct CascadeCommission {
 pub struct ReleaseHold {
     /// The order.
     pub order_id: Uuid,
-    /// The hold's end (unix seconds): part of the key, so a later hold of
-    /// the same order is a different job.
+    /// The second the job runs at (the hold's end rounded up, unix
+    /// seconds): part of the key, so a later hold of the same order is a
+    /// different job.
     pub release_at: i64,
+    /// How many times a job for this same second found the hold not yet
+    /// over (its worker's clock behind the database's) and scheduled
+    /// itself again: part of the key, so the re-enqueue never collides
+    /// with the job that made it. Absent in jobs written before it (0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rerun: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl ReleaseHold {
+    /// The job that releases what is held until `at`: it runs at `at`
+    /// rounded up to the queue's whole second, never before.
+    pub fn at(order_id: Uuid, at: DateTime<Utc>) -> (Self, DateTime<Utc>) {
+        let second = due_second(at);
+        let run_at = DateTime::from_timestamp(second, 0).unwrap_or(at);
+        (Self { order_id, release_at: second, rerun: 0 }, run_at)
+    }
+}
+
+/// The whole second (unix) a job for the moment `at` runs at: `at` rounded
+/// up, since the queue's `run_at` has whole-second resolution and a job
+/// must never run before the moment it is for.
+pub fn due_second(at: DateTime<Utc>) -> i64 {
+    let floor = at.timestamp();
+    if at.timestamp_subsec_nanos() == 0 { floor } else { floor.saturating_add(1) }
 }
 
 /// Apply a recorded return, refund or cancellation to what the order earned.
@@ -244,7 +273,10 @@ impl Job for ReleaseHold {
     const QUEUE: &'static str = "haat.holds";
     const RETRIES: usize = 14;
     fn key(&self) -> String {
-        format!("release_hold:{}:{}", self.order_id, self.release_at)
+        match self.rerun {
+            0 => format!("release_hold:{}:{}", self.order_id, self.release_at),
+            n => format!("release_hold:{}:{}:rerun{n}", self.order_id, self.release_at),
+        }
     }
     fn order_id(&self) -> Option<Uuid> {
         Some(self.order_id)
@@ -278,12 +310,13 @@ pub fn max_attempts<J: Job>() -> usize {
 }
 
 /// The job row of `job`: its payload, business key and attempt budget,
-/// to run at `run_at` (now when `None`).
+/// to run at `run_at` (now when `None`), rounded up to the queue's whole
+/// second so that it never runs before the moment it is for.
 fn task<J: Job>(job: &J, run_at: Option<DateTime<Utc>>) -> DomainResult<apalis_postgres::PgTask> {
     let args = serde_json::to_vec(job).map_err(anyhow::Error::from)?;
     let mut builder = TaskBuilder::new(args).idempotency_key(job.key()).max_attempts(max_attempts::<J>());
     if let Some(at) = run_at {
-        builder = builder.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0));
+        builder = builder.run_at_timestamp(u64::try_from(due_second(at)).unwrap_or(0));
     }
     Ok(builder.build())
 }
@@ -330,5 +363,31 @@ mod payload_tests {
         let back: Notify = serde_json::from_str(&serde_json::to_string(&new).expect("encode")).expect("new shape");
         assert_eq!(back, new);
         assert!(serde_json::from_str::<Notify>("[]").is_err(), "not a payload at all is still refused");
+    }
+
+    #[test]
+    fn a_job_for_a_moment_within_a_second_runs_at_the_next_whole_second_and_a_whole_second_stays() {
+        let whole = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        assert_eq!(due_second(whole), 1_800_000_000);
+        let later = DateTime::from_timestamp(1_800_000_000, 1).expect("time");
+        assert_eq!(due_second(later), 1_800_000_001);
+        let (job, run_at) =
+            ReleaseHold::at(Uuid::nil(), DateTime::from_timestamp(1_800_000_000, 999_999_999).expect("t"));
+        assert_eq!(
+            (job.release_at, run_at.timestamp(), run_at.timestamp_subsec_nanos()),
+            (1_800_000_001, 1_800_000_001, 0)
+        );
+    }
+
+    #[test]
+    fn a_release_job_that_schedules_itself_again_for_the_same_second_has_a_key_of_its_own() {
+        let order_id = Uuid::now_v7();
+        let first = ReleaseHold { order_id, release_at: 1_800_000_001, rerun: 0 };
+        let again = ReleaseHold { rerun: 1, ..first };
+        assert_ne!(first.key(), again.key());
+        let old: ReleaseHold = serde_json::from_str(&format!(r#"{{"order_id":"{order_id}","release_at":1800000001}}"#))
+            .expect("old shape");
+        assert_eq!(old, first, "a job written before reruns decodes as the first run");
+        assert_eq!(old.key(), format!("release_hold:{order_id}:1800000001"), "and keeps its key");
     }
 }

@@ -29,6 +29,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod flash_sales;
 pub mod idempotency;
+pub mod input;
 pub mod jobs;
 pub mod ledger;
 pub mod loyalty;

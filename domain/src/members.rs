@@ -42,6 +42,7 @@ pub struct Member {
 
 /// What a storefront sends to create a member.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewMember {
     /// Display name.
     pub name: String,
@@ -57,11 +58,11 @@ pub struct NewMember {
 
 fn validate(input: &NewMember) -> DomainResult<()> {
     let mut p = Problems::default();
-    if input.name.trim().is_empty() || input.name.len() > 200 {
+    if input.name.trim().is_empty() || crate::input::chars(&input.name) > 200 {
         p.add("name", "must be 1 to 200 characters");
     }
     let email = input.email.trim();
-    let looks_like_email = email.len() <= 254
+    let looks_like_email = crate::input::chars(email) <= 254
         && email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.contains('@'));
     if !looks_like_email {
         p.add("email", "must be an email address");

@@ -40,7 +40,18 @@ pub enum DecimalError {
     /// Outside [0, 1].
     #[error("must be between 0 and 1 (a fraction: \"0.10\" is 10%)")]
     NotFraction,
+    /// Above [`MAX_AMOUNT`].
+    #[error("must be at most 1000000000000 (one trillion)")]
+    TooLarge,
 }
+
+/// The largest amount or volume anyone may send us (one trillion in major
+/// units): columns hold up to 10^18, so sums of many such amounts (a
+/// hundred lines of ten thousand units at the largest price) still fit.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
+/// The largest order total we write, below the 10^18 the columns hold.
+pub const MAX_ORDER_TOTAL: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
 
 /// Parses a non-negative decimal with at most `scale` places and returns it
 /// at exactly that scale (so "5" becomes "5.00").
@@ -56,6 +67,9 @@ pub fn parse_amount(s: &str, scale: u32) -> Result<Decimal, DecimalError> {
     }
     if d.is_sign_negative() && !d.is_zero() {
         return Err(DecimalError::Negative);
+    }
+    if d > MAX_AMOUNT {
+        return Err(DecimalError::TooLarge);
     }
     d.rescale(scale);
     Ok(d)
@@ -99,6 +113,22 @@ mod tests {
         assert_eq!(parse_amount("-1", 2), Err(DecimalError::Negative));
         assert_eq!(parse_amount("1e3", 2), Err(DecimalError::NotDecimal));
         assert_eq!(parse_amount("", 2), Err(DecimalError::NotDecimal));
+    }
+
+    #[test]
+    fn the_bounds_are_one_trillion_per_amount_and_a_quadrillion_per_order() {
+        assert_eq!(MAX_AMOUNT, dec!(1_000_000_000_000));
+        assert_eq!(MAX_ORDER_TOTAL, dec!(1_000_000_000_000_000));
+        assert_eq!(parse_amount("1000000000000.00", 2), Ok(dec!(1000000000000.00)));
+        for big in ["1000000000000.01", "1000000000000000000", "10000000000000000000", "79228162514264337593543950335"]
+        {
+            assert_eq!(parse_amount(big, 2), Err(DecimalError::TooLarge), "{big}");
+        }
+        assert_eq!(
+            parse_amount("792281625142643375935439503350", 2),
+            Err(DecimalError::NotDecimal),
+            "beyond a decimal"
+        );
     }
 
     #[test]

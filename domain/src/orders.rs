@@ -14,7 +14,7 @@ use crate::error::{DomainError, DomainResult, Problems};
 use crate::flash_sales;
 use crate::jobs::{self, CreditVolume};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
-use crate::money::{MONEY_SCALE, in_minor_units as money, parse_amount};
+use crate::money::{MAX_ORDER_TOTAL, MONEY_SCALE, in_minor_units as money, parse_amount};
 use crate::notifications::{self, Email};
 use crate::plans;
 use crate::reversals;
@@ -27,6 +27,7 @@ pub const MAX_QUANTITY: i64 = 10_000;
 
 /// One requested line.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewLine {
     /// The product.
     pub product_id: Uuid,
@@ -36,6 +37,7 @@ pub struct NewLine {
 
 /// Where to ship.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Address {
     /// Recipient.
     pub name: String,
@@ -55,6 +57,7 @@ pub struct Address {
 
 /// An order as a storefront sends it.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// The buying member.
     #[serde(default)]
@@ -220,12 +223,12 @@ fn check_buyer(p: &mut Problems, input: &NewOrder) -> Option<Buyer> {
             None
         }
         (None, Some(g), Some(code)) => {
-            let email_ok =
-                g.email.len() <= 254 && g.email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
+            let email_ok = crate::input::chars(&g.email) <= 254
+                && g.email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
             if !email_ok {
                 p.add("guest.email", "must be an email address");
             }
-            if g.name.trim().is_empty() || g.name.len() > 200 {
+            if g.name.trim().is_empty() || crate::input::chars(&g.name) > 200 {
                 p.add("guest.name", "must be 1 to 200 characters");
             }
             Some(Buyer::Guest(g.clone(), code.trim().to_owned()))
@@ -265,8 +268,13 @@ fn check_request(input: &NewOrder) -> DomainResult<(Buyer, PaymentMethod, Decima
     }
     let a = &input.shipping_address;
     for (field, value) in [("name", &a.name), ("phone", &a.phone), ("line1", &a.line1), ("city", &a.city)] {
-        if value.trim().is_empty() || value.len() > 300 {
+        if value.trim().is_empty() || crate::input::chars(value) > 300 {
             p.add(format!("shipping_address.{field}"), "must be 1 to 300 characters");
+        }
+    }
+    for (field, value) in [("line2", &a.line2), ("postcode", &a.postcode)] {
+        if let Some(v) = value {
+            crate::input::check_bounded(&mut p, &format!("shipping_address.{field}"), v, 300);
         }
     }
     p.finish()?;
@@ -332,7 +340,7 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
     let buyer = parties(conn, &buyer).await?;
     check_pickup_point(conn, input.pickup_point_id).await?;
     let priced = price_lines(conn, &input.lines).await?;
-    let subtotal: Decimal = priced.iter().map(|l| l.unit_price * Decimal::from(l.quantity)).sum();
+    let subtotal = order_sum(&priced, |l| l.unit_price, "lines")?;
     let (coupon_id, discount) = match input.coupon_code.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(code) => {
             let (id, discount) = coupons::redeem(conn, code, subtotal, Utc::now()).await?;
@@ -344,8 +352,8 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
         return Err(DomainError::invalid("store_credit", "is more than the order's subtotal after discount"));
     }
     let total = subtotal - discount - store_credit;
-    let pv: Decimal = priced.iter().map(|l| l.pv * Decimal::from(l.quantity)).sum();
-    let bv: Decimal = priced.iter().map(|l| l.bv * Decimal::from(l.quantity)).sum();
+    let pv = order_sum(&priced, |l| l.pv, "lines")?;
+    let bv = order_sum(&priced, |l| l.bv, "lines")?;
     let id = Uuid::now_v7();
     let seq = sqlx::query_scalar!(r#"SELECT nextval('invoice_no_seq') AS "n!""#).fetch_one(&mut *conn).await?;
     let invoice_no = format!("INV-{seq:06}");
@@ -412,6 +420,23 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
     // other only that long.
     take_stock(conn, &input.lines).await?;
     Ok(order)
+}
+
+/// Σ per unit × units over the lines, in checked arithmetic and refused
+/// (naming `field`) above [`MAX_ORDER_TOTAL`]: however large the prices
+/// and quantities sent, nothing overflows and nothing too large for the
+/// columns is written.
+fn order_sum(lines: &[Priced], per_unit: impl Fn(&Priced) -> Decimal, field: &str) -> DomainResult<Decimal> {
+    let too_large = || DomainError::invalid(field, "the order's total is more than one quadrillion");
+    let mut sum = Decimal::new(0, MONEY_SCALE);
+    for l in lines {
+        let line = per_unit(l).checked_mul(Decimal::from(l.quantity)).ok_or_else(too_large)?;
+        sum = sum.checked_add(line).ok_or_else(too_large)?;
+    }
+    if sum > MAX_ORDER_TOTAL {
+        return Err(too_large());
+    }
+    Ok(sum)
 }
 
 /// Each product of the order with the quantity wanted and its first line.

@@ -36,7 +36,7 @@ pub struct PickupPoint {
 /// Creates a pickup point run by an existing member.
 pub async fn create(conn: &mut PgConnection, input: &NewPickupPoint) -> DomainResult<PickupPoint> {
     let mut p = Problems::default();
-    if input.name.trim().is_empty() || input.name.len() > 200 {
+    if input.name.trim().is_empty() || crate::input::chars(&input.name) > 200 {
         p.add("name", "must be 1 to 200 characters");
     }
     p.finish()?;

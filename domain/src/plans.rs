@@ -225,7 +225,7 @@ fn ranks_of(p: &mut Problems, input: &[RankInput]) -> Vec<Rank> {
     let mut out: Vec<Rank> = Vec::new();
     for (i, r) in input.iter().enumerate() {
         let name = r.name.trim();
-        if name.is_empty() || name.len() > 50 || out.iter().any(|o| o.name == name) {
+        if name.is_empty() || crate::input::chars(name) > 50 || out.iter().any(|o| o.name == name) {
             p.add(format!("ranks[{i}].name"), "must be 1 to 50 characters and unique");
         }
         out.push(Rank {
@@ -280,7 +280,7 @@ fn tiers_of(p: &mut Problems, input: &[TierInput]) -> Vec<Tier> {
     for (i, t) in input.iter().enumerate() {
         let field = |f: &str| format!("tiers[{i}].{f}");
         let name = t.name.trim();
-        if name.is_empty() || name.len() > 50 || out.iter().any(|o| o.name == name) {
+        if name.is_empty() || crate::input::chars(name) > 50 || out.iter().any(|o| o.name == name) {
             p.add(field("name"), "must be 1 to 50 characters and unique");
         }
         let min_spend = p.check(&field("min_spend"), parse_amount(&t.min_spend, MONEY_SCALE));
@@ -299,7 +299,7 @@ fn tiers_of(p: &mut Problems, input: &[TierInput]) -> Vec<Tier> {
 
 fn validate(input: &PlanInput) -> DomainResult<Plan> {
     let mut p = Problems::default();
-    if input.name.trim().is_empty() || input.name.len() > 200 {
+    if input.name.trim().is_empty() || crate::input::chars(&input.name) > 200 {
         p.add("name", "must be 1 to 200 characters");
     }
     let holding_days = input.holding_days.unwrap_or(7);

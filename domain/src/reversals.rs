@@ -49,6 +49,7 @@ impl Kind {
 
 /// Some units of one order line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LineUnits {
     /// The order line.
     pub order_line_id: Uuid,

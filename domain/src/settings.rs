@@ -124,10 +124,20 @@ pub struct ProviderSettings {
 
 impl ProviderSettings {
     fn from_env() -> Result<Self> {
+        // Secrets we choose (what a courier sends back to us) must be hard
+        // to guess; credentials a gateway issued are what it issued (the
+        // SSLCommerz sandbox store's password is six letters).
         let secret = |name: &str, default: &str| -> Result<String> {
             let v = var(name).unwrap_or_else(|| default.to_owned());
             if v.len() < 8 {
                 bail!("{name} must be at least 8 characters");
+            }
+            Ok(v)
+        };
+        let issued = |name: &str, default: &str| -> Result<String> {
+            let v = var(name).unwrap_or_else(|| default.to_owned());
+            if v.is_empty() {
+                bail!("{name} must not be empty (it is what the gateway issued)");
             }
             Ok(v)
         };
@@ -140,13 +150,13 @@ impl ProviderSettings {
         };
         Ok(Self {
             sslcommerz_store_id: var("HAAT_SSLCOMMERZ_STORE_ID").unwrap_or_else(|| "haatlocal".into()),
-            sslcommerz_store_password: secret("HAAT_SSLCOMMERZ_STORE_PASSWORD", "haat-dev-sslcommerz")?,
+            sslcommerz_store_password: issued("HAAT_SSLCOMMERZ_STORE_PASSWORD", "haat-dev-sslcommerz")?,
             sslcommerz_base_url: url("HAAT_SSLCOMMERZ_BASE_URL", "https://sandbox.sslcommerz.com")?,
             bkash_base_url: url("HAAT_BKASH_BASE_URL", "https://tokenized.sandbox.bka.sh/v1.2.0-beta")?,
             bkash_app_key: var("HAAT_BKASH_APP_KEY").unwrap_or_else(|| "haat-dev-app-key".into()),
-            bkash_app_secret: secret("HAAT_BKASH_APP_SECRET", "haat-dev-app-secret")?,
+            bkash_app_secret: issued("HAAT_BKASH_APP_SECRET", "haat-dev-app-secret")?,
             bkash_username: var("HAAT_BKASH_USERNAME").unwrap_or_else(|| "haat-dev".into()),
-            bkash_password: secret("HAAT_BKASH_PASSWORD", "haat-dev-bkash")?,
+            bkash_password: issued("HAAT_BKASH_PASSWORD", "haat-dev-bkash")?,
             steadfast_token: secret("HAAT_STEADFAST_TOKEN", "haat-dev-steadfast-token")?,
             pathao_webhook_secret: secret("HAAT_PATHAO_WEBHOOK_SECRET", "haat-dev-pathao-secret")?,
             pathao_integration_secret: var("HAAT_PATHAO_INTEGRATION_SECRET")

@@ -88,7 +88,10 @@ pub fn verify(
     let id = id.filter(|i| !i.is_empty() && i.len() <= MAX_ID_LEN).ok_or(AuthError::Header("webhook-id"))?;
     let ts: i64 = timestamp.and_then(|t| t.trim().parse().ok()).ok_or(AuthError::Header("webhook-timestamp"))?;
     let signatures = signatures.ok_or(AuthError::Header("webhook-signature"))?;
-    if (now.timestamp() - ts).abs() > TOLERANCE_SECS {
+    // Checked: a timestamp near i64::MIN or MAX would wrap a plain
+    // subtraction into "fresh". Past any plausible range is stale.
+    let age = now.timestamp().checked_sub(ts).map(i64::unsigned_abs);
+    if age.is_none_or(|a| a > TOLERANCE_SECS.unsigned_abs()) {
         return Err(AuthError::Stale);
     }
     let matched = signatures.split_whitespace().any(|candidate| {
@@ -138,6 +141,12 @@ pub async fn store(
     dedupe_key: &str,
     body: &str,
 ) -> DomainResult<bool> {
+    // Postgres text cannot hold U+0000: an authenticated body (or the
+    // identity read from it) holding one is refused before anything is
+    // written, not failed on by the database.
+    for (field, text) in [("body", body), ("body (its event identity)", dedupe_key)] {
+        crate::input::no_nul(text).map_err(|e| DomainError::invalid(field, e.to_string()))?;
+    }
     let id = sqlx::query_scalar!(
         "INSERT INTO webhook_events (id, provider, channel, dedupe_key, body) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (provider, dedupe_key) DO NOTHING RETURNING id",
@@ -156,6 +165,31 @@ pub async fn store(
         }
         None => Ok(false),
     }
+}
+
+/// Stores a bKash callback (an unsigned hint), deduplicated by bKash's
+/// answer rather than by the hint: while an earlier hint for the same
+/// `paymentID` waits for its answer, or once bKash answered "paid", it is
+/// a duplicate (returns false); after any other answer it is stored under
+/// the payment's next key and confirmed again. Concurrent hints compute the
+/// same next key, so one of them is the duplicate.
+pub async fn store_bkash_hint(conn: &mut PgConnection, callback: &providers::bkash::Callback) -> DomainResult<bool> {
+    let first = providers::bkash::dedupe_key(callback, 0);
+    let earlier = sqlx::query!(
+        "SELECT processed_at, confirmation FROM webhook_events
+          WHERE provider = 'bkash' AND (dedupe_key = $1 OR starts_with(dedupe_key, $1 || ':'))",
+        first
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let waiting = earlier.iter().any(|e| e.processed_at.is_none());
+    let paid = earlier.iter().any(|e| e.confirmation.as_ref().is_some_and(providers::bkash::answered_paid));
+    if waiting || paid {
+        return Ok(false);
+    }
+    let body = serde_json::to_string(callback).map_err(anyhow::Error::from)?;
+    let key = providers::bkash::dedupe_key(callback, earlier.len());
+    store(conn, "bkash", Channel::Payments, &key, &body).await
 }
 
 /// What a stored event waits for while its provider is asked to confirm it.
@@ -205,7 +239,10 @@ pub async fn process(
                 .await?;
             return Ok(AWAITING_CONFIRMATION.to_owned());
         }
-        Some(event) => act(conn, event, &source, now, return_window_days).await?,
+        Some(event) => match event.nul_field() {
+            Some(field) => format!("refused:{field} contains a NUL character"),
+            None => act(conn, event, &source, now, return_window_days).await?,
+        },
     };
     finish(conn, event_id, now, &outcome).await?;
     Ok(outcome)
@@ -299,10 +336,15 @@ pub async fn confirm(
     if ev.outcome.as_deref() != Some(AWAITING_CONFIRMATION) {
         return Ok(ev.outcome.unwrap_or_default());
     }
-    sqlx::query!("UPDATE webhook_events SET confirmation = $2 WHERE id = $1", event_id, answer)
+    let (kept, had_nul) = providers::without_nul(answer);
+    sqlx::query!("UPDATE webhook_events SET confirmation = $2 WHERE id = $1", event_id, kept)
         .execute(&mut *conn)
         .await?;
-    let outcome = confirmed_outcome(conn, &ev.provider, &ev.body, confirmation, event_id, now).await?;
+    let outcome = if had_nul {
+        "refused:the provider's answer contains a NUL character".to_owned()
+    } else {
+        confirmed_outcome(conn, &ev.provider, &ev.body, confirmation, event_id, now).await?
+    };
     finish(conn, event_id, now, &outcome).await?;
     Ok(outcome)
 }
@@ -468,5 +510,20 @@ mod tests {
         let sig = secret().sign("msg_1", old.timestamp(), b"{}");
         let ts = old.timestamp().to_string();
         assert_eq!(verify(&secret(), Some("msg_1"), Some(&ts), Some(&sig), b"{}", now), Err(AuthError::Stale));
+    }
+
+    #[test]
+    fn a_correctly_signed_timestamp_at_the_ends_of_the_integer_range_is_stale_not_wrapped_into_fresh() {
+        let now = Utc::now();
+        // now − 2^63: a plain `(now - ts).abs()` wraps to a negative age.
+        let wrapping = now.timestamp().wrapping_add(i64::MIN);
+        for ts in [i64::MIN, i64::MIN + 1, now.timestamp() - i64::MAX, i64::MAX, wrapping, -1, 0] {
+            let sig = secret().sign("msg_1", ts, b"{}");
+            let got = verify(&secret(), Some("msg_1"), Some(&ts.to_string()), Some(&sig), b"{}", now);
+            assert_eq!(got, Err(AuthError::Stale), "timestamp {ts}");
+        }
+        let edge = now.timestamp() - TOLERANCE_SECS;
+        let sig = secret().sign("msg_1", edge, b"{}");
+        assert_eq!(verify(&secret(), Some("msg_1"), Some(&edge.to_string()), Some(&sig), b"{}", now), Ok(()));
     }
 }

@@ -89,7 +89,7 @@ fn check(input: &NewWithdrawal, rules: Rules) -> DomainResult<Decimal> {
     if !method_ok {
         p.add("method", "must be 1 to 32 lower-case letters, digits or _ (e.g. \"bkash\")");
     }
-    if input.account.trim().is_empty() || input.account.len() > 64 {
+    if input.account.trim().is_empty() || crate::input::chars(&input.account) > 64 {
         p.add("account", "must be 1 to 64 characters");
     }
     p.finish()?;
@@ -209,7 +209,7 @@ pub async fn act(
         ));
     }
     let reference = reference.map(str::trim).filter(|r| !r.is_empty());
-    if action == Action::Paid && reference.is_none_or(|r| r.len() > 128) {
+    if action == Action::Paid && reference.is_none_or(|r| crate::input::chars(r) > 128) {
         return Err(DomainError::invalid("reference", "the provider's reference (1 to 128 characters) is required"));
     }
     let (m, amount) = (w.member_id, w.amount);

@@ -347,6 +347,51 @@ pub async fn let_days_pass(app: &TestApp, days: i32) {
     }
 }
 
+/// Moves the hold of `order_id` so that it ends at `at`: its held
+/// commissions and rewards and its release job are all shifted by the same
+/// span (down to the microsecond), so the job keeps exactly the start the
+/// system gave it relative to the hold's end — as if time had passed.
+pub async fn move_hold_to_end_at(app: &TestApp, order_id: uuid::Uuid, at: chrono::DateTime<chrono::Utc>) {
+    let mut tx = app.pool.begin().await.expect("begin");
+    let shift: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM min(release_at) - $2::timestamptz)::float8 FROM commissions
+          WHERE order_id = $1 AND status = 'pending'",
+    )
+    .bind(order_id)
+    .bind(at)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("the order has held commissions");
+    let shifts = [
+        "UPDATE commissions SET release_at = release_at - make_interval(secs => $2)
+          WHERE order_id = $1 AND status = 'pending'",
+        "UPDATE order_rewards SET release_at = release_at - make_interval(secs => $2)
+          WHERE order_id = $1 AND status = 'pending'",
+        "UPDATE apalis.jobs SET run_at = run_at - make_interval(secs => $2)
+          WHERE job_type = 'haat.holds' AND status = 'Pending' AND starts_with(idempotency_key, 'release_hold:' || $1 || ':')",
+    ];
+    for statement in shifts {
+        sqlx::query(statement).bind(order_id).bind(shift).execute(&mut *tx).await.expect("shift the hold");
+    }
+    tx.commit().await.expect("commit");
+}
+
+/// The audit's checks that failed, by name, with their violations.
+pub async fn failed_audit_checks(app: &TestApp) -> Vec<(String, Vec<String>)> {
+    let (status, audit) = app.admin("GET", "/v1/admin/audit", None).await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    audit["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["ok"] != true)
+        .map(|c| {
+            let violations = c["violations"].as_array().into_iter().flatten();
+            (c["name"].as_str().unwrap_or_default().to_owned(), violations.map(|v| v.to_string()).collect())
+        })
+        .collect()
+}
+
 /// How many journal entries of `kind` there are.
 pub async fn entries_of(app: &TestApp, kind: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE kind = $1")

@@ -14,10 +14,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-/// The store credentials the stand-in expects.
-pub const SSL_STORE_ID: &str = "haatteststore";
+/// The store credentials the stand-in expects: those of SSLCommerz's
+/// public sandbox store, whose issued password is only six letters (haat
+/// must accept what the gateway issued).
+pub const SSL_STORE_ID: &str = "testbox";
 /// SSLCommerz store password (also what IPNs are signed with).
-pub const SSL_STORE_PASSWORD: &str = "haat-test-store-password";
+pub const SSL_STORE_PASSWORD: &str = "qwerty";
 /// bKash app key.
 pub const BKASH_APP_KEY: &str = "haat-test-app-key";
 /// bKash app secret.

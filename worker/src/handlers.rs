@@ -68,7 +68,7 @@ pub async fn cascade_commission(job: CascadeCommission, state: Data<WorkerState>
 /// `release_hold`: pending → available once the hold has ended.
 pub async fn release_hold(job: ReleaseHold, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    commissions::release_holds(&mut tx, job.order_id, Utc::now(), &state.currency).await?;
+    commissions::release_holds(&mut tx, job, Utc::now(), &state.currency).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! Cashback campaigns: admins create them, move or repeat their
 //! settlement, settle them early or cancel them, and read the decision.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
@@ -16,7 +17,8 @@ use uuid::Uuid;
 use super::{admin_create, whole_list};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
+use crate::idem::{self, PostRequest};
 
 /// Campaign routes.
 pub fn router() -> Router<AppState> {
@@ -31,13 +33,16 @@ pub fn router() -> Router<AppState> {
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
+    post: PostRequest,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     let defaults =
         Defaults { time_zone: state.settings.time_zone, grace_seconds: state.settings.campaign_grace_seconds };
     let now = chrono::Utc::now();
-    admin_create(&state, &auth, &body, move |c, input: &NewCampaign| campaigns::create(c, input, defaults, now).boxed())
-        .await
+    admin_create(&state, &auth, &post, &body, move |c, input: &NewCampaign| {
+        campaigns::create(c, input, defaults, now).boxed()
+    })
+    .await
 }
 
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
@@ -57,11 +62,13 @@ async fn schedule(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
+    post: PostRequest,
     RawBody(body): RawBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require_admin()?;
     let input: ScheduleInput = parse_json(&body)?;
-    change(&state, &id, move |c, id| async move { campaigns::schedule(c, id, &input).await }.boxed()).await
+    let change = Change { state: &state, auth: &auth, post: &post, body: &body, status: StatusCode::OK };
+    change.run(&id, move |c, id| async move { campaigns::schedule(c, id, &input).await }.boxed()).await
 }
 
 /// Settles now: answers 202, the settlement job does the work.
@@ -69,27 +76,46 @@ async fn settle(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    post: PostRequest,
+) -> ApiResult<Response> {
     auth.require_admin()?;
     let now = chrono::Utc::now();
-    let campaign = change(&state, &id, move |c, id| campaigns::settle_now(c, id, now).boxed()).await?;
-    Ok((StatusCode::ACCEPTED, campaign))
+    let change = Change { state: &state, auth: &auth, post: &post, body: &[], status: StatusCode::ACCEPTED };
+    change.run(&id, move |c, id| campaigns::settle_now(c, id, now).boxed()).await
 }
 
-async fn cancel(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn cancel(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    post: PostRequest,
+) -> ApiResult<Response> {
     auth.require_admin()?;
-    change(&state, &id, |c, id| campaigns::cancel(c, id).boxed()).await
+    let change = Change { state: &state, auth: &auth, post: &post, body: &[], status: StatusCode::OK };
+    change.run(&id, |c, id| campaigns::cancel(c, id).boxed()).await
 }
 
-/// One campaign change in one transaction.
-async fn change(
-    state: &AppState,
-    raw_id: &str,
-    f: impl for<'c> FnOnce(&'c mut PgConnection, Uuid) -> BoxFuture<'c, DomainResult<Campaign>>,
-) -> ApiResult<Json<Value>> {
-    let id = parse_id(raw_id, "campaign")?;
-    let mut tx = state.pool.begin().await?;
-    let campaign = f(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(to_json(&campaign)?))
+/// One campaign change: the request it answers and the status it answers with.
+struct Change<'a> {
+    state: &'a AppState,
+    auth: &'a Auth,
+    post: &'a PostRequest,
+    body: &'a [u8],
+    status: StatusCode,
+}
+
+impl Change<'_> {
+    /// Runs `f` in one transaction under the request's Idempotency-Key.
+    async fn run(
+        self,
+        raw_id: &str,
+        f: impl for<'c> FnOnce(&'c mut PgConnection, Uuid) -> BoxFuture<'c, DomainResult<Campaign>> + Send + 'static,
+    ) -> ApiResult<Response> {
+        let id = parse_id(raw_id, "campaign")?;
+        let status = self.status;
+        idem::post(self.state, self.auth, self.post, self.body, move |tx| {
+            async move { Ok((status, to_json(&f(tx, id).await?)?)) }.boxed()
+        })
+        .await
+    }
 }

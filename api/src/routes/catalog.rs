@@ -1,16 +1,19 @@
 //! Catalog: admins write products, any key reads them.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
+use futures::FutureExt;
 use haat_domain::catalog::{self, Product, ProductInput};
 use serde_json::{Value, json};
 
 use super::{Page, page_of};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Auth, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
+use crate::idem::{self, PostRequest};
 
 /// Catalog routes.
 pub fn router() -> Router<AppState> {
@@ -33,12 +36,15 @@ fn view(p: &Product) -> Value {
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
+    post: PostRequest,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     auth.require_admin()?;
     let input: ProductInput = parse_json(&body)?;
-    let mut conn = state.pool.acquire().await?;
-    Ok((StatusCode::CREATED, Json(view(&catalog::create(&mut conn, &input).await?))))
+    idem::post(&state, &auth, &post, &body, move |tx| {
+        async move { Ok((StatusCode::CREATED, view(&catalog::create(tx, &input).await?))) }.boxed()
+    })
+    .await
 }
 
 async fn update(

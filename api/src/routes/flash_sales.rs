@@ -1,7 +1,7 @@
 //! Flash sales: admins set a product's price for a time window.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::FutureExt;
@@ -12,6 +12,7 @@ use super::{admin_create, whole_list};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Auth, RawBody};
+use crate::idem::PostRequest;
 
 /// Flash sale routes.
 pub fn router() -> Router<AppState> {
@@ -21,9 +22,10 @@ pub fn router() -> Router<AppState> {
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
+    post: PostRequest,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    admin_create(&state, &auth, &body, |c, input: &NewFlashSale| flash_sales::create(c, input).boxed()).await
+) -> ApiResult<Response> {
+    admin_create(&state, &auth, &post, &body, |c, input: &NewFlashSale| flash_sales::create(c, input).boxed()).await
 }
 
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {

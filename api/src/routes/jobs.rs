@@ -1,9 +1,12 @@
 //! Jobs for operators: list them by status (`dead` ones above all) and put
 //! a dead one back to run.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::FutureExt;
 use haat_domain::jobs::admin::{self, Status};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,7 +14,8 @@ use serde_json::{Value, json};
 use super::Page;
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::Auth;
+use crate::extract::{Auth, Path, Query};
+use crate::idem::{self, PostRequest};
 
 /// Job routes.
 pub fn router() -> Router<AppState> {
@@ -35,8 +39,15 @@ async fn list(State(state): State<AppState>, auth: Auth, Query(filter): Query<Fi
     Ok(Json(json!({ "items": to_json(&jobs)?, "next_cursor": null })))
 }
 
-async fn retry(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn retry(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    post: PostRequest,
+) -> ApiResult<Response> {
     auth.require_admin()?;
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(to_json(&admin::retry(&mut conn, &id).await?)?))
+    idem::post(&state, &auth, &post, &[], move |tx| {
+        async move { Ok((StatusCode::OK, to_json(&admin::retry(tx, &id).await?)?)) }.boxed()
+    })
+    .await
 }

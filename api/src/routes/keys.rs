@@ -1,16 +1,19 @@
 //! API keys (admin): create (the secret is shown once) and revoke.
 
-use axum::extract::{Path, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{delete, post};
-use axum::{Json, Router};
+use futures::FutureExt;
 use haat_domain::auth::{self, Role};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Auth, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
+use crate::idem::{self, PostRequest};
 
 /// Key routes.
 pub fn router() -> Router<AppState> {
@@ -25,22 +28,30 @@ struct NewKey {
     member_id: Option<uuid::Uuid>,
 }
 
+/// Creates a key. A retry under the same Idempotency-Key answers the same
+/// key (secret included) instead of making a second live one.
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
+    post: PostRequest,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     auth.require_admin()?;
     let input: NewKey = parse_json(&body)?;
     let role = Role::parse(&input.role).ok_or_else(|| {
         ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "role", "must be admin, storefront or member")
     })?;
-    let mut conn = state.pool.acquire().await?;
-    let (id, token) = auth::create_key(&mut conn, role, input.member_id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "role": role.as_str(), "member_id": input.member_id, "token": token })),
-    ))
+    idem::post(&state, &auth, &post, &body, move |tx| {
+        async move {
+            let (id, token) = auth::create_key(tx, role, input.member_id).await?;
+            Ok((
+                StatusCode::CREATED,
+                json!({ "id": id, "role": role.as_str(), "member_id": input.member_id, "token": token }),
+            ))
+        }
+        .boxed()
+    })
+    .await
 }
 
 async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {

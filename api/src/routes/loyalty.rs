@@ -1,17 +1,20 @@
 //! Loyalty: a member's tier, points and their expiry dates; admins may run
 //! the points expiry now (the same job the daily schedule enqueues).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::FutureExt;
 use haat_domain::jobs::{self, ExpirePoints};
 use haat_domain::{loyalty, members};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, parse_id};
+use crate::extract::{Auth, Path, parse_id};
+use crate::idem::{self, PostRequest};
 
 /// Loyalty routes.
 pub fn router() -> Router<AppState> {
@@ -26,11 +29,15 @@ async fn standing(State(state): State<AppState>, auth: Auth, Path(id): Path<Stri
     Ok(Json(to_json(&loyalty::standing(&mut conn, id, chrono::Utc::now()).await?)?))
 }
 
-async fn expire(State(state): State<AppState>, auth: Auth) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn expire(State(state): State<AppState>, auth: Auth, post: PostRequest) -> ApiResult<Response> {
     auth.require_admin()?;
     let job = ExpirePoints { tick: chrono::Utc::now().timestamp_millis() };
-    let mut tx = state.pool.begin().await?;
-    jobs::enqueue(&mut tx, &job, None).await?;
-    tx.commit().await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"status": "queued"}))))
+    idem::post(&state, &auth, &post, &[], move |tx| {
+        async move {
+            jobs::enqueue(tx, &job, None).await?;
+            Ok((StatusCode::ACCEPTED, json!({"status": "queued"})))
+        }
+        .boxed()
+    })
+    .await
 }

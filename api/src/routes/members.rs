@@ -1,6 +1,6 @@
 //! Members: create, read, admin placement and suspension.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Auth, RawBody, parse_id, parse_json};
-use crate::idem;
+use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
+use crate::idem::{self, PostRequest};
 
 /// Member routes.
 pub fn router() -> Router<AppState> {
@@ -74,30 +74,49 @@ async fn place(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
+    post: PostRequest,
     RawBody(body): RawBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require_admin()?;
     let id = parse_id(&id, "member")?;
     let input: Placement = parse_json(&body)?;
-    let mut tx = state.pool.begin().await?;
-    let m = members::place(&mut tx, id, input.parent_id).await?;
-    tx.commit().await?;
-    Ok(Json(view(&m)))
+    idem::post(&state, &auth, &post, &body, move |tx| {
+        async move { Ok((StatusCode::OK, view(&members::place(tx, id, input.parent_id).await?))) }.boxed()
+    })
+    .await
 }
 
-async fn set_status(state: AppState, auth: Auth, id: String, suspended: bool) -> ApiResult<Json<Value>> {
+async fn set_status(
+    state: AppState,
+    auth: Auth,
+    id: String,
+    post: PostRequest,
+    suspended: bool,
+) -> ApiResult<Response> {
     auth.require_admin()?;
     let id = parse_id(&id, "member")?;
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(view(&members::set_status(&mut conn, id, suspended).await?)))
+    idem::post(&state, &auth, &post, &[], move |tx| {
+        async move { Ok((StatusCode::OK, view(&members::set_status(tx, id, suspended).await?))) }.boxed()
+    })
+    .await
 }
 
-async fn suspend(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    set_status(state, auth, id, true).await
+async fn suspend(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    post: PostRequest,
+) -> ApiResult<Response> {
+    set_status(state, auth, id, post, true).await
 }
 
-async fn reinstate(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    set_status(state, auth, id, false).await
+async fn reinstate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    post: PostRequest,
+) -> ApiResult<Response> {
+    set_status(state, auth, id, post, false).await
 }
 
 #[derive(Deserialize)]

@@ -19,6 +19,8 @@ pub mod withdrawals;
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::response::Response;
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use haat_domain::error::DomainResult;
 use serde::Deserialize;
@@ -30,6 +32,7 @@ use sqlx::PgConnection;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, parse_json};
+use crate::idem::{self, PostRequest};
 
 /// Default and largest page sizes of list endpoints.
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -78,24 +81,29 @@ pub fn page_of(
 }
 
 /// An admin POST that creates one thing: checks the role, parses the body
-/// (errors name the field), runs `create` in one transaction and answers
-/// 201 with what it made.
+/// (errors name the field), runs `create` in one transaction under the
+/// request's optional Idempotency-Key and answers 201 with what it made.
 pub async fn admin_create<I, O>(
     state: &AppState,
     auth: &Auth,
+    post: &PostRequest,
     body: &[u8],
-    create: impl for<'c> FnOnce(&'c mut PgConnection, &'c I) -> BoxFuture<'c, DomainResult<O>>,
-) -> ApiResult<(StatusCode, Json<Value>)>
+    create: impl for<'c> FnOnce(&'c mut PgConnection, &'c I) -> BoxFuture<'c, DomainResult<O>> + Send + 'static,
+) -> ApiResult<Response>
 where
-    I: DeserializeOwned,
+    I: DeserializeOwned + Send + Sync + 'static,
     O: Serialize,
 {
     auth.require_admin()?;
     let input: I = parse_json(body)?;
-    let mut tx = state.pool.begin().await?;
-    let made = create(&mut tx, &input).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(to_json(&made)?)))
+    idem::post(state, auth, post, body, move |tx| {
+        async move {
+            let made = create(tx, &input).await?;
+            Ok((StatusCode::CREATED, to_json(&made)?))
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// A whole (unpaged) list: `{"items": [...], "next_cursor": null}`.

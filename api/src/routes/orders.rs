@@ -1,6 +1,6 @@
 //! Orders: place (with a required Idempotency-Key) and read with history.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
-use crate::extract::{Auth, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
 use crate::idem;
 
 /// Order routes.
@@ -47,7 +47,7 @@ async fn create_return(
     auth.require_storefront()?;
     let id = parse_id(&id, "order")?;
     let input: NewReturn = parse_json(&body)?;
-    if input.reason.as_ref().is_some_and(|r| r.len() > 1000) {
+    if input.reason.as_ref().is_some_and(|r| haat_domain::input::chars(r) > 1000) {
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "reason", "must be at most 1000 characters"));
     }
     let window = state.settings.return_window_days;

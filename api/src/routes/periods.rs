@@ -1,17 +1,20 @@
 //! Period close: admins read a closed period and may ask for a close now
 //! (the same job the workers' schedule enqueues; it runs once per period).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::FutureExt;
 use haat_domain::jobs::{self, ClosePeriod};
 use haat_domain::periods;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::Auth;
+use crate::extract::{Auth, Path};
+use crate::idem::{self, PostRequest};
 
 /// Period routes.
 pub fn router() -> Router<AppState> {
@@ -28,12 +31,17 @@ async fn close(
     State(state): State<AppState>,
     auth: Auth,
     Path(period): Path<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    post: PostRequest,
+) -> ApiResult<Response> {
     auth.require_admin()?;
     periods::bounds(&period, state.settings.time_zone)?;
     let job = ClosePeriod { period: period.clone(), tick: chrono::Utc::now().timestamp_millis() };
-    let mut tx = state.pool.begin().await?;
-    jobs::enqueue(&mut tx, &job, None).await?;
-    tx.commit().await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"period": period, "status": "queued"}))))
+    idem::post(&state, &auth, &post, &[], move |tx| {
+        async move {
+            jobs::enqueue(tx, &job, None).await?;
+            Ok((StatusCode::ACCEPTED, json!({"period": period, "status": "queued"})))
+        }
+        .boxed()
+    })
+    .await
 }

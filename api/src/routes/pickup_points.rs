@@ -2,7 +2,7 @@
 //! lists them (storefronts offer them at checkout).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
@@ -13,6 +13,7 @@ use super::{admin_create, whole_list};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Auth, RawBody};
+use crate::idem::PostRequest;
 
 /// Pickup point routes.
 pub fn router() -> Router<AppState> {
@@ -22,9 +23,10 @@ pub fn router() -> Router<AppState> {
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
+    post: PostRequest,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    admin_create(&state, &auth, &body, |c, input: &NewPickupPoint| pickup_points::create(c, input).boxed()).await
+) -> ApiResult<Response> {
+    admin_create(&state, &auth, &post, &body, |c, input: &NewPickupPoint| pickup_points::create(c, input).boxed()).await
 }
 
 async fn list(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<Value>> {

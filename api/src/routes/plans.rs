@@ -1,7 +1,8 @@
 //! Plans: admins write new versions (immutable) and list them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::FutureExt;
@@ -13,7 +14,8 @@ use super::{admin_create, whole_list};
 
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
+use crate::idem::{self, PostRequest};
 
 /// Plan routes.
 pub fn router() -> Router<AppState> {
@@ -30,9 +32,10 @@ fn to_value(plan: &plans::Plan) -> ApiResult<Value> {
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
+    post: PostRequest,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    admin_create(&state, &auth, &body, |c, input: &PlanInput| plans::create(c, input).boxed()).await
+) -> ApiResult<Response> {
+    admin_create(&state, &auth, &post, &body, |c, input: &PlanInput| plans::create(c, input).boxed()).await
 }
 
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
@@ -41,13 +44,18 @@ async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value
     whole_list(&plans::list(&mut conn).await?)
 }
 
-async fn activate(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn activate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    post: PostRequest,
+) -> ApiResult<Response> {
     auth.require_admin()?;
     let id = parse_id(&id, "plan")?;
-    let mut tx = state.pool.begin().await?;
-    let plan = plans::activate(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(to_value(&plan)?))
+    idem::post(&state, &auth, &post, &[], move |tx| {
+        async move { Ok((StatusCode::OK, to_value(&plans::activate(tx, id).await?)?)) }.boxed()
+    })
+    .await
 }
 
 /// Replays past orders under the plan in a read-only transaction that is

@@ -1,6 +1,6 @@
 //! A member's money: wallet balances, commission lines, statement.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use haat_domain::money::{MONEY_SCALE, format};
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{Page, bad_cursor, page_of, uuid_cursor};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Auth, parse_id};
+use crate::extract::{Auth, Path, Query, parse_id};
 
 /// Wallet routes.
 pub fn router() -> Router<AppState> {

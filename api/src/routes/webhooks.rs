@@ -4,7 +4,7 @@
 //! worker applies the event (and asks the provider to confirm unsigned
 //! payment hints). A bad credential is 401 and nothing is stored.
 
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
-use crate::extract::{Auth, RawBody};
+use crate::extract::{Auth, Path, Query, RawBody};
 use crate::routes::{Page, page_of, uuid_cursor};
 
 /// Webhook routes, and the admins' view of what arrived.
@@ -42,9 +42,14 @@ async fn store(state: &AppState, provider: &str, channel: Channel, dedupe: &str,
     let fresh = webhooks::store(&mut tx, provider, channel, dedupe, body).await?;
     tx.commit().await?;
     tracing::info!(provider, channel = channel.as_str(), dedupe_key = dedupe, fresh, "webhook accepted");
+    count_stored(provider, fresh);
+    Ok(())
+}
+
+/// Counts a stored (or duplicate) event by provider.
+fn count_stored(provider: &str, fresh: bool) {
     let outcome = if fresh { "accepted" } else { "duplicate" };
     metrics::counter!("haat_webhooks_total", "provider" => provider.to_owned(), "outcome" => outcome).increment(1);
-    Ok(())
 }
 
 fn utf8(body: &[u8]) -> ApiResult<&str> {
@@ -158,8 +163,11 @@ async fn pathao_event(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Api
 async fn bkash_callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let callback = bkash::parse_callback(query.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "paymentID", e))?;
-    let body = to_json(&callback)?.to_string();
-    store(&state, "bkash", Channel::Payments, &bkash::dedupe_key(&callback), &body).await?;
+    let mut tx = state.pool.begin().await?;
+    let fresh = webhooks::store_bkash_hint(&mut tx, &callback).await?;
+    tx.commit().await?;
+    tracing::info!(provider = "bkash", payment_id = callback.payment_id, fresh, "payment hint accepted");
+    count_stored("bkash", fresh);
     Ok(Json(json!({ "status": "accepted" })).into_response())
 }
 

@@ -1,7 +1,7 @@
 //! Withdrawals: members (or storefronts for them) request; admins approve,
 //! mark paid, reject or fail.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{Page, page_of, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
-use crate::extract::{Auth, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem;
 
 /// Withdrawal routes.
@@ -97,7 +97,7 @@ async fn act(
         _ => return Err(ApiError::not_found("route")),
     };
     let input: StepBody = if body.is_empty() { StepBody::default() } else { parse_json(&body)? };
-    if input.note.as_ref().is_some_and(|n| n.len() > 1000) {
+    if input.note.as_ref().is_some_and(|n| haat_domain::input::chars(n) > 1000) {
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "note", "must be at most 1000 characters"));
     }
     let currency = state.settings.currency.clone();

@@ -1,8 +1,11 @@
 //! bKash tokenized checkout (payments). The browser callback
 //! (`?paymentID=…&status=success|failure|cancel`) is unauthenticated: it is
 //! stored and only triggers `execute` (then `payment/status`) from the
-//! worker, whose answer — not the callback — decides. Deduplicated on
-//! `paymentID`.
+//! worker, whose answer — not the callback, whatever status it claims —
+//! decides. Deduplicated by the answer: a hint for a `paymentID` is a
+//! duplicate while an earlier one awaits its answer or once bKash has
+//! answered "paid"; after any other answer a new hint is confirmed again,
+//! so a forged or early hint never blocks the real one.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -23,26 +26,32 @@ pub struct Callback {
 /// Parses the callback's query string.
 pub fn parse_callback(query: &str) -> Result<Callback, String> {
     let c: Callback = serde_urlencoded::from_str(query).map_err(|e| e.to_string())?;
-    if c.payment_id.trim().is_empty() || c.payment_id.len() > 128 {
-        return Err("paymentID must be 1 to 128 characters".into());
+    for (field, value, max) in [("paymentID", &c.payment_id, 128), ("status", &c.status, 32)] {
+        crate::input::required(value, max).map_err(|e| format!("{field} {e}"))?;
     }
     Ok(c)
 }
 
-/// The provider's event identity.
-pub fn dedupe_key(c: &Callback) -> String {
-    format!("payment:{}", c.payment_id)
+/// The identity of the payment a hint is about: the `n`-th hint stored for
+/// it (counting from 0) is keyed `payment:{paymentID}` then `…:{n}`.
+pub fn dedupe_key(c: &Callback, n: usize) -> String {
+    match n {
+        0 => format!("payment:{}", c.payment_id),
+        n => format!("payment:{}:{n}", c.payment_id),
+    }
 }
 
-/// Turns a stored callback (its JSON) into our event: a success needs
-/// confirmation; a failure or cancel names no order, so it is recorded.
+/// True when bKash's stored answer to an earlier hint said the payment was
+/// made: nothing a later hint could add.
+pub fn answered_paid(answer: &Value) -> bool {
+    parse_payment(answer).status == ConfirmedStatus::Paid
+}
+
+/// Turns a stored callback (its JSON) into our event: whatever status the
+/// unsigned callback claims, bKash is asked.
 pub fn normalize(body: &str) -> Option<Normalized> {
-    let c: Callback = serde_json::from_str(body).ok()?;
-    Some(match c.status.trim().to_ascii_lowercase().as_str() {
-        "success" => Normalized::NeedsConfirmation,
-        s @ ("failure" | "cancel") => Normalized::RecordedOnly(format!("recorded:{s}")),
-        other => Normalized::RecordedOnly(format!("unknown_status:{other}")),
-    })
+    let _: Callback = serde_json::from_str(body).ok()?;
+    Some(Normalized::NeedsConfirmation)
 }
 
 /// True when an execute answer is final (completed, or a real failure);

@@ -48,6 +48,66 @@ pub enum Normalized {
     RecordedOnly(String),
 }
 
+impl Normalized {
+    /// The first text of the event holding U+0000, by name: such an event
+    /// can never be applied (no text column stores the character), so it
+    /// is refused, never retried.
+    pub fn nul_field(&self) -> Option<&'static str> {
+        let has = |s: &str| s.contains('\0');
+        match self {
+            Self::Fact { invoice_no, payment, .. } => {
+                if has(invoice_no) {
+                    Some("invoice_no")
+                } else if payment.as_ref().and_then(|p| p.currency.as_deref()).is_some_and(has) {
+                    Some("currency")
+                } else {
+                    None
+                }
+            }
+            Self::Reversal { invoice_no, external_ref, .. } => {
+                if has(invoice_no) {
+                    Some("invoice_no")
+                } else if external_ref.as_deref().is_some_and(has) {
+                    Some("refund id")
+                } else {
+                    None
+                }
+            }
+            Self::RecordedOnly(status) if has(status) => Some("status"),
+            Self::RecordedOnly(_) | Self::NeedsConfirmation => None,
+        }
+    }
+}
+
+/// A JSON value with every U+0000 in its strings and keys replaced by
+/// U+FFFD, and whether there was any: Postgres's jsonb refuses the
+/// character, and a provider's answer is kept for the record even when it
+/// cannot be applied.
+pub fn without_nul(v: &serde_json::Value) -> (serde_json::Value, bool) {
+    use serde_json::Value;
+    let clean = |s: &str| s.replace('\0', "\u{FFFD}");
+    match v {
+        Value::String(s) if s.contains('\0') => (Value::String(clean(s)), true),
+        Value::Array(items) => {
+            let (items, found): (Vec<_>, Vec<_>) = items.iter().map(without_nul).unzip();
+            (Value::Array(items), found.into_iter().any(|f| f))
+        }
+        Value::Object(map) => {
+            let mut found = false;
+            let map = map
+                .iter()
+                .map(|(k, item)| {
+                    let (item, inner) = without_nul(item);
+                    found |= inner || k.contains('\0');
+                    (clean(k), item)
+                })
+                .collect();
+            (Value::Object(map), found)
+        }
+        other => (other.clone(), false),
+    }
+}
+
 /// What a provider says was paid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Paid {
@@ -163,3 +223,6 @@ pub fn field_text(v: &serde_json::Value, key: &str) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests;
