@@ -220,6 +220,19 @@ impl TestApp {
         body: Option<String>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
+        let reply = self.request(method, path, token, body, headers).await;
+        (reply.status, reply.body)
+    }
+
+    /// Like [`Self::call_with`], answering the content type too.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
         if let Some(b) = body {
@@ -230,8 +243,10 @@ impl TestApp {
         }
         let res = req.send().await.expect("request reaches the api");
         let status = res.status();
+        let content_type =
+            res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let text = res.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        Reply { status, content_type, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) }
     }
 
     /// An admin call.
@@ -329,6 +344,24 @@ impl TestApp {
         for w in &mut self.workers {
             w.kill().await.ok();
         }
+    }
+}
+
+/// What the api answered.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// `content-type`.
+    pub content_type: String,
+    /// The JSON body (a JSON string of the text when it is not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    /// The field of its first error (problem+json).
+    pub fn field(&self) -> &str {
+        self.body["errors"][0]["field"].as_str().unwrap_or_default()
     }
 }
 

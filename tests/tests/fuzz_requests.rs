@@ -105,23 +105,11 @@ async fn counts(app: &TestApp) -> Vec<i64> {
 /// row written when refused. Returns the status.
 async fn probe(app: &TestApp, method: &str, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> u16 {
     let before = counts(app).await;
-    let mut req = app
-        .http
-        .request(reqwest::Method::from_bytes(method.as_bytes()).expect("method"), format!("{}{path}", app.base))
-        .bearer_auth(&app.admin_token);
-    if let Some(b) = body.clone() {
-        req = req.header("content-type", "application/json").body(b);
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = req.send().await.expect("the api answers");
-    let status = res.status();
-    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let text = res.text().await.unwrap_or_default();
+    let reply = app.request(method, path, &app.admin_token, body.clone(), headers).await;
+    let (status, text) = (reply.status, &reply.body);
     assert!(status.as_u16() < 500, "{method} {path} {body:?} answered {status}: {text}");
     if status.is_client_error() {
-        assert_eq!(ct, "application/problem+json", "{method} {path} {body:?}: {text}");
+        assert_eq!(reply.content_type, "application/problem+json", "{method} {path} {body:?}: {text}");
         assert_eq!(counts(app).await, before, "{method} {path} {body:?} was refused ({text}) but wrote");
     }
     status.as_u16()

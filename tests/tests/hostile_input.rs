@@ -8,34 +8,8 @@ use haat_tests::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// What a refused request answered.
-struct Refusal {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
-}
-
-impl Refusal {
-    /// The field of its first error.
-    fn field(&self) -> &str {
-        self.body["errors"][0]["field"].as_str().unwrap_or_default()
-    }
-}
-
-async fn send(app: &TestApp, method: &str, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> Refusal {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut req = app.http.request(method, format!("{}{path}", app.base)).bearer_auth(&app.admin_token);
-    if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b);
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = req.send().await.expect("request reaches the api");
-    let status = res.status();
-    let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let text = res.text().await.unwrap_or_default();
-    Refusal { status, content_type, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) }
+async fn send(app: &TestApp, method: &str, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> Reply {
+    app.request(method, path, &app.admin_token, body, headers).await
 }
 
 /// Asserts `method path body` is refused with `status` as problem+json
