@@ -329,3 +329,92 @@ async fn a_bkash_cancel_hint_never_blocks_the_success_hint_of_the_same_payment()
     assert_eq!(app.outcomes_of("bkash").await.len(), 2);
     assert_eq!(app.standin.calls("execute"), asked);
 }
+
+/// `make(text)` posted to `path` with a Bengali text of `max` characters is
+/// not refused for `field`; with `max + 1` it is a 422 naming `field`.
+async fn limit_counts_characters(app: &TestApp, path: &str, field: &str, max: usize, make: impl Fn(String) -> Value) {
+    let at = make("ক".repeat(max));
+    let key = uuid::Uuid::new_v4().to_string();
+    let r = send(app, "POST", path, Some(at.to_string()), &[("idempotency-key", &key)]).await;
+    let named = r.body["errors"].as_array().into_iter().flatten().any(|e| e["field"] == field);
+    assert!(!named, "{path}: {max} Bengali letters ({} bytes) refused for {field}: {}", max * 3, r.body);
+    refused(app, "POST", path, &make("ক".repeat(max + 1)), StatusCode::UNPROCESSABLE_ENTITY, field).await;
+}
+
+#[tokio::test]
+async fn every_text_limit_counts_bengali_characters_not_bytes() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(2).await;
+    let order = app.place_order(&chain[1], &tea, 1, "cod").await;
+    let email = || format!("m-{}@example.com", uuid::Uuid::new_v4().simple());
+    limit_counts_characters(&app, "/v1/members", "name", 200, |t| json!({"name": t, "email": email()})).await;
+    for (field, max) in
+        [("name", 300), ("phone", 300), ("line1", 300), ("city", 300), ("line2", 300), ("postcode", 300)]
+    {
+        let path = format!("shipping_address.{field}");
+        limit_counts_characters(&app, "/v1/orders", &path, max, |t| {
+            let mut body = order_body(&chain[1], &tea, 1, "cod");
+            body["shipping_address"][field] = json!(t);
+            body
+        })
+        .await;
+    }
+    limit_counts_characters(&app, "/v1/orders", "guest.name", 200, |t| {
+        let mut body = order_body(&chain[1], &tea, 1, "cod");
+        body.as_object_mut().expect("object").remove("buyer_id");
+        body["guest"] = json!({"name": t, "email": email()});
+        body["referrer_code"] = chain[0]["referral_code"].clone();
+        body
+    })
+    .await;
+    let returns = format!("/v1/orders/{}/returns", order["id"].as_str().unwrap_or_default());
+    let line = order["lines"][0]["id"].clone();
+    limit_counts_characters(
+        &app,
+        &returns,
+        "reason",
+        1000,
+        |t| json!({"lines": [{"order_line_id": line, "quantity": 1}], "reason": t}),
+    )
+    .await;
+    for (field, max) in [("name", 200), ("sku", 64), ("category", 64)] {
+        limit_counts_characters(&app, "/v1/admin/products", field, max, |t| {
+            let mut p = json!({"sku": format!("S-{}", uuid::Uuid::new_v4().simple()), "name": "Tea",
+                               "category": "grocery", "price": "1.00", "pv": "1.00", "bv": "1.00", "stock": 1});
+            p[field] = json!(t);
+            p
+        })
+        .await;
+    }
+    limit_counts_characters(
+        &app,
+        "/v1/admin/pickup-points",
+        "name",
+        200,
+        |t| json!({"name": t, "operator_id": chain[0]["id"]}),
+    )
+    .await;
+    limit_counts_characters(&app, "/v1/admin/campaigns", "name", 200, |t| {
+        json!({"name": t, "scope": {"kind": "all"}, "starts_at": "2026-12-01T00:00:00Z",
+               "ends_at": "2026-12-31T00:00:00Z", "trigger": "reached", "min_units": 1, "rate": "0.10"})
+    })
+    .await;
+    limit_counts_characters(&app, "/v1/admin/plans", "name", 200, |t| {
+        json!({"name": t, "effective_from": "2027-01-01T00:00:00Z", "credit_on": "delivered",
+               "holding_days": 7, "levels": ["0.10"], "draft": true})
+    })
+    .await;
+    let withdrawals = format!("/v1/members/{}/withdrawals", chain[1]["id"].as_str().unwrap_or_default());
+    limit_counts_characters(
+        &app,
+        &withdrawals,
+        "account",
+        64,
+        |t| json!({"amount": "500.00", "method": "bkash", "account": t}),
+    )
+    .await;
+    let reject = format!("/v1/admin/withdrawals/{}/reject", uuid::Uuid::now_v7());
+    limit_counts_characters(&app, &reject, "note", 1000, |t| json!({"note": t})).await;
+}
