@@ -28,5 +28,5 @@ pub async fn track(req: Request, next: Next) -> Response {
 /// `GET /metrics` (Prometheus text format, unauthenticated like
 /// `/healthz`: counts and timings only).
 pub async fn render(State(state): State<AppState>) -> String {
-    haat_domain::observability::render(&state.metrics, &state.pool).await
+    haat_platform::observability::render(&state.metrics, &state.pool).await
 }

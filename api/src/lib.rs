@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use haat_domain::settings::Settings;
+use haat_platform::settings::Settings;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -77,10 +77,10 @@ pub fn router(state: AppState) -> Router {
 /// Connects, migrates, binds and serves until `shutdown` resolves. Prints
 /// the bound address on stdout (port 0 picks a free one).
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-    let metrics = haat_domain::observability::install()?;
-    let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
-    let pool = haat_domain::db::connect(&url, settings.db_pool).await?;
-    haat_domain::db::migrate(&pool).await?;
+    let metrics = haat_platform::observability::install()?;
+    let url = haat_platform::db::resolve_database_url(settings.database_url.as_deref()).await?;
+    let pool = haat_platform::db::connect(&url, settings.db_pool).await?;
+    haat_platform::db::migrate(&pool).await?;
     if let Some(path) = &settings.demo_seed_file {
         seed_demo(&pool, &settings.currency, path).await?;
     }

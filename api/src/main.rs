@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use haat_domain::runtime;
-use haat_domain::settings::Settings;
+use haat_platform::runtime;
+use haat_platform::settings::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use haat_domain::{db, embedded_pg};
+use haat_platform::{db, embedded_pg};
 
 /// Transactions per second of TPC-B (scale 10), `clients` clients over two
 /// threads, for `length`; runs in a database of its own, dropped after.

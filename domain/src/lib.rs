@@ -11,10 +11,10 @@
 //!   caller's `&mut PgConnection`, so the caller owns the transaction.
 //! - [`jobs`]: job payloads (ids only) and [`jobs::enqueue`], the one place
 //!   that writes job rows, inside the caller's transaction.
-//! - [`db`], [`embedded_pg`], [`settings`]: start-up plumbing shared by the
-//!   api and the worker.
 //!
-//! This crate knows nothing of HTTP, and of apalis only the enqueue.
+//! Process plumbing (settings, the pool, the embedded cluster, logging,
+//! metrics) lives in `haat_platform`. This crate knows nothing of HTTP or
+//! of processes.
 
 pub mod audit;
 pub mod auth;
@@ -23,9 +23,7 @@ pub mod cascade_inputs;
 pub mod catalog;
 pub mod commissions;
 pub mod coupons;
-pub mod db;
 pub mod demo;
-pub mod embedded_pg;
 pub mod error;
 pub mod flash_sales;
 pub mod idempotency;
@@ -36,7 +34,6 @@ pub mod loyalty;
 pub mod members;
 pub mod money;
 pub mod notifications;
-pub mod observability;
 pub mod orders;
 pub mod periods;
 pub mod pickup_points;
@@ -44,9 +41,7 @@ pub mod plans;
 pub mod providers;
 pub mod reversals;
 pub mod rules;
-pub mod runtime;
 pub mod seed;
-pub mod settings;
 pub mod simulation;
 pub mod webhooks;
 pub mod withdrawals;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use haat_domain::embedded_pg::{self, ClusterSpec};
+use haat_platform::embedded_pg::{self, ClusterSpec};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -153,7 +153,7 @@ pub async fn run(cfg: &Config) -> Result<Report> {
     let cluster = OwnCluster::start().await?;
     let mut app = TestApp::spawn_on(
         cluster.url.clone(),
-        haat_domain::db::connect(&cluster.url, 4).await?,
+        haat_platform::db::connect(&cluster.url, 4).await?,
         &[("HAAT_WORKER_HEARTBEAT_MS", "1000"), ("HAAT_WORKER_MISSED_HEARTBEATS", "3")],
     )
     .await;
@@ -204,10 +204,10 @@ impl OwnCluster {
         let spec = ClusterSpec { root, throwaway: true };
         let s = spec.clone();
         let cluster = tokio::task::spawn_blocking(move || embedded_pg::ensure_running(&s)).await??;
-        haat_domain::db::create_database_if_missing(&cluster.url("postgres"), "haat_chaos").await?;
+        haat_platform::db::create_database_if_missing(&cluster.url("postgres"), "haat_chaos").await?;
         let url = cluster.url("haat_chaos");
-        let pool = haat_domain::db::connect(&url, 1).await?;
-        haat_domain::db::migrate(&pool).await?;
+        let pool = haat_platform::db::connect(&url, 1).await?;
+        haat_platform::db::migrate(&pool).await?;
         Ok(Self { spec, url })
     }
 

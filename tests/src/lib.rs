@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use haat_domain::embedded_pg::{self, Cluster, ClusterSpec};
 use haat_domain::webhooks::WebhookSecret;
+use haat_platform::embedded_pg::{self, Cluster, ClusterSpec};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -45,10 +45,10 @@ pub fn cluster() -> &'static Cluster {
 pub async fn fresh_database() -> (String, PgPool) {
     let cluster = cluster();
     let name = format!("haat_test_{}", uuid::Uuid::now_v7().simple());
-    haat_domain::db::create_database_if_missing(&cluster.url("postgres"), &name).await.expect("create test database");
+    haat_platform::db::create_database_if_missing(&cluster.url("postgres"), &name).await.expect("create test database");
     let url = cluster.url(&name);
-    let pool = haat_domain::db::connect(&url, 4).await.expect("connect to test database");
-    haat_domain::db::migrate(&pool).await.expect("migrations apply");
+    let pool = haat_platform::db::connect(&url, 4).await.expect("connect to test database");
+    haat_platform::db::migrate(&pool).await.expect("migrations apply");
     (url, pool)
 }
 

@@ -10,8 +10,8 @@ use haat_domain::jobs::{
     CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Notify,
     ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
-use haat_domain::settings::ProviderSettings;
 use haat_domain::{campaigns, commissions, loyalty, notifications, periods, reversals, webhooks};
+use haat_platform::settings::ProviderSettings;
 use sqlx::PgPool;
 
 use crate::mailer::Sender;

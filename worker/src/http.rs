@@ -37,12 +37,12 @@ pub async fn serve(addr: SocketAddr, pool: PgPool, metrics: PrometheusHandle) ->
 }
 
 async fn ready(State(ops): State<Ops>) -> (StatusCode, &'static str) {
-    match haat_domain::db::migrations_applied(&ops.pool).await {
+    match haat_platform::db::migrations_applied(&ops.pool).await {
         Ok(true) => (StatusCode::OK, "ready"),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready"),
     }
 }
 
 async fn render(State(ops): State<Ops>) -> String {
-    haat_domain::observability::render(&ops.metrics, &ops.pool).await
+    haat_platform::observability::render(&ops.metrics, &ops.pool).await
 }

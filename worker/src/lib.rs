@@ -23,7 +23,7 @@ use haat_domain::jobs::{
     CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Job, Notify,
     ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
-use haat_domain::settings::Settings;
+use haat_platform::settings::Settings;
 use tracing::Instrument;
 
 use crate::handlers::WorkerState;
@@ -243,12 +243,12 @@ pub async fn run(
     queues: Vec<(QueueKind, usize)>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let metrics = haat_domain::observability::install()?;
-    let url = haat_domain::db::resolve_database_url(settings.database_url.as_deref()).await?;
+    let metrics = haat_platform::observability::install()?;
+    let url = haat_platform::db::resolve_database_url(settings.database_url.as_deref()).await?;
     // One connection listens for new jobs for every queue of the process;
     // HAAT_DB_POOL counts the connections jobs work with.
-    let pool = haat_domain::db::connect(&url, settings.db_pool.saturating_add(1)).await?;
-    haat_domain::db::migrate(&pool).await?;
+    let pool = haat_platform::db::connect(&url, settings.db_pool.saturating_add(1)).await?;
+    haat_platform::db::migrate(&pool).await?;
     let state = WorkerState {
         pool: pool.clone(),
         currency: settings.currency.clone(),

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use haat_domain::notifications::Pending;
-use haat_domain::settings::Settings;
+use haat_platform::settings::Settings;
 use lettre::message::Mailbox;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 

@@ -6,8 +6,9 @@
 //! - `haat-worker audit`: checks the whole database (DESIGN §10), prints
 //!   every violation, exits 1 if there is any.
 
-use haat_domain::settings::Settings;
-use haat_domain::{audit, db, runtime};
+use haat_domain::audit;
+use haat_platform::settings::Settings;
+use haat_platform::{db, runtime};
 use haat_worker::cli::{self, Command};
 
 #[tokio::main]

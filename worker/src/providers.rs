@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use haat_domain::providers::{self, Confirmation, bkash, sslcommerz};
-use haat_domain::settings::ProviderSettings;
+use haat_platform::settings::ProviderSettings;
 use serde_json::{Value, json};
 
 /// The longest we wait for a provider; a slow one is retried by the job.

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use haat_domain::{audit as checks, db};
+use haat_domain::audit as checks;
+use haat_platform::db;
 use serde_json::{Value, json};
 
 use crate::AppState;

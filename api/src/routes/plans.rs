@@ -70,7 +70,7 @@ async fn simulate(
     let id = parse_id(&id, "plan")?;
     let range: Range = parse_json(&body)?;
     let mut tx = state.pool.begin().await?;
-    haat_domain::db::read_only(&mut tx).await?;
+    haat_platform::db::read_only(&mut tx).await?;
     let result = simulation::simulate(&mut tx, id, &range).await?;
     tx.rollback().await?;
     Ok(Json(to_json(&result)?))

@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use rust_decimal::Decimal;
 
-use crate::jobs::retry::RetrySchedule;
-use crate::money::{MONEY_SCALE, parse_amount};
+use haat_domain::jobs::retry::RetrySchedule;
+use haat_domain::money::{MONEY_SCALE, parse_amount};
 
-use crate::webhooks::WebhookSecret;
+use haat_domain::webhooks::WebhookSecret;
 
 /// The local default admin token (fine on a laptop; set your own anywhere else).
 pub const DEFAULT_ADMIN_TOKEN: &str = "haat-dev-admin-token";

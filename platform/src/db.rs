@@ -101,7 +101,7 @@ pub fn throwaway_cluster(root: &Path) -> ClusterSpec {
 
 /// Makes the caller's transaction read-only, so Postgres itself refuses
 /// any write (used for simulations, which must write nothing).
-pub async fn read_only(conn: &mut PgConnection) -> crate::error::DomainResult<()> {
+pub async fn read_only(conn: &mut PgConnection) -> haat_domain::error::DomainResult<()> {
     sqlx::query!("SET TRANSACTION READ ONLY").execute(conn).await?;
     Ok(())
 }
