@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use haat_domain::webhooks::WebhookSecret;
+use haat_domain::integrations::webhooks::WebhookSecret;
 use haat_platform::settings::{DEFAULT_ADMIN_TOKEN, DEFAULT_WEBHOOK_SECRET};
 use serde_json::{Value, json};
 use sqlx::PgPool;

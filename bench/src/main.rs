@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::{Datelike, Duration as Days, TimeZone, Utc};
-use haat_domain::campaigns::{self, Defaults, NewCampaign, Outcome, ScopeInput};
-use haat_domain::catalog::{self, ProductFigures, ProductInput};
+use haat_domain::catalog::products::{self, ProductFigures, ProductInput};
+use haat_domain::compensation::plans::{self, BonusInput, PlanInput, RankInput};
 use haat_domain::orders::{self, Address, NewLine, NewOrder};
-use haat_domain::plans::{self, BonusInput, PlanInput, RankInput};
+use haat_domain::rewards::campaigns::{self, Defaults, NewCampaign, Outcome, ScopeInput};
 use haat_domain::rules::order_state::OrderFact;
 use haat_domain::seed::{self, SeedMember, SeedPurchase};
-use haat_domain::{commissions, periods};
+use haat_domain::{compensation::commissions, compensation::periods};
 use haat_platform::db;
 use haat_platform::embedded_pg::{self, ClusterSpec};
 use rand::rngs::StdRng;
@@ -280,7 +280,7 @@ struct CampaignFigures {
 async fn time_campaign(pool: &PgPool, everyone: &[Uuid], count: usize, plan: Uuid) -> Result<CampaignFigures> {
     let mut tx = pool.begin().await?;
     let course =
-        catalog::create(&mut tx, &product_input(("COURSE-1", "Course", "courses", "1500.00", "10.00", "100.00")))
+        products::create(&mut tx, &product_input(("COURSE-1", "Course", "courses", "1500.00", "10.00", "100.00")))
             .await?;
     tx.commit().await?;
     let paid_at = Utc::now() - Days::days(7);
@@ -399,7 +399,7 @@ async fn seed_more_products(pool: &PgPool, first: Uuid, n: usize) -> Result<Vec<
     for i in 1..n {
         let (sku, name) = (format!("TEA-500-{i}"), format!("Tea 500g, blend {i}"));
         let input = product_input((&sku, &name, "grocery", "450.00", "20.00", "300.00"));
-        ids.push(catalog::create(&mut tx, &input).await?.id);
+        ids.push(products::create(&mut tx, &input).await?.id);
     }
     tx.commit().await?;
     Ok(ids)
@@ -408,7 +408,7 @@ async fn seed_more_products(pool: &PgPool, first: Uuid, n: usize) -> Result<Vec<
 async fn seed_catalog_and_plan(pool: &PgPool) -> Result<(Uuid, Uuid)> {
     let mut tx = pool.begin().await?;
     let product =
-        catalog::create(&mut tx, &product_input(("TEA-500", "Tea 500g", "grocery", "450.00", "20.00", "300.00")))
+        products::create(&mut tx, &product_input(("TEA-500", "Tea 500g", "grocery", "450.00", "20.00", "300.00")))
             .await?;
     let rank = |name: &str, pv: &str, group: &str| RankInput {
         name: name.into(),

@@ -6,9 +6,9 @@
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::campaigns;
 use crate::error::DomainResult;
 use crate::ledger;
+use crate::rewards::campaigns;
 
 /// One check and what violates it.
 #[derive(Debug, Clone, Serialize)]

@@ -7,10 +7,10 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::catalog::{self, ProductInput};
+use crate::catalog::products::{self, ProductInput};
+use crate::compensation::plans::{self, PlanInput};
 use crate::error::DomainResult;
-use crate::members::{self, NewMember};
-use crate::plans::{self, PlanInput};
+use crate::network::members::{self, NewMember};
 
 /// What was seeded, for the demo script.
 #[derive(Debug, Clone, Serialize)]
@@ -55,7 +55,7 @@ pub async fn seed_if_empty(conn: &mut PgConnection, currency: &str) -> DomainRes
         ("HONEY-1K", "Honey 1kg", "grocery", "900.00", "40.00", "500.00"),
         ("SOAP-3", "Herbal soap, 3 bars", "care", "240.00", "10.00", "120.00"),
     ] {
-        let p = catalog::create(conn, &ProductInput::for_sale(figures, 1000)).await?;
+        let p = products::create(conn, &ProductInput::for_sale(figures, 1000)).await?;
         if product_id.is_nil() {
             product_id = p.id;
         }

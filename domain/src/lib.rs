@@ -5,10 +5,15 @@
 //! Layout:
 //! - [`rules`]: pure rule functions (no I/O, no clock), unit- and
 //!   property-tested.
-//! - one module per business area ([`members`], [`catalog`], [`plans`],
-//!   [`orders`], [`commissions`], [`ledger`], [`webhooks`],
-//!   [`notifications`], [`auth`], [`idempotency`]): functions that take the
-//!   caller's `&mut PgConnection`, so the caller owns the transaction.
+//! - one folder per business area — [`network`] (members, the tree),
+//!   [`catalog`] (products, coupons, flash sales, pickup points),
+//!   [`orders`] (placing, facts, reversals), [`compensation`] (plans,
+//!   commissions, periods, simulation), [`ledger`] (postings, bulk,
+//!   withdrawals), [`rewards`] (campaigns, loyalty), [`integrations`]
+//!   (providers, webhooks) — whose functions take the caller's
+//!   `&mut PgConnection`, so the caller owns the transaction.
+//! - what every area shares: [`money`] and [`input`] (what outside values
+//!   may be), [`notifications`], [`auth`], [`idempotency`], [`audit`].
 //! - [`jobs`]: job payloads (ids only) and [`jobs::enqueue`], the one place
 //!   that writes job rows, inside the caller's transaction.
 //!
@@ -18,32 +23,21 @@
 
 pub mod audit;
 pub mod auth;
-pub mod campaigns;
-pub mod cascade_inputs;
 pub mod catalog;
-pub mod commissions;
-pub mod coupons;
+pub mod compensation;
 pub mod demo;
 pub mod error;
-pub mod flash_sales;
 pub mod idempotency;
 pub mod input;
+pub mod integrations;
 pub mod jobs;
 pub mod ledger;
-pub mod loyalty;
-pub mod members;
 pub mod money;
+pub mod network;
 pub mod notifications;
 pub mod orders;
-pub mod periods;
-pub mod pickup_points;
-pub mod plans;
-pub mod providers;
-pub mod reversals;
+pub mod rewards;
 pub mod rules;
 pub mod seed;
-pub mod simulation;
-pub mod webhooks;
-pub mod withdrawals;
 
 pub use error::{DomainError, DomainResult, FieldError};

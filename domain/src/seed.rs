@@ -9,9 +9,9 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::compensation::periods::period_of;
 use crate::error::DomainResult;
 use crate::ledger::MemberAccount;
-use crate::periods::period_of;
 
 /// Rows per statement.
 const CHUNK: usize = 20_000;

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use haat_domain::jobs::retry::RetrySchedule;
 use haat_domain::money::{MONEY_SCALE, parse_amount};
 
-use haat_domain::webhooks::WebhookSecret;
+use haat_domain::integrations::webhooks::WebhookSecret;
 
 /// The local default admin token (fine on a laptop; set your own anywhere else).
 pub const DEFAULT_ADMIN_TOKEN: &str = "haat-dev-admin-token";

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use haat_domain::webhooks::WebhookSecret;
+use haat_domain::integrations::webhooks::WebhookSecret;
 use haat_platform::embedded_pg::{self, Cluster, ClusterSpec};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

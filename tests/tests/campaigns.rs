@@ -5,7 +5,7 @@
 //! recurring occurrences, and the refusals of the admin API.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use haat_domain::campaigns::{self, Outcome};
+use haat_domain::rewards::campaigns::{self, Outcome};
 use haat_domain::seed::{self, SeedMember, SeedPurchase};
 use haat_tests::*;
 use reqwest::StatusCode;

@@ -94,7 +94,7 @@ async fn a_release_job_picked_up_within_the_second_its_hold_ends_but_before_it_r
         .execute(&mut *tx)
         .await
         .expect("the queue hands the job out");
-    haat_domain::commissions::release_holds(&mut tx, job, ends - Duration::milliseconds(300), "BDT")
+    haat_domain::compensation::commissions::release_holds(&mut tx, job, ends - Duration::milliseconds(300), "BDT")
         .await
         .expect("the early run succeeds");
     tx.commit().await.expect("commit");

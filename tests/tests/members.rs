@@ -32,7 +32,7 @@ async fn scans_of_upline(pool: &PgPool, member: uuid::Uuid, levels: i32) -> (i64
     let stats =
         "SELECT coalesce(idx_scan, 0), coalesce(seq_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = 'members'";
     let before: (i64, i64) = sqlx::query_as(stats).fetch_one(&mut *tx).await.expect("stats");
-    let upline = haat_domain::members::upline(&mut tx, member, levels).await.expect("upline");
+    let upline = haat_domain::network::members::upline(&mut tx, member, levels).await.expect("upline");
     let after: (i64, i64) = sqlx::query_as(stats).fetch_one(&mut *tx).await.expect("stats");
     (after.0 - before.0, after.1 - before.1, upline.len())
 }
@@ -45,7 +45,7 @@ async fn the_upline_of_a_10000_deep_chain_costs_only_the_levels_asked_for() {
     sqlx::query("ANALYZE members").execute(&pool).await.expect("analyze");
 
     let mut tx = pool.begin().await.expect("tx");
-    let upline = haat_domain::members::upline(&mut tx, deep, 5).await.expect("upline");
+    let upline = haat_domain::network::members::upline(&mut tx, deep, 5).await.expect("upline");
     drop(tx);
     let levels: Vec<u32> = upline.iter().map(|u| u.level).collect();
     assert_eq!(levels, [1, 2, 3, 4, 5]);

@@ -27,7 +27,7 @@ async fn last_months_team(app: &TestApp) -> (Vec<Value>, String) {
         assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
     }
     quiescent(&app.pool).await;
-    let period = haat_domain::periods::previous_period(chrono::Utc::now(), chrono_tz::UTC);
+    let period = haat_domain::compensation::periods::previous_period(chrono::Utc::now(), chrono_tz::UTC);
     sqlx::query("UPDATE volume_entries SET period = $1, at = at - interval '31 days'")
         .bind(&period)
         .execute(&app.pool)

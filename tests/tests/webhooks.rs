@@ -98,7 +98,8 @@ async fn a_bad_or_missing_signature_or_a_stale_timestamp_is_refused_and_nothing_
     let now = Utc::now().timestamp();
     let good = app.secret.sign("msg_1", now, body.as_bytes());
     let other =
-        haat_domain::webhooks::WebhookSecret::parse("whsec_b3RoZXItc2VjcmV0LW9mLWVub3VnaC1sZW5ndGg=").expect("secret");
+        haat_domain::integrations::webhooks::WebhookSecret::parse("whsec_b3RoZXItc2VjcmV0LW9mLWVub3VnaC1sZW5ndGg=")
+            .expect("secret");
     let forged = other.sign("msg_1", now, body.as_bytes());
     let ts = now.to_string();
     for (sig, stamp) in [

@@ -10,7 +10,10 @@ use haat_domain::jobs::{
     CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Notify,
     ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
-use haat_domain::{campaigns, commissions, loyalty, notifications, periods, reversals, webhooks};
+use haat_domain::{
+    compensation::commissions, compensation::periods, integrations::webhooks, notifications, orders::reversals,
+    rewards::campaigns, rewards::loyalty,
+};
 use haat_platform::settings::ProviderSettings;
 use sqlx::PgPool;
 

@@ -1,12 +1,12 @@
 //! Calls to payment providers' server APIs, made from the worker (never in
 //! a request, never inside a database transaction): SSLCommerz's validation
 //! API and bKash's execute / payment status. What the answers mean is
-//! decided in `haat_domain::providers`.
+//! decided in `haat_domain::integrations::providers`.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use haat_domain::providers::{self, Confirmation, bkash, sslcommerz};
+use haat_domain::integrations::providers::{self, Confirmation, bkash, sslcommerz};
 use haat_platform::settings::ProviderSettings;
 use serde_json::{Value, json};
 

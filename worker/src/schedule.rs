@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use haat_domain::compensation::periods;
 use haat_domain::jobs::{self, ClosePeriod, ExpirePoints, Job, PruneJobs};
-use haat_domain::periods;
 use sqlx::PgPool;
 
 /// Ticks forever on `schedule` (UTC), enqueueing the close of the period

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use haat_domain::DomainResult;
-use haat_domain::campaigns::{self, Campaign, Defaults, NewCampaign, ScheduleInput};
+use haat_domain::rewards::campaigns::{self, Campaign, Defaults, NewCampaign, ScheduleInput};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;

@@ -6,7 +6,7 @@ use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::catalog::{self, Product, ProductInput};
+use haat_domain::catalog::products::{self, Product, ProductInput};
 use serde_json::{Value, json};
 
 use super::{Page, page_of};
@@ -42,7 +42,7 @@ async fn create(
     auth.require_admin()?;
     let input: ProductInput = parse_json(&body)?;
     idem::post(&state, &auth, &post, &body, move |tx| {
-        async move { Ok((StatusCode::CREATED, view(&catalog::create(tx, &input).await?))) }.boxed()
+        async move { Ok((StatusCode::CREATED, view(&products::create(tx, &input).await?))) }.boxed()
     })
     .await
 }
@@ -57,7 +57,7 @@ async fn update(
     let id = parse_id(&id, "product")?;
     let input: ProductInput = parse_json(&body)?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(view(&catalog::patch(&mut conn, id, &input).await?)))
+    Ok(Json(view(&products::patch(&mut conn, id, &input).await?)))
 }
 
 async fn list(State(state): State<AppState>, _auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
@@ -71,7 +71,7 @@ async fn list(State(state): State<AppState>, _auth: Auth, Query(page): Query<Pag
         })
         .transpose()?;
     let mut conn = state.pool.acquire().await?;
-    let products = catalog::list(&mut conn, after, limit).await?;
+    let products = products::list(&mut conn, after, limit).await?;
     let last = products.last().map(|p| p.id.to_string());
     Ok(Json(page_of(products.iter().map(view).collect(), limit, || last)))
 }
@@ -79,5 +79,5 @@ async fn list(State(state): State<AppState>, _auth: Auth, Query(page): Query<Pag
 async fn show(State(state): State<AppState>, _auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "product")?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(view(&catalog::get(&mut conn, id).await?)))
+    Ok(Json(view(&products::get(&mut conn, id).await?)))
 }

@@ -5,7 +5,7 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::coupons::{self, NewCoupon};
+use haat_domain::catalog::coupons::{self, NewCoupon};
 use serde_json::Value;
 
 use super::{admin_create, whole_list};

@@ -5,7 +5,7 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::flash_sales::{self, NewFlashSale};
+use haat_domain::catalog::flash_sales::{self, NewFlashSale};
 use serde_json::Value;
 
 use super::{admin_create, whole_list};

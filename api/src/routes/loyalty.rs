@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::jobs::{self, ExpirePoints};
-use haat_domain::{loyalty, members};
+use haat_domain::{network::members, rewards::loyalty};
 use serde_json::{Value, json};
 
 use crate::AppState;

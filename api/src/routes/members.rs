@@ -6,8 +6,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::members::{self, Member, NewMember};
 use haat_domain::money::{VOLUME_SCALE, format};
+use haat_domain::network::members::{self, Member, NewMember};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -6,8 +6,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
+use haat_domain::orders::reversals;
 use haat_domain::orders::{self, NewOrder, Order};
-use haat_domain::reversals;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -7,8 +7,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
+use haat_domain::compensation::periods;
 use haat_domain::jobs::{self, ClosePeriod};
-use haat_domain::periods;
 use serde_json::{Value, json};
 
 use crate::AppState;

@@ -6,7 +6,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::pickup_points::{self, NewPickupPoint};
+use haat_domain::catalog::pickup_points::{self, NewPickupPoint};
 use serde_json::Value;
 
 use super::{admin_create, whole_list};

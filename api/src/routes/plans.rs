@@ -6,8 +6,8 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::plans::{self, PlanInput};
-use haat_domain::simulation::{self, Range};
+use haat_domain::compensation::plans::{self, PlanInput};
+use haat_domain::compensation::simulation::{self, Range};
 use serde_json::Value;
 
 use super::{admin_create, whole_list};

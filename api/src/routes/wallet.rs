@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use haat_domain::money::{MONEY_SCALE, format};
-use haat_domain::{commissions, ledger, members};
+use haat_domain::{compensation::commissions, ledger, network::members};
 use serde_json::{Value, json};
 
 use super::{Page, bad_cursor, page_of, uuid_cursor};

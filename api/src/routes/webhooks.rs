@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use haat_domain::providers::{self, bkash, pathao, redx, sslcommerz, steadfast};
-use haat_domain::webhooks::{self, Channel};
+use haat_domain::integrations::providers::{self, bkash, pathao, redx, sslcommerz, steadfast};
+use haat_domain::integrations::webhooks::{self, Channel};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -7,8 +7,8 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::members;
-use haat_domain::withdrawals::{self, Action, NewWithdrawal, Rules};
+use haat_domain::ledger::withdrawals::{self, Action, NewWithdrawal, Rules};
+use haat_domain::network::members;
 use serde::Deserialize;
 use serde_json::Value;
 

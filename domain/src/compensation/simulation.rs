@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::cascade_inputs::{self, OrderHead};
+use crate::compensation::cascade_inputs::{self, OrderHead};
+use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult};
 use crate::money::MONEY_SCALE;
-use crate::plans;
 use crate::rules::cascade;
 
 /// The most orders one simulation may replay (it runs inside one request).

@@ -1,12 +1,12 @@
 //! The `generic` provider: Standard Webhooks-signed JSON events of our own
 //! format (API.md → Webhooks). Signature checking lives in
-//! [`crate::webhooks::verify`].
+//! [`crate::integrations::webhooks::verify`].
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::{Normalized, Paid};
-use crate::reversals::{Kind, LineUnits};
+use crate::orders::reversals::{Kind, LineUnits};
 use crate::rules::order_state::OrderFact;
 
 #[derive(Debug, Deserialize)]

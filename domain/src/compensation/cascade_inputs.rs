@@ -10,9 +10,9 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::compensation::plans::Plan;
 use crate::error::DomainResult;
-use crate::members;
-use crate::plans::Plan;
+use crate::network::members;
 use crate::rules::cascade::{CascadeLine, Compression, Earner, OrderInputs, UplineMember};
 
 /// Levels read per query after the first when dynamic compression has to

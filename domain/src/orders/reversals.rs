@@ -267,8 +267,8 @@ pub async fn apply_pending(conn: &mut PgConnection, order_id: Uuid, currency: &s
     }
     // The buyer's instant reward and cashback paid by a settled campaign on
     // these units go back too.
-    crate::loyalty::reverse(conn, order_id, currency).await?;
-    crate::campaigns::claw_back(conn, order_id, currency).await
+    crate::rewards::loyalty::reverse(conn, order_id, currency).await?;
+    crate::rewards::campaigns::claw_back(conn, order_id, currency).await
 }
 
 async fn reverse_volume(conn: &mut PgConnection, reversal_id: Uuid) -> DomainResult<()> {

@@ -11,10 +11,10 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::compensation::plans::{self, Plan};
 use crate::error::{DomainError, DomainResult};
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{Account, MemberAccount, SystemAccount};
-use crate::plans::{self, Plan};
 use crate::rules::period::{self, Node};
 
 /// Rows per bulk insert of member figures.

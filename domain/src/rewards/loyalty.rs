@@ -15,13 +15,13 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::cascade_inputs::OrderHead;
+use crate::compensation::cascade_inputs::OrderHead;
+use crate::compensation::plans::{self, Plan, Tier};
 use crate::error::DomainResult;
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
 use crate::money::in_minor_units;
 use crate::notifications::{self, ToMember};
-use crate::plans::{self, Plan, Tier};
 use crate::rules::loyalty::{earn_rate, next_tier, reward, tier_for};
 use crate::rules::reversal::reversed_share;
 

@@ -8,14 +8,14 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::cascade_inputs::{self, OrderHead};
+use crate::compensation::cascade_inputs::{self, OrderHead};
+use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CascadeCommission, ReleaseHold};
 use crate::ledger::bulk::Transfer;
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
 use crate::notifications::{self, ToMember};
-use crate::plans;
-use crate::reversals;
+use crate::orders::reversals;
 use crate::rules::cascade::{self, Commission, Forfeit, Kind};
 
 /// Writes the order's volume entries (one per line: the buyer's, or a guest
@@ -43,7 +43,7 @@ pub async fn credit_volume(
          ON CONFLICT (order_line_id) WHERE kind = 'order' DO NOTHING",
         o.member_id,
         order_id,
-        crate::periods::period_of(at, tz),
+        crate::compensation::periods::period_of(at, tz),
         at
     )
     .execute(&mut *conn)
@@ -99,7 +99,7 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     let owed = insert_commissions(conn, order_id, &plan, &result.commissions, release_at).await?;
     record_breakage(conn, &result.forfeits).await?;
     notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
-    let rewarded = crate::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
+    let rewarded = crate::rewards::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
     if !result.commissions.is_empty() || rewarded {
         let (job, run_at) = ReleaseHold::at(order_id, release_at);
         jobs::enqueue(conn, &job, Some(run_at)).await?;
@@ -302,7 +302,7 @@ pub async fn release_holds(
             .execute(&mut *conn)
             .await?;
     }
-    crate::loyalty::release(conn, order_id, now, currency).await?;
+    crate::rewards::loyalty::release(conn, order_id, now, currency).await?;
     let next = sqlx::query_scalar!(
         "SELECT min(at) FROM (SELECT release_at AS at FROM commissions WHERE order_id = $1 AND status = 'pending'
                               UNION ALL

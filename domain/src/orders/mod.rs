@@ -1,6 +1,8 @@
 //! Orders: placing them (stock taken atomically, all or nothing), reading
 //! them with their history, and applying the facts providers report.
 
+pub mod reversals;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -9,15 +11,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::coupons;
+use crate::catalog::coupons;
+use crate::catalog::flash_sales;
+use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult, Problems};
-use crate::flash_sales;
 use crate::jobs::{self, CreditVolume};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
 use crate::money::{MAX_ORDER_TOTAL, MONEY_SCALE, in_minor_units as money, parse_amount};
 use crate::notifications::{self, Email};
-use crate::plans;
-use crate::reversals;
 use crate::rules::order_state::{self, Facts, OrderFact, Outcome, PaymentMethod, Reversed};
 
 /// Most lines one order may have.
@@ -549,7 +550,7 @@ async fn spend_store_credit(
     )
     .await?;
     // Points are spent before plain store credit, oldest lot first.
-    crate::loyalty::spend_points(conn, buyer_id, order_id, amount, chrono::Utc::now()).await
+    crate::rewards::loyalty::spend_points(conn, buyer_id, order_id, amount, chrono::Utc::now()).await
 }
 
 async fn record_history(conn: &mut PgConnection, order_id: Uuid, status: &str, source: &str) -> DomainResult<()> {
@@ -853,7 +854,7 @@ async fn return_store_credit(conn: &mut PgConnection, order_id: Uuid, buyer_id: 
     )
     .await?;
     if returned {
-        crate::loyalty::restore_points(conn, order_id).await?;
+        crate::rewards::loyalty::restore_points(conn, order_id).await?;
     }
     Ok(())
 }

@@ -75,7 +75,7 @@ pub fn normalize(body: &str) -> Option<Normalized> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reversals::Kind;
+    use crate::orders::reversals::Kind;
 
     const RETURNED: &str = r#"{"consignment_id":"DL121224VS8TTJ","merchant_order_id":"INV-000123","updated_at":"2024-12-21 23:25:13","timestamp":"2024-12-21T17:25:13+00:00","store_id":130820,"event":"order.returned","delivery_fee":60,"collected_amount":0}"#;
 

@@ -13,7 +13,7 @@ pub mod steadfast;
 use rust_decimal::Decimal;
 use subtle::ConstantTimeEq;
 
-use crate::reversals::{Kind, LineUnits};
+use crate::orders::reversals::{Kind, LineUnits};
 use crate::rules::order_state::OrderFact;
 
 /// What a provider's event asks of an order.

@@ -13,12 +13,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Row, lock, next_occurrence};
+use crate::compensation::plans;
 use crate::error::DomainResult;
 use crate::jobs::{self, CampaignStep, CampaignTask};
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{Account, MemberAccount, SystemAccount};
 use crate::notifications::{self, ToMember};
-use crate::plans;
 use crate::rules::campaign::{self, Payout, Purchase, Settlement};
 
 /// What a settle job did.

@@ -12,10 +12,10 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
+use crate::integrations::providers::{self, Confirmation, ConfirmedStatus, Normalized, Paid};
 use crate::jobs::{self, ConfirmPayment, ProcessWebhook};
+use crate::orders::reversals;
 use crate::orders::{self, ReversalOutcome};
-use crate::providers::{self, Confirmation, ConfirmedStatus, Normalized, Paid};
-use crate::reversals;
 use crate::rules::order_state::OrderFact;
 
 /// How far a signed timestamp may be from now, either way.

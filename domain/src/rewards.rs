@@ -1,0 +1,7 @@
+//! What buyers earn: cashback campaigns (deadline settlements, their
+//! payouts and clawbacks) and loyalty (instant rewards, tiers, points lots
+//! and their expiry). Money moves only through `ledger`; the deciding
+//! rules are pure in `rules`.
+
+pub mod campaigns;
+pub mod loyalty;
