@@ -304,6 +304,92 @@ impl Job for Notify {
     }
 }
 
+/// A queue, by the public name operators and the API use (`--queues`,
+/// `HAAT_WORKER_QUEUES`, `GET /v1/admin/jobs?queue=`); the job table names
+/// it by its job kind's [`Job::QUEUE`]. [`QUEUES`] is the one list of both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// `process_webhook`.
+    Webhooks,
+    /// `confirm_payment` (calls payment providers' APIs).
+    Confirmations,
+    /// `credit_volume`.
+    Volume,
+    /// `cascade_commission`.
+    Commission,
+    /// `release_hold`.
+    Holds,
+    /// `reverse_order`.
+    Reversals,
+    /// `notify`.
+    Notifications,
+    /// `close_period` (and the schedule that enqueues it).
+    Periods,
+    /// `campaign`: settlements at their deadlines, cashback releases.
+    Campaigns,
+    /// `expire_points` (and the daily schedule that enqueues it).
+    Loyalty,
+    /// `prune_jobs` (and the schedule that enqueues it).
+    Maintenance,
+}
+
+/// Every queue with its public name and its name in the job table.
+pub const QUEUES: [(Queue, &str, &str); 11] = [
+    (Queue::Webhooks, "webhooks", ProcessWebhook::QUEUE),
+    (Queue::Confirmations, "confirmations", ConfirmPayment::QUEUE),
+    (Queue::Volume, "volume", CreditVolume::QUEUE),
+    (Queue::Commission, "commission", CascadeCommission::QUEUE),
+    (Queue::Holds, "holds", ReleaseHold::QUEUE),
+    (Queue::Reversals, "reversals", ReverseOrder::QUEUE),
+    (Queue::Notifications, "notifications", Notify::QUEUE),
+    (Queue::Periods, "periods", ClosePeriod::QUEUE),
+    (Queue::Campaigns, "campaigns", CampaignTask::QUEUE),
+    (Queue::Loyalty, "loyalty", ExpirePoints::QUEUE),
+    (Queue::Maintenance, "maintenance", PruneJobs::QUEUE),
+];
+
+impl Queue {
+    /// Every queue, in [`QUEUES`] order.
+    pub const ALL: [Self; 11] = {
+        let mut all = [Queue::Webhooks; 11];
+        let mut i = 0;
+        while i < 11 {
+            all[i] = QUEUES[i].0;
+            i += 1;
+        }
+        all
+    };
+
+    fn row(self) -> (Queue, &'static str, &'static str) {
+        QUEUES.into_iter().find(|(q, ..)| *q == self).unwrap_or(QUEUES[0])
+    }
+
+    /// The public name (`notifications`).
+    pub fn name(self) -> &'static str {
+        self.row().1
+    }
+
+    /// The job table's name (`haat.notifications`).
+    pub fn table_name(self) -> &'static str {
+        self.row().2
+    }
+
+    /// The queue of a public name.
+    pub fn parse(name: &str) -> Option<Self> {
+        QUEUES.into_iter().find(|(_, n, _)| *n == name).map(|(q, ..)| q)
+    }
+
+    /// The queue of a job table name.
+    pub fn of_table(name: &str) -> Option<Self> {
+        QUEUES.into_iter().find(|(.., t)| *t == name).map(|(q, ..)| q)
+    }
+
+    /// Every public name, for messages that list them.
+    pub fn names() -> String {
+        QUEUES.map(|(_, n, _)| n).join(", ")
+    }
+}
+
 /// Total attempts the database allows a job (in-process retries + 1).
 pub fn max_attempts<J: Job>() -> usize {
     J::RETRIES + 1
@@ -363,6 +449,16 @@ mod payload_tests {
         let back: Notify = serde_json::from_str(&serde_json::to_string(&new).expect("encode")).expect("new shape");
         assert_eq!(back, new);
         assert!(serde_json::from_str::<Notify>("[]").is_err(), "not a payload at all is still refused");
+    }
+
+    #[test]
+    fn every_queue_has_one_public_name_and_one_table_name() {
+        for q in Queue::ALL {
+            assert_eq!(Queue::parse(q.name()), Some(q));
+            assert_eq!(Queue::of_table(q.table_name()), Some(q));
+            assert_eq!(q.table_name(), format!("haat.{}", q.name()));
+        }
+        assert_eq!(Queue::parse("haat.notifications"), None);
     }
 
     #[test]

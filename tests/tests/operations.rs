@@ -157,7 +157,7 @@ async fn a_job_that_always_fails_is_dead_after_its_attempts_with_growing_delays_
     let order = app.place_order(member, &tea, 1, "cod").await;
 
     let dead = eventually("the placed email's job is dead", || async {
-        let (_, jobs) = app.admin("GET", "/v1/admin/jobs?status=dead&queue=haat.notifications", None).await;
+        let (_, jobs) = app.admin("GET", "/v1/admin/jobs?status=dead&queue=notifications", None).await;
         jobs["items"].as_array().and_then(|items| items.first().cloned())
     })
     .await;
@@ -198,7 +198,7 @@ async fn a_job_that_always_fails_is_dead_after_its_attempts_with_growing_delays_
     .await;
     // Completion is acknowledged shortly after the send.
     eventually("the retried job is listed as done", || async {
-        let (_, done) = app.admin("GET", "/v1/admin/jobs?status=done&queue=haat.notifications", None).await;
+        let (_, done) = app.admin("GET", "/v1/admin/jobs?status=done&queue=notifications", None).await;
         done["items"].as_array().into_iter().flatten().any(|j| j["id"] == id.as_str()).then_some(())
     })
     .await;
@@ -305,4 +305,57 @@ async fn the_api_and_each_worker_serve_prometheus_metrics_and_health() {
         let of: Vec<&serde_json::Value> = lines.iter().filter(|l| l["message"] == message).collect();
         assert!(!of.is_empty() && of.iter().all(|l| l["span"]["order_id"] == order_id), "{message}: {log}");
     }
+}
+
+#[tokio::test]
+async fn jobs_are_listed_by_public_queue_name_and_status_a_page_at_a_time_each_exactly_once() {
+    let app = TestApp::spawn().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let member = &app.create_chain(1).await[0];
+    for _ in 0..7 {
+        app.place_order(member, &tea, 1, "cod").await;
+    }
+    quiescent(&app.pool).await;
+    let in_table: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM apalis.jobs WHERE job_type = 'haat.notifications' AND status = 'Done' ORDER BY id DESC",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("jobs");
+    assert!(in_table.len() >= 7, "one placed email each: {in_table:?}");
+    // A walk of pages of 3 gives every done notification job once, newest first.
+    let mut walked = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let after = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let (status, page) =
+            app.admin("GET", &format!("/v1/admin/jobs?status=done&queue=notifications&limit=3{after}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        assert!(items.len() <= 3);
+        assert!(items.iter().all(|j| j["queue"] == "notifications"), "{page}");
+        walked.extend(items.iter().filter_map(|j| j["id"].as_str().map(str::to_owned)));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(walked, in_table);
+    // `failed` is a job that failed and has attempts left: listed as
+    // failed and as pending, not as dead.
+    let id = &in_table[0];
+    sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Failed', attempts = 1, run_at = now() + interval '1 hour' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .expect("fail one");
+    for (status, listed) in [("failed", true), ("pending", true), ("dead", false)] {
+        let (_, page) = app.admin("GET", &format!("/v1/admin/jobs?status={status}&queue=notifications"), None).await;
+        let ids: Vec<&str> = page["items"].as_array().into_iter().flatten().filter_map(|j| j["id"].as_str()).collect();
+        assert_eq!(ids.contains(&id.as_str()), listed, "status={status}: {page}");
+    }
+    let (status, p) = app.admin("GET", "/v1/admin/jobs?queue=emails", None).await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("queue")), "{p}");
 }

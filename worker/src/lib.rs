@@ -10,7 +10,6 @@ pub mod providers;
 pub mod schedule;
 pub mod wake;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -34,72 +33,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// How long SIGTERM waits for in-flight jobs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// The queues a process can serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueKind {
-    /// `process_webhook`.
-    Webhooks,
-    /// `confirm_payment` (calls payment providers' APIs).
-    Confirmations,
-    /// `credit_volume`.
-    Volume,
-    /// `cascade_commission`.
-    Commission,
-    /// `release_hold`.
-    Holds,
-    /// `reverse_order`.
-    Reversals,
-    /// `notify`.
-    Notifications,
-    /// `close_period` (and the schedule that enqueues it).
-    Periods,
-    /// `campaign`: settlements at their deadlines, cashback releases.
-    Campaigns,
-    /// `expire_points` (and the daily schedule that enqueues it).
-    Loyalty,
-    /// `prune_jobs` (and the schedule that enqueues it).
-    Maintenance,
-}
-
-impl QueueKind {
-    /// Every queue, the default set.
-    pub const ALL: [Self; 11] = [
-        Self::Webhooks,
-        Self::Confirmations,
-        Self::Volume,
-        Self::Commission,
-        Self::Holds,
-        Self::Reversals,
-        Self::Notifications,
-        Self::Periods,
-        Self::Campaigns,
-        Self::Loyalty,
-        Self::Maintenance,
-    ];
-}
-
-impl FromStr for QueueKind {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "webhooks" => Self::Webhooks,
-            "confirmations" => Self::Confirmations,
-            "reversals" => Self::Reversals,
-            "volume" => Self::Volume,
-            "commission" => Self::Commission,
-            "holds" => Self::Holds,
-            "notifications" => Self::Notifications,
-            "periods" => Self::Periods,
-            "campaigns" => Self::Campaigns,
-            "loyalty" => Self::Loyalty,
-            "maintenance" => Self::Maintenance,
-            _ => bail!(
-                "unknown queue {s:?}: expected webhooks, confirmations, volume, commission, holds, reversals, \
-                 notifications, periods, campaigns, loyalty or maintenance"
-            ),
-        })
-    }
-}
+/// The queues a process can serve (the one list is `jobs::QUEUES`).
+pub use haat_domain::jobs::Queue as QueueKind;
 
 /// Parses a queue list such as `webhooks=4,commission` (a missing `=N`
 /// means `concurrency`). Empty means every queue at `concurrency`.
@@ -120,7 +55,10 @@ pub fn parse_queues(spec: &str, concurrency: usize) -> Result<Vec<(QueueKind, us
             if !(1..=64).contains(&n) {
                 bail!("queue concurrency must be from 1 to 64");
             }
-            Ok((name.trim().parse()?, n))
+            let name = name.trim();
+            let queue = QueueKind::parse(name)
+                .ok_or_else(|| anyhow::anyhow!("unknown queue {name:?}: expected {}", QueueKind::names()))?;
+            Ok((queue, n))
         })
         .collect()
 }

@@ -9,9 +9,9 @@ use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::jobs::admin::{self, Status};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::Page;
+use super::{Page, page_of};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, Path, Query};
@@ -22,21 +22,28 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/admin/jobs", get(list)).route("/v1/admin/jobs/{id}/retry", post(retry))
 }
 
-/// `?status=&queue=&limit=`.
+/// `?status=&queue=&limit=&cursor=`.
 #[derive(Debug, Deserialize)]
 struct Filter {
     status: Option<String>,
     queue: Option<String>,
-    limit: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, auth: Auth, Query(filter): Query<Filter>) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(filter): Query<Filter>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let status: Status = filter.status.as_deref().unwrap_or("dead").parse()?;
-    let limit = Page { limit: filter.limit, cursor: None }.limit()?;
+    let queue = filter.queue.as_deref().map(admin::parse_queue).transpose()?;
+    let limit = page.limit()?;
     let mut conn = state.pool.acquire().await?;
-    let jobs = admin::list(&mut conn, status, filter.queue.as_deref(), limit).await?;
-    Ok(Json(json!({ "items": to_json(&jobs)?, "next_cursor": null })))
+    let jobs = admin::list(&mut conn, status, queue, page.cursor.as_deref(), limit).await?;
+    let last = jobs.last().map(|j| j.id.clone());
+    let items = jobs.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(page_of(items, limit, || last)))
 }
 
 async fn retry(

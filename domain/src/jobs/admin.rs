@@ -8,12 +8,15 @@ use serde::Serialize;
 use sqlx::{PgConnection, Row};
 
 use crate::error::{DomainError, DomainResult};
+use crate::jobs::Queue;
 
 /// How the API names a job's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Waiting for its time or a worker (including failed attempts that will be retried).
     Pending,
+    /// Failed at least once and still has attempts left (a subset of `pending`).
+    Failed,
     /// Taken by a worker.
     Running,
     /// Finished.
@@ -27,10 +30,11 @@ impl std::str::FromStr for Status {
     fn from_str(s: &str) -> DomainResult<Self> {
         Ok(match s {
             "pending" => Self::Pending,
+            "failed" => Self::Failed,
             "running" => Self::Running,
             "done" => Self::Done,
             "dead" => Self::Dead,
-            _ => return Err(DomainError::invalid("status", "must be pending, running, done or dead")),
+            _ => return Err(DomainError::invalid("status", "must be pending, failed, running, done or dead")),
         })
     }
 }
@@ -39,6 +43,7 @@ impl std::str::FromStr for Status {
 fn condition(status: Status) -> &'static str {
     match status {
         Status::Pending => "(status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))",
+        Status::Failed => "(status = 'Failed' AND attempts < max_attempts)",
         Status::Running => "status IN ('Queued', 'Running')",
         Status::Done => "status = 'Done'",
         Status::Dead => "((status = 'Failed' AND attempts >= max_attempts) OR status = 'Killed')",
@@ -50,7 +55,7 @@ fn condition(status: Status) -> &'static str {
 pub struct JobView {
     /// The queue library's id.
     pub id: String,
-    /// The queue (`haat.notifications`, …).
+    /// The queue's public name (`notifications`, …).
     pub queue: String,
     /// The business key (`notify:{id}`, …).
     pub key: Option<String>,
@@ -77,7 +82,10 @@ fn view(row: &sqlx::postgres::PgRow) -> DomainResult<JobView> {
     let args: Option<Vec<u8>> = row.try_get("job")?;
     Ok(JobView {
         id: row.try_get("id")?,
-        queue: row.try_get("job_type")?,
+        queue: {
+            let table: String = row.try_get("job_type")?;
+            Queue::of_table(&table).map_or(table, |q| q.name().to_owned())
+        },
         key: row.try_get("idempotency_key")?,
         status: row.try_get("status")?,
         attempts: row.try_get("attempts")?,
@@ -89,20 +97,38 @@ fn view(row: &sqlx::postgres::PgRow) -> DomainResult<JobView> {
     })
 }
 
-/// Jobs in `status`, optionally of one queue, newest first, at most `limit`.
+/// Jobs in `status`, optionally of one queue, newest first (by id, which
+/// the queue library makes in time order), at most `limit`, before the
+/// cursor `before` (the last id of the previous page).
 pub async fn list(
     conn: &mut PgConnection,
     status: Status,
-    queue: Option<&str>,
+    queue: Option<Queue>,
+    before: Option<&str>,
     limit: i64,
 ) -> DomainResult<Vec<JobView>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM apalis.jobs WHERE {} AND ($1::text IS NULL OR job_type = $1)
-          ORDER BY run_at DESC, id DESC LIMIT $2",
+            AND ($2::text IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3",
         condition(status)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(queue).bind(limit).fetch_all(conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(queue.map(Queue::table_name))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(view).collect()
+}
+
+/// The queue a client names: its public name (`notifications`), or the
+/// job table's (`haat.notifications`) as earlier versions took; anything
+/// else is refused naming `queue`.
+pub fn parse_queue(name: &str) -> DomainResult<Queue> {
+    Queue::parse(name)
+        .or_else(|| Queue::of_table(name))
+        .ok_or_else(|| DomainError::invalid("queue", format!("must be one of {}", Queue::names())))
 }
 
 /// Puts a dead job back to run now with a fresh set of attempts. Anything
