@@ -136,3 +136,14 @@ pub async fn problem_json_everywhere(res: Response) -> Response {
     }
     e.into_response()
 }
+
+/// The answer to a handler that panicked: logged with what it said, and a
+/// problem+json 500 that says nothing of it.
+pub fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    internal(&format!("handler panicked: {what}")).into_response()
+}

@@ -46,6 +46,11 @@ impl AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    layered(routes()).with_state(state)
+}
+
+/// Every route.
+fn routes() -> Router<AppState> {
     Router::new()
         .merge(routes::members::router())
         .merge(routes::catalog::router())
@@ -68,10 +73,17 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "this route does not take that method")
         })
+}
+
+/// What every route is wrapped in: a panic answers a problem+json 500
+/// (never a dropped connection), axum's own rejections become
+/// problem+json, requests are counted, bodies are limited.
+fn layered(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .layer(axum::middleware::map_response(error::problem_json_everywhere))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn(http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
 }
 
 /// Connects, migrates, binds and serves until `shutdown` resolves. Prints
@@ -110,4 +122,37 @@ async fn seed_demo(pool: &PgPool, currency: &str, path: &std::path::Path) -> Res
         tracing::info!(path = %path.display(), "demo data seeded");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("a bug in a handler")
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_a_problem_json_500_and_the_next_request_is_served() {
+        let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://127.0.0.1:1/none").expect("lazy pool");
+        let settings = Settings::from_env().expect("default settings");
+        let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder().handle();
+        let routes = Router::new()
+            .route("/boom", axum::routing::get(boom))
+            .route("/fine", axum::routing::get(|| async { "fine" }));
+        let app = layered(routes).with_state(AppState::new(pool, settings, metrics));
+        let res = app.clone().oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.expect("body");
+        let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(problem["status"], 500);
+        assert!(!problem.to_string().contains("a bug in a handler"), "a 5xx never leaks internals: {problem}");
+        let res = app.oneshot(Request::get("/fine").body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
 }
