@@ -145,7 +145,8 @@ mod tests {
             .route("/boom", axum::routing::get(boom))
             .route("/fine", axum::routing::get(|| async { "fine" }));
         let app = layered(routes).with_state(AppState::new(pool, settings, metrics));
-        let res = app.clone().oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("answer");
+        let res =
+            app.clone().oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("answer");
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let body = axum::body::to_bytes(res.into_body(), 4096).await.expect("body");

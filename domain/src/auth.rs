@@ -108,6 +108,35 @@ pub async fn revoke_key(conn: &mut PgConnection, id: Uuid) -> DomainResult<()> {
     Ok(())
 }
 
+/// An API key as admins see it: never its secret (only a digest is kept).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyView {
+    /// Id.
+    pub id: Uuid,
+    /// `admin`, `storefront` or `member`.
+    pub role: String,
+    /// The member a member key acts for.
+    pub member_id: Option<Uuid>,
+    /// Created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Revoked (it no longer authenticates), if it was.
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A page of API keys, revoked ones included, newest first, before cursor
+/// `before`.
+pub async fn list_keys(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<KeyView>> {
+    Ok(sqlx::query_as!(
+        KeyView,
+        "SELECT id, role, member_id, created_at, revoked_at FROM api_keys
+          WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
 /// The principal of a stored, unrevoked key.
 pub async fn principal(conn: &mut PgConnection, token: &str) -> DomainResult<Option<Principal>> {
     let row = sqlx::query!(

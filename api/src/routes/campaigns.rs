@@ -14,10 +14,10 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{admin_create, whole_list};
+use super::{Page, admin_create, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem::{self, PostRequest};
 
 /// Campaign routes.
@@ -45,10 +45,11 @@ async fn create(
     .await
 }
 
-async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let mut conn = state.pool.acquire().await?;
-    whole_list(&campaigns::list(&mut conn).await?)
+    let items = campaigns::list(&mut conn, uuid_cursor(&page)?, page.limit()?).await?;
+    page_by_id(&items, page.limit()?, |i| i.id)
 }
 
 async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {

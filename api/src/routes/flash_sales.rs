@@ -8,10 +8,10 @@ use futures::FutureExt;
 use haat_domain::catalog::flash_sales::{self, NewFlashSale};
 use serde_json::Value;
 
-use super::{admin_create, whole_list};
+use super::{Page, admin_create, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Auth, RawBody};
+use crate::extract::{Auth, Query, RawBody};
 use crate::idem::PostRequest;
 
 /// Flash sale routes.
@@ -28,8 +28,9 @@ async fn create(
     admin_create(&state, &auth, &post, &body, |c, input: &NewFlashSale| flash_sales::create(c, input).boxed()).await
 }
 
-async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let mut conn = state.pool.acquire().await?;
-    whole_list(&flash_sales::list(&mut conn).await?)
+    let items = flash_sales::list(&mut conn, uuid_cursor(&page)?, page.limit()?).await?;
+    page_by_id(&items, page.limit()?, |i| i.id)
 }

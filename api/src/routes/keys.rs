@@ -1,23 +1,24 @@
 //! API keys (admin): create (the secret is shown once) and revoke.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, post};
+use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::auth::{self, Role};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::{Page, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem::{self, PostRequest};
 
 /// Key routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/admin/api-keys", post(create)).route("/v1/admin/api-keys/{id}", delete(revoke))
+    Router::new().route("/v1/admin/api-keys", post(create).get(list)).route("/v1/admin/api-keys/{id}", delete(revoke))
 }
 
 #[derive(Deserialize)]
@@ -52,6 +53,15 @@ async fn create(
         .boxed()
     })
     .await
+}
+
+/// `GET /v1/admin/api-keys`: every key, revoked ones included, never a
+/// secret; newest first, a page at a time.
+async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    let keys = auth::list_keys(&mut conn, uuid_cursor(&page)?, page.limit()?).await?;
+    page_by_id(&keys, page.limit()?, |k| k.id)
 }
 
 async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {

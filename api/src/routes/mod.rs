@@ -106,8 +106,10 @@ where
     .await
 }
 
-/// A whole (unpaged) list: `{"items": [...], "next_cursor": null}`.
-pub fn whole_list<T: Serialize>(items: &[T]) -> ApiResult<Json<Value>> {
-    let items = items.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(serde_json::json!({ "items": items, "next_cursor": null })))
+/// A page of items that are paged by their uuid v7 ids, newest first: the
+/// cursor is the last item's id when the page was full.
+pub fn page_by_id<T: Serialize>(items: &[T], limit: i64, id: impl Fn(&T) -> uuid::Uuid) -> ApiResult<Json<Value>> {
+    let last = items.last().map(|i| id(i).to_string());
+    let values = items.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(page_of(values, limit, || last)))
 }

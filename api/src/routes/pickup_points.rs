@@ -9,10 +9,10 @@ use futures::FutureExt;
 use haat_domain::catalog::pickup_points::{self, NewPickupPoint};
 use serde_json::Value;
 
-use super::{admin_create, whole_list};
+use super::{Page, admin_create, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Auth, RawBody};
+use crate::extract::{Auth, Query, RawBody};
 use crate::idem::PostRequest;
 
 /// Pickup point routes.
@@ -29,7 +29,8 @@ async fn create(
     admin_create(&state, &auth, &post, &body, |c, input: &NewPickupPoint| pickup_points::create(c, input).boxed()).await
 }
 
-async fn list(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<Value>> {
+async fn list(State(state): State<AppState>, _auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     let mut conn = state.pool.acquire().await?;
-    whole_list(&pickup_points::list(&mut conn).await?)
+    let items = pickup_points::list(&mut conn, uuid_cursor(&page)?, page.limit()?).await?;
+    page_by_id(&items, page.limit()?, |i| i.id)
 }

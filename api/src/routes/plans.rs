@@ -10,11 +10,11 @@ use haat_domain::compensation::plans::{self, PlanInput};
 use haat_domain::compensation::simulation::{self, Range};
 use serde_json::Value;
 
-use super::{admin_create, whole_list};
+use super::{Page, admin_create, page_by_id, uuid_cursor};
 
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem::{self, PostRequest};
 
 /// Plan routes.
@@ -38,10 +38,11 @@ async fn create(
     admin_create(&state, &auth, &post, &body, |c, input: &PlanInput| plans::create(c, input).boxed()).await
 }
 
-async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let mut conn = state.pool.acquire().await?;
-    whole_list(&plans::list(&mut conn).await?)
+    let items = plans::list(&mut conn, uuid_cursor(&page)?, page.limit()?).await?;
+    page_by_id(&items, page.limit()?, |i| i.id)
 }
 
 async fn activate(

@@ -114,12 +114,14 @@ pub async fn create(conn: &mut PgConnection, input: &NewCoupon) -> DomainResult<
     })
 }
 
-/// Every coupon, newest first.
-pub async fn list(conn: &mut PgConnection) -> DomainResult<Vec<Coupon>> {
+/// A page of coupons, newest first, before cursor `before`.
+pub async fn list(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<Coupon>> {
     Ok(sqlx::query_as!(
         Coupon,
         "SELECT id, code, kind, value, starts_at, ends_at, max_uses, uses, min_subtotal, created_at
-           FROM coupons ORDER BY id DESC"
+           FROM coupons WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        before,
+        limit
     )
     .fetch_all(conn)
     .await?)

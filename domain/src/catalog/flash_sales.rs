@@ -73,11 +73,14 @@ pub async fn create(conn: &mut PgConnection, input: &NewFlashSale) -> DomainResu
     .await?)
 }
 
-/// Every flash sale, newest first.
-pub async fn list(conn: &mut PgConnection) -> DomainResult<Vec<FlashSale>> {
+/// A page of flash sales, newest first, before cursor `before`.
+pub async fn list(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<FlashSale>> {
     Ok(sqlx::query_as!(
         FlashSale,
-        "SELECT id, product_id, price, starts_at, ends_at, created_at FROM flash_sales ORDER BY id DESC"
+        "SELECT id, product_id, price, starts_at, ends_at, created_at FROM flash_sales
+          WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        before,
+        limit
     )
     .fetch_all(conn)
     .await?)

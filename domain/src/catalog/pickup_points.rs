@@ -59,9 +59,15 @@ pub async fn create(conn: &mut PgConnection, input: &NewPickupPoint) -> DomainRe
     .await?)
 }
 
-/// Every pickup point, oldest first.
-pub async fn list(conn: &mut PgConnection) -> DomainResult<Vec<PickupPoint>> {
-    Ok(sqlx::query_as!(PickupPoint, "SELECT id, name, operator_id, active, created_at FROM pickup_points ORDER BY id")
-        .fetch_all(conn)
-        .await?)
+/// A page of pickup points, newest first, before cursor `before`.
+pub async fn list(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<PickupPoint>> {
+    Ok(sqlx::query_as!(
+        PickupPoint,
+        "SELECT id, name, operator_id, active, created_at FROM pickup_points
+          WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?)
 }

@@ -414,14 +414,18 @@ fn from_document(doc: serde_json::Value) -> DomainResult<Plan> {
     serde_json::from_value(doc).map_err(|e| DomainError::Internal(anyhow::anyhow!("stored plan: {e}")))
 }
 
-/// Every plan version, newest first.
-pub async fn list(conn: &mut PgConnection) -> DomainResult<Vec<Plan>> {
-    sqlx::query_scalar!("SELECT document FROM plans ORDER BY version DESC")
-        .fetch_all(conn)
-        .await?
-        .into_iter()
-        .map(from_document)
-        .collect()
+/// A page of plan versions, newest first, before cursor `before`.
+pub async fn list(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<Plan>> {
+    sqlx::query_scalar!(
+        "SELECT document FROM plans WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(from_document)
+    .collect()
 }
 
 /// A plan version by id.

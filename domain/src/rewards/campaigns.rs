@@ -659,11 +659,17 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Campaign> {
     Ok(campaign)
 }
 
-/// Every campaign that is not an occurrence, newest first.
-pub async fn list(conn: &mut PgConnection) -> DomainResult<Vec<Campaign>> {
-    let rows = sqlx::query_as!(Row, "SELECT * FROM campaigns WHERE parent_id IS NULL ORDER BY created_at DESC, id")
-        .fetch_all(&mut *conn)
-        .await?;
+/// A page of the campaigns that are not occurrences, newest first,
+/// before cursor `before`.
+pub async fn list(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<Campaign>> {
+    let rows = sqlx::query_as!(
+        Row,
+        "SELECT * FROM campaigns WHERE parent_id IS NULL AND ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        before,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(view(conn, r).await?);
