@@ -109,3 +109,92 @@ async fn plans_campaigns_flash_sales_pickup_points_and_api_keys_page_the_same_wa
     assert!(keys["items"][0]["revoked_at"].is_string(), "{keys}");
     assert!(keys["items"][1]["revoked_at"].is_null(), "{keys}");
 }
+
+#[tokio::test]
+async fn a_members_orders_the_payout_queue_by_status_and_member_search_are_lists_too() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(0)).await;
+    let gold = app.create_product("GOLD-1", "15000.00", "12000.00", 100).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(2).await;
+    let (earner, buyer) = (&chain[0], &chain[1]);
+    let mut placed = Vec::new();
+    for product in [&gold, &tea, &tea] {
+        let order = app.place_order(buyer, product, 1, "cod").await;
+        placed.push(order["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let buyer_id = buyer["id"].as_str().unwrap_or_default();
+    let (ids, pages) = walk(&app, &format!("/v1/members/{buyer_id}/orders"), 2).await;
+    placed.reverse();
+    assert_eq!((ids, pages), (placed.clone(), 2));
+    let (_, page) = app.admin("GET", &format!("/v1/members/{buyer_id}/orders?limit=1"), None).await;
+    assert_eq!(
+        (page["items"][0]["total"].as_str(), page["items"][0]["status"].as_str()),
+        (Some("450.00"), Some("pending_payment"))
+    );
+    // A member key reads its own orders, and nobody else's.
+    let (_, key) =
+        app.admin("POST", "/v1/admin/api-keys", Some(&json!({"role": "member", "member_id": earner["id"]}))).await;
+    let token = key["token"].as_str().unwrap_or_default();
+    let earner_id = earner["id"].as_str().unwrap_or_default();
+    assert_eq!(app.call("GET", &format!("/v1/members/{buyer_id}/orders"), token, None).await.0, StatusCode::NOT_FOUND);
+    let (status, own) = app.call("GET", &format!("/v1/members/{earner_id}/orders"), token, None).await;
+    assert_eq!((status, own["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+
+    // The gold order pays its upline 1200.00 at once (no hold): two
+    // withdrawals of 500.00, one approved.
+    let first_order = app.admin("GET", &format!("/v1/orders/{}", placed[2]), None).await.1;
+    assert_eq!(app.send_event("couriers", &delivered_event(&first_order)).await.0, StatusCode::OK);
+    wallet_reaches(&app, earner, "available", "1200.00").await;
+    let mut made = Vec::new();
+    for n in 0..2 {
+        let body = json!({"amount": "500.00", "method": "bkash", "account": "01711000000"}).to_string();
+        let key = format!("w-{n}");
+        let (status, w) = app
+            .call_with(
+                "POST",
+                &format!("/v1/members/{earner_id}/withdrawals"),
+                &app.admin_token,
+                Some(body),
+                &[("idempotency-key", &key)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{w}");
+        made.push(w["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let (status, w) = app.admin("POST", &format!("/v1/admin/withdrawals/{}/approve", made[0]), Some(&json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{w}");
+    let listed = |status: &'static str| {
+        let app = &app;
+        async move {
+            let (s, page) = app.admin("GET", &format!("/v1/admin/withdrawals{status}"), None).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w["id"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("").await, [made[1].clone(), made[0].clone()]);
+    assert_eq!(listed("?status=requested").await, [made[1].clone()]);
+    assert_eq!(listed("?status=approved").await, [made[0].clone()]);
+    assert_eq!(listed("?status=paid").await, Vec::<String>::new());
+    let (status, p) = app.admin("GET", "/v1/admin/withdrawals?status=lost", None).await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("status")));
+
+    // Members by email (any case), phone or referral code (any case).
+    let body = json!({"name": "Rahima", "email": "Rahima@Example.com", "phone": "+8801811000000"});
+    let (_, rahima) = app.admin("POST", "/v1/members", Some(&body)).await;
+    let code = rahima["referral_code"].as_str().unwrap_or_default().to_lowercase();
+    for q in ["rahima@example.com", "%2B8801811000000", code.as_str()] {
+        let (_, found) = app.admin("GET", &format!("/v1/admin/members?q={q}"), None).await;
+        let ids: Vec<&Value> = found["items"].as_array().into_iter().flatten().map(|m| &m["id"]).collect();
+        assert_eq!(ids, [&rahima["id"]], "q={q}: {found}");
+    }
+    let (_, nobody) = app.admin("GET", "/v1/admin/members?q=nobody@example.com", None).await;
+    assert_eq!(nobody["items"], json!([]));
+    let (all, _) = walk(&app, "/v1/admin/members", 2).await;
+    assert_eq!(all.len(), 3);
+}

@@ -8,9 +8,11 @@ use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::money::{VOLUME_SCALE, format};
 use haat_domain::network::members::{self, Member, NewMember};
+use haat_domain::orders;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::{Page, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
@@ -23,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/members/{id}", get(show))
         .route("/v1/members/{id}/volume", get(volume))
         .route("/v1/members/{id}/team", get(team))
+        .route("/v1/members/{id}/orders", get(orders_of))
+        .route("/v1/admin/members", get(search))
         .route("/v1/admin/members/{id}/placement", post(place))
         .route("/v1/admin/members/{id}/suspend", post(suspend))
         .route("/v1/admin/members/{id}/reinstate", post(reinstate))
@@ -176,4 +180,40 @@ fn visible_member(auth: &Auth, id: &str) -> ApiResult<uuid::Uuid> {
     let id = parse_id(id, "member")?;
     auth.require_member_access(id, "member")?;
     Ok(id)
+}
+
+/// `GET /v1/members/{id}/orders`: the member's orders, newest first (a
+/// member key sees only its own).
+async fn orders_of(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    let id = visible_member(&auth, &id)?;
+    let mut conn = state.pool.acquire().await?;
+    members::get(&mut conn, id).await?;
+    let items = orders::list_for_member(&mut conn, id, uuid_cursor(&page)?, page.limit()?).await?;
+    page_by_id(&items, page.limit()?, |o| o.id)
+}
+
+#[derive(Deserialize)]
+struct Search {
+    q: Option<String>,
+}
+
+/// `GET /v1/admin/members?q=`: members, newest first; with `q`, the one
+/// whose email, phone or referral code it is.
+async fn search(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(s): Query<Search>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    let found = members::search(&mut conn, s.q.as_deref(), uuid_cursor(&page)?, page.limit()?).await?;
+    let limit = page.limit()?;
+    let last = found.last().map(|m| m.id.to_string());
+    Ok(Json(super::page_of(found.iter().map(view).collect(), limit, || last)))
 }

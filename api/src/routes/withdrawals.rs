@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::ledger::withdrawals::{self, Action, NewWithdrawal, Rules};
@@ -12,7 +12,7 @@ use haat_domain::network::members;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Page, page_of, uuid_cursor};
+use super::{Page, page_by_id, page_of, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
@@ -22,6 +22,7 @@ use crate::idem;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/members/{id}/withdrawals", post(request).get(list))
+        .route("/v1/admin/withdrawals", get(queue))
         .route("/v1/admin/withdrawals/{id}/{action}", post(act))
 }
 
@@ -113,4 +114,22 @@ async fn act(
         .boxed()
     })
     .await
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusFilter {
+    status: Option<String>,
+}
+
+/// `GET /v1/admin/withdrawals?status=`: the payout queue, newest first.
+async fn queue(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(f): Query<StatusFilter>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    let rows = withdrawals::list(&mut conn, f.status.as_deref(), uuid_cursor(&page)?, page.limit()?).await?;
+    page_by_id(&rows, page.limit()?, |w| w.id)
 }

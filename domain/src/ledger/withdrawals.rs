@@ -355,6 +355,34 @@ pub async fn list_for_member(
     with_history(conn, rows).await
 }
 
+/// The statuses a withdrawal can have, for filters.
+pub const STATUSES: [&str; 5] = ["requested", "approved", "paid", "rejected", "failed"];
+
+/// A page of every member's withdrawals (the payout queue), optionally of
+/// one status, newest first. An unknown status is refused naming `status`.
+pub async fn list(
+    conn: &mut PgConnection,
+    status: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> DomainResult<Vec<Withdrawal>> {
+    if let Some(s) = status.filter(|s| !STATUSES.contains(s)) {
+        return Err(DomainError::invalid("status", format!("{s:?} is not one of {}", STATUSES.join(", "))));
+    }
+    let rows = sqlx::query_as!(
+        Row,
+        "SELECT id, member_id, amount, currency, method, account, status, reference, note, created_at
+           FROM withdrawals WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3",
+        status,
+        before,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    with_history(conn, rows).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

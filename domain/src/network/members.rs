@@ -146,6 +146,31 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Member> {
     .ok_or(DomainError::NotFound("member"))
 }
 
+/// A page of members, newest first; with `q`, only the member whose email
+/// (any case), phone or referral code (any case) is exactly `q` — what an
+/// admin looks a member up by.
+pub async fn search(
+    conn: &mut PgConnection,
+    q: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> DomainResult<Vec<Member>> {
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    Ok(sqlx::query_as!(
+        Member,
+        "SELECT id, name, email, phone, referral_code, sponsor_id, parent_id, status, joined_at
+           FROM members
+          WHERE ($1::text IS NULL OR lower(email) = lower($1) OR phone = $1 OR referral_code = upper($1))
+            AND ($2::uuid IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3",
+        q,
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
 /// A member of someone's upline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ancestor {

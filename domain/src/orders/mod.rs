@@ -560,6 +560,72 @@ async fn record_history(conn: &mut PgConnection, order_id: Uuid, status: &str, s
     Ok(())
 }
 
+/// An order as a list shows it: its figures and status, without lines or
+/// history (`get` has those).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderSummary {
+    /// Id.
+    pub id: Uuid,
+    /// Invoice number.
+    pub invoice_no: String,
+    /// Status.
+    pub status: String,
+    /// `online` or `cod`.
+    pub payment_method: String,
+    /// Currency.
+    pub currency: String,
+    /// Σ lines.
+    pub subtotal: Decimal,
+    /// Coupon discount.
+    pub discount: Decimal,
+    /// Store credit spent.
+    pub store_credit: Decimal,
+    /// What the buyer pays.
+    pub total: Decimal,
+    /// Σ PV.
+    pub pv: Decimal,
+    /// Σ BV.
+    pub bv: Decimal,
+    /// Placed.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of the orders `member_id` placed, newest first.
+pub async fn list_for_member(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> DomainResult<Vec<OrderSummary>> {
+    let rows = sqlx::query!(
+        "SELECT id, invoice_no, status, payment_method, currency, subtotal, discount, store_credit, total, pv, bv,
+                created_at
+           FROM orders WHERE buyer_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        member_id,
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|o| OrderSummary {
+            id: o.id,
+            invoice_no: o.invoice_no,
+            status: o.status,
+            payment_method: o.payment_method,
+            currency: o.currency,
+            subtotal: money(o.subtotal),
+            discount: money(o.discount),
+            store_credit: money(o.store_credit),
+            total: money(o.total),
+            pv: money(o.pv),
+            bv: money(o.bv),
+            created_at: o.created_at,
+        })
+        .collect())
+}
+
 /// Reads an order with its lines and history.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
     let o = sqlx::query!("SELECT * FROM orders WHERE id = $1", id)
