@@ -36,7 +36,64 @@ pub async fn run(conn: &mut PgConnection) -> DomainResult<Vec<Check>> {
         check("negative_available_only_by_clawback", negative_without_clawback(conn).await?),
         check("campaign_payouts_within_terms", campaigns::audit(conn).await?),
         check("held_money_has_a_due_release", stranded_holds(conn).await?),
+        check("no_idempotency_key_used_twice", keys_used_twice(conn).await?),
+        check("no_fact_applied_twice", facts_applied_twice(conn).await?),
+        check("commissions_reproducible_from_their_inputs", commissions_not_reproducible(conn).await?),
     ])
+}
+
+/// No business idempotency key carries two journal entries and no provider
+/// event identity two stored events (DESIGN §10.2). Unique indexes prevent
+/// both; the audit reports it should one ever be dropped or bypassed.
+async fn keys_used_twice(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT v AS "v!" FROM (
+               SELECT 'journal key ' || idempotency_key || ' used by ' || count(*) || ' entries' AS v
+                 FROM journal_entries GROUP BY idempotency_key HAVING count(*) > 1
+               UNION ALL
+               SELECT 'webhook ' || provider || ' ' || dedupe_key || ' stored ' || count(*) || ' times'
+                 FROM webhook_events GROUP BY provider, dedupe_key HAVING count(*) > 1
+           ) t ORDER BY 1"#
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A fact changes an order once: no order has the same fact applied twice,
+/// and no webhook event applied more than one fact (DESIGN §10.2).
+async fn facts_applied_twice(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT v AS "v!" FROM (
+               SELECT o.invoice_no || ': ' || e.fact || ' applied ' || count(*) || ' times' AS v
+                 FROM order_events e JOIN orders o ON o.id = e.order_id
+                WHERE e.outcome = 'applied' GROUP BY o.invoice_no, e.fact HAVING count(*) > 1
+               UNION ALL
+               SELECT e.source || ' applied ' || count(*) || ' facts'
+                 FROM order_events e
+                WHERE e.outcome = 'applied' AND starts_with(e.source, 'webhook:') GROUP BY e.source HAVING count(*) > 1
+           ) t ORDER BY 1"#
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Every commission line is what its stored inputs make it (DESIGN §10.3):
+/// the basis × the rate rounded toward zero to the minor unit (a capped
+/// order's lines: that amount × the stored cap factor, rounded again), and
+/// for an uncapped line what rounding kept back is exactly the rest.
+async fn commissions_not_reproducible(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT 'commission ' || id || ' is ' || amount || ' but its inputs make ' || expected AS "v!"
+             FROM (SELECT id, amount, rounding_residue, basis, rate, cap_factor,
+                          CASE WHEN cap_factor IS NULL THEN trunc(basis * rate, 2)
+                               ELSE trunc(trunc(basis * rate, 2) * cap_factor, 2) END AS expected
+                     FROM commissions) c
+            WHERE amount <> expected
+               OR (cap_factor IS NULL AND amount + rounding_residue <> basis * rate)
+            ORDER BY id"#
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// How long past its release time held money may wait for its job (a busy

@@ -359,3 +359,58 @@ async fn jobs_are_listed_by_public_queue_name_and_status_a_page_at_a_time_each_e
     let (status, p) = app.admin("GET", "/v1/admin/jobs?queue=emails", None).await;
     assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("queue")), "{p}");
 }
+
+#[tokio::test]
+async fn the_audit_finds_a_commission_altered_by_sql_a_fact_applied_twice_and_a_key_used_twice() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(3).await;
+    let order = app.place_order(&chain[2], &tea, 1, "cod").await;
+    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+    wallet_reaches(&app, &chain[1], "pending", "30.00").await;
+    quiescent(&app.pool).await;
+    assert_eq!(failed_audit_checks(&app).await, Vec::<(String, Vec<String>)>::new());
+    let invoice = order["invoice_no"].as_str().unwrap_or_default().to_owned();
+    let order_id: Uuid = order["id"].as_str().and_then(|s| s.parse().ok()).expect("order id");
+
+    // 30.00 (10% of BV 300) made 31.00 behind the engine's back.
+    let altered: Uuid =
+        sqlx::query_scalar("UPDATE commissions SET amount = 31.00 WHERE order_id = $1 AND paid_level = 1 RETURNING id")
+            .bind(order_id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("alter");
+    // The delivery recorded again as applied, from another event.
+    sqlx::query(
+        "INSERT INTO order_events (order_id, fact, outcome, source) VALUES ($1, 'delivered', 'applied', 'api')",
+    )
+    .bind(order_id)
+    .execute(&app.pool)
+    .await
+    .expect("duplicate the fact");
+    // A journal key used twice (its uniqueness dropped first, as a careless
+    // migration might).
+    for statement in [
+        "ALTER TABLE journal_entries DROP CONSTRAINT journal_entries_idempotency_key_key",
+        "INSERT INTO journal_entries (idempotency_key, kind, reference)
+         SELECT idempotency_key, kind, reference FROM journal_entries WHERE kind = 'commission' LIMIT 1",
+    ] {
+        sqlx::query(statement).execute(&app.pool).await.expect("reuse a key");
+    }
+
+    let failed = failed_audit_checks(&app).await;
+    let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in
+        ["no_idempotency_key_used_twice", "no_fact_applied_twice", "commissions_reproducible_from_their_inputs"]
+    {
+        assert!(names.contains(&expected), "{expected} in {failed:?}");
+    }
+    let of = |name: &str| failed.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    assert_eq!(
+        of("commissions_reproducible_from_their_inputs"),
+        [format!("\"commission {altered} is 31.00 but its inputs make 30.00\"")]
+    );
+    assert_eq!(of("no_fact_applied_twice"), [format!("\"{invoice}: delivered applied 2 times\"")]);
+    assert_eq!(of("no_idempotency_key_used_twice").len(), 1, "{failed:?}");
+}
