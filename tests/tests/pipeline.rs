@@ -43,6 +43,16 @@ async fn a_delivered_order_pays_five_levels_pending_then_available_and_emails_th
     let statuses: Vec<_> = o["history"].as_array().into_iter().flatten().map(|h| h["status"].clone()).collect();
     assert_eq!(statuses, ["pending_payment", "paid", "delivered"]);
 
+    // The buyer is told the payment arrived.
+    let buyer_email = buyer["email"].as_str().unwrap_or_default().to_owned();
+    let invoice = order["invoice_no"].as_str().unwrap_or_default().to_owned();
+    eventually("the buyer's paid email reaches SMTP", || async {
+        app.smtp.messages().into_iter().find(|m| {
+            m.to.contains(&buyer_email) && m.data.contains(&format!("Subject: Order {invoice} is paid: thank you"))
+        })
+    })
+    .await;
+
     let earner_email = chain[5]["email"].as_str().unwrap_or_default().to_owned();
     let mail = eventually("the commission email reaches SMTP", || async {
         app.smtp
@@ -62,6 +72,11 @@ async fn a_delivered_order_pays_five_levels_pending_then_available_and_emails_th
     assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
     let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
     assert_eq!(audit["ok"], true, "audit: {audit}");
+    // Its hold over, the order is settled.
+    let (_, o) = app.admin("GET", &format!("/v1/orders/{}", order["id"].as_str().unwrap_or_default()), None).await;
+    let statuses: Vec<_> = o["history"].as_array().into_iter().flatten().map(|h| h["status"].clone()).collect();
+    assert_eq!(statuses, ["pending_payment", "paid", "delivered", "settled"]);
+    assert_eq!(o["history"][3]["source"], "release_hold");
 }
 
 #[tokio::test]
@@ -77,6 +92,8 @@ async fn with_no_holding_days_commissions_become_available_at_once() {
     wallet_reaches(&app, &chain[0], "available", "15.00").await;
     quiescent(&app.pool).await;
     assert_eq!(app.wallet(&chain[1]).await["pending"], "0.00");
+    let (_, o) = app.admin("GET", &format!("/v1/orders/{}", order["id"].as_str().unwrap_or_default()), None).await;
+    assert_eq!(o["status"], "settled", "no hold: settled at once");
     assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
 
     // The buyer's volume is credited to the current period and rolls up.

@@ -99,11 +99,11 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     let owed = insert_commissions(conn, order_id, &plan, &result.commissions, release_at).await?;
     record_breakage(conn, &result.forfeits).await?;
     notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
-    let rewarded = crate::rewards::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
-    if !result.commissions.is_empty() || rewarded {
-        let (job, run_at) = ReleaseHold::at(order_id, release_at);
-        jobs::enqueue(conn, &job, Some(run_at)).await?;
-    }
+    crate::rewards::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
+    // Every commissionable order gets its release job, whether or not it
+    // earned anyone anything: its end settles the order.
+    let (job, run_at) = ReleaseHold::at(order_id, release_at);
+    jobs::enqueue(conn, &job, Some(run_at)).await?;
     sqlx::query!("UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()) WHERE id = $1", order_id)
         .execute(&mut *conn)
         .await?;
@@ -311,11 +311,13 @@ pub async fn release_holds(
     )
     .fetch_one(&mut *conn)
     .await?;
-    if let Some(at) = next {
-        let (next_job, run_at) = next_release(job, at, now);
-        jobs::enqueue(conn, &next_job, Some(run_at)).await?;
+    match next {
+        Some(at) => {
+            let (next_job, run_at) = next_release(job, at, now);
+            jobs::enqueue(conn, &next_job, Some(run_at)).await
+        }
+        None => crate::orders::settle(conn, order_id, "release_hold", now).await,
     }
-    Ok(())
 }
 
 /// The job that releases what is still held until `at`, after `job` ran

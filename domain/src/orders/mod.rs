@@ -711,7 +711,7 @@ struct Locked {
 async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
     let o = sqlx::query!(
         "SELECT payment_method, status, paid_at, shipped_at, delivered_at, partially_delivered_at, cancelled_at,
-                commissionable_at, invoice_no, buyer_id, guest
+                settled_at, commissionable_at, invoice_no, buyer_id, guest
            FROM orders WHERE id = $1 FOR UPDATE",
         order_id
     )
@@ -727,6 +727,7 @@ async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
             delivered: o.delivered_at.is_some(),
             partially_delivered: o.partially_delivered_at.is_some(),
             cancelled: o.cancelled_at.is_some(),
+            settled: o.settled_at.is_some(),
         },
         status: o.status,
         commissionable_at: o.commissionable_at,
@@ -780,6 +781,7 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
                 delivered_at = CASE WHEN $4 THEN coalesce(delivered_at, $7) END,
                 partially_delivered_at = CASE WHEN $5 THEN coalesce(partially_delivered_at, $7) END,
                 cancelled_at = CASE WHEN $6 THEN coalesce(cancelled_at, $7) END,
+                settled_at = CASE WHEN $9 THEN coalesce(settled_at, $7) END,
                 status = $8, updated_at = $7
           WHERE id = $1",
         o.id,
@@ -789,7 +791,8 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
         next.partially_delivered,
         next.cancelled,
         now,
-        status
+        status,
+        next.settled
     )
     .execute(&mut *conn)
     .await?;
@@ -827,6 +830,18 @@ pub async fn apply_fact(
         save(conn, &o, next, source, now).await?;
     }
     Ok(outcome)
+}
+
+/// Records that the order's hold has ended (called by the release job once
+/// nothing of the order is held any more): a delivered order becomes
+/// `settled`, with its history. Recording it twice changes nothing.
+pub async fn settle(conn: &mut PgConnection, order_id: Uuid, source: &str, now: DateTime<Utc>) -> DomainResult<()> {
+    let o = lock(conn, order_id).await?;
+    if o.facts.settled {
+        return Ok(());
+    }
+    record_event(conn, order_id, "settled", "applied", source, now).await?;
+    save(conn, &o, Facts { settled: true, ..o.facts }, source, now).await
 }
 
 /// What recording a return or refund did.
@@ -953,6 +968,7 @@ async fn mark_commissionable(
 async fn notify_status(conn: &mut PgConnection, o: &Locked, status: &str) -> DomainResult<()> {
     let invoice_no = &o.invoice_no;
     let what = match status {
+        "paid" => "is paid: thank you",
         "delivered" | "partially_delivered" => "has been delivered",
         "cancelled" => "has been cancelled",
         "returned" | "partially_returned" => "has been returned",

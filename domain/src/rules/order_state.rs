@@ -81,6 +81,8 @@ pub struct Facts {
     pub partially_delivered: bool,
     /// Cancelled before shipping.
     pub cancelled: bool,
+    /// The hold ended: what the order earned was released.
+    pub settled: bool,
 }
 
 /// What applying a fact did.
@@ -197,6 +199,10 @@ pub fn status(method: PaymentMethod, facts: Facts, reversed: Reversed) -> &'stat
     if method == PaymentMethod::Online && !facts.paid {
         return "pending_payment";
     }
+    // Delivered and its hold over: nothing about it is pending any more.
+    if facts.settled && (facts.delivered || facts.partially_delivered) {
+        return "settled";
+    }
     // A partial delivery is the more specific report: it wins over `delivered`.
     if facts.partially_delivered {
         "partially_delivered"
@@ -235,6 +241,18 @@ pub fn return_window_open(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_delivered_order_is_settled_once_its_hold_ends_and_a_later_return_still_shows() {
+        let delivered = Facts { paid: true, delivered: true, ..Facts::default() };
+        let settled = Facts { settled: true, ..delivered };
+        assert_eq!(status(PaymentMethod::Cod, delivered, Reversed::None), "delivered");
+        assert_eq!(status(PaymentMethod::Cod, settled, Reversed::None), "settled");
+        assert_eq!(status(PaymentMethod::Cod, settled, Reversed::Wholly { refund_only: false }), "returned");
+        // Credited on payment, held until before delivery: settled on delivery.
+        let shipped = Facts { paid: true, shipped: true, settled: true, ..Facts::default() };
+        assert_eq!(status(PaymentMethod::Online, shipped, Reversed::None), "shipped");
+    }
+
     use super::*;
     use proptest::prelude::*;
 
