@@ -468,7 +468,7 @@ async fn time_cascades(pool: &PgPool, buyer: Uuid, product: Uuid) -> Result<(Dur
     let mut times = Vec::with_capacity(SAMPLES);
     for _ in 0..SAMPLES {
         let mut tx = pool.begin().await?;
-        let order = orders::place(&mut tx, &order_for(buyer, product), CURRENCY).await?;
+        let order = orders::place(&mut tx, &order_for(buyer, product), CURRENCY, chrono::Duration::hours(1)).await?;
         orders::apply_fact(&mut tx, order.id, OrderFact::Delivered, "bench", Utc::now()).await?;
         commissions::credit_volume(&mut tx, order.id, CURRENCY, chrono_tz::UTC).await?;
         tx.commit().await?;

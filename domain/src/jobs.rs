@@ -98,6 +98,24 @@ pub fn due_second(at: DateTime<Utc>) -> i64 {
     if at.timestamp_subsec_nanos() == 0 { floor } else { floor.saturating_add(1) }
 }
 
+/// Expire an online order still unpaid at the end of its payment window.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExpireOrder {
+    /// The order.
+    pub order_id: Uuid,
+}
+
+impl Job for ExpireOrder {
+    const QUEUE: &'static str = "haat.expiries";
+    const RETRIES: usize = 14;
+    fn key(&self) -> String {
+        format!("expire_order:{}", self.order_id)
+    }
+    fn order_id(&self) -> Option<Uuid> {
+        Some(self.order_id)
+    }
+}
+
 /// Apply a recorded return, refund or cancellation to what the order earned.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReverseOrder {
@@ -331,10 +349,12 @@ pub enum Queue {
     Loyalty,
     /// `prune_jobs` (and the schedule that enqueues it).
     Maintenance,
+    /// `expire_order`: online orders unpaid at the end of their window.
+    Expiries,
 }
 
 /// Every queue with its public name and its name in the job table.
-pub const QUEUES: [(Queue, &str, &str); 11] = [
+pub const QUEUES: [(Queue, &str, &str); 12] = [
     (Queue::Webhooks, "webhooks", ProcessWebhook::QUEUE),
     (Queue::Confirmations, "confirmations", ConfirmPayment::QUEUE),
     (Queue::Volume, "volume", CreditVolume::QUEUE),
@@ -346,14 +366,15 @@ pub const QUEUES: [(Queue, &str, &str); 11] = [
     (Queue::Campaigns, "campaigns", CampaignTask::QUEUE),
     (Queue::Loyalty, "loyalty", ExpirePoints::QUEUE),
     (Queue::Maintenance, "maintenance", PruneJobs::QUEUE),
+    (Queue::Expiries, "expiries", ExpireOrder::QUEUE),
 ];
 
 impl Queue {
     /// Every queue, in [`QUEUES`] order.
-    pub const ALL: [Self; 11] = {
-        let mut all = [Queue::Webhooks; 11];
+    pub const ALL: [Self; QUEUES.len()] = {
+        let mut all = [Queue::Webhooks; QUEUES.len()];
         let mut i = 0;
-        while i < 11 {
+        while i < QUEUES.len() {
             all[i] = QUEUES[i].0;
             i += 1;
         }

@@ -49,6 +49,10 @@ pub struct Settings {
     /// many days after delivery — longer than the default 7-day hold, so a
     /// return may cancel a held commission or claw back a released one.
     pub return_window_days: u32,
+    /// `HAAT_PAYMENT_WINDOW_SECONDS` (default 3600): how long an online
+    /// order waits for its payment; then it expires (cancelled, its stock
+    /// and coupon use given back).
+    pub payment_window_seconds: u32,
     /// `HAAT_WITHDRAWAL_MIN` (default 500.00): the smallest withdrawal.
     pub withdrawal_min: Decimal,
     /// `HAAT_WITHDRAWAL_MULTIPLE` (default 100.00): withdrawals are whole
@@ -180,6 +184,7 @@ impl std::fmt::Debug for Settings {
             .field("db_pool", &self.db_pool)
             .field("demo_seed_file", &self.demo_seed_file)
             .field("return_window_days", &self.return_window_days)
+            .field("payment_window_seconds", &self.payment_window_seconds)
             .field("withdrawal_min", &self.withdrawal_min)
             .field("withdrawal_multiple", &self.withdrawal_multiple)
             .field("providers", &"<secrets>")
@@ -259,6 +264,7 @@ impl Settings {
         }
         let db_pool = whole("HAAT_DB_POOL", 10u32, 1..=200, "connections")?;
         let return_window_days = whole("HAAT_RETURN_WINDOW_DAYS", 15u32, 0..=365, "days")?;
+        let payment_window_seconds = whole("HAAT_PAYMENT_WINDOW_SECONDS", 3600u32, 1..=30 * 86_400, "seconds")?;
         let amount = |name: &str, default: &str| -> Result<Decimal> {
             let v = var(name).unwrap_or_else(|| default.to_owned());
             let d = parse_amount(&v, MONEY_SCALE).map_err(|e| anyhow::anyhow!("{name} {e}"))?;
@@ -297,6 +303,7 @@ impl Settings {
             worker_heartbeat,
             worker_missed_heartbeats,
             return_window_days,
+            payment_window_seconds,
             withdrawal_min,
             withdrawal_multiple,
             providers: ProviderSettings::from_env()?,

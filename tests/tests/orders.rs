@@ -91,3 +91,58 @@ async fn an_idempotency_key_replay_returns_the_identical_response_and_another_bo
     assert_eq!(orders_count(&app).await, 1);
     assert_eq!(stock(&app, &tea).await, 8);
 }
+
+#[tokio::test]
+async fn an_online_order_unpaid_at_the_end_of_its_window_expires_and_gives_back_its_stock_and_coupon() {
+    let (url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(url, pool, &[("HAAT_PAYMENT_WINDOW_SECONDS", "2")]).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 5).await;
+    let buyer = &app.create_chain(1).await[0];
+    let coupon = json!({"code": "ONCE", "kind": "fixed", "value": "50.00", "max_uses": 1,
+                        "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"});
+    assert_eq!(app.admin("POST", "/v1/admin/coupons", Some(&coupon)).await.0, StatusCode::CREATED);
+    let mut body = order_body(buyer, &tea, 2, "online");
+    body["coupon_code"] = json!("ONCE");
+    let (status, unpaid) = post_order(&app, body.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{unpaid}");
+    assert_eq!((unpaid["total"].as_str(), stock(&app, &tea).await), (Some("850.00"), 3));
+    // One paid in time is left alone.
+    let paid = app.place_order(buyer, &tea, 1, "online").await;
+    assert_eq!(app.send_event("payments", &paid_event(&paid)).await.0, StatusCode::OK);
+
+    let id = unpaid["id"].as_str().unwrap_or_default().to_owned();
+    let expired = eventually("the unpaid order expires", || async {
+        let (_, o) = app.admin("GET", &format!("/v1/orders/{id}"), None).await;
+        (o["status"] == "cancelled").then_some(o)
+    })
+    .await;
+    let last = expired["history"].as_array().and_then(|h| h.last().cloned()).unwrap_or_default();
+    assert_eq!((last["status"].as_str(), last["source"].as_str()), (Some("cancelled"), Some("expiry")));
+    assert_eq!(stock(&app, &tea).await, 4, "its two units are back; the paid order keeps its one");
+    let uses: i32 =
+        sqlx::query_scalar("SELECT uses FROM coupons WHERE code = 'ONCE'").fetch_one(&app.pool).await.expect("uses");
+    assert_eq!(uses, 0, "its coupon use is back");
+    let mut again = order_body(buyer, &tea, 1, "cod");
+    again["coupon_code"] = json!("ONCE");
+    assert_eq!(post_order(&app, again.to_string()).await.0, StatusCode::CREATED, "the coupon can be used again");
+    let pid = paid["id"].as_str().unwrap_or_default();
+    // The paid order's window ends too; its job finds it paid.
+    eventually("both expiry jobs ran", || async {
+        let done: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.expiries' AND status = 'Done'")
+                .fetch_one(&app.pool)
+                .await
+                .ok()?;
+        (done == 2).then_some(())
+    })
+    .await;
+    let key: Option<String> = sqlx::query_scalar("SELECT idempotency_key FROM apalis.jobs WHERE idempotency_key = $1")
+        .bind(format!("expire_order:{pid}"))
+        .fetch_optional(&app.pool)
+        .await
+        .expect("expiry job");
+    assert!(key.is_some(), "the paid order had its expiry job");
+    assert_eq!(app.admin("GET", &format!("/v1/orders/{pid}"), None).await.1["status"], "paid");
+    let (_, audit) = app.admin("GET", "/v1/admin/audit", None).await;
+    assert_eq!(audit["ok"], true, "{audit}");
+}

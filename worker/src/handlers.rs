@@ -7,8 +7,8 @@ use chrono::Utc;
 use std::sync::Arc;
 
 use haat_domain::jobs::{
-    CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Notify,
-    ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
+    CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpireOrder,
+    ExpirePoints, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
 use haat_domain::{
     compensation::commissions, compensation::periods, integrations::webhooks, notifications, orders::reversals,
@@ -173,5 +173,15 @@ pub async fn prune_jobs(job: PruneJobs, state: Data<WorkerState>) -> Result<(), 
     let mut conn = state.pool.acquire().await?;
     let pruned = haat_domain::jobs::admin::prune(&mut conn, Utc::now() - state.job_retention).await?;
     tracing::info!(tick = job.tick, pruned, "finished jobs pruned");
+    Ok(())
+}
+
+/// `expire_order`: an online order still unpaid at the end of its payment
+/// window is cancelled (stock and coupon use given back).
+pub async fn expire_order(job: ExpireOrder, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    let expired = haat_domain::orders::expire(&mut tx, job.order_id, Utc::now()).await?;
+    tx.commit().await?;
+    tracing::info!(order_id = %job.order_id, expired, "payment window ended");
     Ok(())
 }

@@ -19,7 +19,7 @@ use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::retry::{NextAttempt, RetrySchedule};
 use haat_domain::jobs::{
-    CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpirePoints, Job, Notify,
+    CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpireOrder, ExpirePoints, Job, Notify,
     ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
 use haat_platform::settings::Settings;
@@ -248,6 +248,9 @@ pub async fn run(
             QueueKind::Loyalty => {
                 tokio::spawn(schedule::points_expiry(pool.clone(), settings.points_expiry_cron.clone()));
                 register!(monitor, registry, ExpirePoints, handlers::expire_points, n)
+            }
+            QueueKind::Expiries => {
+                register!(monitor, registry, ExpireOrder, handlers::expire_order, n)
             }
             QueueKind::Maintenance => {
                 tokio::spawn(schedule::prune(pool.clone(), settings.prune_cron.clone()));

@@ -120,11 +120,12 @@ async fn create(
         None => auth.require_storefront()?,
     }
     let currency = state.settings.currency.clone();
+    let window = chrono::Duration::seconds(i64::from(state.settings.payment_window_seconds));
     let req =
         idem::Request { auth: &auth, headers: &headers, route: ("POST", "/v1/orders"), body: &body, required: true };
     idem::run(&state, req, move |tx| {
         async move {
-            let order = orders::place(tx, &input, &currency).await?;
+            let order = orders::place(tx, &input, &currency, window).await?;
             Ok((StatusCode::CREATED, view(&order)?))
         }
         .boxed()

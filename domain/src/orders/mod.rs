@@ -336,7 +336,12 @@ async fn check_pickup_point(conn: &mut PgConnection, id: Option<Uuid>) -> Domain
 /// pickup point, takes stock for every line (all or nothing: any refusal
 /// rolls the caller's transaction back), spends store credit, writes the
 /// order and its "placed" notification.
-pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) -> DomainResult<Order> {
+pub async fn place(
+    conn: &mut PgConnection,
+    input: &NewOrder,
+    currency: &str,
+    payment_window: chrono::Duration,
+) -> DomainResult<Order> {
     let (buyer, method, store_credit) = check_request(input)?;
     let buyer = parties(conn, &buyer).await?;
     check_pickup_point(conn, input.pickup_point_id).await?;
@@ -415,6 +420,10 @@ pub async fn place(conn: &mut PgConnection, input: &NewOrder, currency: &str) ->
         body: format!("Dear {},\n\nwe received your order {invoice_no} of {total} {currency}.\n", buyer.name),
     };
     notifications::queue(conn, &email).await?;
+    if method == PaymentMethod::Online {
+        let at = Utc::now() + payment_window;
+        crate::jobs::enqueue(conn, &crate::jobs::ExpireOrder { order_id: id }, Some(at)).await?;
+    }
     let order = get(conn, id).await?;
     // Last, even after reading the order back: the products' rows stay
     // locked until the commit, so a popular product's orders wait for each
@@ -889,6 +898,34 @@ pub async fn cancel(conn: &mut PgConnection, order_id: Uuid, source: &str, now: 
     if o.facts.shipped {
         return Err(DomainError::conflict("order", "the order has shipped: it can only be returned"));
     }
+    cancel_locked(conn, &o, source, now).await?;
+    get(conn, order_id).await
+}
+
+/// Expires an online order its buyer never paid, at the end of its payment
+/// window: cancelled like an admin's cancel (stock and store credit back,
+/// history source `expiry`), and its coupon use given back too — the buyer
+/// never had the order. An order paid, shipped or cancelled meanwhile is
+/// left alone. Returns whether it expired.
+pub async fn expire(conn: &mut PgConnection, order_id: Uuid, now: DateTime<Utc>) -> DomainResult<bool> {
+    let o = lock(conn, order_id).await?;
+    if o.method != PaymentMethod::Online || o.facts.paid || o.facts.shipped || o.facts.cancelled {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "UPDATE coupons c SET uses = c.uses - 1 FROM orders o WHERE o.id = $1 AND o.coupon_id = c.id AND c.uses > 0",
+        order_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    cancel_locked(conn, &o, "expiry", now).await?;
+    Ok(true)
+}
+
+/// Cancels the locked order: every unit reversed, stock put back, store
+/// credit returned, the fact recorded.
+async fn cancel_locked(conn: &mut PgConnection, o: &Locked, source: &str, now: DateTime<Utc>) -> DomainResult<()> {
+    let order_id = o.id;
     let req = reversals::Request {
         kind: reversals::Kind::Cancel,
         lines: None,
@@ -910,8 +947,7 @@ pub async fn cancel(conn: &mut PgConnection, order_id: Uuid, source: &str, now: 
     }
     let (next, outcome) = order_state::apply(o.method, o.facts, OrderFact::Cancelled);
     record_event(conn, order_id, OrderFact::Cancelled.as_str(), outcome.as_str(), source, now).await?;
-    save(conn, &o, next, source, now).await?;
-    get(conn, order_id).await
+    save(conn, o, next, source, now).await
 }
 
 /// Gives the store credit spent on the order back to the buyer, once
