@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult};
 
 pub mod bulk;
+pub mod keys;
 pub mod withdrawals;
 
 /// A member's account kinds.

@@ -115,8 +115,8 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
 /// The business key of a commission's ledger entry.
 fn commission_key(c: &Commission) -> String {
     match c.kind {
-        Kind::Level => format!("commission:{}:{}:{}", c.line_id, c.beneficiary_id, c.paid_level),
-        kind => format!("commission:{}:{}:{}", c.line_id, c.beneficiary_id, kind.as_str()),
+        Kind::Level => ledger::keys::commission(c.line_id, c.beneficiary_id, c.paid_level),
+        kind => ledger::keys::commission(c.line_id, c.beneficiary_id, kind.as_str()),
     }
 }
 
@@ -282,7 +282,7 @@ pub async fn release_holds(
         if c.amount <= Decimal::ZERO {
             continue;
         }
-        let key = format!("release:{}", c.id);
+        let key = ledger::keys::commission_release(c.id);
         let reference = c.id.to_string();
         ledger::post(
             conn,

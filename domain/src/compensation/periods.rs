@@ -266,7 +266,7 @@ async fn post_bonuses(
             let member_id = tree.ids[i];
             let id = Uuid::now_v7();
             transfers.push(Transfer {
-                idempotency_key: format!("bonus:{period}:{member_id}:{name}"),
+                idempotency_key: crate::ledger::keys::period_bonus(period, member_id, &name),
                 reference: id.to_string(),
                 from: Account::System(SystemAccount::BonusExpense),
                 to: Account::Member(member_id, MemberAccount::Available),

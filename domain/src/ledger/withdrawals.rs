@@ -230,7 +230,7 @@ pub async fn act(
         }
     }
     if let Some((from, to, what)) = legs {
-        let key = format!("withdrawal_{what}:{id}");
+        let key = ledger::keys::withdrawal(what, id);
         let reference = id.to_string();
         let postings =
             vec![Posting { account: Account::Member(m, from), amount: -amount }, Posting { account: to, amount }];

@@ -542,7 +542,7 @@ async fn spend_store_credit(
     if balance < amount {
         return Err(DomainError::invalid("store_credit", format!("is more than the buyer's {balance} of credit")));
     }
-    let key = format!("order_store_credit:{order_id}");
+    let key = crate::ledger::keys::store_credit_spent(order_id);
     let reference = order_id.to_string();
     ledger::post(
         conn,
@@ -958,7 +958,7 @@ async fn return_store_credit(conn: &mut PgConnection, order_id: Uuid, buyer_id: 
     if o.store_credit.is_zero() {
         return Ok(());
     }
-    let key = format!("order_store_credit_returned:{order_id}");
+    let key = crate::ledger::keys::store_credit_returned(order_id);
     let reference = order_id.to_string();
     let postings = vec![
         Posting { account: Account::System(SystemAccount::StoreCreditRedeemed), amount: -o.store_credit },

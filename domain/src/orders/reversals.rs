@@ -330,7 +330,7 @@ async fn reverse_commissions(
         } else {
             (MemberAccount::Pending, "commission_cancelled")
         };
-        let key = format!("commission_reversal:{}:{reversal_id}", c.id);
+        let key = ledger::keys::commission_reversal(c.id, reversal_id);
         let reference = c.id.to_string();
         let postings = vec![
             Posting { account: Account::Member(c.beneficiary_id, from), amount: -delta },

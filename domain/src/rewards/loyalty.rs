@@ -98,7 +98,7 @@ pub async fn reward_order(
         .await?;
         // Points move no money until their hold ends; cash is held in pending.
         if inserted.is_some() && plan.order_cashback_reward == "cash" {
-            let key = format!("order_reward:{}", line.id);
+            let key = crate::ledger::keys::order_reward(line.id);
             let reference = head.order_id.to_string();
             let postings = vec![
                 Posting { account: Account::System(SystemAccount::CashbackExpense), amount: -amount },
@@ -131,7 +131,7 @@ pub async fn release(conn: &mut PgConnection, order_id: Uuid, now: DateTime<Utc>
         } else {
             (Account::System(SystemAccount::CashbackExpense), MemberAccount::Credit, "order_points")
         };
-        let key = format!("order_reward_release:{}", r.order_line_id);
+        let key = crate::ledger::keys::order_reward_release(r.order_line_id);
         let reference = order_id.to_string();
         let postings = vec![
             Posting { account: from, amount: -r.left },
@@ -168,7 +168,7 @@ pub async fn reverse(conn: &mut PgConnection, order_id: Uuid, currency: &str) ->
             _ => Some((MemberAccount::Credit, "order_points_clawback")),
         };
         if let Some((account, kind)) = from {
-            let key = format!("order_reward_reversal:{}:{}", r.order_line_id, r.reversed_quantity);
+            let key = crate::ledger::keys::order_reward_reversal(r.order_line_id, r.reversed_quantity);
             let reference = order_id.to_string();
             let postings = vec![
                 Posting { account: Account::Member(r.member_id, account), amount: -delta },
@@ -271,7 +271,7 @@ pub async fn expire_points(conn: &mut PgConnection, now: DateTime<Utc>, currency
     let transfers: Vec<Transfer> = due
         .iter()
         .map(|d| Transfer {
-            idempotency_key: format!("points_expiry:{}:{}", d.order_line_id, d.expired_amount),
+            idempotency_key: crate::ledger::keys::points_expiry(d.order_line_id, d.expired_amount),
             reference: d.order_line_id.to_string(),
             from: Account::Member(d.member_id, MemberAccount::Credit),
             to: Account::System(SystemAccount::Breakage),

@@ -33,7 +33,7 @@ pub async fn release(conn: &mut PgConnection, campaign_id: Uuid, currency: &str)
         .into_iter()
         .filter(|p| p.left > Decimal::ZERO)
         .map(|p| Transfer {
-            idempotency_key: format!("cashback_release:{campaign_id}:{}", p.order_line_id),
+            idempotency_key: ledger::keys::cashback_release(campaign_id, p.order_line_id),
             reference: reference.clone(),
             from: Account::Member(p.buyer_id, MemberAccount::Pending),
             to: Account::Member(p.buyer_id, MemberAccount::Available),
@@ -81,7 +81,7 @@ pub async fn claw_back(conn: &mut PgConnection, order_id: Uuid, currency: &str) 
             "available" => (MemberAccount::Available, "cashback_clawback"),
             _ => (MemberAccount::Credit, "cashback_clawback"),
         };
-        let key = format!("cashback_reversal:{}:{}:{}", p.campaign_id, p.order_line_id, p.reversed_since);
+        let key = ledger::keys::cashback_reversal(p.campaign_id, p.order_line_id, p.reversed_since);
         let reference = p.campaign_id.to_string();
         let postings = vec![
             Posting { account: Account::Member(p.buyer_id, from), amount: -delta },

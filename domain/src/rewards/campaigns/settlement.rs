@@ -204,7 +204,7 @@ async fn pay(conn: &mut PgConnection, row: &Row, payouts: &[Payout], currency: &
     let transfers: Vec<Transfer> = payouts
         .iter()
         .map(|p| Transfer {
-            idempotency_key: format!("cashback:{}:{}", row.id, p.line_id),
+            idempotency_key: crate::ledger::keys::cashback(row.id, p.line_id),
             reference: reference.clone(),
             from: Account::System(SystemAccount::CashbackExpense),
             to: Account::Member(p.buyer_id, into),
