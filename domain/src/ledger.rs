@@ -300,3 +300,49 @@ pub async fn audit(conn: &mut PgConnection) -> DomainResult<(Vec<String>, Vec<St
     .await?;
     Ok((unbalanced, drifted))
 }
+/// What a reversal takes back of one stored amount (a commission, a
+/// buyer's reward, a campaign's cashback): the share of the stored amount
+/// that the units reversed so far stand for, less what earlier reversals
+/// took — cumulative and rounded toward zero (`rules::reversal`), so
+/// partial returns add up to exactly the whole and nothing is recomputed.
+#[derive(Debug, Clone)]
+pub struct TakeBack<'a> {
+    /// Who was paid.
+    pub member: Uuid,
+    /// The amount as stored when it was paid.
+    pub stored: Decimal,
+    /// The line's units.
+    pub units: i32,
+    /// Its units reversed so far (this reversal included).
+    pub reversed_units: i32,
+    /// What earlier reversals already took.
+    pub already: Decimal,
+    /// The member's account it comes out of — pending while held (a
+    /// cancel), available or credit once released (a clawback) — with the
+    /// entry's kind; `None` when it never reached the ledger (points still
+    /// held).
+    pub from: Option<(MemberAccount, &'a str)>,
+    /// The expense it goes back to.
+    pub expense: SystemAccount,
+    /// The entry's idempotency key (`ledger::keys`).
+    pub key: &'a str,
+    /// The entry's reference.
+    pub reference: &'a str,
+}
+
+/// Takes back what `t` says is due now, with its journal entry; returns
+/// the amount (zero when nothing more is due, and then nothing is posted).
+pub async fn take_back(conn: &mut PgConnection, currency: &str, t: TakeBack<'_>) -> DomainResult<Decimal> {
+    let delta = crate::rules::reversal::reversed_share(t.stored, t.units, t.reversed_units) - t.already;
+    if delta <= Decimal::ZERO {
+        return Ok(Decimal::ZERO);
+    }
+    if let Some((account, kind)) = t.from {
+        let postings = vec![
+            Posting { account: Account::Member(t.member, account), amount: -delta },
+            Posting { account: Account::System(t.expense), amount: delta },
+        ];
+        post(conn, currency, Entry { idempotency_key: t.key, kind, reference: t.reference, postings }).await?;
+    }
+    Ok(delta)
+}

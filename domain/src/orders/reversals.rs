@@ -19,10 +19,9 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::jobs::{self, ReverseOrder};
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::ledger::{self, MemberAccount, SystemAccount, TakeBack};
 use crate::notifications;
 use crate::rules::order_state::return_window_open;
-use crate::rules::reversal::reversed_share;
 
 /// What kind of reversal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,23 +319,27 @@ async fn reverse_commissions(
     .await?;
     let mut per_member: BTreeMap<Uuid, Decimal> = BTreeMap::new();
     for c in rows {
-        let delta = reversed_share(c.amount, c.quantity, c.reversed_units) - c.reversed_amount;
-        if delta <= Decimal::ZERO {
-            continue;
-        }
-        let released = c.status == "available";
-        let (from, kind) = if released {
+        let from = if c.status == "available" {
             (MemberAccount::Available, "clawback")
         } else {
             (MemberAccount::Pending, "commission_cancelled")
         };
-        let key = ledger::keys::commission_reversal(c.id, reversal_id);
-        let reference = c.id.to_string();
-        let postings = vec![
-            Posting { account: Account::Member(c.beneficiary_id, from), amount: -delta },
-            Posting { account: Account::System(SystemAccount::CommissionExpense), amount: delta },
-        ];
-        ledger::post(conn, currency, Entry { idempotency_key: &key, kind, reference: &reference, postings }).await?;
+        let (key, reference) = (ledger::keys::commission_reversal(c.id, reversal_id), c.id.to_string());
+        let take = TakeBack {
+            member: c.beneficiary_id,
+            stored: c.amount,
+            units: c.quantity,
+            reversed_units: c.reversed_units,
+            already: c.reversed_amount,
+            from: Some(from),
+            expense: SystemAccount::CommissionExpense,
+            key: &key,
+            reference: &reference,
+        };
+        let delta = ledger::take_back(conn, currency, take).await?;
+        if delta.is_zero() {
+            continue;
+        }
         sqlx::query!(
             "UPDATE commissions SET reversed_amount = reversed_amount + $2,
                     status = CASE WHEN reversed_amount + $2 = amount THEN 'reversed' ELSE status END

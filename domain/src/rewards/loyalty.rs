@@ -19,11 +19,10 @@ use crate::compensation::cascade_inputs::OrderHead;
 use crate::compensation::plans::{self, Plan, Tier};
 use crate::error::DomainResult;
 use crate::ledger::bulk::{Transfer, post_transfers};
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount, TakeBack};
 use crate::money::in_minor_units;
 use crate::notifications::{self, ToMember};
 use crate::rules::loyalty::{earn_rate, next_tier, reward, tier_for};
-use crate::rules::reversal::reversed_share;
 
 /// The buyer's spend in the 12 months before `at`: what they paid for the
 /// units they kept (after coupon discounts), over orders credited then.
@@ -157,25 +156,29 @@ pub async fn reverse(conn: &mut PgConnection, order_id: Uuid, currency: &str) ->
     .fetch_all(&mut *conn)
     .await?;
     for r in rows {
-        let delta = reversed_share(r.amount, r.quantity, r.reversed_quantity) - r.reversed_amount;
-        if delta <= Decimal::ZERO {
-            continue;
-        }
+        // Points still held never reached the ledger: only the row changes.
         let from = match (r.status.as_str(), r.reward.as_str()) {
             ("pending", "credit") => None,
             ("pending", _) => Some((MemberAccount::Pending, "order_cashback_cancelled")),
             (_, "cash") => Some((MemberAccount::Available, "order_cashback_clawback")),
             _ => Some((MemberAccount::Credit, "order_points_clawback")),
         };
-        if let Some((account, kind)) = from {
-            let key = crate::ledger::keys::order_reward_reversal(r.order_line_id, r.reversed_quantity);
-            let reference = order_id.to_string();
-            let postings = vec![
-                Posting { account: Account::Member(r.member_id, account), amount: -delta },
-                Posting { account: Account::System(SystemAccount::CashbackExpense), amount: delta },
-            ];
-            ledger::post(conn, currency, Entry { idempotency_key: &key, kind, reference: &reference, postings })
-                .await?;
+        let key = crate::ledger::keys::order_reward_reversal(r.order_line_id, r.reversed_quantity);
+        let reference = order_id.to_string();
+        let take = TakeBack {
+            member: r.member_id,
+            stored: r.amount,
+            units: r.quantity,
+            reversed_units: r.reversed_quantity,
+            already: r.reversed_amount,
+            from,
+            expense: SystemAccount::CashbackExpense,
+            key: &key,
+            reference: &reference,
+        };
+        let delta = ledger::take_back(conn, currency, take).await?;
+        if delta.is_zero() {
+            continue;
         }
         sqlx::query!(
             "UPDATE order_rewards SET reversed_amount = reversed_amount + $2, remaining = greatest(remaining - $2, 0)

@@ -12,9 +12,8 @@ use uuid::Uuid;
 
 use crate::error::DomainResult;
 use crate::ledger::bulk::{Transfer, post_transfers};
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::ledger::{self, Account, MemberAccount, SystemAccount, TakeBack};
 use crate::notifications;
-use crate::rules::reversal::reversed_share;
 
 /// Moves a settled campaign's held cash (what no clawback took) from
 /// pending to available. Safe to run twice: released rows are skipped and
@@ -64,30 +63,36 @@ pub async fn claw_back(conn: &mut PgConnection, order_id: Uuid, currency: &str) 
     // Per campaign and buyer: reversed now, reversed in all after, names.
     let mut per_buyer: BTreeMap<(Uuid, Uuid), (Decimal, Decimal, String, String)> = BTreeMap::new();
     for p in rows {
-        let delta = reversed_share(p.amount, p.units, p.reversed_since) - p.reversed_amount;
-        let entry = per_buyer.entry((p.campaign_id, p.buyer_id)).or_insert((
-            Decimal::ZERO,
-            Decimal::ZERO,
-            p.name.clone(),
-            p.invoice_no.clone(),
-        ));
-        entry.1 += p.reversed_amount + delta.max(Decimal::ZERO);
-        if delta <= Decimal::ZERO {
-            continue;
-        }
-        entry.0 += delta;
-        let (from, kind) = match p.status.as_str() {
+        let from = match p.status.as_str() {
             "held" => (MemberAccount::Pending, "cashback_cancelled"),
             "available" => (MemberAccount::Available, "cashback_clawback"),
             _ => (MemberAccount::Credit, "cashback_clawback"),
         };
         let key = ledger::keys::cashback_reversal(p.campaign_id, p.order_line_id, p.reversed_since);
         let reference = p.campaign_id.to_string();
-        let postings = vec![
-            Posting { account: Account::Member(p.buyer_id, from), amount: -delta },
-            Posting { account: Account::System(SystemAccount::CashbackExpense), amount: delta },
-        ];
-        ledger::post(conn, currency, Entry { idempotency_key: &key, kind, reference: &reference, postings }).await?;
+        let take = TakeBack {
+            member: p.buyer_id,
+            stored: p.amount,
+            units: p.units,
+            reversed_units: p.reversed_since,
+            already: p.reversed_amount,
+            from: Some(from),
+            expense: SystemAccount::CashbackExpense,
+            key: &key,
+            reference: &reference,
+        };
+        let delta = ledger::take_back(conn, currency, take).await?;
+        let entry = per_buyer.entry((p.campaign_id, p.buyer_id)).or_insert((
+            Decimal::ZERO,
+            Decimal::ZERO,
+            p.name.clone(),
+            p.invoice_no.clone(),
+        ));
+        entry.1 += p.reversed_amount + delta;
+        if delta.is_zero() {
+            continue;
+        }
+        entry.0 += delta;
         sqlx::query!(
             "UPDATE campaign_payouts SET reversed_amount = reversed_amount + $3
               WHERE campaign_id = $1 AND order_line_id = $2",
