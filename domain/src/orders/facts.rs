@@ -1,0 +1,352 @@
+//! What happens to a placed order: provider facts applied under the
+//! order's row lock, returns and refunds recorded, cancellation and expiry,
+//! settlement at the hold's end — each status change with its history row
+//! and email, and the moment it becomes commissionable.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::compensation::plans;
+use crate::error::{DomainError, DomainResult};
+use crate::jobs::{self, CreditVolume};
+use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::notifications::{self, Email};
+use crate::rules::order_state::{self, Facts, OrderFact, Outcome, PaymentMethod, Reversed};
+
+use super::reversals;
+use super::view::{Order, get};
+
+pub(super) async fn record_history(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    status: &str,
+    source: &str,
+) -> DomainResult<()> {
+    sqlx::query!("INSERT INTO order_history (order_id, status, source) VALUES ($1, $2, $3)", order_id, status, source)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// An order's row, locked for the rest of the caller's transaction, with
+/// its facts and reversals: everything a status change is decided from.
+struct Locked {
+    id: Uuid,
+    method: PaymentMethod,
+    facts: Facts,
+    status: String,
+    commissionable_at: Option<DateTime<Utc>>,
+    invoice_no: String,
+    buyer_id: Option<Uuid>,
+    guest: Option<serde_json::Value>,
+}
+
+async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
+    let o = sqlx::query!(
+        "SELECT payment_method, status, paid_at, shipped_at, delivered_at, partially_delivered_at, cancelled_at,
+                settled_at, commissionable_at, invoice_no, buyer_id, guest
+           FROM orders WHERE id = $1 FOR UPDATE",
+        order_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound("order"))?;
+    Ok(Locked {
+        id: order_id,
+        method: PaymentMethod::parse(&o.payment_method).unwrap_or(PaymentMethod::Online),
+        facts: Facts {
+            paid: o.paid_at.is_some(),
+            shipped: o.shipped_at.is_some(),
+            delivered: o.delivered_at.is_some(),
+            partially_delivered: o.partially_delivered_at.is_some(),
+            cancelled: o.cancelled_at.is_some(),
+            settled: o.settled_at.is_some(),
+        },
+        status: o.status,
+        commissionable_at: o.commissionable_at,
+        invoice_no: o.invoice_no,
+        buyer_id: o.buyer_id,
+        guest: o.guest,
+    })
+}
+
+async fn reversed(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Reversed> {
+    let r = sqlx::query!(
+        r#"SELECT coalesce(sum(reversed_quantity), 0)::bigint AS "reversed!", coalesce(sum(quantity), 0)::bigint AS "total!",
+                  NOT EXISTS (SELECT 1 FROM order_reversals WHERE order_id = $1 AND kind <> 'refund') AS "refund_only!"
+             FROM order_lines WHERE order_id = $1"#,
+        order_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(Reversed::of(r.reversed, r.total, r.refund_only))
+}
+
+async fn record_event(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    fact: &str,
+    outcome: &str,
+    source: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    sqlx::query!(
+        "INSERT INTO order_events (order_id, fact, outcome, source, at) VALUES ($1, $2, $3, $4, $5)",
+        order_id,
+        fact,
+        outcome,
+        source,
+        now
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores the facts and the status derived from them, records a status
+/// change in the history (with its email), and marks the order
+/// commissionable once the plan's `credit_on` is met.
+async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, now: DateTime<Utc>) -> DomainResult<()> {
+    let status = order_state::status(o.method, next, reversed(conn, o.id).await?);
+    sqlx::query!(
+        "UPDATE orders SET paid_at = CASE WHEN $2 THEN coalesce(paid_at, $7) END,
+                shipped_at = CASE WHEN $3 THEN coalesce(shipped_at, $7) END,
+                delivered_at = CASE WHEN $4 THEN coalesce(delivered_at, $7) END,
+                partially_delivered_at = CASE WHEN $5 THEN coalesce(partially_delivered_at, $7) END,
+                cancelled_at = CASE WHEN $6 THEN coalesce(cancelled_at, $7) END,
+                settled_at = CASE WHEN $9 THEN coalesce(settled_at, $7) END,
+                status = $8, updated_at = $7
+          WHERE id = $1",
+        o.id,
+        next.paid,
+        next.shipped,
+        next.delivered,
+        next.partially_delivered,
+        next.cancelled,
+        now,
+        status,
+        next.settled
+    )
+    .execute(&mut *conn)
+    .await?;
+    if status != o.status {
+        record_history(conn, o.id, status, source).await?;
+        notify_status(conn, o, status).await?;
+    }
+    // Wholly refunded or returned: the store credit spent comes back too.
+    if let ("refunded" | "returned", Some(buyer_id)) = (status, o.buyer_id) {
+        return_store_credit(conn, o.id, buyer_id).await?;
+    }
+    if o.commissionable_at.is_none() {
+        mark_commissionable(conn, o.id, next, now).await?;
+    }
+    Ok(())
+}
+
+/// Applies a reported fact to an order, under the order's row lock (so two
+/// webhooks for one order never interleave). Records the fact whatever its
+/// outcome, records a status change in the history, and — once the facts
+/// satisfy the plan's `credit_on` — marks the order commissionable under the
+/// plan version in effect now and enqueues `credit_volume` in this
+/// transaction.
+pub async fn apply_fact(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    fact: OrderFact,
+    source: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Outcome> {
+    let o = lock(conn, order_id).await?;
+    let (next, outcome) = order_state::apply(o.method, o.facts, fact);
+    record_event(conn, order_id, fact.as_str(), outcome.as_str(), source, now).await?;
+    if next != o.facts {
+        save(conn, &o, next, source, now).await?;
+    }
+    Ok(outcome)
+}
+
+/// Records that the order's hold has ended (called by the release job once
+/// nothing of the order is held any more): a delivered order becomes
+/// `settled`, with its history. Recording it twice changes nothing.
+pub async fn settle(conn: &mut PgConnection, order_id: Uuid, source: &str, now: DateTime<Utc>) -> DomainResult<()> {
+    let o = lock(conn, order_id).await?;
+    if o.facts.settled {
+        return Ok(());
+    }
+    record_event(conn, order_id, "settled", "applied", source, now).await?;
+    save(conn, &o, Facts { settled: true, ..o.facts }, source, now).await
+}
+
+/// What recording a return or refund did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReversalOutcome {
+    /// Recorded; its effects follow in the `reverse_order` job.
+    Recorded(Uuid),
+    /// A whole-order reversal found nothing left to reverse.
+    NothingLeft,
+}
+
+/// Records a return or refund of some (or all remaining) units of an order,
+/// under the order lock: refuses it when the return window has closed or a
+/// line has not that many units left (nothing written), updates the status
+/// and enqueues the reversal of what the units earned.
+pub async fn reverse(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    req: &reversals::Request,
+    now: DateTime<Utc>,
+    return_window_days: u32,
+) -> DomainResult<ReversalOutcome> {
+    let o = lock(conn, order_id).await?;
+    if o.facts.cancelled {
+        return Err(DomainError::conflict("order", "the order is cancelled: nothing to return"));
+    }
+    let fact = req.kind.as_str();
+    let Some(id) = reversals::record(conn, order_id, req, now, return_window_days).await? else {
+        record_event(conn, order_id, fact, "duplicate", &req.source, now).await?;
+        return Ok(ReversalOutcome::NothingLeft);
+    };
+    record_event(conn, order_id, fact, "applied", &req.source, now).await?;
+    save(conn, &o, o.facts, &req.source, now).await?;
+    Ok(ReversalOutcome::Recorded(id))
+}
+
+/// Cancels an order that has not shipped: every unit is reversed (whatever
+/// it earned, under `credit_on: paid`, is cancelled), stock is put back and
+/// spent store credit is returned. Cancelling twice changes nothing.
+pub async fn cancel(conn: &mut PgConnection, order_id: Uuid, source: &str, now: DateTime<Utc>) -> DomainResult<Order> {
+    let o = lock(conn, order_id).await?;
+    if o.facts.cancelled {
+        return get(conn, order_id).await;
+    }
+    if o.facts.shipped {
+        return Err(DomainError::conflict("order", "the order has shipped: it can only be returned"));
+    }
+    cancel_locked(conn, &o, source, now).await?;
+    get(conn, order_id).await
+}
+
+/// Expires an online order its buyer never paid, at the end of its payment
+/// window: cancelled like an admin's cancel (stock and store credit back,
+/// history source `expiry`), and its coupon use given back too — the buyer
+/// never had the order. An order paid, shipped or cancelled meanwhile is
+/// left alone. Returns whether it expired.
+pub async fn expire(conn: &mut PgConnection, order_id: Uuid, now: DateTime<Utc>) -> DomainResult<bool> {
+    let o = lock(conn, order_id).await?;
+    if o.method != PaymentMethod::Online || o.facts.paid || o.facts.shipped || o.facts.cancelled {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "UPDATE coupons c SET uses = c.uses - 1 FROM orders o WHERE o.id = $1 AND o.coupon_id = c.id AND c.uses > 0",
+        order_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    cancel_locked(conn, &o, "expiry", now).await?;
+    Ok(true)
+}
+
+/// Cancels the locked order: every unit reversed, stock put back, store
+/// credit returned, the fact recorded.
+async fn cancel_locked(conn: &mut PgConnection, o: &Locked, source: &str, now: DateTime<Utc>) -> DomainResult<()> {
+    let order_id = o.id;
+    let req = reversals::Request {
+        kind: reversals::Kind::Cancel,
+        lines: None,
+        reason: None,
+        source: source.into(),
+        external_ref: None,
+    };
+    reversals::record(conn, order_id, &req, now, 0).await?;
+    sqlx::query!(
+        "UPDATE products p SET stock = p.stock + l.quantity, updated_at = $2
+           FROM order_lines l WHERE l.order_id = $1 AND l.product_id = p.id",
+        order_id,
+        now
+    )
+    .execute(&mut *conn)
+    .await?;
+    if let Some(buyer_id) = o.buyer_id {
+        return_store_credit(conn, order_id, buyer_id).await?;
+    }
+    let (next, outcome) = order_state::apply(o.method, o.facts, OrderFact::Cancelled);
+    record_event(conn, order_id, OrderFact::Cancelled.as_str(), outcome.as_str(), source, now).await?;
+    save(conn, o, next, source, now).await
+}
+
+/// Gives the store credit spent on the order back to the buyer, once
+/// (cancelled, or wholly refunded or returned).
+async fn return_store_credit(conn: &mut PgConnection, order_id: Uuid, buyer_id: Uuid) -> DomainResult<()> {
+    let o =
+        sqlx::query!("SELECT store_credit, currency FROM orders WHERE id = $1", order_id).fetch_one(&mut *conn).await?;
+    if o.store_credit.is_zero() {
+        return Ok(());
+    }
+    let key = crate::ledger::keys::store_credit_returned(order_id);
+    let reference = order_id.to_string();
+    let postings = vec![
+        Posting { account: Account::System(SystemAccount::StoreCreditRedeemed), amount: -o.store_credit },
+        Posting { account: Account::Member(buyer_id, MemberAccount::Credit), amount: o.store_credit },
+    ];
+    let returned = ledger::post(
+        conn,
+        &o.currency,
+        Entry { idempotency_key: &key, kind: "store_credit_returned", reference: &reference, postings },
+    )
+    .await?;
+    if returned {
+        crate::rewards::loyalty::restore_points(conn, order_id).await?;
+    }
+    Ok(())
+}
+
+async fn mark_commissionable(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    facts: Facts,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let Some(plan) = plans::in_effect(conn, now).await? else {
+        tracing::warn!(%order_id, "no plan in effect: the order earns no commissions");
+        return Ok(());
+    };
+    if !order_state::is_commissionable(facts, plan.credit_on) {
+        return Ok(());
+    }
+    sqlx::query!(
+        "UPDATE orders SET commissionable_at = $2, plan_id = $3 WHERE id = $1 AND commissionable_at IS NULL",
+        order_id,
+        now,
+        plan.id
+    )
+    .execute(&mut *conn)
+    .await?;
+    jobs::enqueue(conn, &CreditVolume { order_id }, None).await
+}
+
+/// Emails the buyer about the status changes they care about.
+async fn notify_status(conn: &mut PgConnection, o: &Locked, status: &str) -> DomainResult<()> {
+    let invoice_no = &o.invoice_no;
+    let what = match status {
+        "paid" => "is paid: thank you",
+        "delivered" | "partially_delivered" => "has been delivered",
+        "cancelled" => "has been cancelled",
+        "returned" | "partially_returned" => "has been returned",
+        "refunded" | "partially_refunded" => "has been refunded",
+        _ => return Ok(()),
+    };
+    let what = if status.starts_with("partially_") { format!("{what} in part") } else { what.to_owned() };
+    let subject = format!("Order {invoice_no} {what}");
+    let dedupe_key = format!("order_{status}:{}", o.id);
+    let body = |name: &str| format!("Dear {name},\n\nyour order {invoice_no} {what}.\n");
+    match (o.buyer_id, &o.guest) {
+        (Some(buyer_id), _) => notifications::to_member(conn, buyer_id, dedupe_key, subject, body).await,
+        (None, Some(guest)) => {
+            let text = |k: &str| guest.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let email = Email { dedupe_key, member_id: None, to: text("email"), subject, body: body(&text("name")) };
+            notifications::queue(conn, &email).await
+        }
+        (None, None) => Ok(()),
+    }
+}

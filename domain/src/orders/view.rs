@@ -1,0 +1,242 @@
+//! Reading orders: one with its lines, history and events, a member's
+//! orders a page at a time, and the lookups webhooks and access checks need.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::reversals;
+use crate::error::{DomainError, DomainResult};
+use crate::money::in_minor_units as money;
+
+/// A stored order line.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderLine {
+    /// Id.
+    pub id: Uuid,
+    /// Product.
+    pub product_id: Uuid,
+    /// Units.
+    pub quantity: i32,
+    /// Price per unit at order time.
+    pub unit_price: Decimal,
+    /// PV per unit at order time.
+    pub pv: Decimal,
+    /// BV per unit at order time.
+    pub bv: Decimal,
+    /// unit_price × quantity.
+    pub line_total: Decimal,
+    /// Units returned, refunded or cancelled so far.
+    pub reversed_quantity: i32,
+}
+
+/// One status change.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryItem {
+    /// The new status.
+    pub status: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who caused it (`api`, `webhook:{provider}:{id}`, …).
+    pub source: String,
+}
+
+/// An order with its lines and history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    /// Id.
+    pub id: Uuid,
+    /// What gateways and couriers call it.
+    pub invoice_no: String,
+    /// The buying member (null for a guest order).
+    pub buyer_id: Option<Uuid>,
+    /// A guest order's referrer: the member whose share link it came
+    /// through (gets the volume as customer volume and the retail margin).
+    pub referrer_id: Option<Uuid>,
+    /// A guest order's buyer.
+    pub guest: Option<serde_json::Value>,
+    /// Where the order is collected.
+    pub pickup_point_id: Option<Uuid>,
+    /// Derived from the facts.
+    pub status: String,
+    /// `online` or `cod`.
+    pub payment_method: String,
+    /// Currency of all amounts.
+    pub currency: String,
+    /// Lines.
+    pub lines: Vec<OrderLine>,
+    /// Σ line totals.
+    pub subtotal: Decimal,
+    /// Discount (from the coupon).
+    pub discount: Decimal,
+    /// The coupon redeemed.
+    pub coupon_id: Option<Uuid>,
+    /// Store credit spent.
+    pub store_credit: Decimal,
+    /// What the buyer pays.
+    pub total: Decimal,
+    /// Σ PV.
+    pub pv: Decimal,
+    /// Σ BV.
+    pub bv: Decimal,
+    /// Shipping address.
+    pub shipping_address: serde_json::Value,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Status changes, oldest first.
+    pub history: Vec<HistoryItem>,
+    /// Every fact reported, with what it did (`applied`, `held`,
+    /// `duplicate`, `ignored`), oldest first.
+    pub events: Vec<EventItem>,
+    /// Returns, refunds and cancellation, oldest first.
+    pub reversals: Vec<reversals::Reversal>,
+}
+
+/// One reported fact and what it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventItem {
+    /// `paid`, `delivered`, `return`, …
+    pub fact: String,
+    /// What it did.
+    pub outcome: String,
+    /// Who reported it.
+    pub source: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+/// An order as a list shows it: its figures and status, without lines or
+/// history (`get` has those).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderSummary {
+    /// Id.
+    pub id: Uuid,
+    /// Invoice number.
+    pub invoice_no: String,
+    /// Status.
+    pub status: String,
+    /// `online` or `cod`.
+    pub payment_method: String,
+    /// Currency.
+    pub currency: String,
+    /// Σ lines.
+    pub subtotal: Decimal,
+    /// Coupon discount.
+    pub discount: Decimal,
+    /// Store credit spent.
+    pub store_credit: Decimal,
+    /// What the buyer pays.
+    pub total: Decimal,
+    /// Σ PV.
+    pub pv: Decimal,
+    /// Σ BV.
+    pub bv: Decimal,
+    /// Placed.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of the orders `member_id` placed, newest first.
+pub async fn list_for_member(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> DomainResult<Vec<OrderSummary>> {
+    let rows = sqlx::query!(
+        "SELECT id, invoice_no, status, payment_method, currency, subtotal, discount, store_credit, total, pv, bv,
+                created_at
+           FROM orders WHERE buyer_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        member_id,
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|o| OrderSummary {
+            id: o.id,
+            invoice_no: o.invoice_no,
+            status: o.status,
+            payment_method: o.payment_method,
+            currency: o.currency,
+            subtotal: money(o.subtotal),
+            discount: money(o.discount),
+            store_credit: money(o.store_credit),
+            total: money(o.total),
+            pv: money(o.pv),
+            bv: money(o.bv),
+            created_at: o.created_at,
+        })
+        .collect())
+}
+
+/// Reads an order with its lines and history.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
+    let o = sqlx::query!("SELECT * FROM orders WHERE id = $1", id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(DomainError::NotFound("order"))?;
+    let lines = sqlx::query_as!(
+        OrderLine,
+        "SELECT id, product_id, quantity, unit_price, pv, bv, line_total, reversed_quantity FROM order_lines
+          WHERE order_id = $1 ORDER BY line_no",
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let history = sqlx::query_as!(
+        HistoryItem,
+        "SELECT status, at, source FROM order_history WHERE order_id = $1 ORDER BY id",
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let events = sqlx::query_as!(
+        EventItem,
+        "SELECT fact, outcome, source, at FROM order_events WHERE order_id = $1 ORDER BY id",
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let reversals = reversals::list(conn, id).await?;
+    Ok(Order {
+        id: o.id,
+        invoice_no: o.invoice_no,
+        buyer_id: o.buyer_id,
+        referrer_id: o.referrer_id,
+        guest: o.guest,
+        pickup_point_id: o.pickup_point_id,
+        status: o.status,
+        payment_method: o.payment_method,
+        currency: o.currency,
+        lines,
+        subtotal: money(o.subtotal),
+        discount: money(o.discount),
+        coupon_id: o.coupon_id,
+        store_credit: money(o.store_credit),
+        total: money(o.total),
+        pv: o.pv,
+        bv: o.bv,
+        shipping_address: o.shipping_address,
+        created_at: o.created_at,
+        history,
+        events,
+        reversals,
+    })
+}
+
+/// The member whose order it is (for access checks): the buyer, or a guest
+/// order's referrer.
+pub async fn owner_of(conn: &mut PgConnection, id: Uuid) -> DomainResult<Uuid> {
+    sqlx::query_scalar!(r#"SELECT coalesce(buyer_id, referrer_id) AS "owner!" FROM orders WHERE id = $1"#, id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(DomainError::NotFound("order"))
+}
+
+/// The order a provider's invoice number names.
+pub async fn id_by_invoice(conn: &mut PgConnection, invoice_no: &str) -> DomainResult<Option<Uuid>> {
+    Ok(sqlx::query_scalar!("SELECT id FROM orders WHERE invoice_no = $1", invoice_no).fetch_optional(conn).await?)
+}
