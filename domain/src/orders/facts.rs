@@ -130,15 +130,17 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
     )
     .execute(&mut *conn)
     .await?;
-    if status != o.status {
+    let effects = order_state::effects(&o.status, status, o.commissionable_at.is_some());
+    if let Some(status) = effects.history {
         record_history(conn, o.id, status, source).await?;
-        notify_status(conn, o, status).await?;
     }
-    // Wholly refunded or returned: the store credit spent comes back too.
-    if let ("refunded" | "returned", Some(buyer_id)) = (status, o.buyer_id) {
+    if let Some(news) = effects.news {
+        tell_buyer(conn, o, status, news).await?;
+    }
+    if let (true, Some(buyer_id)) = (effects.return_store_credit, o.buyer_id) {
         return_store_credit(conn, o.id, buyer_id).await?;
     }
-    if o.commissionable_at.is_none() {
+    if effects.check_commissionable {
         mark_commissionable(conn, o.id, next, now).await?;
     }
     Ok(())
@@ -325,18 +327,10 @@ async fn mark_commissionable(
     jobs::enqueue(conn, &CreditVolume { order_id }, None).await
 }
 
-/// Emails the buyer about the status changes they care about.
-async fn notify_status(conn: &mut PgConnection, o: &Locked, status: &str) -> DomainResult<()> {
+/// Emails the buyer (a member or a guest) what happened to the order
+/// (`what`, decided by `rules::order_state::effects`).
+async fn tell_buyer(conn: &mut PgConnection, o: &Locked, status: &str, what: &str) -> DomainResult<()> {
     let invoice_no = &o.invoice_no;
-    let what = match status {
-        "paid" => "is paid: thank you",
-        "delivered" | "partially_delivered" => "has been delivered",
-        "cancelled" => "has been cancelled",
-        "returned" | "partially_returned" => "has been returned",
-        "refunded" | "partially_refunded" => "has been refunded",
-        _ => return Ok(()),
-    };
-    let what = if status.starts_with("partially_") { format!("{what} in part") } else { what.to_owned() };
     let subject = format!("Order {invoice_no} {what}");
     let dedupe_key = format!("order_{status}:{}", o.id);
     let body = |name: &str| format!("Dear {name},\n\nyour order {invoice_no} {what}.\n");

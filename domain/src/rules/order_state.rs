@@ -217,6 +217,50 @@ pub fn status(method: PaymentMethod, facts: Facts, reversed: Reversed) -> &'stat
     }
 }
 
+/// What a change of an order's facts causes, decided from its status
+/// before and after: applied in one place, in this order, by the order's
+/// persistence (`orders::facts`), which decides nothing itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effects {
+    /// The new status, for the history (`None`: unchanged).
+    pub history: Option<&'static str>,
+    /// What the buyer's email says happened (`None`: no email).
+    pub news: Option<&'static str>,
+    /// Whether the store credit spent on the order comes back (the whole
+    /// order refunded or returned).
+    pub return_store_credit: bool,
+    /// Whether to look whether the order became commissionable (it is
+    /// not yet).
+    pub check_commissionable: bool,
+}
+
+/// The effects of the order moving from status `before` to `after`;
+/// `commissionable` is whether it already is.
+pub fn effects(before: &str, after: &'static str, commissionable: bool) -> Effects {
+    let changed = before != after;
+    Effects {
+        history: changed.then_some(after),
+        news: if changed { news(after) } else { None },
+        return_store_credit: matches!(after, "refunded" | "returned"),
+        check_commissionable: !commissionable,
+    }
+}
+
+/// What an order's email says when it reaches `status`, if anything.
+fn news(status: &str) -> Option<&'static str> {
+    Some(match status {
+        "paid" => "is paid: thank you",
+        "delivered" => "has been delivered",
+        "partially_delivered" => "has been delivered in part",
+        "cancelled" => "has been cancelled",
+        "returned" => "has been returned",
+        "partially_returned" => "has been returned in part",
+        "refunded" => "has been refunded",
+        "partially_refunded" => "has been refunded in part",
+        _ => return None,
+    })
+}
+
 /// True once the facts satisfy the plan's `credit_on`.
 pub fn is_commissionable(facts: Facts, credit_on: CreditOn) -> bool {
     if facts.cancelled || !facts.paid {
@@ -241,6 +285,28 @@ pub fn return_window_open(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_status_change_is_recorded_and_told_once_and_a_whole_return_gives_the_store_credit_back() {
+        let e = effects("pending_payment", "paid", false);
+        assert_eq!(
+            e,
+            Effects {
+                history: Some("paid"),
+                news: Some("is paid: thank you"),
+                return_store_credit: false,
+                check_commissionable: true
+            }
+        );
+        assert_eq!(
+            effects("paid", "paid", true),
+            Effects { history: None, news: None, return_store_credit: false, check_commissionable: false }
+        );
+        assert_eq!(effects("delivered", "settled", true).news, None, "settling sends no email");
+        assert!(effects("delivered", "returned", true).return_store_credit);
+        assert!(!effects("delivered", "partially_returned", true).return_store_credit);
+        assert_eq!(effects("delivered", "partially_refunded", true).news, Some("has been refunded in part"));
+    }
+
     #[test]
     fn a_delivered_order_is_settled_once_its_hold_ends_and_a_later_return_still_shows() {
         let delivered = Facts { paid: true, delivered: true, ..Facts::default() };
