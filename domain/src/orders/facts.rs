@@ -54,7 +54,10 @@ async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
     .ok_or(DomainError::NotFound("order"))?;
     Ok(Locked {
         id: order_id,
-        method: PaymentMethod::parse(&o.payment_method).unwrap_or(PaymentMethod::Online),
+        // A value we never write is corruption, not a default.
+        method: PaymentMethod::parse(&o.payment_method).ok_or_else(|| {
+            DomainError::Internal(anyhow::anyhow!("order {order_id} has unknown payment method {:?}", o.payment_method))
+        })?,
         facts: Facts {
             paid: o.paid_at.is_some(),
             shipped: o.shipped_at.is_some(),
