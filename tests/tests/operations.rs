@@ -341,6 +341,12 @@ async fn jobs_are_listed_by_public_queue_name_and_status_a_page_at_a_time_each_e
         }
     }
     assert_eq!(walked, in_table);
+    let (status, one) = app.admin("GET", &format!("/v1/admin/jobs/{}", in_table[0]), None).await;
+    assert_eq!(
+        (status, one["status"].as_str(), one["queue"].as_str()),
+        (StatusCode::OK, Some("Done"), Some("notifications"))
+    );
+    assert_eq!(app.admin("GET", "/v1/admin/jobs/nope", None).await.0, StatusCode::NOT_FOUND);
     // `failed` is a job that failed and has attempts left: listed as
     // failed and as pending, not as dead.
     let id = &in_table[0];

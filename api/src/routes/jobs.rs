@@ -19,7 +19,10 @@ use crate::idem::{self, PostRequest};
 
 /// Job routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/admin/jobs", get(list)).route("/v1/admin/jobs/{id}/retry", post(retry))
+    Router::new()
+        .route("/v1/admin/jobs", get(list))
+        .route("/v1/admin/jobs/{id}", get(show))
+        .route("/v1/admin/jobs/{id}/retry", post(retry))
 }
 
 /// `?status=&queue=&limit=&cursor=`.
@@ -44,6 +47,13 @@ async fn list(
     let last = jobs.last().map(|j| j.id.clone());
     let items = jobs.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(page_of(items, limit, || last)))
+}
+
+/// `GET /v1/admin/jobs/{id}`: one job's status, attempts and last result.
+async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(to_json(&admin::get(&mut conn, &id).await?)?))
 }
 
 async fn retry(

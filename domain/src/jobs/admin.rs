@@ -131,6 +131,15 @@ pub fn parse_queue(name: &str) -> DomainResult<Queue> {
         .ok_or_else(|| DomainError::invalid("queue", format!("must be one of {}", Queue::names())))
 }
 
+/// One job by its id: its status, attempts and last result.
+pub async fn get(conn: &mut PgConnection, id: &str) -> DomainResult<JobView> {
+    let sql = format!("SELECT {COLUMNS} FROM apalis.jobs WHERE id = $1");
+    match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await? {
+        Some(row) => view(&row),
+        None => Err(DomainError::NotFound("job")),
+    }
+}
+
 /// Puts a dead job back to run now with a fresh set of attempts. Anything
 /// else is 409 (a job that will still run, or has run, is left alone).
 pub async fn retry(conn: &mut PgConnection, id: &str) -> DomainResult<JobView> {
