@@ -12,7 +12,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CreditVolume};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
 use crate::notifications::{self, Email};
-use crate::rules::order_state::{self, Facts, OrderFact, Outcome, PaymentMethod, Reversed};
+use crate::rules::order_state::{self, Facts, OrderFact, OrderStatus, Outcome, PaymentMethod, Reversed};
 
 use super::reversals;
 use super::view::{Order, get};
@@ -35,7 +35,7 @@ struct Locked {
     id: Uuid,
     method: PaymentMethod,
     facts: Facts,
-    status: String,
+    status: OrderStatus,
     commissionable_at: Option<DateTime<Utc>>,
     invoice_no: String,
     buyer_id: Option<Uuid>,
@@ -66,7 +66,7 @@ async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
             cancelled: o.cancelled_at.is_some(),
             settled: o.settled_at.is_some(),
         },
-        status: o.status,
+        status: stored_status(order_id, &o.status)?,
         commissionable_at: o.commissionable_at,
         invoice_no: o.invoice_no,
         buyer_id: o.buyer_id,
@@ -128,17 +128,17 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
         next.partially_delivered,
         next.cancelled,
         now,
-        status,
+        status.as_str(),
         next.settled
     )
     .execute(&mut *conn)
     .await?;
-    let effects = order_state::effects(&o.status, status, o.commissionable_at.is_some());
+    let effects = order_state::effects(o.status, status, o.commissionable_at.is_some());
     if let Some(status) = effects.history {
-        record_history(conn, o.id, status, source).await?;
+        record_history(conn, o.id, status.as_str(), source).await?;
     }
     if let Some(news) = effects.news {
-        tell_buyer(conn, o, status, news).await?;
+        tell_buyer(conn, o, status.as_str(), news).await?;
     }
     if let (true, Some(buyer_id)) = (effects.return_store_credit, o.buyer_id) {
         return_store_credit(conn, o.id, buyer_id).await?;
@@ -346,4 +346,11 @@ async fn tell_buyer(conn: &mut PgConnection, o: &Locked, status: &str, what: &st
         }
         (None, None) => Ok(()),
     }
+}
+
+/// The status stored on order `id`: a name we never write is corruption,
+/// an error rather than a default.
+pub(super) fn stored_status(id: Uuid, status: &str) -> DomainResult<OrderStatus> {
+    OrderStatus::parse(status)
+        .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("order {id} has unknown status {status:?}")))
 }

@@ -7,6 +7,9 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::facts::stored_status;
+use crate::rules::order_state::OrderStatus;
+
 use super::reversals;
 use crate::error::{DomainError, DomainResult};
 use crate::money::in_minor_units as money;
@@ -60,7 +63,7 @@ pub struct Order {
     /// Where the order is collected.
     pub pickup_point_id: Option<Uuid>,
     /// Derived from the facts.
-    pub status: String,
+    pub status: OrderStatus,
     /// `online` or `cod`.
     pub payment_method: String,
     /// Currency of all amounts.
@@ -115,7 +118,7 @@ pub struct OrderSummary {
     /// Invoice number.
     pub invoice_no: String,
     /// Status.
-    pub status: String,
+    pub status: OrderStatus,
     /// `online` or `cod`.
     pub payment_method: String,
     /// Currency.
@@ -153,23 +156,24 @@ pub async fn list_for_member(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|o| OrderSummary {
-            id: o.id,
-            invoice_no: o.invoice_no,
-            status: o.status,
-            payment_method: o.payment_method,
-            currency: o.currency,
-            subtotal: money(o.subtotal),
-            discount: money(o.discount),
-            store_credit: money(o.store_credit),
-            total: money(o.total),
-            pv: money(o.pv),
-            bv: money(o.bv),
-            created_at: o.created_at,
+    rows.into_iter()
+        .map(|o| {
+            Ok(OrderSummary {
+                id: o.id,
+                invoice_no: o.invoice_no,
+                status: stored_status(o.id, &o.status)?,
+                payment_method: o.payment_method,
+                currency: o.currency,
+                subtotal: money(o.subtotal),
+                discount: money(o.discount),
+                store_credit: money(o.store_credit),
+                total: money(o.total),
+                pv: money(o.pv),
+                bv: money(o.bv),
+                created_at: o.created_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Reads an order with its lines and history.
@@ -208,7 +212,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         referrer_id: o.referrer_id,
         guest: o.guest,
         pickup_point_id: o.pickup_point_id,
-        status: o.status,
+        status: stored_status(o.id, &o.status)?,
         payment_method: o.payment_method,
         currency: o.currency,
         lines,

@@ -183,37 +183,113 @@ impl Reversed {
     }
 }
 
+/// Where an order stands (DESIGN §4), derived from its facts and reversals
+/// and never set directly. Stored and answered as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Placed; an online order waits for its payment.
+    PendingPayment,
+    /// Paid, not shipped yet.
+    Paid,
+    /// With the courier.
+    Shipped,
+    /// Delivered.
+    Delivered,
+    /// Some lines delivered.
+    PartiallyDelivered,
+    /// Delivered and its hold over.
+    Settled,
+    /// Cancelled (by an admin, or expired unpaid).
+    Cancelled,
+    /// Every unit returned.
+    Returned,
+    /// Some units returned.
+    PartiallyReturned,
+    /// Every unit refunded.
+    Refunded,
+    /// Some units refunded.
+    PartiallyRefunded,
+}
+
+impl OrderStatus {
+    /// Every status.
+    pub const ALL: [Self; 11] = [
+        Self::PendingPayment,
+        Self::Paid,
+        Self::Shipped,
+        Self::Delivered,
+        Self::PartiallyDelivered,
+        Self::Settled,
+        Self::Cancelled,
+        Self::Returned,
+        Self::PartiallyReturned,
+        Self::Refunded,
+        Self::PartiallyRefunded,
+    ];
+
+    /// The stored and answered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "pending_payment",
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::PartiallyDelivered => "partially_delivered",
+            Self::Settled => "settled",
+            Self::Cancelled => "cancelled",
+            Self::Returned => "returned",
+            Self::PartiallyReturned => "partially_returned",
+            Self::Refunded => "refunded",
+            Self::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    /// The status of a stored name; `None` for a name we never write.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A status equals its stored name.
+impl PartialEq<&str> for OrderStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// The status an order with these facts and reversals is in. A return or
 /// refund outranks the delivery facts; cancellation outranks everything.
-pub fn status(method: PaymentMethod, facts: Facts, reversed: Reversed) -> &'static str {
+pub fn status(method: PaymentMethod, facts: Facts, reversed: Reversed) -> OrderStatus {
+    use OrderStatus as S;
     if facts.cancelled {
-        return "cancelled";
+        return S::Cancelled;
     }
     match reversed {
-        Reversed::Wholly { refund_only: true } => return "refunded",
-        Reversed::Wholly { refund_only: false } => return "returned",
-        Reversed::Partly { refund_only: true } => return "partially_refunded",
-        Reversed::Partly { refund_only: false } => return "partially_returned",
+        Reversed::Wholly { refund_only: true } => return S::Refunded,
+        Reversed::Wholly { refund_only: false } => return S::Returned,
+        Reversed::Partly { refund_only: true } => return S::PartiallyRefunded,
+        Reversed::Partly { refund_only: false } => return S::PartiallyReturned,
         Reversed::None => {}
     }
     if method == PaymentMethod::Online && !facts.paid {
-        return "pending_payment";
+        return S::PendingPayment;
     }
     // Delivered and its hold over: nothing about it is pending any more.
     if facts.settled && (facts.delivered || facts.partially_delivered) {
-        return "settled";
+        return S::Settled;
     }
     // A partial delivery is the more specific report: it wins over `delivered`.
     if facts.partially_delivered {
-        "partially_delivered"
+        S::PartiallyDelivered
     } else if facts.delivered {
-        "delivered"
+        S::Delivered
     } else if facts.shipped {
-        "shipped"
+        S::Shipped
     } else if facts.paid {
-        "paid"
+        S::Paid
     } else {
-        "pending_payment"
+        S::PendingPayment
     }
 }
 
@@ -223,7 +299,7 @@ pub fn status(method: PaymentMethod, facts: Facts, reversed: Reversed) -> &'stat
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Effects {
     /// The new status, for the history (`None`: unchanged).
-    pub history: Option<&'static str>,
+    pub history: Option<OrderStatus>,
     /// What the buyer's email says happened (`None`: no email).
     pub news: Option<&'static str>,
     /// Whether the store credit spent on the order comes back (the whole
@@ -236,28 +312,29 @@ pub struct Effects {
 
 /// The effects of the order moving from status `before` to `after`;
 /// `commissionable` is whether it already is.
-pub fn effects(before: &str, after: &'static str, commissionable: bool) -> Effects {
+pub fn effects(before: OrderStatus, after: OrderStatus, commissionable: bool) -> Effects {
     let changed = before != after;
     Effects {
         history: changed.then_some(after),
         news: if changed { news(after) } else { None },
-        return_store_credit: matches!(after, "refunded" | "returned"),
+        return_store_credit: matches!(after, OrderStatus::Refunded | OrderStatus::Returned),
         check_commissionable: !commissionable,
     }
 }
 
 /// What an order's email says when it reaches `status`, if anything.
-fn news(status: &str) -> Option<&'static str> {
+fn news(status: OrderStatus) -> Option<&'static str> {
+    use OrderStatus as S;
     Some(match status {
-        "paid" => "is paid: thank you",
-        "delivered" => "has been delivered",
-        "partially_delivered" => "has been delivered in part",
-        "cancelled" => "has been cancelled",
-        "returned" => "has been returned",
-        "partially_returned" => "has been returned in part",
-        "refunded" => "has been refunded",
-        "partially_refunded" => "has been refunded in part",
-        _ => return None,
+        S::Paid => "is paid: thank you",
+        S::Delivered => "has been delivered",
+        S::PartiallyDelivered => "has been delivered in part",
+        S::Cancelled => "has been cancelled",
+        S::Returned => "has been returned",
+        S::PartiallyReturned => "has been returned in part",
+        S::Refunded => "has been refunded",
+        S::PartiallyRefunded => "has been refunded in part",
+        S::PendingPayment | S::Shipped | S::Settled => return None,
     })
 }
 
@@ -287,24 +364,26 @@ pub fn return_window_open(
 mod tests {
     #[test]
     fn a_status_change_is_recorded_and_told_once_and_a_whole_return_gives_the_store_credit_back() {
-        let e = effects("pending_payment", "paid", false);
-        assert_eq!(
-            e,
-            Effects {
-                history: Some("paid"),
-                news: Some("is paid: thank you"),
-                return_store_credit: false,
-                check_commissionable: true
-            }
-        );
-        assert_eq!(
-            effects("paid", "paid", true),
-            Effects { history: None, news: None, return_store_credit: false, check_commissionable: false }
-        );
-        assert_eq!(effects("delivered", "settled", true).news, None, "settling sends no email");
-        assert!(effects("delivered", "returned", true).return_store_credit);
-        assert!(!effects("delivered", "partially_returned", true).return_store_credit);
-        assert_eq!(effects("delivered", "partially_refunded", true).news, Some("has been refunded in part"));
+        use OrderStatus as S;
+        let e = effects(S::PendingPayment, S::Paid, false);
+        let told = Effects {
+            history: Some(S::Paid),
+            news: Some("is paid: thank you"),
+            return_store_credit: false,
+            check_commissionable: true,
+        };
+        assert_eq!(e, told);
+        let quiet = Effects { history: None, news: None, return_store_credit: false, check_commissionable: false };
+        assert_eq!(effects(S::Paid, S::Paid, true), quiet);
+        assert_eq!(effects(S::Delivered, S::Settled, true).news, None, "settling sends no email");
+        assert!(effects(S::Delivered, S::Returned, true).return_store_credit);
+        assert!(!effects(S::Delivered, S::PartiallyReturned, true).return_store_credit);
+        assert_eq!(effects(S::Delivered, S::PartiallyRefunded, true).news, Some("has been refunded in part"));
+        for st in S::ALL {
+            assert_eq!(S::parse(st.as_str()), Some(st));
+            assert_eq!(serde_json::to_value(st).expect("json"), st.as_str());
+        }
+        assert_eq!(S::parse("lost"), None);
     }
 
     #[test]
