@@ -452,7 +452,17 @@ pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, run_at: Option<Da
 /// three). Were a key taken after all, the insert fails and the whole
 /// transaction with it — never a silent duplicate.
 pub async fn enqueue_for_new_row<J: Job>(conn: &mut PgConnection, batch: &[J]) -> DomainResult<()> {
-    let tasks = batch.iter().map(|job| task(job, None)).collect::<DomainResult<Vec<_>>>()?;
+    enqueue_for_new_row_at(conn, batch, None).await
+}
+
+/// [`enqueue_for_new_row`], the jobs to run at `run_at` (rounded up to the
+/// queue's second).
+pub async fn enqueue_for_new_row_at<J: Job>(
+    conn: &mut PgConnection,
+    batch: &[J],
+    run_at: Option<DateTime<Utc>>,
+) -> DomainResult<()> {
+    let tasks = batch.iter().map(|job| task(job, run_at)).collect::<DomainResult<Vec<_>>>()?;
     apalis_postgres::queries::push_tasks(&mut *conn, J::QUEUE, tasks).await?;
     Ok(())
 }

@@ -328,7 +328,8 @@ pub async fn place(
     notifications::queue(conn, &email).await?;
     if method == PaymentMethod::Online {
         let at = Utc::now() + payment_window;
-        crate::jobs::enqueue(conn, &crate::jobs::ExpireOrder { order_id: id }, Some(at)).await?;
+        // The order is new, so its expiry key is: one statement, no savepoint.
+        crate::jobs::enqueue_for_new_row_at(conn, &[crate::jobs::ExpireOrder { order_id: id }], Some(at)).await?;
     }
     let order = get(conn, id).await?;
     // Last, even after reading the order back: the products' rows stay
