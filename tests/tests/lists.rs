@@ -193,6 +193,10 @@ async fn a_members_orders_the_payout_queue_by_status_and_member_search_are_lists
         let ids: Vec<&Value> = found["items"].as_array().into_iter().flatten().map(|m| &m["id"]).collect();
         assert_eq!(ids, [&rahima["id"]], "q={q}: {found}");
     }
+    let (status, p) = app.admin("GET", &format!("/v1/admin/members?q={}", "ক".repeat(255)), None).await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("q")), "{p}");
+    let (status, _) = app.admin("GET", &format!("/v1/admin/members?q={}", "ক".repeat(254)), None).await;
+    assert_eq!(status, StatusCode::OK, "254 Bengali letters are within the bound");
     let (_, nobody) = app.admin("GET", "/v1/admin/members?q=nobody@example.com", None).await;
     assert_eq!(nobody["items"], json!([]));
     let (all, _) = walk(&app, "/v1/admin/members", 2).await;

@@ -8,8 +8,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-#[tokio::test]
-async fn the_audit_command_exits_zero_on_a_sound_database_and_one_naming_each_violation() {
+/// A sound system: a chain of three, one delivered cod order of a 450.00
+/// tea (BV 300) whose 30.00 and 15.00 commissions are held, nothing left
+/// running.
+async fn delivered_and_held() -> (TestApp, Vec<serde_json::Value>, serde_json::Value) {
     let app = TestApp::spawn().await;
     app.create_plan(five_level_plan(7)).await;
     let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
@@ -18,6 +20,12 @@ async fn the_audit_command_exits_zero_on_a_sound_database_and_one_naming_each_vi
     assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
     wallet_reaches(&app, &chain[1], "pending", "30.00").await;
     quiescent(&app.pool).await;
+    (app, chain, order)
+}
+
+#[tokio::test]
+async fn the_audit_command_exits_zero_on_a_sound_database_and_one_naming_each_violation() {
+    let (app, chain, _) = delivered_and_held().await;
 
     let out = app.worker_command(&["audit"]).await;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -347,6 +355,8 @@ async fn jobs_are_listed_by_public_queue_name_and_status_a_page_at_a_time_each_e
         (StatusCode::OK, Some("Done"), Some("notifications"))
     );
     assert_eq!(app.admin("GET", "/v1/admin/jobs/nope", None).await.0, StatusCode::NOT_FOUND);
+    let (status, p) = app.admin("GET", &format!("/v1/admin/jobs?status=done&cursor={}", "x".repeat(65)), None).await;
+    assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("cursor")));
     // `failed` is a job that failed and has attempts left: listed as
     // failed and as pending, not as dead.
     let id = &in_table[0];
@@ -368,14 +378,7 @@ async fn jobs_are_listed_by_public_queue_name_and_status_a_page_at_a_time_each_e
 
 #[tokio::test]
 async fn the_audit_finds_a_commission_altered_by_sql_a_fact_applied_twice_and_a_key_used_twice() {
-    let app = TestApp::spawn().await;
-    app.create_plan(five_level_plan(7)).await;
-    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
-    let chain = app.create_chain(3).await;
-    let order = app.place_order(&chain[2], &tea, 1, "cod").await;
-    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
-    wallet_reaches(&app, &chain[1], "pending", "30.00").await;
-    quiescent(&app.pool).await;
+    let (app, _, order) = delivered_and_held().await;
     assert_eq!(failed_audit_checks(&app).await, Vec::<(String, Vec<String>)>::new());
     let invoice = order["invoice_no"].as_str().unwrap_or_default().to_owned();
     let order_id: Uuid = order["id"].as_str().and_then(|s| s.parse().ok()).expect("order id");

@@ -30,7 +30,8 @@ async fn create(
 
 async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
+    let limit = page.limit()?;
     let mut conn = state.pool.acquire().await?;
-    let items = flash_sales::list(&mut conn, uuid_cursor(&page)?, page.limit()?).await?;
-    page_by_id(&items, page.limit()?, |i| i.id)
+    let items = flash_sales::list(&mut conn, uuid_cursor(&page)?, limit).await?;
+    page_by_id(&items, limit, |i| i.id)
 }

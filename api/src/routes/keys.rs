@@ -59,9 +59,10 @@ async fn create(
 /// secret; newest first, a page at a time.
 async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
+    let limit = page.limit()?;
     let mut conn = state.pool.acquire().await?;
-    let keys = auth::list_keys(&mut conn, uuid_cursor(&page)?, page.limit()?).await?;
-    page_by_id(&keys, page.limit()?, |k| k.id)
+    let keys = auth::list_keys(&mut conn, uuid_cursor(&page)?, limit).await?;
+    page_by_id(&keys, limit, |k| k.id)
 }
 
 async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {

@@ -191,10 +191,11 @@ async fn orders_of(
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
     let id = visible_member(&auth, &id)?;
+    let limit = page.limit()?;
     let mut conn = state.pool.acquire().await?;
     members::get(&mut conn, id).await?;
-    let items = orders::list_for_member(&mut conn, id, uuid_cursor(&page)?, page.limit()?).await?;
-    page_by_id(&items, page.limit()?, |o| o.id)
+    let items = orders::list_for_member(&mut conn, id, uuid_cursor(&page)?, limit).await?;
+    page_by_id(&items, limit, |o| o.id)
 }
 
 #[derive(Deserialize)]
@@ -211,9 +212,9 @@ async fn search(
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
-    let mut conn = state.pool.acquire().await?;
-    let found = members::search(&mut conn, s.q.as_deref(), uuid_cursor(&page)?, page.limit()?).await?;
     let limit = page.limit()?;
+    let mut conn = state.pool.acquire().await?;
+    let found = members::search(&mut conn, s.q.as_deref(), uuid_cursor(&page)?, limit).await?;
     let last = found.last().map(|m| m.id.to_string());
     Ok(Json(super::page_of(found.iter().map(view).collect(), limit, || last)))
 }

@@ -129,7 +129,8 @@ async fn queue(
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
+    let limit = page.limit()?;
     let mut conn = state.pool.acquire().await?;
-    let rows = withdrawals::list(&mut conn, f.status.as_deref(), uuid_cursor(&page)?, page.limit()?).await?;
-    page_by_id(&rows, page.limit()?, |w| w.id)
+    let rows = withdrawals::list(&mut conn, f.status.as_deref(), uuid_cursor(&page)?, limit).await?;
+    page_by_id(&rows, limit, |w| w.id)
 }

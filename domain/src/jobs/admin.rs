@@ -107,6 +107,10 @@ pub async fn list(
     before: Option<&str>,
     limit: i64,
 ) -> DomainResult<Vec<JobView>> {
+    // The queue library's ids are 26-character ULIDs.
+    if before.is_some_and(|c| c.len() > 64) {
+        return Err(DomainError::invalid("cursor", "is not a cursor we gave"));
+    }
     let sql = format!(
         "SELECT {COLUMNS} FROM apalis.jobs WHERE {} AND ($1::text IS NULL OR job_type = $1)
             AND ($2::text IS NULL OR id < $2)

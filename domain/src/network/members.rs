@@ -156,6 +156,10 @@ pub async fn search(
     limit: i64,
 ) -> DomainResult<Vec<Member>> {
     let q = q.map(str::trim).filter(|q| !q.is_empty());
+    // No email, phone or referral code is longer than an email may be.
+    if let Some(q) = q {
+        crate::input::bounded(q, 254).map_err(|e| DomainError::invalid("q", e.to_string()))?;
+    }
     Ok(sqlx::query_as!(
         Member,
         "SELECT id, name, email, phone, referral_code, sponsor_id, parent_id, status, joined_at

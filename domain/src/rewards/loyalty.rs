@@ -43,18 +43,18 @@ async fn spend_12m(conn: &mut PgConnection, member_id: Uuid, at: DateTime<Utc>, 
 }
 
 /// Writes the buyer's reward on each line of the credited order (once per
-/// line) and, for cash, its pending ledger entry. Returns whether the
-/// order has rewards waiting for their hold to end.
+/// line) and, for cash, its pending ledger entry; the order's release job
+/// releases them with its commissions.
 pub async fn reward_order(
     conn: &mut PgConnection,
     head: &OrderHead,
     plan: &Plan,
     release_at: DateTime<Utc>,
     currency: &str,
-) -> DomainResult<bool> {
-    let Some(buyer) = head.buyer_id else { return Ok(false) };
+) -> DomainResult<()> {
+    let Some(buyer) = head.buyer_id else { return Ok(()) };
     if plan.order_cashback_rate.is_zero() && plan.tiers.iter().all(|t| t.rate.is_zero()) {
-        return Ok(false);
+        return Ok(());
     }
     let spend = spend_12m(conn, buyer, head.credited_at, head.order_id).await?;
     let rate = earn_rate(plan.order_cashback_rate, spend, &plan.tiers);
@@ -68,13 +68,11 @@ pub async fn reward_order(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut any = false;
     for line in lines {
         let amount = reward(line.value, rate);
         if amount.is_zero() {
             continue;
         }
-        any = true;
         let inserted = sqlx::query_scalar!(
             "INSERT INTO order_rewards (order_line_id, order_id, member_id, reward, basis, rate, tier, spend_12m,
                                         plan_id, amount, status, release_at, expires_at)
@@ -107,7 +105,7 @@ pub async fn reward_order(
             ledger::post(conn, currency, entry).await?;
         }
     }
-    Ok(any)
+    Ok(())
 }
 
 /// Releases the order's rewards whose hold has ended (under the order
