@@ -27,6 +27,8 @@ pub async fn track(req: Request, next: Next) -> Response {
 
 /// `GET /metrics` (Prometheus text format, unauthenticated like
 /// `/healthz`: counts and timings only).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>) -> String {
     haat_platform::observability::render(&state.metrics, &state.pool).await
 }

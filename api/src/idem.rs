@@ -39,9 +39,12 @@ pub struct Request<'a> {
     pub required: bool,
 }
 
-/// Runs `work` in one transaction, honouring the request's idempotency key.
-pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResult<Response> {
-    let key = match req.headers.get("idempotency-key") {
+/// The request's `Idempotency-Key`, checked: a malformed one is a 400, and
+/// so is a missing one where the contract requires it (handlers of those
+/// routes call this first, so a missing header is named before anything
+/// else about the request).
+pub fn key_of(headers: &HeaderMap, required: bool) -> ApiResult<Option<String>> {
+    Ok(match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
                 .ok()
@@ -51,11 +54,16 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
                 })?
                 .to_owned(),
         ),
-        None if req.required => {
+        None if required => {
             return Err(ApiError::field(StatusCode::BAD_REQUEST, "Idempotency-Key", "this header is required here"));
         }
         None => None,
-    };
+    })
+}
+
+/// Runs `work` in one transaction, honouring the request's idempotency key.
+pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResult<Response> {
+    let key = key_of(req.headers, req.required)?;
     let Some(key) = key else {
         let mut tx = state.pool.begin().await?;
         let (status, body) = work(&mut tx).await?;

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod http_metrics;
 pub mod idem;
+pub mod openapi;
 pub mod routes;
 
 use std::sync::Arc;
@@ -49,9 +50,24 @@ pub fn router(state: AppState) -> Router {
     layered(routes()).with_state(state)
 }
 
-/// Every route.
+/// Every route, and the OpenAPI document of the same routes.
 fn routes() -> Router<AppState> {
-    Router::new()
+    let (router, _) = documented_routes().split_for_parts();
+    router.fallback(|| async { ApiError::not_found("route") }).method_not_allowed_fallback(|| async {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "this route does not take that method")
+    })
+}
+
+/// The OpenAPI document as `/openapi.json` serves it (`haat-api openapi`
+/// prints it, so a client can be generated without a running server).
+pub fn openapi_json() -> String {
+    let (_, doc) = documented_routes().split_for_parts();
+    openapi::document(doc).to_pretty_json().expect("the OpenAPI document serializes")
+}
+
+/// Every documented route: each carries its own OpenAPI path.
+fn documented_routes() -> routes::Routes {
+    routes::Routes::new()
         .merge(routes::members::router())
         .merge(routes::catalog::router())
         .merge(routes::campaigns::router())
@@ -68,11 +84,10 @@ fn routes() -> Router<AppState> {
         .merge(routes::keys::router())
         .merge(routes::jobs::router())
         .merge(routes::ops::router())
-        .route("/metrics", axum::routing::get(http_metrics::render))
-        .fallback(|| async { ApiError::not_found("route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "this route does not take that method")
-        })
+        .routes(utoipa_axum::routes!(http_metrics::render))
+        .routes(utoipa_axum::routes!(openapi::serve_document))
+        .routes(utoipa_axum::routes!(openapi::docs_page))
+        .routes(utoipa_axum::routes!(openapi::redoc_script))
 }
 
 /// What every route is wrapped in: a panic answers a problem+json 500

@@ -1,5 +1,6 @@
 //! `haat-api`: the HTTP front. Configuration comes from the environment
 //! (see the README); with no `DATABASE_URL` it starts the embedded database.
+//! `haat-api openapi` prints the OpenAPI document and exits.
 
 use std::io::Write;
 
@@ -8,6 +9,10 @@ use haat_platform::settings::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("openapi") {
+        println!("{}", haat_api::openapi_json());
+        return Ok(());
+    }
     runtime::init_tracing()?;
     let shutdown = runtime::shutdown_signal();
     let settings = Settings::from_env()?;

@@ -11,7 +11,7 @@ use crate::ledger;
 use crate::rewards::campaigns;
 
 /// One check and what violates it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// What is checked.
     pub name: &'static str,

@@ -9,7 +9,8 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult};
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything.
     Admin,
@@ -109,11 +110,12 @@ pub async fn revoke_key(conn: &mut PgConnection, id: Uuid) -> DomainResult<()> {
 }
 
 /// An API key as admins see it: never its secret (only a digest is kept).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     /// Id.
     pub id: Uuid,
     /// `admin`, `storefront` or `member`.
+    #[schema(value_type = Role)]
     pub role: String,
     /// The member a member key acts for.
     pub member_id: Option<Uuid>,

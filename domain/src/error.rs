@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// One problem with one input field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// JSON path of the field (`lines[0].quantity`).
     pub field: String,

@@ -198,15 +198,19 @@ async fn system_account_id(conn: &mut PgConnection, kind: SystemAccount, currenc
 }
 
 /// A member's cached balances.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Wallet {
     /// Held earnings.
+    #[schema(value_type = crate::money::DecimalText)]
     pub pending: Decimal,
     /// Withdrawable cash.
+    #[schema(value_type = crate::money::DecimalText)]
     pub available: Decimal,
     /// Store credit.
+    #[schema(value_type = crate::money::DecimalText)]
     pub credit: Decimal,
     /// Set aside for withdrawals.
+    #[schema(value_type = crate::money::DecimalText)]
     pub reserved: Decimal,
 }
 

@@ -91,6 +91,27 @@ pub fn format(d: Decimal, scale: u32) -> String {
     d.to_string()
 }
 
+/// What a money amount, a volume or a rate looks like on the wire: a decimal
+/// written as a string. Only the OpenAPI document uses it, so every such
+/// field carries the same pattern.
+pub struct DecimalText;
+
+/// The pattern of [`DecimalText`]: an optional minus, digits, and at most
+/// one fractional part.
+pub const DECIMAL_PATTERN: &str = r"^-?[0-9]+(\.[0-9]+)?$";
+
+impl utoipa::PartialSchema for DecimalText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(DECIMAL_PATTERN))
+            .examples(["1250.50"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DecimalText {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

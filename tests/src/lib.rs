@@ -28,7 +28,8 @@ pub use standin::Standin;
 /// How long any awaited condition may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-fn workspace_dir() -> PathBuf {
+/// The workspace's root folder (where `docs/`, `scripts/` and `target/` are).
+pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 

@@ -1,11 +1,10 @@
 //! Cashback campaigns: admins create them, move or repeat their
 //! settlement, settle them early or cancel them, and read the decision.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use haat_domain::DomainResult;
@@ -14,22 +13,26 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Page, admin_create, page_by_id, uuid_cursor};
+use super::{ListOf, Page, Routes, admin_create, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem::{self, PostRequest};
+use utoipa_axum::routes;
 
 /// Campaign routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/campaigns", post(create).get(list))
-        .route("/v1/admin/campaigns/{id}", get(show))
-        .route("/v1/admin/campaigns/{id}/schedule", post(schedule))
-        .route("/v1/admin/campaigns/{id}/settle", post(settle))
-        .route("/v1/admin/campaigns/{id}/cancel", post(cancel))
+pub fn router() -> Routes {
+    Routes::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show))
+        .routes(routes!(schedule))
+        .routes(routes!(settle))
+        .routes(routes!(cancel))
 }
 
+/// Creates a cashback campaign (admin).
+#[utoipa::path(post, path = "/v1/admin/campaigns", tag = "campaigns", request_body = NewCampaign,
+    responses((status = 201, description = "The campaign, scheduled", body = Campaign)))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -45,6 +48,9 @@ async fn create(
     .await
 }
 
+/// Lists campaigns (admin).
+#[utoipa::path(get, path = "/v1/admin/campaigns", tag = "campaigns", params(Page),
+    responses((status = 200, description = "A page of campaigns, newest first", body = ListOf<Campaign>)))]
 async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let limit = page.limit()?;
@@ -53,6 +59,9 @@ async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page
     page_by_id(&items, limit, |i| i.id)
 }
 
+/// One campaign (admin).
+#[utoipa::path(get, path = "/v1/admin/campaigns/{id}", tag = "campaigns", params(("id" = String, Path, description = "The campaign")),
+    responses((status = 200, description = "The campaign with its settlement once decided", body = Campaign)))]
 async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let id = parse_id(&id, "campaign")?;
@@ -60,6 +69,9 @@ async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>)
     Ok(Json(to_json(&campaigns::get(&mut conn, id).await?)?))
 }
 
+/// Moves or repeats a campaign's settlement (admin).
+#[utoipa::path(post, path = "/v1/admin/campaigns/{id}/schedule", tag = "campaigns", request_body = ScheduleInput,
+    params(("id" = String, Path, description = "The campaign")), responses((status = 200, description = "The campaign, rescheduled", body = Campaign)))]
 async fn schedule(
     State(state): State<AppState>,
     auth: Auth,
@@ -74,6 +86,8 @@ async fn schedule(
 }
 
 /// Settles now: answers 202, the settlement job does the work.
+#[utoipa::path(post, path = "/v1/admin/campaigns/{id}/settle", tag = "campaigns", params(("id" = String, Path, description = "The campaign")),
+    responses((status = 202, description = "The campaign; its settlement job is queued", body = Campaign)))]
 async fn settle(
     State(state): State<AppState>,
     auth: Auth,
@@ -86,6 +100,9 @@ async fn settle(
     change.run(&id, move |c, id| campaigns::settle_now(c, id, now).boxed()).await
 }
 
+/// Cancels a campaign before it settles (admin).
+#[utoipa::path(post, path = "/v1/admin/campaigns/{id}/cancel", tag = "campaigns", params(("id" = String, Path, description = "The campaign")),
+    responses((status = 200, description = "The campaign, cancelled", body = Campaign)))]
 async fn cancel(
     State(state): State<AppState>,
     auth: Auth,

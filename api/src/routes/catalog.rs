@@ -1,38 +1,32 @@
 //! Catalog: admins write products, any key reads them.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::catalog::products::{self, Product, ProductInput};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{Page, page_of};
+use super::{ListOf, Page, Routes, page_by_id, uuid_cursor};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem::{self, PostRequest};
+use utoipa_axum::routes;
 
 /// Catalog routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/products", post(create))
-        .route("/v1/admin/products/{id}", patch(update))
-        .route("/v1/products", get(list))
-        .route("/v1/products/{id}", get(show))
+pub fn router() -> Routes {
+    Routes::new().routes(routes!(create)).routes(routes!(update)).routes(routes!(list)).routes(routes!(show))
 }
 
-fn view(p: &Product) -> Value {
-    json!({
-        "id": p.id, "sku": p.sku, "name": p.name, "category": p.category,
-        "price": p.price, "pv": p.pv, "bv": p.bv, "stock": p.stock, "active": p.active,
-        "commissionable": p.commissionable, "seller_id": p.seller_id,
-        "created_at": p.created_at, "updated_at": p.updated_at,
-    })
+fn view(p: &Product) -> ApiResult<Value> {
+    to_json(p)
 }
 
+/// Creates a product (admin).
+#[utoipa::path(post, path = "/v1/admin/products", tag = "catalog", request_body = ProductInput,
+    responses((status = 201, description = "The product", body = Product)))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -42,11 +36,15 @@ async fn create(
     auth.require_admin()?;
     let input: ProductInput = parse_json(&body)?;
     idem::post(&state, &auth, &post, &body, move |tx| {
-        async move { Ok((StatusCode::CREATED, view(&products::create(tx, &input).await?))) }.boxed()
+        async move { Ok((StatusCode::CREATED, view(&products::create(tx, &input).await?)?)) }.boxed()
     })
     .await
 }
 
+/// Changes the fields sent (admin).
+#[utoipa::path(patch, path = "/v1/admin/products/{id}", tag = "catalog", request_body = ProductInput,
+    params(("id" = String, Path, description = "The product")),
+    responses((status = 200, description = "The product as changed", body = Product)))]
 async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -57,27 +55,26 @@ async fn update(
     let id = parse_id(&id, "product")?;
     let input: ProductInput = parse_json(&body)?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(view(&products::patch(&mut conn, id, &input).await?)))
+    Ok(Json(view(&products::patch(&mut conn, id, &input).await?)?))
 }
 
+/// Lists products (any key).
+#[utoipa::path(get, path = "/v1/products", tag = "catalog", params(Page),
+    responses((status = 200, description = "A page of products", body = ListOf<Product>)))]
 async fn list(State(state): State<AppState>, _auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     let limit = page.limit()?;
-    let after = page
-        .cursor
-        .as_deref()
-        .map(|c| {
-            uuid::Uuid::parse_str(c)
-                .map_err(|_| ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "cursor", "is not a cursor we gave"))
-        })
-        .transpose()?;
+    let after = uuid_cursor(&page)?;
     let mut conn = state.pool.acquire().await?;
     let products = products::list(&mut conn, after, limit).await?;
-    let last = products.last().map(|p| p.id.to_string());
-    Ok(Json(page_of(products.iter().map(view).collect(), limit, || last)))
+    page_by_id(&products, limit, |p| p.id)
 }
 
+/// One product (any key).
+#[utoipa::path(get, path = "/v1/products/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "The product")),
+    responses((status = 200, description = "The product", body = Product)))]
 async fn show(State(state): State<AppState>, _auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "product")?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(view(&products::get(&mut conn, id).await?)))
+    Ok(Json(view(&products::get(&mut conn, id).await?)?))
 }

@@ -1,37 +1,40 @@
 //! Jobs for operators: list them by status (`dead` ones above all) and put
 //! a dead one back to run.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::jobs::admin::{self, Status};
+use haat_domain::jobs::admin::{self, JobView, Status};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Page, page_of};
+use super::{ListOf, Page, Routes, page_of};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, Path, Query};
 use crate::idem::{self, PostRequest};
+use utoipa_axum::routes;
 
 /// Job routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/jobs", get(list))
-        .route("/v1/admin/jobs/{id}", get(show))
-        .route("/v1/admin/jobs/{id}/retry", post(retry))
+pub fn router() -> Routes {
+    Routes::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(retry))
 }
 
-/// `?status=&queue=&limit=&cursor=`.
-#[derive(Debug, Deserialize)]
+/// `?status=&queue=` of the job list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Filter {
+    /// `dead` (default), `failed` (attempts left), `pending`, `running` or `done`.
     status: Option<String>,
+    /// A public queue name (`notifications`, `commissions`, …).
     queue: Option<String>,
 }
 
+/// Lists jobs by status, `dead` by default (admin).
+#[utoipa::path(get, path = "/v1/admin/jobs", tag = "operations", params(Filter, Page),
+    responses((status = 200, description = "A page of jobs in that status", body = ListOf<JobView>)))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -50,12 +53,19 @@ async fn list(
 }
 
 /// `GET /v1/admin/jobs/{id}`: one job's status, attempts and last result.
+#[utoipa::path(get, path = "/v1/admin/jobs/{id}", tag = "operations",
+    params(("id" = String, Path, description = "The job")),
+    responses((status = 200, description = "The job's status, attempts and last result", body = JobView)))]
 async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(to_json(&admin::get(&mut conn, &id).await?)?))
 }
 
+/// Puts a dead or failed job back to run (admin).
+#[utoipa::path(post, path = "/v1/admin/jobs/{id}/retry", tag = "operations",
+    params(("id" = String, Path, description = "The job")),
+    responses((status = 200, description = "The job, due again with fresh attempts", body = JobView)))]
 async fn retry(
     State(state): State<AppState>,
     auth: Auth,

@@ -1,36 +1,57 @@
 //! API keys (admin): create (the secret is shown once) and revoke.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, post};
-use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::auth::{self, Role};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use haat_domain::auth::{self, KeyView, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::{Page, page_by_id, uuid_cursor};
+use super::{ListOf, Page, Routes, page_by_id, uuid_cursor};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem::{self, PostRequest};
+use utoipa_axum::routes;
 
 /// Key routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/admin/api-keys", post(create).get(list)).route("/v1/admin/api-keys/{id}", delete(revoke))
+pub fn router() -> Routes {
+    Routes::new().routes(routes!(create, list)).routes(routes!(revoke))
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/admin/api-keys`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewKey {
+    /// What the key may do.
+    #[schema(value_type = Role)]
     role: String,
+    /// The member a `member` key acts for.
     #[serde(default)]
     member_id: Option<uuid::Uuid>,
 }
 
+/// A new key, with its secret (shown once).
+#[derive(Serialize, utoipa::ToSchema)]
+struct KeyCreated {
+    /// The key's id.
+    id: uuid::Uuid,
+    /// Its role.
+    role: Role,
+    /// The member a member key acts for.
+    member_id: Option<uuid::Uuid>,
+    /// The secret: `Authorization: Bearer <token>`. Null when this is a
+    /// replay under the same Idempotency-Key: the secret is kept only as a
+    /// digest, so it is shown once.
+    token: Option<String>,
+}
+
 /// Creates a key. A retry under the same Idempotency-Key answers the same
-/// key (secret included) instead of making a second live one.
+/// key (its secret null: it is shown once) instead of making a second one.
+#[utoipa::path(post, path = "/v1/admin/api-keys", tag = "operations", request_body = NewKey,
+    responses((status = 201, description = "The key; its secret is shown this once", body = KeyCreated)))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -45,10 +66,8 @@ async fn create(
     idem::post(&state, &auth, &post, &body, move |tx| {
         async move {
             let (id, token) = auth::create_key(tx, role, input.member_id).await?;
-            Ok((
-                StatusCode::CREATED,
-                json!({ "id": id, "role": role.as_str(), "member_id": input.member_id, "token": token }),
-            ))
+            let made = KeyCreated { id, role, member_id: input.member_id, token: Some(token) };
+            Ok((StatusCode::CREATED, to_json(&made)?))
         }
         .boxed()
     })
@@ -57,6 +76,8 @@ async fn create(
 
 /// `GET /v1/admin/api-keys`: every key, revoked ones included, never a
 /// secret; newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/admin/api-keys", tag = "operations", params(Page),
+    responses((status = 200, description = "A page of keys, never their secrets", body = ListOf<KeyView>)))]
 async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let limit = page.limit()?;
@@ -65,6 +86,10 @@ async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page
     page_by_id(&keys, limit, |k| k.id)
 }
 
+/// Revokes a key (admin).
+#[utoipa::path(delete, path = "/v1/admin/api-keys/{id}", tag = "operations",
+    params(("id" = String, Path, description = "The key")),
+    responses((status = 204, description = "Revoked: it no longer authenticates")))]
 async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     auth.require_admin()?;
     let id = parse_id(&id, "api key")?;

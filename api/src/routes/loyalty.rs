@@ -1,26 +1,32 @@
 //! Loyalty: a member's tier, points and their expiry dates; admins may run
 //! the points expiry now (the same job the daily schedule enqueues).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::FutureExt;
 use haat_domain::jobs::{self, ExpirePoints};
+use haat_domain::rewards::loyalty::Standing;
 use haat_domain::{network::members, rewards::loyalty};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::{Queued, Routes, queued};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, Path, parse_id};
 use crate::idem::{self, PostRequest};
+use utoipa_axum::routes;
 
 /// Loyalty routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/members/{id}/loyalty", get(standing)).route("/v1/admin/loyalty/expire", post(expire))
+pub fn router() -> Routes {
+    Routes::new().routes(routes!(standing)).routes(routes!(expire))
 }
 
+/// A member's loyalty standing (a member key: its own only).
+#[utoipa::path(get, path = "/v1/members/{id}/loyalty", tag = "loyalty",
+    params(("id" = String, Path, description = "The member")),
+    responses((status = 200, description = "Tier, points balance and the lots that expire next", body = Standing)))]
 async fn standing(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "member")?;
     auth.require_member_access(id, "member")?;
@@ -29,13 +35,16 @@ async fn standing(State(state): State<AppState>, auth: Auth, Path(id): Path<Stri
     Ok(Json(to_json(&loyalty::standing(&mut conn, id, chrono::Utc::now()).await?)?))
 }
 
+/// Runs the points expiry now (admin).
+#[utoipa::path(post, path = "/v1/admin/loyalty/expire", tag = "loyalty",
+    responses((status = 202, description = "The points expiry job is queued", body = Queued)))]
 async fn expire(State(state): State<AppState>, auth: Auth, post: PostRequest) -> ApiResult<Response> {
     auth.require_admin()?;
     let job = ExpirePoints { tick: chrono::Utc::now().timestamp_millis() };
     idem::post(&state, &auth, &post, &[], move |tx| {
         async move {
             jobs::enqueue(tx, &job, None).await?;
-            Ok((StatusCode::ACCEPTED, json!({"status": "queued"})))
+            Ok((StatusCode::ACCEPTED, queued()?))
         }
         .boxed()
     })

@@ -1,46 +1,92 @@
 //! Members: create, read, admin placement and suspension.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::money::{VOLUME_SCALE, format};
+use haat_domain::money::{DecimalText, VOLUME_SCALE, format};
 use haat_domain::network::members::{self, Member, NewMember};
-use haat_domain::orders;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use haat_domain::orders::{self, OrderSummary};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::{Page, page_by_id, uuid_cursor};
+use super::{ListOf, Page, Routes, page_by_id, uuid_cursor};
 use crate::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem::{self, PostRequest};
+use utoipa_axum::routes;
 
 /// Member routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/members", post(create))
-        .route("/v1/members/{id}", get(show))
-        .route("/v1/members/{id}/volume", get(volume))
-        .route("/v1/members/{id}/team", get(team))
-        .route("/v1/members/{id}/orders", get(orders_of))
-        .route("/v1/admin/members", get(search))
-        .route("/v1/admin/members/{id}/placement", post(place))
-        .route("/v1/admin/members/{id}/suspend", post(suspend))
-        .route("/v1/admin/members/{id}/reinstate", post(reinstate))
+pub fn router() -> Routes {
+    Routes::new()
+        .routes(routes!(create))
+        .routes(routes!(show))
+        .routes(routes!(volume))
+        .routes(routes!(team))
+        .routes(routes!(orders_of))
+        .routes(routes!(search))
+        .routes(routes!(place))
+        .routes(routes!(suspend))
+        .routes(routes!(reinstate))
 }
 
 /// The API shape of a member.
-pub fn view(m: &Member) -> Value {
-    json!({
-        "id": m.id, "name": m.name, "email": m.email, "phone": m.phone,
-        "referral_code": m.referral_code, "sponsor_id": m.sponsor_id, "parent_id": m.parent_id,
-        "status": m.status, "joined_at": m.joined_at,
-    })
+pub fn view(m: &Member) -> ApiResult<Value> {
+    to_json(m)
 }
 
+/// `GET /v1/members/{id}/volume`.
+#[derive(Serialize, utoipa::ToSchema)]
+struct VolumeView {
+    /// The period, `YYYY-MM`.
+    period: String,
+    /// The member's own PV.
+    #[schema(value_type = DecimalText)]
+    personal_pv: String,
+    /// The member's own BV.
+    #[schema(value_type = DecimalText)]
+    personal_bv: String,
+    /// PV of the member and its whole downline.
+    #[schema(value_type = DecimalText)]
+    group_pv: String,
+    /// BV of the member and its whole downline.
+    #[schema(value_type = DecimalText)]
+    group_bv: String,
+}
+
+/// `GET /v1/members/{id}/team`.
+#[derive(Serialize, utoipa::ToSchema)]
+struct TeamView {
+    /// Whose downline.
+    member_id: uuid::Uuid,
+    /// The period, `YYYY-MM`.
+    period: String,
+    /// How many levels down.
+    depth: i32,
+    /// One entry per level.
+    levels: Vec<TeamLevelView>,
+}
+
+/// One level of a team.
+#[derive(Serialize, utoipa::ToSchema)]
+struct TeamLevelView {
+    /// 1 = the member's direct placements.
+    level: i32,
+    /// Members at this level.
+    members: i64,
+    /// Their PV in the period.
+    #[schema(value_type = DecimalText)]
+    pv: String,
+    /// Their BV in the period.
+    #[schema(value_type = DecimalText)]
+    bv: String,
+}
+
+/// Creates a member under the sponsor whose code is given (storefront, admin).
+#[utoipa::path(post, path = "/v1/members", tag = "members", request_body = NewMember,
+    responses((status = 201, description = "The member, placed under its sponsor", body = Member)))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -55,25 +101,33 @@ async fn create(
     idem::run(&state, req, move |tx| {
         async move {
             let m = members::create(tx, &input, &currency).await?;
-            Ok((StatusCode::CREATED, view(&m)))
+            Ok((StatusCode::CREATED, view(&m)?))
         }
         .boxed()
     })
     .await
 }
 
+/// One member (a member key: its own only).
+#[utoipa::path(get, path = "/v1/members/{id}", tag = "members", params(("id" = String, Path, description = "The member")),
+    responses((status = 200, description = "The member", body = Member)))]
 async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = visible_member(&auth, &id)?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(view(&members::get(&mut conn, id).await?)))
+    Ok(Json(view(&members::get(&mut conn, id).await?)?))
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/admin/members/{id}/placement`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Placement {
+    /// The new placement parent (not in the member's own downline).
     parent_id: uuid::Uuid,
 }
 
+/// Re-places a member under another parent (admin).
+#[utoipa::path(post, path = "/v1/admin/members/{id}/placement", tag = "members", request_body = Placement,
+    params(("id" = String, Path, description = "The member")), responses((status = 200, description = "The member, re-placed", body = Member)))]
 async fn place(
     State(state): State<AppState>,
     auth: Auth,
@@ -85,7 +139,7 @@ async fn place(
     let id = parse_id(&id, "member")?;
     let input: Placement = parse_json(&body)?;
     idem::post(&state, &auth, &post, &body, move |tx| {
-        async move { Ok((StatusCode::OK, view(&members::place(tx, id, input.parent_id).await?))) }.boxed()
+        async move { Ok((StatusCode::OK, view(&members::place(tx, id, input.parent_id).await?)?)) }.boxed()
     })
     .await
 }
@@ -100,11 +154,14 @@ async fn set_status(
     auth.require_admin()?;
     let id = parse_id(&id, "member")?;
     idem::post(&state, &auth, &post, &[], move |tx| {
-        async move { Ok((StatusCode::OK, view(&members::set_status(tx, id, suspended).await?))) }.boxed()
+        async move { Ok((StatusCode::OK, view(&members::set_status(tx, id, suspended).await?)?)) }.boxed()
     })
     .await
 }
 
+/// Suspends a member (admin).
+#[utoipa::path(post, path = "/v1/admin/members/{id}/suspend", tag = "members", params(("id" = String, Path, description = "The member")),
+    responses((status = 200, description = "The member, suspended", body = Member)))]
 async fn suspend(
     State(state): State<AppState>,
     auth: Auth,
@@ -114,6 +171,9 @@ async fn suspend(
     set_status(state, auth, id, post, true).await
 }
 
+/// Reinstates a suspended member (admin).
+#[utoipa::path(post, path = "/v1/admin/members/{id}/reinstate", tag = "members", params(("id" = String, Path, description = "The member")),
+    responses((status = 200, description = "The member, active again", body = Member)))]
 async fn reinstate(
     State(state): State<AppState>,
     auth: Auth,
@@ -123,9 +183,15 @@ async fn reinstate(
     set_status(state, auth, id, post, false).await
 }
 
-#[derive(Deserialize)]
+/// `?period=&depth=` of the volume and team reads.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PeriodQuery {
+    /// `YYYY-MM` (default: this month).
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}$")]
     period: Option<String>,
+    /// Levels of the team (default 3; team only).
+    #[param(value_type = Option<i32>)]
     depth: Option<String>,
 }
 
@@ -136,6 +202,11 @@ impl PeriodQuery {
     }
 }
 
+/// A member's volume in a period.
+#[utoipa::path(get, path = "/v1/members/{id}/volume", tag = "members",
+    params(("id" = String, Path, description = "The member"),
+        ("period" = Option<String>, Query, description = "`YYYY-MM` (default: this month)", pattern = r"^[0-9]{4}-[0-9]{2}$")),
+    responses((status = 200, description = "Personal and group volume in the period", body = VolumeView)))]
 async fn volume(
     State(state): State<AppState>,
     auth: Auth,
@@ -146,13 +217,19 @@ async fn volume(
     let period = q.period()?;
     let mut conn = state.pool.acquire().await?;
     let v = members::volume(&mut conn, id, &period).await?;
-    Ok(Json(json!({
-        "period": v.period,
-        "personal_pv": format(v.personal_pv, VOLUME_SCALE), "personal_bv": format(v.personal_bv, VOLUME_SCALE),
-        "group_pv": format(v.group_pv, VOLUME_SCALE), "group_bv": format(v.group_bv, VOLUME_SCALE),
-    })))
+    to_json(&VolumeView {
+        period: v.period,
+        personal_pv: format(v.personal_pv, VOLUME_SCALE),
+        personal_bv: format(v.personal_bv, VOLUME_SCALE),
+        group_pv: format(v.group_pv, VOLUME_SCALE),
+        group_bv: format(v.group_bv, VOLUME_SCALE),
+    })
+    .map(Json)
 }
 
+/// A member's downline by level.
+#[utoipa::path(get, path = "/v1/members/{id}/team", tag = "members", params(("id" = String, Path, description = "The member"), PeriodQuery),
+    responses((status = 200, description = "The downline by level with counts and volume", body = TeamView)))]
 async fn team(
     State(state): State<AppState>,
     auth: Auth,
@@ -168,11 +245,16 @@ async fn team(
     };
     let mut conn = state.pool.acquire().await?;
     let levels = members::team(&mut conn, id, depth, &period).await?;
-    let levels: Vec<Value> = levels
+    let levels = levels
         .iter()
-        .map(|l| json!({"level": l.level, "members": l.members, "pv": format(l.pv, VOLUME_SCALE), "bv": format(l.bv, VOLUME_SCALE)}))
+        .map(|l| TeamLevelView {
+            level: l.level,
+            members: l.members,
+            pv: format(l.pv, VOLUME_SCALE),
+            bv: format(l.bv, VOLUME_SCALE),
+        })
         .collect();
-    Ok(Json(json!({ "member_id": id, "period": period, "depth": depth, "levels": levels })))
+    to_json(&TeamView { member_id: id, period, depth, levels }).map(Json)
 }
 
 /// The member a read is about, checked against the caller's key.
@@ -184,6 +266,8 @@ fn visible_member(auth: &Auth, id: &str) -> ApiResult<uuid::Uuid> {
 
 /// `GET /v1/members/{id}/orders`: the member's orders, newest first (a
 /// member key sees only its own).
+#[utoipa::path(get, path = "/v1/members/{id}/orders", tag = "members", params(("id" = String, Path, description = "The member"), Page),
+    responses((status = 200, description = "A page of the member's orders, newest first", body = ListOf<OrderSummary>)))]
 async fn orders_of(
     State(state): State<AppState>,
     auth: Auth,
@@ -198,13 +282,18 @@ async fn orders_of(
     page_by_id(&items, limit, |o| o.id)
 }
 
-#[derive(Deserialize)]
+/// `?q=` of the member search.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Search {
+    /// An email, phone or referral code (exact; email case-insensitive).
     q: Option<String>,
 }
 
 /// `GET /v1/admin/members?q=`: members, newest first; with `q`, the one
 /// whose email, phone or referral code it is.
+#[utoipa::path(get, path = "/v1/admin/members", tag = "members", params(Search, Page),
+    responses((status = 200, description = "A page of members, newest first", body = ListOf<Member>)))]
 async fn search(
     State(state): State<AppState>,
     auth: Auth,
@@ -215,6 +304,5 @@ async fn search(
     let limit = page.limit()?;
     let mut conn = state.pool.acquire().await?;
     let found = members::search(&mut conn, s.q.as_deref(), uuid_cursor(&page)?, limit).await?;
-    let last = found.last().map(|m| m.id.to_string());
-    Ok(Json(super::page_of(found.iter().map(view).collect(), limit, || last)))
+    page_by_id(&found, limit, |m| m.id)
 }

@@ -34,15 +34,44 @@ use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, parse_json};
 use crate::idem::{self, PostRequest};
 
+/// A page of a list, as every list answers.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ListOf<T> {
+    /// This page's items.
+    items: Vec<T>,
+    /// Where the next page starts; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// The answer of a request whose work a job does: `{"status": "queued"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Queued {
+    /// Always `queued`.
+    #[schema(pattern = "^queued$")]
+    pub status: &'static str,
+}
+
+/// [`Queued`], as its JSON value.
+pub fn queued() -> ApiResult<Value> {
+    to_json(&Queued { status: "queued" })
+}
+
+/// What each resource module's `router()` gives: its routes together with
+/// their OpenAPI paths, taken from the same `#[utoipa::path]` annotations.
+pub type Routes = utoipa_axum::router::OpenApiRouter<AppState>;
+
 /// Default and largest page sizes of list endpoints.
 pub const DEFAULT_LIMIT: i64 = 50;
 /// The largest page a client may ask for.
 pub const MAX_LIMIT: i64 = 200;
 
 /// `?limit=&cursor=` of list endpoints.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
-    /// Page size (parsed here, so a bad value is a problem+json naming it).
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,

@@ -1,35 +1,34 @@
 //! Orders: place (with a required Idempotency-Key) and read with history.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::orders::reversals;
+use haat_domain::orders::reversals::{self, Reversal};
 use haat_domain::orders::{self, NewOrder, Order};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::Routes;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
 use crate::idem;
+use utoipa_axum::routes;
 
 /// Order routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", post(create))
-        .route("/v1/orders/{id}", get(show))
-        .route("/v1/orders/{id}/returns", post(create_return))
-        .route("/v1/admin/orders/{id}/cancel", post(cancel))
+pub fn router() -> Routes {
+    Routes::new().routes(routes!(create)).routes(routes!(show)).routes(routes!(create_return)).routes(routes!(cancel))
 }
 
 /// `POST /v1/orders/{id}/returns`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewReturn {
+    /// The lines and units coming back.
     lines: Vec<reversals::LineUnits>,
+    /// Why, in the buyer's words (at most 1000 characters).
     #[serde(default)]
     reason: Option<String>,
 }
@@ -37,6 +36,8 @@ struct NewReturn {
 /// Records a return of some lines (storefront, admin): within the return
 /// window, at most the units not yet returned; its effects follow in the
 /// `reverse_order` job.
+#[utoipa::path(post, path = "/v1/orders/{id}/returns", tag = "orders", request_body = NewReturn, params(("id" = String, Path, description = "The order")),
+    responses((status = 201, description = "The return as recorded", body = Reversal)))]
 async fn create_return(
     State(state): State<AppState>,
     auth: Auth,
@@ -81,6 +82,8 @@ async fn create_return(
 }
 
 /// Cancels an order that has not shipped (admin).
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "orders", params(("id" = String, Path, description = "The order")),
+    responses((status = 200, description = "The order, cancelled", body = Order)))]
 async fn cancel(
     State(state): State<AppState>,
     auth: Auth,
@@ -106,12 +109,17 @@ fn view(o: &Order) -> ApiResult<Value> {
     to_json(o)
 }
 
+/// Places an order (storefront, or a member for itself).
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = NewOrder,
+    params(("Idempotency-Key" = String, Header, description = "Required: the same key and body answer the first response again")),
+    responses((status = 201, description = "The order, pending payment (or cod)", body = Order)))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    idem::key_of(&headers, true)?;
     let input: NewOrder = parse_json(&body)?;
     match input.buyer_id {
         // A member key orders only for itself.
@@ -133,6 +141,9 @@ async fn create(
     .await
 }
 
+/// One order with its history (a member key: its own only).
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path, description = "The order")),
+    responses((status = 200, description = "The order with its history", body = Order)))]
 async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "order")?;
     let mut conn = state.pool.acquire().await?;

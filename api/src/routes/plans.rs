@@ -1,34 +1,34 @@
 //! Plans: admins write new versions (immutable) and list them.
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
-use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::compensation::plans::{self, PlanInput};
-use haat_domain::compensation::simulation::{self, Range};
+use haat_domain::compensation::plans::{self, Plan, PlanInput};
+use haat_domain::compensation::simulation::{self, Range, Simulation};
 use serde_json::Value;
 
-use super::{Page, admin_create, page_by_id, uuid_cursor};
+use super::{ListOf, Page, Routes, admin_create, page_by_id, uuid_cursor};
 
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem::{self, PostRequest};
+use utoipa_axum::routes;
 
 /// Plan routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/plans", post(create).get(list))
-        .route("/v1/admin/plans/{id}/activate", post(activate))
-        .route("/v1/admin/plans/{id}/simulate", post(simulate))
+pub fn router() -> Routes {
+    Routes::new().routes(routes!(create, list)).routes(routes!(activate)).routes(routes!(simulate))
 }
 
 fn to_value(plan: &plans::Plan) -> ApiResult<Value> {
     to_json(plan)
 }
 
+/// Writes a new plan version (admin).
+#[utoipa::path(post, path = "/v1/admin/plans", tag = "plans", request_body = PlanInput,
+    responses((status = 201, description = "The new plan version (a draft until activated, unless effective now)", body = Plan)))]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -38,6 +38,9 @@ async fn create(
     admin_create(&state, &auth, &post, &body, |c, input: &PlanInput| plans::create(c, input).boxed()).await
 }
 
+/// Lists plan versions (admin).
+#[utoipa::path(get, path = "/v1/admin/plans", tag = "plans", params(Page),
+    responses((status = 200, description = "A page of plan versions, newest first", body = ListOf<Plan>)))]
 async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let limit = page.limit()?;
@@ -46,6 +49,10 @@ async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page
     page_by_id(&items, limit, |i| i.id)
 }
 
+/// Activates a plan version (admin).
+#[utoipa::path(post, path = "/v1/admin/plans/{id}/activate", tag = "plans",
+    params(("id" = String, Path, description = "The plan version")),
+    responses((status = 200, description = "The plan, now active and immutable", body = Plan)))]
 async fn activate(
     State(state): State<AppState>,
     auth: Auth,
@@ -62,13 +69,19 @@ async fn activate(
 
 /// Replays past orders under the plan in a read-only transaction that is
 /// rolled back: Postgres itself guarantees nothing is written.
+#[utoipa::path(post, path = "/v1/admin/plans/{id}/simulate", tag = "plans", request_body = Range,
+    params(("id" = String, Path, description = "The plan version")),
+    responses((status = 200, description = "What the plan would have paid beside what was paid", body = Simulation)))]
 async fn simulate(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
+    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
+    // Nothing is written, so a key changes nothing; a malformed one is still refused.
+    idem::key_of(&headers, false)?;
     let id = parse_id(&id, "plan")?;
     let range: Range = parse_json(&body)?;
     let mut tx = state.pool.begin().await?;

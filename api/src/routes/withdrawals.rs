@@ -1,31 +1,38 @@
 //! Withdrawals: members (or storefronts for them) request; admins approve,
 //! mark paid, reject or fail.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::FutureExt;
-use haat_domain::ledger::withdrawals::{self, Action, NewWithdrawal, Rules};
+use haat_domain::ledger::withdrawals::{self, Action, NewWithdrawal, Rules, Withdrawal};
 use haat_domain::network::members;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Page, page_by_id, page_of, uuid_cursor};
+use super::{ListOf, Page, Routes, page_by_id, page_of, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
 use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
 use crate::idem;
+use utoipa_axum::routes;
 
 /// Withdrawal routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/members/{id}/withdrawals", post(request).get(list))
-        .route("/v1/admin/withdrawals", get(queue))
-        .route("/v1/admin/withdrawals/{id}/{action}", post(act))
+pub fn router() -> Routes {
+    Routes::new()
+        .routes(routes!(request, list))
+        .routes(routes!(queue))
+        .routes(routes!(approve))
+        .routes(routes!(paid))
+        .routes(routes!(reject))
+        .routes(routes!(failed))
 }
 
+/// Requests a withdrawal of available money (the member, storefront or admin).
+#[utoipa::path(post, path = "/v1/members/{id}/withdrawals", tag = "wallet", request_body = NewWithdrawal,
+    params(("id" = String, Path, description = "The member"), ("Idempotency-Key" = String, Header, description = "Required: the same key and body answer the first response again")),
+    responses((status = 201, description = "The withdrawal, requested; the amount is reserved", body = Withdrawal)))]
 async fn request(
     State(state): State<AppState>,
     auth: Auth,
@@ -33,6 +40,7 @@ async fn request(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    idem::key_of(&headers, true)?;
     let member_id = parse_id(&id, "member")?;
     auth.require_member_access(member_id, "member")?;
     let input: NewWithdrawal = parse_json(&body)?;
@@ -53,6 +61,9 @@ async fn request(
     .await
 }
 
+/// A member's withdrawals.
+#[utoipa::path(get, path = "/v1/members/{id}/withdrawals", tag = "wallet", params(("id" = String, Path, description = "The member"), Page),
+    responses((status = 200, description = "A page of the member's withdrawals, newest first", body = ListOf<Withdrawal>)))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -71,32 +82,67 @@ async fn list(
     Ok(Json(page_of(items, limit, || last)))
 }
 
-/// Body of an admin step.
-#[derive(Debug, Default, Deserialize)]
+/// Body of an admin step (optional).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StepBody {
+    /// The payout's reference at the provider (for `paid`).
     #[serde(default)]
     reference: Option<String>,
+    /// Why (at most 1000 characters).
     #[serde(default)]
     note: Option<String>,
 }
 
+/// The four admin steps of a withdrawal, one route each.
+macro_rules! step_route {
+    ($name:ident, $path:literal, $action:expr, $what:literal) => {
+        #[doc = $what]
+        #[utoipa::path(post, path = $path, tag = "wallet", request_body(content = StepBody, description = "Optional"),
+                    params(("id" = String, Path, description = "The withdrawal")),
+                    responses((status = 200, description = "The withdrawal after the step", body = Withdrawal)))]
+        async fn $name(
+            State(state): State<AppState>,
+            auth: Auth,
+            Path(id): Path<String>,
+            headers: HeaderMap,
+            RawBody(body): RawBody,
+        ) -> ApiResult<Response> {
+            act(state, auth, &id, $action, headers, body).await
+        }
+    };
+}
+
+step_route!(approve, "/v1/admin/withdrawals/{id}/approve", Action::Approve, "Approves a requested withdrawal (admin).");
+step_route!(
+    paid,
+    "/v1/admin/withdrawals/{id}/paid",
+    Action::Paid,
+    "Records an approved withdrawal as paid out (admin)."
+);
+step_route!(
+    reject,
+    "/v1/admin/withdrawals/{id}/reject",
+    Action::Reject,
+    "Rejects a withdrawal; the money goes back (admin)."
+);
+step_route!(
+    failed,
+    "/v1/admin/withdrawals/{id}/failed",
+    Action::Fail,
+    "Records a payout that failed; the money goes back (admin)."
+);
+
 async fn act(
-    State(state): State<AppState>,
+    state: AppState,
     auth: Auth,
-    Path((id, action)): Path<(String, String)>,
+    id: &str,
+    action: Action,
     headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
-    let id = parse_id(&id, "withdrawal")?;
-    let action = match action.as_str() {
-        "approve" => Action::Approve,
-        "paid" => Action::Paid,
-        "reject" => Action::Reject,
-        "failed" => Action::Fail,
-        _ => return Err(ApiError::not_found("route")),
-    };
+    let id = parse_id(id, "withdrawal")?;
     let input: StepBody = if body.is_empty() { StepBody::default() } else { parse_json(&body)? };
     if input.note.as_ref().is_some_and(|n| haat_domain::input::chars(n) > 1000) {
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "note", "must be at most 1000 characters"));
@@ -116,12 +162,17 @@ async fn act(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// `?status=` of the payout queue.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatusFilter {
+    /// `requested`, `approved`, `paid`, `rejected` or `failed`.
     status: Option<String>,
 }
 
 /// `GET /v1/admin/withdrawals?status=`: the payout queue, newest first.
+#[utoipa::path(get, path = "/v1/admin/withdrawals", tag = "wallet", params(StatusFilter, Page),
+    responses((status = 200, description = "A page of withdrawals, newest first", body = ListOf<Withdrawal>)))]
 async fn queue(
     State(state): State<AppState>,
     auth: Auth,

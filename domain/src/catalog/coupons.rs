@@ -13,7 +13,7 @@ use crate::error::{DomainError, DomainResult, Problems, is_unique_violation};
 use crate::money::{MONEY_SCALE, parse_amount, parse_rate, payout};
 
 /// A coupon as an admin sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCoupon {
     /// What buyers type (compared case-insensitively).
@@ -21,6 +21,7 @@ pub struct NewCoupon {
     /// `percent` (value is a fraction: "0.10" = 10%) or `fixed` (an amount).
     pub kind: String,
     /// The rate or amount.
+    #[schema(value_type = crate::money::DecimalText)]
     pub value: String,
     /// From when it applies.
     pub starts_at: DateTime<Utc>,
@@ -31,11 +32,12 @@ pub struct NewCoupon {
     pub max_uses: Option<i32>,
     /// Smallest order subtotal it applies to (default "0").
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub min_subtotal: Option<String>,
 }
 
 /// A stored coupon.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Coupon {
     /// Id.
     pub id: Uuid,
@@ -44,6 +46,7 @@ pub struct Coupon {
     /// `percent` or `fixed`.
     pub kind: String,
     /// Rate or amount.
+    #[schema(value_type = crate::money::DecimalText)]
     pub value: Decimal,
     /// Window start.
     pub starts_at: DateTime<Utc>,
@@ -54,6 +57,7 @@ pub struct Coupon {
     /// Uses so far.
     pub uses: i32,
     /// Smallest subtotal.
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_subtotal: Decimal,
     /// Created.
     pub created_at: DateTime<Utc>,

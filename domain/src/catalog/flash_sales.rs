@@ -14,12 +14,13 @@ use crate::error::{DomainError, DomainResult, Problems};
 use crate::money::{MONEY_SCALE, parse_amount};
 
 /// A flash sale as an admin sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFlashSale {
     /// The product.
     pub product_id: Uuid,
     /// Its price during the sale.
+    #[schema(value_type = crate::money::DecimalText)]
     pub price: String,
     /// Start.
     pub starts_at: DateTime<Utc>,
@@ -28,13 +29,14 @@ pub struct NewFlashSale {
 }
 
 /// A stored flash sale.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FlashSale {
     /// Id.
     pub id: Uuid,
     /// The product.
     pub product_id: Uuid,
     /// The sale price.
+    #[schema(value_type = crate::money::DecimalText)]
     pub price: Decimal,
     /// Start.
     pub starts_at: DateTime<Utc>,

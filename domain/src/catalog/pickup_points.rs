@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult, Problems};
 
 /// A pickup point as an admin sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPickupPoint {
     /// Name shown to buyers.
@@ -19,7 +19,7 @@ pub struct NewPickupPoint {
 }
 
 /// A stored pickup point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PickupPoint {
     /// Id (what orders name in `pickup_point_id`).
     pub id: Uuid,

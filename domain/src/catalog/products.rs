@@ -10,7 +10,7 @@ use crate::error::{DomainError, DomainResult, Problems, is_unique_violation};
 use crate::money::{MONEY_SCALE, VOLUME_SCALE, parse_amount};
 
 /// A product as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Product {
     /// Id.
     pub id: Uuid,
@@ -21,10 +21,13 @@ pub struct Product {
     /// Category (for category-level commission rates).
     pub category: String,
     /// Unit price.
+    #[schema(value_type = crate::money::DecimalText)]
     pub price: Decimal,
     /// Personal volume per unit.
+    #[schema(value_type = crate::money::DecimalText)]
     pub pv: Decimal,
     /// Business volume per unit: the commission basis.
+    #[schema(value_type = crate::money::DecimalText)]
     pub bv: Decimal,
     /// Units in stock.
     pub stock: i32,
@@ -42,7 +45,7 @@ pub struct Product {
 
 /// A product write as the admin sends it; every field optional so the same
 /// shape serves create (where most are required) and patch.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
     /// SKU.
@@ -52,10 +55,13 @@ pub struct ProductInput {
     /// Category.
     pub category: Option<String>,
     /// Price, a decimal string.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub price: Option<String>,
     /// PV, a decimal string.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub pv: Option<String>,
     /// BV, a decimal string.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub bv: Option<String>,
     /// Units in stock.
     pub stock: Option<i64>,

@@ -334,7 +334,7 @@ fn next_release(job: ReleaseHold, at: DateTime<Utc>, now: DateTime<Utc>) -> (Rel
 }
 
 /// One commission line as a member sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CommissionView {
     /// Id (also the cursor).
     pub id: Uuid,
@@ -349,8 +349,10 @@ pub struct CommissionView {
     /// Which level's rate was paid.
     pub paid_level: i32,
     /// The BV the rate applied to.
+    #[schema(value_type = crate::money::DecimalText)]
     pub basis: Decimal,
     /// The rate.
+    #[schema(value_type = crate::money::DecimalText)]
     pub rate: Decimal,
     /// Which rate table.
     pub rule: String,
@@ -360,12 +362,16 @@ pub struct CommissionView {
     /// personal PV in the window, what the plan asked, compression).
     pub qualification: serde_json::Value,
     /// The payout cap's scale factor when the cap cut the order.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub cap_factor: Option<Decimal>,
     /// basis × rate (× cap_factor) − amount: what rounding kept back.
+    #[schema(value_type = crate::money::DecimalText)]
     pub rounding_residue: Decimal,
     /// The amount.
+    #[schema(value_type = crate::money::DecimalText)]
     pub amount: Decimal,
     /// How much of it was reversed by returns and refunds.
+    #[schema(value_type = crate::money::DecimalText)]
     pub reversed_amount: Decimal,
     /// `pending`, `available` or `reversed`.
     pub status: String,

@@ -300,7 +300,7 @@ async fn post_bonuses(
 }
 
 /// A closed period as admins read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PeriodView {
     /// The period.
     pub period: String,
@@ -313,6 +313,7 @@ pub struct PeriodView {
     /// Bonuses paid.
     pub bonuses: i32,
     /// Their total.
+    #[schema(value_type = crate::money::DecimalText)]
     pub bonus_total: Decimal,
     /// When it closed.
     pub closed_at: DateTime<Utc>,

@@ -20,7 +20,7 @@ use crate::rules::period::{PeriodBonus, Rank};
 pub const MAX_LEVELS: usize = 50;
 
 /// A plan version as the admin sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanInput {
     /// Name.
@@ -38,21 +38,27 @@ pub struct PlanInput {
     #[serde(default)]
     pub holding_days: Option<i64>,
     /// Level rates on BV, nearest first.
+    #[schema(value_type = Vec<crate::money::DecimalText>)]
     pub levels: Vec<String>,
     /// Category rate tables.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, Vec<crate::money::DecimalText>>)]
     pub category_levels: BTreeMap<String, Vec<String>>,
     /// Product rate tables, by product id.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, Vec<crate::money::DecimalText>>)]
     pub product_levels: BTreeMap<String, Vec<String>>,
     /// The referrer's rate on a guest order's BV (default "0").
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub retail_rate: Option<String>,
     /// The pickup point operator's rate on the order's BV (default "0").
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub pickup_rate: Option<String>,
     /// Personal PV an upline needs to earn level commissions (default "0").
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub min_personal_pv: Option<String>,
     /// The window, in days before the credit time, that personal PV is
     /// counted over (1..=366, default 30).
@@ -64,6 +70,7 @@ pub struct PlanInput {
     /// The buyer's instant reward per order, a share of what they paid
     /// for each line (default "0").
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub order_cashback_rate: Option<String>,
     /// `credit` (default: points, i.e. store credit that expires) or `cash`.
     #[serde(default)]
@@ -77,6 +84,7 @@ pub struct PlanInput {
     /// The most an order's commissions may total, as a share of its BV
     /// (default null: no cap).
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub payout_cap_rate: Option<String>,
     /// Ranks, lowest first, evaluated at period close.
     #[serde(default)]
@@ -87,52 +95,59 @@ pub struct PlanInput {
 }
 
 /// A tier as the admin sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierInput {
     /// Name, unique in the plan.
     pub name: String,
     /// Trailing 12-month spend needed (inclusive).
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_spend: String,
     /// The earn rate at this tier.
+    #[schema(value_type = crate::money::DecimalText)]
     pub rate: String,
 }
 
 /// A rank as the admin sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RankInput {
     /// Name, unique in the plan.
     pub name: String,
     /// Personal PV needed in the period (default "0").
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub min_personal_pv: Option<String>,
     /// Group PV needed in the period (default "0").
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub min_group_pv: Option<String>,
 }
 
 /// A team-target bonus as the admin sends it: `amount` or `rate`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BonusInput {
     /// Name, unique in the plan (part of the ledger key).
     pub name: String,
     /// Group PV needed in the period.
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_group_pv: String,
     /// The paid-as rank needed, by name.
     #[serde(default)]
     pub min_rank: Option<String>,
     /// A fixed amount.
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub amount: Option<String>,
     /// Or a rate of group BV.
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub rate: Option<String>,
 }
 
 /// A validated plan version, as stored (in `plans.document`) and answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Plan {
     /// Id.
     pub id: Uuid,
@@ -150,22 +165,29 @@ pub struct Plan {
     /// Escrow days.
     pub holding_days: i32,
     /// Level rates.
+    #[schema(value_type = Vec<crate::money::DecimalText>)]
     pub levels: Vec<Decimal>,
     /// Category rate tables.
+    #[schema(value_type = BTreeMap<String, Vec<crate::money::DecimalText>>)]
     pub category_levels: BTreeMap<String, Vec<Decimal>>,
     /// Product rate tables.
+    #[schema(value_type = BTreeMap<Uuid, Vec<crate::money::DecimalText>>)]
     pub product_levels: BTreeMap<Uuid, Vec<Decimal>>,
     /// Retail margin rate for guest orders' referrers.
+    #[schema(value_type = crate::money::DecimalText)]
     pub retail_rate: Decimal,
     /// Pickup point operator rate.
+    #[schema(value_type = crate::money::DecimalText)]
     pub pickup_rate: Decimal,
     /// Personal PV needed to qualify.
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_personal_pv: Decimal,
     /// The qualification window.
     pub active_window_days: i32,
     /// `none` or `dynamic`.
     pub compression: Compression,
     /// Instant cashback rate per order.
+    #[schema(value_type = crate::money::DecimalText)]
     pub order_cashback_rate: Decimal,
     /// `credit` or `cash`.
     pub order_cashback_reward: String,
@@ -176,6 +198,7 @@ pub struct Plan {
     #[serde(default = "default_points_expiry_days")]
     pub points_expiry_days: i32,
     /// Optional cap on payouts as a share of BV.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub payout_cap_rate: Option<Decimal>,
     /// Ranks, lowest first.
     #[serde(default)]

@@ -20,7 +20,7 @@ use crate::rules::cascade;
 pub const MAX_ORDERS: i64 = 20_000;
 
 /// The range to replay: orders that became commissionable in [from, to).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     /// Start (inclusive).
@@ -30,13 +30,16 @@ pub struct Range {
 }
 
 /// Simulated and actual figures side by side.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Figures {
     /// What the simulated plan would have paid.
+    #[schema(value_type = crate::money::DecimalText)]
     pub simulated: Decimal,
     /// What was paid (as credited, before any later return).
+    #[schema(value_type = crate::money::DecimalText)]
     pub actual: Decimal,
     /// simulated − actual.
+    #[schema(value_type = crate::money::DecimalText)]
     pub difference: Decimal,
 }
 
@@ -61,7 +64,7 @@ impl Figures {
 }
 
 /// One member's figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MemberFigures {
     /// The member.
     pub member_id: Uuid,
@@ -71,7 +74,7 @@ pub struct MemberFigures {
 }
 
 /// The answer of a simulation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Simulation {
     /// The simulated plan version.
     pub plan_id: Uuid,

@@ -416,7 +416,7 @@ pub async fn stored(conn: &mut PgConnection, event_id: Uuid) -> DomainResult<Sto
 }
 
 /// A stored event as admins see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     /// Id (also the cursor).
     pub id: Uuid,

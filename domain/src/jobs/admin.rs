@@ -51,7 +51,7 @@ fn condition(status: Status) -> &'static str {
 }
 
 /// One job row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     /// The queue library's id.
     pub id: String,

@@ -25,10 +25,11 @@ pub struct Rules {
 }
 
 /// A withdrawal as a member asks for it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWithdrawal {
     /// A decimal string.
+    #[schema(value_type = crate::money::DecimalText)]
     pub amount: String,
     /// How to pay (`bkash`, `nagad`, `bank`, …).
     pub method: String,
@@ -37,7 +38,7 @@ pub struct NewWithdrawal {
 }
 
 /// One step of a withdrawal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Step {
     /// The status it reached.
     pub status: String,
@@ -48,13 +49,14 @@ pub struct Step {
 }
 
 /// A stored withdrawal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Withdrawal {
     /// Id.
     pub id: Uuid,
     /// The member.
     pub member_id: Uuid,
     /// Amount.
+    #[schema(value_type = crate::money::DecimalText)]
     pub amount: Decimal,
     /// Currency.
     pub currency: String,

@@ -18,7 +18,7 @@ const CODE_LEN: usize = 6;
 const TREE_LOCK_KEY: i64 = 0x6861_6174_7472_6565; // "haattree"
 
 /// A member as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Member {
     /// Id.
     pub id: Uuid,
@@ -41,7 +41,7 @@ pub struct Member {
 }
 
 /// What a storefront sends to create a member.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     /// Display name.
@@ -257,17 +257,21 @@ pub async fn set_status(conn: &mut PgConnection, member_id: Uuid, suspended: boo
 pub const MAX_TEAM_DEPTH: i32 = 10;
 
 /// A member's volume in one period (`YYYY-MM`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct PeriodVolume {
     /// The period.
     pub period: String,
     /// The member's own PV.
+    #[schema(value_type = crate::money::DecimalText)]
     pub personal_pv: rust_decimal::Decimal,
     /// The member's own BV.
+    #[schema(value_type = crate::money::DecimalText)]
     pub personal_bv: rust_decimal::Decimal,
     /// PV of the member and their whole downline.
+    #[schema(value_type = crate::money::DecimalText)]
     pub group_pv: rust_decimal::Decimal,
     /// BV of the member and their whole downline.
+    #[schema(value_type = crate::money::DecimalText)]
     pub group_bv: rust_decimal::Decimal,
 }
 
@@ -309,15 +313,17 @@ pub async fn volume(conn: &mut PgConnection, member_id: Uuid, period: &str) -> D
 }
 
 /// One level of a member's downline.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct TeamLevel {
     /// 1 = the member's direct placements.
     pub level: i32,
     /// Members at this level.
     pub members: i64,
     /// Their PV in the period.
+    #[schema(value_type = crate::money::DecimalText)]
     pub pv: rust_decimal::Decimal,
     /// Their BV in the period.
+    #[schema(value_type = crate::money::DecimalText)]
     pub bv: rust_decimal::Decimal,
 }
 

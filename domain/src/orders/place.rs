@@ -29,7 +29,7 @@ pub const MAX_LINES: usize = 100;
 pub const MAX_QUANTITY: i64 = 10_000;
 
 /// One requested line.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLine {
     /// The product.
@@ -39,7 +39,7 @@ pub struct NewLine {
 }
 
 /// Where to ship.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// Recipient.
@@ -59,7 +59,7 @@ pub struct Address {
 }
 
 /// An order as a storefront sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// The buying member.
@@ -82,6 +82,7 @@ pub struct NewOrder {
     pub coupon_code: Option<String>,
     /// Store credit to spend, a decimal string.
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub store_credit: Option<String>,
     /// Where the buyer collects the order (its operator earns `pickup_rate`).
     #[serde(default)]
@@ -89,7 +90,7 @@ pub struct NewOrder {
 }
 
 /// A buyer who is not a member, ordering through a member's share link.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Guest {
     /// Name.

@@ -24,7 +24,7 @@ use crate::notifications;
 use crate::rules::order_state::return_window_open;
 
 /// What kind of reversal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Goods came back (courier or storefront); limited by the return window.
@@ -47,7 +47,7 @@ impl Kind {
 }
 
 /// Some units of one order line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineUnits {
     /// The order line.
@@ -73,7 +73,7 @@ pub struct Request {
 }
 
 /// A recorded reversal as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reversal {
     /// Id.
     pub id: Uuid,

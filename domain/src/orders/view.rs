@@ -15,7 +15,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::money::in_minor_units as money;
 
 /// A stored order line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderLine {
     /// Id.
     pub id: Uuid,
@@ -24,19 +24,23 @@ pub struct OrderLine {
     /// Units.
     pub quantity: i32,
     /// Price per unit at order time.
+    #[schema(value_type = crate::money::DecimalText)]
     pub unit_price: Decimal,
     /// PV per unit at order time.
+    #[schema(value_type = crate::money::DecimalText)]
     pub pv: Decimal,
     /// BV per unit at order time.
+    #[schema(value_type = crate::money::DecimalText)]
     pub bv: Decimal,
     /// unit_price × quantity.
+    #[schema(value_type = crate::money::DecimalText)]
     pub line_total: Decimal,
     /// Units returned, refunded or cancelled so far.
     pub reversed_quantity: i32,
 }
 
 /// One status change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryItem {
     /// The new status.
     pub status: String,
@@ -47,7 +51,7 @@ pub struct HistoryItem {
 }
 
 /// An order with its lines and history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Order {
     /// Id.
     pub id: Uuid,
@@ -71,18 +75,24 @@ pub struct Order {
     /// Lines.
     pub lines: Vec<OrderLine>,
     /// Σ line totals.
+    #[schema(value_type = crate::money::DecimalText)]
     pub subtotal: Decimal,
     /// Discount (from the coupon).
+    #[schema(value_type = crate::money::DecimalText)]
     pub discount: Decimal,
     /// The coupon redeemed.
     pub coupon_id: Option<Uuid>,
     /// Store credit spent.
+    #[schema(value_type = crate::money::DecimalText)]
     pub store_credit: Decimal,
     /// What the buyer pays.
+    #[schema(value_type = crate::money::DecimalText)]
     pub total: Decimal,
     /// Σ PV.
+    #[schema(value_type = crate::money::DecimalText)]
     pub pv: Decimal,
     /// Σ BV.
+    #[schema(value_type = crate::money::DecimalText)]
     pub bv: Decimal,
     /// Shipping address.
     pub shipping_address: serde_json::Value,
@@ -98,7 +108,7 @@ pub struct Order {
 }
 
 /// One reported fact and what it did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventItem {
     /// `paid`, `delivered`, `return`, …
     pub fact: String,
@@ -111,7 +121,7 @@ pub struct EventItem {
 }
 /// An order as a list shows it: its figures and status, without lines or
 /// history (`get` has those).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderSummary {
     /// Id.
     pub id: Uuid,
@@ -124,16 +134,22 @@ pub struct OrderSummary {
     /// Currency.
     pub currency: String,
     /// Σ lines.
+    #[schema(value_type = crate::money::DecimalText)]
     pub subtotal: Decimal,
     /// Coupon discount.
+    #[schema(value_type = crate::money::DecimalText)]
     pub discount: Decimal,
     /// Store credit spent.
+    #[schema(value_type = crate::money::DecimalText)]
     pub store_credit: Decimal,
     /// What the buyer pays.
+    #[schema(value_type = crate::money::DecimalText)]
     pub total: Decimal,
     /// Σ PV.
+    #[schema(value_type = crate::money::DecimalText)]
     pub pv: Decimal,
     /// Σ BV.
+    #[schema(value_type = crate::money::DecimalText)]
     pub bv: Decimal,
     /// Placed.
     pub created_at: DateTime<Utc>,

@@ -28,7 +28,7 @@ pub use payouts::{claw_back, release};
 pub use settlement::{Outcome, settle};
 
 /// A campaign as an admin sends it (API.md → Cashback campaigns).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCampaign {
     /// Shown to buyers in their email.
@@ -53,6 +53,7 @@ pub struct NewCampaign {
     #[serde(default)]
     pub cron: Option<String>,
     /// Cashback rate on each purchase's value, (0, 1].
+    #[schema(value_type = crate::money::DecimalText)]
     pub rate: String,
     /// `reached` or `missed`.
     pub trigger: String,
@@ -63,9 +64,11 @@ pub struct NewCampaign {
     pub max_units: Option<i64>,
     /// Value threshold (inclusive).
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub min_value: Option<String>,
     /// Upper value bound of a `reached` campaign.
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub max_value: Option<String>,
     /// How many of a buyer's purchases are rewarded (null: all).
     #[serde(default)]
@@ -75,11 +78,12 @@ pub struct NewCampaign {
     pub reward: Option<String>,
     /// Most the campaign pays in total (null: no budget).
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub budget: Option<String>,
 }
 
 /// `scope` of a new campaign.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeInput {
     /// `product`, `seller` or `all`.
@@ -93,7 +97,7 @@ pub struct ScopeInput {
 }
 
 /// A new schedule: a settlement time or a cron expression, not both.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
     /// Settle once, at this time.
@@ -105,7 +109,7 @@ pub struct ScheduleInput {
 }
 
 /// Which products a campaign counts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Scope {
     /// `product`, `seller` or `all`.
     pub kind: String,
@@ -118,21 +122,24 @@ pub struct Scope {
 }
 
 /// The stored decision, with the figures it was made on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SettlementView {
     /// `paid` or `not_paid`.
     pub decision: String,
     /// Units that counted.
     pub units: i64,
     /// Value that counted.
+    #[schema(value_type = crate::money::DecimalText)]
     pub value: Decimal,
     /// Purchases that counted.
     pub eligible_purchases: i32,
     /// Purchases rewarded.
     pub paid_purchases: i32,
     /// Σ payouts.
+    #[schema(value_type = crate::money::DecimalText)]
     pub paid_total: Decimal,
     /// The budget's scale factor, when it cut the payouts.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub scale: Option<Decimal>,
     /// When held cash becomes withdrawable.
     pub release_at: Option<DateTime<Utc>>,
@@ -141,7 +148,7 @@ pub struct SettlementView {
 }
 
 /// A campaign as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Campaign {
     /// Id.
     pub id: Uuid,
@@ -165,6 +172,7 @@ pub struct Campaign {
     /// Recurrence.
     pub cron: Option<String>,
     /// Cashback rate.
+    #[schema(value_type = crate::money::DecimalText)]
     pub rate: Decimal,
     /// `reached` or `missed`.
     pub trigger: String,
@@ -173,14 +181,17 @@ pub struct Campaign {
     /// Units bound.
     pub max_units: Option<i64>,
     /// Value threshold.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub min_value: Option<Decimal>,
     /// Value bound.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub max_value: Option<Decimal>,
     /// Rewarded purchases per buyer.
     pub per_buyer_limit: Option<i32>,
     /// `cash` or `credit`.
     pub reward: String,
     /// Budget.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub budget: Option<Decimal>,
     /// `scheduled`, `recurring`, `settled` or `cancelled`.
     pub status: String,
@@ -188,6 +199,7 @@ pub struct Campaign {
     pub settlement: Option<SettlementView>,
     /// A recurring campaign's occurrences so far, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
     pub occurrences: Vec<Campaign>,
     /// Created.
     pub created_at: DateTime<Utc>,

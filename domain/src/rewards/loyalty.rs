@@ -301,7 +301,7 @@ pub async fn expire_points(conn: &mut PgConnection, now: DateTime<Utc>, currency
 }
 
 /// A member's live lot of points.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Lot {
     /// The order that earned it.
     pub order_id: Uuid,
@@ -310,25 +310,30 @@ pub struct Lot {
     /// When what is left of it expires.
     pub expires_at: Option<DateTime<Utc>>,
     /// Points left.
+    #[schema(value_type = crate::money::DecimalText)]
     pub points: Decimal,
 }
 
 /// What a member sees of their loyalty standing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Standing {
     /// The member.
     pub member_id: Uuid,
     /// Spend over the last 12 months.
+    #[schema(value_type = crate::money::DecimalText)]
     pub spend_12m: Decimal,
     /// Their tier under the plan in effect (null: none reached).
     pub tier: Option<Tier>,
     /// The rate their next order earns.
+    #[schema(value_type = crate::money::DecimalText)]
     pub earn_rate: Decimal,
     /// The next tier up.
     pub next_tier: Option<Tier>,
     /// Spendable points (Σ of live lots).
+    #[schema(value_type = crate::money::DecimalText)]
     pub points: Decimal,
     /// Points earned but still held.
+    #[schema(value_type = crate::money::DecimalText)]
     pub pending_points: Decimal,
     /// Live lots, soonest to expire first.
     pub lots: Vec<Lot>,

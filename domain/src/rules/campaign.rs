@@ -15,7 +15,7 @@ use crate::money::payout;
 pub const SCALE_DIGITS: u32 = 10;
 
 /// When a campaign pays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     /// The target was reached: min ≤ sold ≤ max (bounds inclusive).

@@ -53,7 +53,7 @@ impl LevelRates {
 }
 
 /// What happens to the share of an upline member who does not qualify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// The share is forfeited (recorded as breakage).
@@ -131,7 +131,7 @@ pub struct OrderInputs {
 }
 
 /// What kind of commission a line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A level of the upline.
@@ -154,13 +154,15 @@ impl Kind {
 }
 
 /// The qualification of a beneficiary as it stood at the credit time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Qualification {
     /// Whether they were suspended.
     pub suspended: bool,
     /// Their personal PV within the activity window.
+    #[schema(value_type = crate::money::DecimalText)]
     pub personal_pv: Decimal,
     /// What the plan asked for.
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_personal_pv: Decimal,
     /// Whether they qualified.
     pub qualified: bool,

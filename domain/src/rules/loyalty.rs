@@ -8,13 +8,15 @@ use crate::money::payout;
 
 /// A tier: members whose trailing 12-month spend reaches `min_spend` earn
 /// `rate` instead of the plan's `order_cashback_rate`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tier {
     /// Name (e.g. silver, gold).
     pub name: String,
     /// Spend needed, inclusive.
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_spend: Decimal,
     /// The earn rate at this tier.
+    #[schema(value_type = crate::money::DecimalText)]
     pub rate: Decimal,
 }
 

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How the buyer pays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     /// Paid through a gateway before shipping.
@@ -112,7 +112,7 @@ impl Outcome {
 }
 
 /// When the plan counts an order as commissionable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditOn {
     /// As soon as payment is confirmed.
@@ -185,7 +185,7 @@ impl Reversed {
 
 /// Where an order stands (DESIGN §4), derived from its facts and reversals
 /// and never set directly. Stored and answered as its snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Placed; an online order waits for its payment.

@@ -8,32 +8,37 @@ use serde::{Deserialize, Serialize};
 use crate::money::payout;
 
 /// A rank a member reaches in a period by their personal and group PV.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rank {
     /// Its name (`silver`, `gold`, …).
     pub name: String,
     /// Personal PV needed in the period.
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_personal_pv: Decimal,
     /// Group PV (own + whole downline) needed in the period.
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_group_pv: Decimal,
 }
 
 /// A team-target bonus: a fixed amount, or a rate of group BV, for every
 /// member whose period figures reach its targets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeriodBonus {
     /// Its name: part of the ledger key, so unique within a plan.
     pub name: String,
     /// Group PV needed.
+    #[schema(value_type = crate::money::DecimalText)]
     pub min_group_pv: Decimal,
     /// The paid-as rank needed (index into the plan's ranks), if any.
     #[serde(default)]
     pub min_rank: Option<String>,
     /// A fixed amount…
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub amount: Option<Decimal>,
     /// …or a rate of the member's group BV.
     #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
     pub rate: Option<Decimal>,
 }
 
