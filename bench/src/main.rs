@@ -8,11 +8,16 @@
 //! from delivered webhook to commission, peak memory) and runs `pgbench`
 //! against the same cluster as the baseline every figure is compared with.
 //!
+//! Before all that it cascades 200,000 more seeded orders for real and times
+//! the audit over them (every check, and the cascade re-run alone):
+//! `--audit-orders 0` skips it, `--only audit` stops after it.
+//!
 //! `scripts/bench` (release build of every program, then
 //! `target/release/haat-bench --members 1000000 --purchases 200000 --campaign-purchases 100000`;
 //! `DATABASE_URL` to use another server; a fresh database is created and
 //! dropped either way).
 
+mod audit;
 mod load;
 mod pgbench;
 mod procs;
@@ -43,18 +48,29 @@ const CHAIN: usize = 10_000;
 const FIRST_LEVEL: usize = 1_000;
 /// Orders timed at each depth.
 const SAMPLES: usize = 30;
-const CURRENCY: &str = "BDT";
+pub(crate) const CURRENCY: &str = "BDT";
 
 struct Args {
     members: usize,
     purchases: usize,
     campaign_purchases: usize,
+    /// Orders cascaded then audited (0: no audit phase).
+    audit_orders: usize,
+    /// `audit`: stop after the audit phase.
+    only: Option<String>,
     load: LoadArgs,
 }
 
 fn args() -> Result<Args> {
     let load = LoadArgs { clients: 16, seconds: 10, orders: 1000, webhook_rate: 1000, lag_rate: 50, products: 1 };
-    let mut a = Args { members: 1_000_000, purchases: 200_000, campaign_purchases: 100_000, load };
+    let mut a = Args {
+        members: 1_000_000,
+        purchases: 200_000,
+        campaign_purchases: 100_000,
+        audit_orders: 200_000,
+        only: None,
+        load,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -69,9 +85,12 @@ fn args() -> Result<Args> {
             "--webhook-rate" => a.load.webhook_rate = u32::try_from(n()?.max(1))?,
             "--lag-rate" => a.load.lag_rate = u32::try_from(n()?.max(1))?,
             "--products" => a.load.products = n()?.max(1),
+            "--audit-orders" => a.audit_orders = n()?,
+            "--only" if value == "audit" => a.only = Some(value),
             _ => bail!(
                 "unknown flag {flag}: expected --members, --purchases, --campaign-purchases, --clients, --seconds, \
-                 --orders, --webhook-rate, --lag-rate or --products, each with a whole number"
+                 --orders, --webhook-rate, --lag-rate, --products or --audit-orders, each with a whole number, \
+                 or --only audit"
             ),
         }
     }
@@ -134,6 +153,15 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
     seed_purchases(pool, &everyone, args.purchases, product, plan, last_month).await?;
     let seeded = started.elapsed();
     sqlx::query("ANALYZE").execute(pool).await?;
+    if args.audit_orders > 0 {
+        let figures = audit::run(pool, &everyone, args.audit_orders, product, plan).await?;
+        println!("| figure | value |");
+        println!("| --- | --- |");
+        audit::print(&figures);
+        if args.only.is_some() {
+            return Ok(());
+        }
+    }
 
     let shallow = time_cascades(pool, chain[9], product).await?;
     let deep = time_cascades(pool, chain[CHAIN - 1], product).await?;
@@ -292,7 +320,7 @@ async fn time_campaign(pool: &PgPool, everyone: &[Uuid], count: usize, plan: Uui
         .map(|b| SeedPurchase { buyer_id: *b, quantity: 1, credited_at: paid_at })
         .collect();
     let mut tx = pool.begin().await?;
-    seed::credited_orders(&mut tx, course.id, plan, &purchases, chrono_tz::UTC, CURRENCY).await?;
+    seed::credited_orders(&mut tx, course.id, plan, &purchases, chrono_tz::UTC, CURRENCY, true).await?;
     tx.commit().await?;
     sqlx::query("ANALYZE").execute(pool).await?;
     let new = NewCampaign {
@@ -456,7 +484,7 @@ async fn seed_purchases(
         })
         .collect();
     let mut tx = pool.begin().await?;
-    seed::credited_orders(&mut tx, product, plan, &purchases, chrono_tz::UTC, CURRENCY).await?;
+    seed::credited_orders(&mut tx, product, plan, &purchases, chrono_tz::UTC, CURRENCY, true).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! Served by `GET /v1/admin/audit` and `haat-worker audit`; each check
 //! lists every violation it finds.
 
+pub mod rerun;
+
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -39,6 +41,7 @@ pub async fn run(conn: &mut PgConnection) -> DomainResult<Vec<Check>> {
         check("no_idempotency_key_used_twice", keys_used_twice(conn).await?),
         check("no_fact_applied_twice", facts_applied_twice(conn).await?),
         check("commissions_reproducible_from_their_inputs", commissions_not_reproducible(conn).await?),
+        check("commissions_match_a_rerun_of_the_cascade", rerun::differences(conn).await?),
     ])
 }
 

@@ -68,8 +68,10 @@ pub struct SeedPurchase {
 }
 
 /// Inserts delivered orders of one product, each with its line and its
-/// volume entry in the period of its credit time, under `plan_id`; their
-/// commissions are not computed (they are history, not work to do).
+/// volume entry in the period of its credit time, under `plan_id`. With
+/// `cascaded` their commissions count as done and are never computed (they
+/// are history, not work to do); without, each awaits its cascade. Returns
+/// the orders' ids.
 pub async fn credited_orders(
     conn: &mut PgConnection,
     product_id: Uuid,
@@ -77,7 +79,9 @@ pub async fn credited_orders(
     purchases: &[SeedPurchase],
     tz: Tz,
     currency: &str,
-) -> DomainResult<()> {
+    cascaded: bool,
+) -> DomainResult<Vec<Uuid>> {
+    let mut made = Vec::with_capacity(purchases.len());
     let p = sqlx::query!("SELECT price, pv, bv, category FROM products WHERE id = $1", product_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -94,7 +98,7 @@ pub async fn credited_orders(
                                   store_credit, total, pv, bv, shipping_address, paid_at, delivered_at,
                                   commissionable_at, plan_id, volume_credited_at, cascaded_at, created_at)
                SELECT o, 'SEED-' || replace(o::text, '-', ''), b, 'delivered', 'cod', $4, t, 0, 0, t,
-                      $5::numeric * q, $6::numeric * q, '{}'::jsonb, a, a, a, $7, a, a, a
+                      $5::numeric * q, $6::numeric * q, '{}'::jsonb, a, a, a, $7, a, CASE WHEN $10 THEN a END, a
                  FROM unnest($1::uuid[], $2::uuid[], $3::int[], $8::numeric[], $9::timestamptz[])
                       AS x (o, b, q, t, a)"#,
             &orders,
@@ -105,7 +109,8 @@ pub async fn credited_orders(
             p.bv,
             plan_id,
             &totals,
-            &at
+            &at,
+            cascaded
         )
         .execute(&mut *conn)
         .await?;
@@ -141,6 +146,7 @@ pub async fn credited_orders(
         )
         .execute(&mut *conn)
         .await?;
+        made.extend(orders);
     }
-    Ok(())
+    Ok(made)
 }

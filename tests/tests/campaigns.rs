@@ -33,7 +33,9 @@ async fn seed_purchases(app: &TestApp, product: &Value, buyers: &[Uuid], at: imp
         .map(|(i, b)| SeedPurchase { buyer_id: *b, quantity: 1, credited_at: at(i) })
         .collect();
     let mut conn = app.pool.acquire().await.expect("connection");
-    seed::credited_orders(&mut conn, product_id, plan, &purchases, chrono_tz::UTC, "BDT").await.expect("orders seeded");
+    seed::credited_orders(&mut conn, product_id, plan, &purchases, chrono_tz::UTC, "BDT", true)
+        .await
+        .expect("orders seeded");
 }
 
 async fn app_with_plan(holding_days: i64) -> TestApp {

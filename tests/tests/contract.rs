@@ -332,8 +332,12 @@ async fn schemathesis_finds_no_server_error_no_answer_outside_its_schema_and_no_
     let app = TestApp::spawn().await;
     let ids = seeded_ids(&app).await;
     let config = workspace_dir().join("tests/schemathesis.toml");
-    let report = workspace_dir().join("target/schemathesis");
+    // A folder of its own for each run: Schemathesis keeps a cache of past
+    // findings where it runs, and a run must not depend on earlier ones.
+    let report = workspace_dir().join("target/schemathesis").join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&report).expect("report folder");
     let out = Command::new(pytool("schemathesis"))
+        .current_dir(&report)
         .arg("--config-file")
         .arg(&config)
         .args(["run", &format!("{}/openapi.json", app.base)])

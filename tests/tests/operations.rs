@@ -66,7 +66,7 @@ async fn start_big_settlement(app: &TestApp, n: usize) -> String {
         seed::members(&mut conn, &members, "BDT").await.expect("members");
         let product = course["id"].as_str().and_then(|s| s.parse().ok()).expect("product id");
         let plan = plan["id"].as_str().and_then(|s| s.parse().ok()).expect("plan id");
-        seed::credited_orders(&mut conn, product, plan, &purchases, chrono_tz::UTC, "BDT").await.expect("orders");
+        seed::credited_orders(&mut conn, product, plan, &purchases, chrono_tz::UTC, "BDT", true).await.expect("orders");
     }
     let body = json!({"name": "Big", "scope": {"kind": "product", "product_id": course["id"]},
                       "starts_at": (paid_at - Duration::days(1)).to_rfc3339(),
@@ -422,4 +422,94 @@ async fn the_audit_finds_a_commission_altered_by_sql_a_fact_applied_twice_and_a_
     );
     assert_eq!(of("no_fact_applied_twice"), [format!("\"{invoice}: delivered applied 2 times\"")]);
     assert_eq!(of("no_idempotency_key_used_twice").len(), 1, "{failed:?}");
+}
+
+#[tokio::test]
+async fn the_audit_reruns_the_cascade_and_finds_a_rate_rewritten_with_its_amount_and_a_share_moved_to_another_member() {
+    let (app, chain, order) = delivered_and_held().await;
+    assert_eq!(failed_audit_checks(&app).await, Vec::<(String, Vec<String>)>::new());
+    let order_id: Uuid = order["id"].as_str().and_then(|s| s.parse().ok()).expect("order id");
+    let line: Uuid = order["lines"][0]["id"].as_str().and_then(|s| s.parse().ok()).expect("line id");
+    let (parent, top) = (chain[1]["id"].as_str().expect("id"), chain[0]["id"].as_str().expect("id"));
+
+    // Level 1's 10% of BV 300 = 30.00 rewritten as 12% = 36.00: the row is
+    // consistent with itself, so only a re-run of the cascade shows it.
+    sqlx::query("UPDATE commissions SET rate = 0.12, amount = 36.00, rounding_residue = 0 WHERE order_id = $1 AND paid_level = 1")
+        .bind(order_id)
+        .execute(&app.pool)
+        .await
+        .expect("rewrite level 1");
+    // Level 2's 15.00 (5%) of the top member moved to the parent.
+    sqlx::query("UPDATE commissions SET beneficiary_id = $2 WHERE order_id = $1 AND paid_level = 2")
+        .bind(order_id)
+        .bind(Uuid::parse_str(parent).expect("uuid"))
+        .execute(&app.pool)
+        .await
+        .expect("move level 2");
+
+    let failed = failed_audit_checks(&app).await;
+    let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(!names.contains(&"commissions_reproducible_from_their_inputs"), "each row is self-consistent: {failed:?}");
+    let rerun = failed.iter().find(|(n, _)| n == "commissions_match_a_rerun_of_the_cascade").map(|(_, v)| v.clone());
+    let share = |level: u32, to: &str, rate: &str, amount: &str| {
+        format!("level commission (level {level}) on line {line} to {to}: 300.00 × {rate} = {amount}")
+    };
+    assert_eq!(
+        rerun.expect("the re-run check fails"),
+        [
+            // In the order of (line, beneficiary): the top member joined first.
+            format!(
+                "\"order {order_id}: the cascade makes {} but it is not stored\"",
+                share(2, top, "0.0500", "15.00")
+            ),
+            format!(
+                "\"order {order_id}: stored {} but the cascade makes {}\"",
+                share(1, parent, "0.1200", "36.00"),
+                share(1, parent, "0.1000", "30.00")
+            ),
+            format!(
+                "\"order {order_id}: stored {} is not what the cascade makes\"",
+                share(2, parent, "0.0500", "15.00")
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_cascade_run_again_after_it_committed_pays_no_one_new_even_after_the_buyer_moved() {
+    let (app, chain, order) = delivered_and_held().await;
+    let order_id: Uuid = order["id"].as_str().and_then(|s| s.parse().ok()).expect("order id");
+    // A new member under the top, and the buyer moved under them: a second
+    // read of the tree would now pay the newcomer level 1.
+    let code = chain[0]["referral_code"].as_str().expect("code");
+    let (status, newcomer) = app
+        .admin(
+            "POST",
+            "/v1/members",
+            Some(&json!({"name": "Nabil", "email": "nabil@example.com", "sponsor_code": code})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{newcomer}");
+    let buyer = chain[2]["id"].as_str().expect("id");
+    let (status, moved) = app
+        .admin("POST", &format!("/v1/admin/members/{buyer}/placement"), Some(&json!({"parent_id": newcomer["id"]})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+
+    // The job delivered a second time (a worker that died before its ack).
+    let mut tx = app.pool.begin().await.expect("tx");
+    haat_domain::compensation::commissions::cascade_commission(&mut tx, order_id, "BDT").await.expect("rerun");
+    tx.commit().await.expect("commit");
+
+    let paid: Vec<(String, String)> = sqlx::query_as(
+        "SELECT beneficiary_id::text, amount::text FROM commissions WHERE order_id = $1 ORDER BY paid_level",
+    )
+    .bind(order_id)
+    .fetch_all(&app.pool)
+    .await
+    .expect("commissions");
+    let id = |m: &serde_json::Value| m["id"].as_str().expect("id").to_owned();
+    assert_eq!(paid, [(id(&chain[1]), "30.00".to_owned()), (id(&chain[0]), "15.00".to_owned())]);
+    wallet_reaches(&app, &newcomer, "pending", "0.00").await;
+    assert_eq!(failed_audit_checks(&app).await, Vec::<(String, Vec<String>)>::new());
 }

@@ -170,3 +170,19 @@ async fn personal_pv(
     .await?;
     Ok(rows.into_iter().map(|r| (r.member_id, r.pv)).collect())
 }
+
+/// Keeps what the cascade read for the order, in the cascade's transaction,
+/// so the audit can re-run the pure cascade on exactly these inputs and
+/// compare its lines with the stored ones (DESIGN §10.3).
+pub async fn store(conn: &mut PgConnection, order_id: Uuid, plan_id: Uuid, inputs: &OrderInputs) -> DomainResult<()> {
+    let doc = serde_json::to_value(inputs).map_err(anyhow::Error::from)?;
+    sqlx::query!(
+        "INSERT INTO cascade_inputs (order_id, plan_id, inputs) VALUES ($1, $2, $3) ON CONFLICT (order_id) DO NOTHING",
+        order_id,
+        plan_id,
+        doc
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -87,12 +87,19 @@ pub async fn head(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Optio
 /// of the tree earns on most orders), so the entries are posted last, in
 /// one set statement: those rows stay locked from there to the commit only.
 pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
-    sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
+    let locked =
+        sqlx::query!("SELECT cascaded_at FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
+    // A job runs at least once: a second run after the first committed must
+    // not read the tree again (a member moved since would be paid too).
+    if locked.cascaded_at.is_some() {
+        return Ok(());
+    }
     let Some((head, plan_id)) = head(conn, order_id).await? else {
         return Ok(());
     };
     let plan = plans::get(conn, plan_id).await?;
     let inputs = cascade_inputs::load(conn, &head, &plan).await?;
+    cascade_inputs::store(conn, order_id, plan_id, &inputs).await?;
     let mut result = cascade::cascade(&plan.rules(), &inputs);
     result.commissions.sort_by_key(|c| (c.beneficiary_id, c.kind, c.line_id, c.paid_level));
     let release_at = head.credited_at + Duration::days(i64::from(plan.holding_days));

@@ -81,7 +81,7 @@ pub struct PlanRules {
 }
 
 /// One order line as the cascade sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CascadeLine {
     /// The order line.
     pub line_id: Uuid,
@@ -96,7 +96,7 @@ pub struct CascadeLine {
 }
 
 /// A member who may earn on the order, with the inputs of their qualification.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Earner {
     /// The member.
     pub member_id: Uuid,
@@ -107,7 +107,7 @@ pub struct Earner {
 }
 
 /// One member of the upline, nearest first.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UplineMember {
     /// Physical level: 1 = the placement parent of whoever the cascade starts at.
     pub level: u32,
@@ -116,7 +116,7 @@ pub struct UplineMember {
 }
 
 /// Everything of one order the cascade reads.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OrderInputs {
     /// The lines.
     pub lines: Vec<CascadeLine>,
