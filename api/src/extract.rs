@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use haat_domain::auth::{self, Principal, Role};
+use haat_domain::ids::TypedId;
 use haat_domain::input::TextError;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -179,9 +180,19 @@ fn strip_position(msg: &str) -> String {
     msg.split(" at line ").next().unwrap_or(msg).to_owned()
 }
 
-/// Parses a path id, naming it on failure.
-pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
+/// The route's one `{id}`, parsed once into its typed id. Ids are opaque
+/// strings we chose, so one that is not ours names nothing: a 404 saying
+/// what was not found (`member not found`), as for an id we do not have.
+#[derive(Debug)]
+pub struct PathId<T>(pub T);
+
+impl<T: TypedId, S: Send + Sync> FromRequestParts<S> for PathId<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
+        T::parse(&raw).map(Self).ok_or_else(|| ApiError::not_found(T::WHAT))
+    }
 }
 
 /// Path parameters parsed into `T`; a parameter holding U+0000 is a 422

@@ -53,7 +53,11 @@ pub fn document(mut doc: OpenApi) -> OpenApi {
          and operations. Money, volume and rates are decimal strings; errors are problem+json."
             .into(),
     );
+    // Who made it and under what terms: ours, not the generator's defaults.
+    doc.info.contact = None;
+    doc.info.license = Some(utoipa::openapi::License::new("MIT"));
     let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.extend(haat_domain::ids::schemas());
     components.schemas.insert("Problem".into(), Problem::schema());
     components.schemas.insert("FieldError".into(), FieldError::schema());
     components

@@ -28,6 +28,7 @@ pub mod compensation;
 pub mod demo;
 pub mod error;
 pub mod idempotency;
+pub mod ids;
 pub mod input;
 pub mod integrations;
 pub mod jobs;

@@ -16,8 +16,9 @@ use uuid::Uuid;
 use super::{ListOf, Page, Routes, admin_create, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, PathId, Query, RawBody, parse_json};
 use crate::idem::{self, PostRequest};
+use haat_domain::ids::{CampaignId, TypedId};
 use utoipa_axum::routes;
 
 /// Campaign routes.
@@ -60,58 +61,58 @@ async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page
 }
 
 /// One campaign (admin).
-#[utoipa::path(get, path = "/v1/admin/campaigns/{id}", tag = "campaigns", params(("id" = String, Path, description = "The campaign")),
+#[utoipa::path(get, path = "/v1/admin/campaigns/{id}", tag = "campaigns", params(("id" = CampaignId, Path, description = "The campaign")),
     responses((status = 200, description = "The campaign with its settlement once decided", body = Campaign)))]
-async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(State(state): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
-    let id = parse_id(&id, "campaign")?;
+    let id = id.uuid();
     let mut conn = state.pool.acquire().await?;
     Ok(Json(to_json(&campaigns::get(&mut conn, id).await?)?))
 }
 
 /// Moves or repeats a campaign's settlement (admin).
 #[utoipa::path(post, path = "/v1/admin/campaigns/{id}/schedule", tag = "campaigns", request_body = ScheduleInput,
-    params(("id" = String, Path, description = "The campaign")), responses((status = 200, description = "The campaign, rescheduled", body = Campaign)))]
+    params(("id" = CampaignId, Path, description = "The campaign")), responses((status = 200, description = "The campaign, rescheduled", body = Campaign)))]
 async fn schedule(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<CampaignId>,
     post: PostRequest,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
     let input: ScheduleInput = parse_json(&body)?;
     let change = Change { state: &state, auth: &auth, post: &post, body: &body, status: StatusCode::OK };
-    change.run(&id, move |c, id| async move { campaigns::schedule(c, id, &input).await }.boxed()).await
+    change.run(id, move |c, id| async move { campaigns::schedule(c, id, &input).await }.boxed()).await
 }
 
 /// Settles now: answers 202, the settlement job does the work.
-#[utoipa::path(post, path = "/v1/admin/campaigns/{id}/settle", tag = "campaigns", params(("id" = String, Path, description = "The campaign")),
+#[utoipa::path(post, path = "/v1/admin/campaigns/{id}/settle", tag = "campaigns", params(("id" = CampaignId, Path, description = "The campaign")),
     responses((status = 202, description = "The campaign; its settlement job is queued", body = Campaign)))]
 async fn settle(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<CampaignId>,
     post: PostRequest,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
     let now = chrono::Utc::now();
     let change = Change { state: &state, auth: &auth, post: &post, body: &[], status: StatusCode::ACCEPTED };
-    change.run(&id, move |c, id| campaigns::settle_now(c, id, now).boxed()).await
+    change.run(id, move |c, id| campaigns::settle_now(c, id, now).boxed()).await
 }
 
 /// Cancels a campaign before it settles (admin).
-#[utoipa::path(post, path = "/v1/admin/campaigns/{id}/cancel", tag = "campaigns", params(("id" = String, Path, description = "The campaign")),
+#[utoipa::path(post, path = "/v1/admin/campaigns/{id}/cancel", tag = "campaigns", params(("id" = CampaignId, Path, description = "The campaign")),
     responses((status = 200, description = "The campaign, cancelled", body = Campaign)))]
 async fn cancel(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<CampaignId>,
     post: PostRequest,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
     let change = Change { state: &state, auth: &auth, post: &post, body: &[], status: StatusCode::OK };
-    change.run(&id, |c, id| campaigns::cancel(c, id).boxed()).await
+    change.run(id, |c, id| campaigns::cancel(c, id).boxed()).await
 }
 
 /// One campaign change: the request it answers and the status it answers with.
@@ -127,10 +128,10 @@ impl Change<'_> {
     /// Runs `f` in one transaction under the request's Idempotency-Key.
     async fn run(
         self,
-        raw_id: &str,
+        id: CampaignId,
         f: impl for<'c> FnOnce(&'c mut PgConnection, Uuid) -> BoxFuture<'c, DomainResult<Campaign>> + Send + 'static,
     ) -> ApiResult<Response> {
-        let id = parse_id(raw_id, "campaign")?;
+        let id = id.uuid();
         let status = self.status;
         idem::post(self.state, self.auth, self.post, self.body, move |tx| {
             async move { Ok((status, to_json(&f(tx, id).await?)?)) }.boxed()

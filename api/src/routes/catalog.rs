@@ -11,8 +11,9 @@ use serde_json::Value;
 use super::{ListOf, Page, Routes, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, PathId, Query, RawBody, parse_json};
 use crate::idem::{self, PostRequest};
+use haat_domain::ids::{ProductId, TypedId};
 use utoipa_axum::routes;
 
 /// Catalog routes.
@@ -43,16 +44,16 @@ async fn create(
 
 /// Changes the fields sent (admin).
 #[utoipa::path(patch, path = "/v1/admin/products/{id}", tag = "catalog", request_body = ProductInput,
-    params(("id" = String, Path, description = "The product")),
+    params(("id" = ProductId, Path, description = "The product")),
     responses((status = 200, description = "The product as changed", body = Product)))]
 async fn update(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<ProductId>,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
-    let id = parse_id(&id, "product")?;
+    let id = id.uuid();
     let input: ProductInput = parse_json(&body)?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(view(&products::patch(&mut conn, id, &input).await?)?))
@@ -71,10 +72,10 @@ async fn list(State(state): State<AppState>, _auth: Auth, Query(page): Query<Pag
 
 /// One product (any key).
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "catalog",
-    params(("id" = String, Path, description = "The product")),
+    params(("id" = ProductId, Path, description = "The product")),
     responses((status = 200, description = "The product", body = Product)))]
-async fn show(State(state): State<AppState>, _auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id, "product")?;
+async fn show(State(state): State<AppState>, _auth: Auth, PathId(id): PathId<ProductId>) -> ApiResult<Json<Value>> {
+    let id = id.uuid();
     let mut conn = state.pool.acquire().await?;
     Ok(Json(view(&products::get(&mut conn, id).await?)?))
 }

@@ -12,8 +12,9 @@ use serde_json::Value;
 use super::{ListOf, Page, Routes, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
-use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, PathId, Query, RawBody, parse_json};
 use crate::idem::{self, PostRequest};
+use haat_domain::ids::{ApiKeyId, TypedId};
 use utoipa_axum::routes;
 
 /// Key routes.
@@ -88,11 +89,11 @@ async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page
 
 /// Revokes a key (admin).
 #[utoipa::path(delete, path = "/v1/admin/api-keys/{id}", tag = "operations",
-    params(("id" = String, Path, description = "The key")),
+    params(("id" = ApiKeyId, Path, description = "The key")),
     responses((status = 204, description = "Revoked: it no longer authenticates")))]
-async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke(State(state): State<AppState>, auth: Auth, PathId(id): PathId<ApiKeyId>) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    let id = parse_id(&id, "api key")?;
+    let id = id.uuid();
     let mut conn = state.pool.acquire().await?;
     auth::revoke_key(&mut conn, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -14,8 +14,9 @@ use serde_json::Value;
 use super::{Queued, Routes, queued};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Path, parse_id};
+use crate::extract::{Auth, PathId};
 use crate::idem::{self, PostRequest};
+use haat_domain::ids::{MemberId, TypedId};
 use utoipa_axum::routes;
 
 /// Loyalty routes.
@@ -25,10 +26,10 @@ pub fn router() -> Routes {
 
 /// A member's loyalty standing (a member key: its own only).
 #[utoipa::path(get, path = "/v1/members/{id}/loyalty", tag = "loyalty",
-    params(("id" = String, Path, description = "The member")),
+    params(("id" = MemberId, Path, description = "The member")),
     responses((status = 200, description = "Tier, points balance and the lots that expire next", body = Standing)))]
-async fn standing(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id, "member")?;
+async fn standing(State(state): State<AppState>, auth: Auth, PathId(id): PathId<MemberId>) -> ApiResult<Json<Value>> {
+    let id = id.uuid();
     auth.require_member_access(id, "member")?;
     let mut conn = state.pool.acquire().await?;
     members::get(&mut conn, id).await?;

@@ -14,8 +14,9 @@ use serde_json::Value;
 use super::{ListOf, Page, Routes, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, PathId, Query, RawBody, parse_json};
 use crate::idem::{self, PostRequest};
+use haat_domain::ids::{MemberId, TypedId};
 use utoipa_axum::routes;
 
 /// Member routes.
@@ -109,10 +110,10 @@ async fn create(
 }
 
 /// One member (a member key: its own only).
-#[utoipa::path(get, path = "/v1/members/{id}", tag = "members", params(("id" = String, Path, description = "The member")),
+#[utoipa::path(get, path = "/v1/members/{id}", tag = "members", params(("id" = MemberId, Path, description = "The member")),
     responses((status = 200, description = "The member", body = Member)))]
-async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = visible_member(&auth, &id)?;
+async fn show(State(state): State<AppState>, auth: Auth, PathId(id): PathId<MemberId>) -> ApiResult<Json<Value>> {
+    let id = visible_member(&auth, id)?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(view(&members::get(&mut conn, id).await?)?))
 }
@@ -127,16 +128,16 @@ struct Placement {
 
 /// Re-places a member under another parent (admin).
 #[utoipa::path(post, path = "/v1/admin/members/{id}/placement", tag = "members", request_body = Placement,
-    params(("id" = String, Path, description = "The member")), responses((status = 200, description = "The member, re-placed", body = Member)))]
+    params(("id" = MemberId, Path, description = "The member")), responses((status = 200, description = "The member, re-placed", body = Member)))]
 async fn place(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     post: PostRequest,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
-    let id = parse_id(&id, "member")?;
+    let id = id.uuid();
     let input: Placement = parse_json(&body)?;
     idem::post(&state, &auth, &post, &body, move |tx| {
         async move { Ok((StatusCode::OK, view(&members::place(tx, id, input.parent_id).await?)?)) }.boxed()
@@ -147,12 +148,12 @@ async fn place(
 async fn set_status(
     state: AppState,
     auth: Auth,
-    id: String,
+    id: MemberId,
     post: PostRequest,
     suspended: bool,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
-    let id = parse_id(&id, "member")?;
+    let id = id.uuid();
     idem::post(&state, &auth, &post, &[], move |tx| {
         async move { Ok((StatusCode::OK, view(&members::set_status(tx, id, suspended).await?)?)) }.boxed()
     })
@@ -160,24 +161,24 @@ async fn set_status(
 }
 
 /// Suspends a member (admin).
-#[utoipa::path(post, path = "/v1/admin/members/{id}/suspend", tag = "members", params(("id" = String, Path, description = "The member")),
+#[utoipa::path(post, path = "/v1/admin/members/{id}/suspend", tag = "members", params(("id" = MemberId, Path, description = "The member")),
     responses((status = 200, description = "The member, suspended", body = Member)))]
 async fn suspend(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     post: PostRequest,
 ) -> ApiResult<Response> {
     set_status(state, auth, id, post, true).await
 }
 
 /// Reinstates a suspended member (admin).
-#[utoipa::path(post, path = "/v1/admin/members/{id}/reinstate", tag = "members", params(("id" = String, Path, description = "The member")),
+#[utoipa::path(post, path = "/v1/admin/members/{id}/reinstate", tag = "members", params(("id" = MemberId, Path, description = "The member")),
     responses((status = 200, description = "The member, active again", body = Member)))]
 async fn reinstate(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     post: PostRequest,
 ) -> ApiResult<Response> {
     set_status(state, auth, id, post, false).await
@@ -204,16 +205,16 @@ impl PeriodQuery {
 
 /// A member's volume in a period.
 #[utoipa::path(get, path = "/v1/members/{id}/volume", tag = "members",
-    params(("id" = String, Path, description = "The member"),
+    params(("id" = MemberId, Path, description = "The member"),
         ("period" = Option<String>, Query, description = "`YYYY-MM` (default: this month)", pattern = r"^[0-9]{4}-[0-9]{2}$")),
     responses((status = 200, description = "Personal and group volume in the period", body = VolumeView)))]
 async fn volume(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Json<Value>> {
-    let id = visible_member(&auth, &id)?;
+    let id = visible_member(&auth, id)?;
     let period = q.period()?;
     let mut conn = state.pool.acquire().await?;
     let v = members::volume(&mut conn, id, &period).await?;
@@ -228,15 +229,15 @@ async fn volume(
 }
 
 /// A member's downline by level.
-#[utoipa::path(get, path = "/v1/members/{id}/team", tag = "members", params(("id" = String, Path, description = "The member"), PeriodQuery),
+#[utoipa::path(get, path = "/v1/members/{id}/team", tag = "members", params(("id" = MemberId, Path, description = "The member"), PeriodQuery),
     responses((status = 200, description = "The downline by level with counts and volume", body = TeamView)))]
 async fn team(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Json<Value>> {
-    let id = visible_member(&auth, &id)?;
+    let id = visible_member(&auth, id)?;
     let period = q.period()?;
     let depth = match q.depth.as_deref().map(str::parse::<i32>) {
         None => 3,
@@ -258,23 +259,23 @@ async fn team(
 }
 
 /// The member a read is about, checked against the caller's key.
-fn visible_member(auth: &Auth, id: &str) -> ApiResult<uuid::Uuid> {
-    let id = parse_id(id, "member")?;
+fn visible_member(auth: &Auth, id: MemberId) -> ApiResult<uuid::Uuid> {
+    let id = id.uuid();
     auth.require_member_access(id, "member")?;
     Ok(id)
 }
 
 /// `GET /v1/members/{id}/orders`: the member's orders, newest first (a
 /// member key sees only its own).
-#[utoipa::path(get, path = "/v1/members/{id}/orders", tag = "members", params(("id" = String, Path, description = "The member"), Page),
+#[utoipa::path(get, path = "/v1/members/{id}/orders", tag = "members", params(("id" = MemberId, Path, description = "The member"), Page),
     responses((status = 200, description = "A page of the member's orders, newest first", body = ListOf<OrderSummary>)))]
 async fn orders_of(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let id = visible_member(&auth, &id)?;
+    let id = visible_member(&auth, id)?;
     let limit = page.limit()?;
     let mut conn = state.pool.acquire().await?;
     members::get(&mut conn, id).await?;

@@ -13,8 +13,9 @@ use serde_json::Value;
 use super::Routes;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
-use crate::extract::{Auth, Path, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, PathId, RawBody, parse_json};
 use crate::idem;
+use haat_domain::ids::{OrderId, TypedId};
 use utoipa_axum::routes;
 
 /// Order routes.
@@ -36,17 +37,17 @@ struct NewReturn {
 /// Records a return of some lines (storefront, admin): within the return
 /// window, at most the units not yet returned; its effects follow in the
 /// `reverse_order` job.
-#[utoipa::path(post, path = "/v1/orders/{id}/returns", tag = "orders", request_body = NewReturn, params(("id" = String, Path, description = "The order")),
+#[utoipa::path(post, path = "/v1/orders/{id}/returns", tag = "orders", request_body = NewReturn, params(("id" = OrderId, Path, description = "The order")),
     responses((status = 201, description = "The return as recorded", body = Reversal)))]
 async fn create_return(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<OrderId>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     auth.require_storefront()?;
-    let id = parse_id(&id, "order")?;
+    let id = id.uuid();
     let input: NewReturn = parse_json(&body)?;
     if input.reason.as_ref().is_some_and(|r| haat_domain::input::chars(r) > 1000) {
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "reason", "must be at most 1000 characters"));
@@ -82,16 +83,16 @@ async fn create_return(
 }
 
 /// Cancels an order that has not shipped (admin).
-#[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "orders", params(("id" = String, Path, description = "The order")),
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "orders", params(("id" = OrderId, Path, description = "The order")),
     responses((status = 200, description = "The order, cancelled", body = Order)))]
 async fn cancel(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<OrderId>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
-    let id = parse_id(&id, "order")?;
+    let id = id.uuid();
     let source = auth.source();
     let path = format!("/v1/admin/orders/{id}/cancel");
     let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: b"", required: false };
@@ -142,10 +143,10 @@ async fn create(
 }
 
 /// One order with its history (a member key: its own only).
-#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path, description = "The order")),
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = OrderId, Path, description = "The order")),
     responses((status = 200, description = "The order with its history", body = Order)))]
-async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id, "order")?;
+async fn show(State(state): State<AppState>, auth: Auth, PathId(id): PathId<OrderId>) -> ApiResult<Json<Value>> {
+    let id = id.uuid();
     let mut conn = state.pool.acquire().await?;
     let owner = orders::owner_of(&mut conn, id).await?;
     auth.require_member_access(owner, "order")?;

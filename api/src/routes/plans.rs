@@ -13,8 +13,9 @@ use super::{ListOf, Page, Routes, admin_create, page_by_id, uuid_cursor};
 
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, PathId, Query, RawBody, parse_json};
 use crate::idem::{self, PostRequest};
+use haat_domain::ids::{PlanId, TypedId};
 use utoipa_axum::routes;
 
 /// Plan routes.
@@ -51,16 +52,16 @@ async fn list(State(state): State<AppState>, auth: Auth, Query(page): Query<Page
 
 /// Activates a plan version (admin).
 #[utoipa::path(post, path = "/v1/admin/plans/{id}/activate", tag = "plans",
-    params(("id" = String, Path, description = "The plan version")),
+    params(("id" = PlanId, Path, description = "The plan version")),
     responses((status = 200, description = "The plan, now active and immutable", body = Plan)))]
 async fn activate(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PlanId>,
     post: PostRequest,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
-    let id = parse_id(&id, "plan")?;
+    let id = id.uuid();
     idem::post(&state, &auth, &post, &[], move |tx| {
         async move { Ok((StatusCode::OK, to_value(&plans::activate(tx, id).await?)?)) }.boxed()
     })
@@ -70,19 +71,19 @@ async fn activate(
 /// Replays past orders under the plan in a read-only transaction that is
 /// rolled back: Postgres itself guarantees nothing is written.
 #[utoipa::path(post, path = "/v1/admin/plans/{id}/simulate", tag = "plans", request_body = Range,
-    params(("id" = String, Path, description = "The plan version")),
+    params(("id" = PlanId, Path, description = "The plan version")),
     responses((status = 200, description = "What the plan would have paid beside what was paid", body = Simulation)))]
 async fn simulate(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PlanId>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     // Nothing is written, so a key changes nothing; a malformed one is still refused.
     idem::key_of(&headers, false)?;
-    let id = parse_id(&id, "plan")?;
+    let id = id.uuid();
     let range: Range = parse_json(&body)?;
     let mut tx = state.pool.begin().await?;
     haat_platform::db::read_only(&mut tx).await?;

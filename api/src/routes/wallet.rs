@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::{ListOf, Page, Routes, bad_cursor, page_by_id, page_of, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Path, Query, parse_id};
+use crate::extract::{Auth, PathId, Query};
+use haat_domain::ids::{MemberId, TypedId};
 use utoipa_axum::routes;
 
 /// Wallet routes.
@@ -59,8 +60,8 @@ struct StatementView {
     reference: String,
 }
 
-async fn member_of(state: &AppState, auth: &Auth, id: &str) -> ApiResult<uuid::Uuid> {
-    let id = parse_id(id, "member")?;
+async fn member_of(state: &AppState, auth: &Auth, id: MemberId) -> ApiResult<uuid::Uuid> {
+    let id = id.uuid();
     auth.require_member_access(id, "member")?;
     let mut conn = state.pool.acquire().await?;
     members::get(&mut conn, id).await?;
@@ -68,10 +69,10 @@ async fn member_of(state: &AppState, auth: &Auth, id: &str) -> ApiResult<uuid::U
 }
 
 /// A member's wallet: pending, available, store credit and reserved balances.
-#[utoipa::path(get, path = "/v1/members/{id}/wallet", tag = "wallet", params(("id" = String, Path, description = "The member")),
+#[utoipa::path(get, path = "/v1/members/{id}/wallet", tag = "wallet", params(("id" = MemberId, Path, description = "The member")),
     responses((status = 200, description = "The member's balances", body = WalletView)))]
-async fn wallet(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = member_of(&state, &auth, &id).await?;
+async fn wallet(State(state): State<AppState>, auth: Auth, PathId(id): PathId<MemberId>) -> ApiResult<Json<Value>> {
+    let id = member_of(&state, &auth, id).await?;
     let mut conn = state.pool.acquire().await?;
     let w = ledger::wallet(&mut conn, id).await?;
     to_json(&WalletView {
@@ -85,15 +86,15 @@ async fn wallet(State(state): State<AppState>, auth: Auth, Path(id): Path<String
 }
 
 /// A member's commission lines.
-#[utoipa::path(get, path = "/v1/members/{id}/commissions", tag = "wallet", params(("id" = String, Path, description = "The member"), Page),
+#[utoipa::path(get, path = "/v1/members/{id}/commissions", tag = "wallet", params(("id" = MemberId, Path, description = "The member"), Page),
     responses((status = 200, description = "A page of commission lines, newest first", body = ListOf<CommissionView>)))]
 async fn commissions_list(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let id = member_of(&state, &auth, &id).await?;
+    let id = member_of(&state, &auth, id).await?;
     let limit = page.limit()?;
     let before = uuid_cursor(&page)?;
     let mut conn = state.pool.acquire().await?;
@@ -102,15 +103,15 @@ async fn commissions_list(
 }
 
 /// A member's ledger statement.
-#[utoipa::path(get, path = "/v1/members/{id}/statement", tag = "wallet", params(("id" = String, Path, description = "The member"), Page),
+#[utoipa::path(get, path = "/v1/members/{id}/statement", tag = "wallet", params(("id" = MemberId, Path, description = "The member"), Page),
     responses((status = 200, description = "A page of postings with running balances, newest first", body = ListOf<StatementView>)))]
 async fn statement(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let id = member_of(&state, &auth, &id).await?;
+    let id = member_of(&state, &auth, id).await?;
     let limit = page.limit()?;
     let before = page.cursor.as_deref().map(|c| c.parse::<i64>().map_err(|_| bad_cursor())).transpose()?;
     let mut conn = state.pool.acquire().await?;

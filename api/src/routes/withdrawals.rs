@@ -14,8 +14,9 @@ use serde_json::Value;
 use super::{ListOf, Page, Routes, page_by_id, page_of, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
-use crate::extract::{Auth, Path, Query, RawBody, parse_id, parse_json};
+use crate::extract::{Auth, PathId, Query, RawBody, parse_json};
 use crate::idem;
+use haat_domain::ids::{MemberId, TypedId, WithdrawalId};
 use utoipa_axum::routes;
 
 /// Withdrawal routes.
@@ -31,17 +32,17 @@ pub fn router() -> Routes {
 
 /// Requests a withdrawal of available money (the member, storefront or admin).
 #[utoipa::path(post, path = "/v1/members/{id}/withdrawals", tag = "wallet", request_body = NewWithdrawal,
-    params(("id" = String, Path, description = "The member"), ("Idempotency-Key" = String, Header, description = "Required: the same key and body answer the first response again")),
+    params(("id" = MemberId, Path, description = "The member"), ("Idempotency-Key" = String, Header, description = "Required: the same key and body answer the first response again")),
     responses((status = 201, description = "The withdrawal, requested; the amount is reserved", body = Withdrawal)))]
 async fn request(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     idem::key_of(&headers, true)?;
-    let member_id = parse_id(&id, "member")?;
+    let member_id = id.uuid();
     auth.require_member_access(member_id, "member")?;
     let input: NewWithdrawal = parse_json(&body)?;
     let s = &state.settings;
@@ -62,15 +63,15 @@ async fn request(
 }
 
 /// A member's withdrawals.
-#[utoipa::path(get, path = "/v1/members/{id}/withdrawals", tag = "wallet", params(("id" = String, Path, description = "The member"), Page),
+#[utoipa::path(get, path = "/v1/members/{id}/withdrawals", tag = "wallet", params(("id" = MemberId, Path, description = "The member"), Page),
     responses((status = 200, description = "A page of the member's withdrawals, newest first", body = ListOf<Withdrawal>)))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<MemberId>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let member_id = parse_id(&id, "member")?;
+    let member_id = id.uuid();
     auth.require_member_access(member_id, "member")?;
     let limit = page.limit()?;
     let before = uuid_cursor(&page)?;
@@ -99,16 +100,16 @@ macro_rules! step_route {
     ($name:ident, $path:literal, $action:expr, $what:literal) => {
         #[doc = $what]
         #[utoipa::path(post, path = $path, tag = "wallet", request_body(content = StepBody, description = "Optional"),
-                    params(("id" = String, Path, description = "The withdrawal")),
+                    params(("id" = WithdrawalId, Path, description = "The withdrawal")),
                     responses((status = 200, description = "The withdrawal after the step", body = Withdrawal)))]
         async fn $name(
             State(state): State<AppState>,
             auth: Auth,
-            Path(id): Path<String>,
+            PathId(id): PathId<WithdrawalId>,
             headers: HeaderMap,
             RawBody(body): RawBody,
         ) -> ApiResult<Response> {
-            act(state, auth, &id, $action, headers, body).await
+            act(state, auth, id, $action, headers, body).await
         }
     };
 }
@@ -136,13 +137,13 @@ step_route!(
 async fn act(
     state: AppState,
     auth: Auth,
-    id: &str,
+    id: WithdrawalId,
     action: Action,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
-    let id = parse_id(id, "withdrawal")?;
+    let id = id.uuid();
     let input: StepBody = if body.is_empty() { StepBody::default() } else { parse_json(&body)? };
     if input.note.as_ref().is_some_and(|n| haat_domain::input::chars(n) > 1000) {
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "note", "must be at most 1000 characters"));
