@@ -41,6 +41,8 @@ impl Role {
     }
 }
 
+crate::words::sqlx_words!(Role);
+
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -89,7 +91,7 @@ pub async fn create_key(conn: &mut PgConnection, role: Role, member_id: Option<U
     sqlx::query!(
         "INSERT INTO api_keys (id, role, member_id, token_hash) VALUES ($1, $2, $3, $4)",
         id,
-        role.as_str(),
+        role as Role,
         member_id,
         token_hash(&token)
     )
@@ -114,9 +116,8 @@ pub async fn revoke_key(conn: &mut PgConnection, id: Uuid) -> DomainResult<()> {
 pub struct KeyView {
     /// Id.
     pub id: Uuid,
-    /// `admin`, `storefront` or `member`.
-    #[schema(value_type = Role)]
-    pub role: String,
+    /// What it may do.
+    pub role: Role,
     /// The member a member key acts for.
     pub member_id: Option<Uuid>,
     /// Created.
@@ -130,8 +131,8 @@ pub struct KeyView {
 pub async fn list_keys(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<KeyView>> {
     Ok(sqlx::query_as!(
         KeyView,
-        "SELECT id, role, member_id, created_at, revoked_at FROM api_keys
-          WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        r#"SELECT id, role AS "role: Role", member_id, created_at, revoked_at FROM api_keys
+            WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"#,
         before,
         limit
     )
@@ -142,12 +143,10 @@ pub async fn list_keys(conn: &mut PgConnection, before: Option<Uuid>, limit: i64
 /// The principal of a stored, unrevoked key.
 pub async fn principal(conn: &mut PgConnection, token: &str) -> DomainResult<Option<Principal>> {
     let row = sqlx::query!(
-        "SELECT id, role, member_id FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL",
+        r#"SELECT id, role AS "role: Role", member_id FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"#,
         token_hash(token)
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.and_then(|r| {
-        Some(Principal { key_id: r.id.to_string(), role: Role::parse(&r.role)?, member_id: r.member_id })
-    }))
+    Ok(row.map(|r| Principal { key_id: r.id.to_string(), role: r.role, member_id: r.member_id }))
 }

@@ -40,5 +40,6 @@ pub mod orders;
 pub mod rewards;
 pub mod rules;
 pub mod seed;
+pub mod words;
 
 pub use error::{DomainError, DomainResult, FieldError};

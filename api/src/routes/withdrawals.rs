@@ -167,7 +167,8 @@ async fn act(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct StatusFilter {
-    /// `requested`, `approved`, `paid`, `rejected` or `failed`.
+    /// Only withdrawals in this status.
+    #[param(value_type = Option<haat_domain::ledger::withdrawals::WithdrawalStatus>)]
     status: Option<String>,
 }
 

@@ -12,6 +12,16 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult, Problems, is_unique_violation};
 use crate::money::{MONEY_SCALE, parse_amount, parse_rate, payout};
 
+crate::words::stored_words!(
+    /// How a coupon's value discounts.
+    CouponKind {
+        /// A fraction of the subtotal ("0.10" = 10%), rounded toward zero.
+        Percent = "percent",
+        /// An amount off, at most the subtotal.
+        Fixed = "fixed",
+    }
+);
+
 /// A coupon as an admin sends it.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +29,7 @@ pub struct NewCoupon {
     /// What buyers type (compared case-insensitively).
     pub code: String,
     /// `percent` (value is a fraction: "0.10" = 10%) or `fixed` (an amount).
+    #[schema(value_type = CouponKind)]
     pub kind: String,
     /// The rate or amount.
     #[schema(value_type = crate::money::DecimalText)]
@@ -43,8 +54,8 @@ pub struct Coupon {
     pub id: Uuid,
     /// Code, upper case.
     pub code: String,
-    /// `percent` or `fixed`.
-    pub kind: String,
+    /// How its value discounts.
+    pub kind: CouponKind,
     /// Rate or amount.
     #[schema(value_type = crate::money::DecimalText)]
     pub value: Decimal,
@@ -63,17 +74,21 @@ pub struct Coupon {
     pub created_at: DateTime<Utc>,
 }
 
-fn check(input: &NewCoupon) -> DomainResult<(String, Decimal, Decimal)> {
+/// What a coupon's kind may be.
+const KIND_WORDS: &str = "must be \"percent\" or \"fixed\"";
+
+fn check(input: &NewCoupon) -> DomainResult<(String, CouponKind, Decimal, Decimal)> {
     let mut p = Problems::default();
     let code = input.code.trim().to_uppercase();
     if code.is_empty() || code.len() > 40 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         p.add("code", "must be 1 to 40 letters, digits, - or _");
     }
-    let value = match input.kind.as_str() {
-        "percent" => p.check("value", parse_rate(&input.value)),
-        "fixed" => p.check("value", parse_amount(&input.value, MONEY_SCALE)),
-        _ => {
-            p.add("kind", "must be \"percent\" or \"fixed\"");
+    let kind = CouponKind::parse(&input.kind);
+    let value = match kind {
+        Some(CouponKind::Percent) => p.check("value", parse_rate(&input.value)),
+        Some(CouponKind::Fixed) => p.check("value", parse_amount(&input.value, MONEY_SCALE)),
+        None => {
+            p.add("kind", KIND_WORDS);
             None
         }
     };
@@ -91,20 +106,22 @@ fn check(input: &NewCoupon) -> DomainResult<(String, Decimal, Decimal)> {
         Some(raw) => p.check("min_subtotal", parse_amount(raw, MONEY_SCALE)),
     };
     p.finish()?;
-    Ok((code, value.unwrap_or_default(), min.unwrap_or_default()))
+    let kind = kind.ok_or_else(|| DomainError::invalid("kind", KIND_WORDS))?;
+    Ok((code, kind, value.unwrap_or_default(), min.unwrap_or_default()))
 }
 
 /// Creates a coupon; a code already taken is 409.
 pub async fn create(conn: &mut PgConnection, input: &NewCoupon) -> DomainResult<Coupon> {
-    let (code, value, min_subtotal) = check(input)?;
+    let (code, kind, value, min_subtotal) = check(input)?;
     sqlx::query_as!(
         Coupon,
-        "INSERT INTO coupons (id, code, kind, value, starts_at, ends_at, max_uses, min_subtotal)
+        r#"INSERT INTO coupons (id, code, kind, value, starts_at, ends_at, max_uses, min_subtotal)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         RETURNING id, code, kind, value, starts_at, ends_at, max_uses, uses, min_subtotal, created_at",
+         RETURNING id, code, kind AS "kind: CouponKind", value, starts_at, ends_at, max_uses, uses, min_subtotal,
+                   created_at"#,
         Uuid::now_v7(),
         code,
-        input.kind,
+        kind as CouponKind,
         value,
         input.starts_at,
         input.ends_at,
@@ -122,8 +139,8 @@ pub async fn create(conn: &mut PgConnection, input: &NewCoupon) -> DomainResult<
 pub async fn list(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<Coupon>> {
     Ok(sqlx::query_as!(
         Coupon,
-        "SELECT id, code, kind, value, starts_at, ends_at, max_uses, uses, min_subtotal, created_at
-           FROM coupons WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        r#"SELECT id, code, kind AS "kind: CouponKind", value, starts_at, ends_at, max_uses, uses, min_subtotal, created_at
+             FROM coupons WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"#,
         before,
         limit
     )
@@ -144,10 +161,10 @@ pub async fn redeem(
 ) -> DomainResult<(Uuid, Decimal)> {
     let code = code.trim().to_uppercase();
     let taken = sqlx::query!(
-        "UPDATE coupons SET uses = uses + 1
-          WHERE code = $1 AND starts_at <= $2 AND ends_at > $2 AND min_subtotal <= $3
-            AND (max_uses IS NULL OR uses < max_uses)
-          RETURNING id, kind, value",
+        r#"UPDATE coupons SET uses = uses + 1
+            WHERE code = $1 AND starts_at <= $2 AND ends_at > $2 AND min_subtotal <= $3
+              AND (max_uses IS NULL OR uses < max_uses)
+            RETURNING id, kind AS "kind: CouponKind", value"#,
         code,
         now,
         subtotal
@@ -157,9 +174,9 @@ pub async fn redeem(
     let Some(c) = taken else {
         return Err(refusal(conn, &code, subtotal, now).await);
     };
-    let discount = match c.kind.as_str() {
-        "percent" => payout(subtotal * c.value).0,
-        _ => c.value.min(subtotal),
+    let discount = match c.kind {
+        CouponKind::Percent => payout(subtotal * c.value).0,
+        CouponKind::Fixed => c.value.min(subtotal),
     };
     Ok((c.id, discount))
 }

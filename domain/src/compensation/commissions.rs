@@ -340,6 +340,20 @@ fn next_release(job: ReleaseHold, at: DateTime<Utc>, now: DateTime<Utc>) -> (Rel
     (again, run_at.max(now + Duration::seconds(1)))
 }
 
+crate::words::sqlx_words!(crate::rules::cascade::Kind);
+
+crate::words::stored_words!(
+    /// Where a commission line stands.
+    CommissionStatus {
+        /// Earned, held until its release time.
+        Pending = "pending",
+        /// Released: withdrawable.
+        Available = "available",
+        /// Taken back in full by a return, refund or cancellation.
+        Reversed = "reversed",
+    }
+);
+
 /// One commission line as a member sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CommissionView {
@@ -349,8 +363,8 @@ pub struct CommissionView {
     pub order_id: Uuid,
     /// The order line.
     pub order_line_id: Uuid,
-    /// `level`, `retail` or `pickup`.
-    pub kind: String,
+    /// A level of the upline, a guest order's referrer, or a pickup operator.
+    pub kind: Kind,
     /// Where the member sits above the buyer.
     pub physical_level: i32,
     /// Which level's rate was paid.
@@ -380,8 +394,8 @@ pub struct CommissionView {
     /// How much of it was reversed by returns and refunds.
     #[schema(value_type = crate::money::DecimalText)]
     pub reversed_amount: Decimal,
-    /// `pending`, `available` or `reversed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: CommissionStatus,
     /// When the hold ends.
     pub release_at: DateTime<Utc>,
     /// Created.
@@ -397,10 +411,11 @@ pub async fn list_for_member(
 ) -> DomainResult<Vec<CommissionView>> {
     sqlx::query_as!(
         CommissionView,
-        "SELECT id, order_id, order_line_id, kind, physical_level, paid_level, basis, rate, rule, plan_version,
-                qualification, cap_factor, rounding_residue, amount, reversed_amount, status, release_at, created_at
-           FROM commissions WHERE beneficiary_id = $1 AND ($2::uuid IS NULL OR id < $2)
-          ORDER BY id DESC LIMIT $3",
+        r#"SELECT id, order_id, order_line_id, kind AS "kind: Kind", physical_level, paid_level, basis, rate, rule,
+                  plan_version, qualification, cap_factor, rounding_residue, amount, reversed_amount,
+                  status AS "status: CommissionStatus", release_at, created_at
+             FROM commissions WHERE beneficiary_id = $1 AND ($2::uuid IS NULL OR id < $2)
+            ORDER BY id DESC LIMIT $3"#,
         member_id,
         before,
         limit

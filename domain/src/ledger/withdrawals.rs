@@ -37,11 +37,36 @@ pub struct NewWithdrawal {
     pub account: String,
 }
 
+crate::words::stored_words!(
+    /// Where a withdrawal stands.
+    WithdrawalStatus {
+        /// Asked for; the money is still available.
+        Requested = "requested",
+        /// Approved: the money is reserved.
+        Approved = "approved",
+        /// Paid out.
+        Paid = "paid",
+        /// Refused; the money is available again.
+        Rejected = "rejected",
+        /// The payout failed; the money is available again.
+        Failed = "failed",
+    }
+);
+
+/// Every withdrawal status, for filters.
+pub const STATUSES: [WithdrawalStatus; 5] = [
+    WithdrawalStatus::Requested,
+    WithdrawalStatus::Approved,
+    WithdrawalStatus::Paid,
+    WithdrawalStatus::Rejected,
+    WithdrawalStatus::Failed,
+];
+
 /// One step of a withdrawal.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Step {
     /// The status it reached.
-    pub status: String,
+    pub status: WithdrawalStatus,
     /// When.
     pub at: DateTime<Utc>,
     /// Who took it.
@@ -64,8 +89,8 @@ pub struct Withdrawal {
     pub method: String,
     /// Where to pay.
     pub account: String,
-    /// `requested`, `approved`, `paid`, `rejected` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: WithdrawalStatus,
     /// The payment provider's reference, once paid.
     pub reference: Option<String>,
     /// Why it was rejected or failed.
@@ -149,7 +174,7 @@ pub async fn request(
     )
     .execute(&mut *conn)
     .await?;
-    step(conn, id, member_id, "requested", source, &format!("{amount} {currency}")).await?;
+    step(conn, id, member_id, WithdrawalStatus::Requested, source, &format!("{amount} {currency}")).await?;
     get(conn, id).await
 }
 
@@ -167,20 +192,20 @@ pub enum Action {
 }
 
 impl Action {
-    fn target(self) -> &'static str {
+    fn target(self) -> WithdrawalStatus {
         match self {
-            Self::Approve => "approved",
-            Self::Paid => "paid",
-            Self::Reject => "rejected",
-            Self::Fail => "failed",
+            Self::Approve => WithdrawalStatus::Approved,
+            Self::Paid => WithdrawalStatus::Paid,
+            Self::Reject => WithdrawalStatus::Rejected,
+            Self::Fail => WithdrawalStatus::Failed,
         }
     }
 
-    fn allowed_from(self) -> &'static [&'static str] {
+    fn allowed_from(self) -> &'static [WithdrawalStatus] {
         match self {
-            Self::Approve => &["requested"],
-            Self::Paid | Self::Fail => &["approved"],
-            Self::Reject => &["requested", "approved"],
+            Self::Approve => &[WithdrawalStatus::Requested],
+            Self::Paid | Self::Fail => &[WithdrawalStatus::Approved],
+            Self::Reject => &[WithdrawalStatus::Requested, WithdrawalStatus::Approved],
         }
     }
 }
@@ -197,14 +222,17 @@ pub async fn act(
     currency: &str,
     source: &str,
 ) -> DomainResult<Withdrawal> {
-    let w = sqlx::query!("SELECT member_id, amount, status FROM withdrawals WHERE id = $1 FOR UPDATE", id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(DomainError::NotFound("withdrawal"))?;
+    let w = sqlx::query!(
+        r#"SELECT member_id, amount, status AS "status: WithdrawalStatus" FROM withdrawals WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound("withdrawal"))?;
     if w.status == action.target() {
         return get(conn, id).await;
     }
-    if !action.allowed_from().contains(&w.status.as_str()) {
+    if !action.allowed_from().contains(&w.status) {
         return Err(DomainError::conflict(
             "status",
             format!("a {} withdrawal cannot be {}", w.status, action.target()),
@@ -215,12 +243,12 @@ pub async fn act(
         return Err(DomainError::invalid("reference", "the provider's reference (1 to 128 characters) is required"));
     }
     let (m, amount) = (w.member_id, w.amount);
-    let legs = match (action, w.status.as_str()) {
+    let legs = match (action, w.status) {
         (Action::Approve, _) => {
             Some((MemberAccount::Available, Account::Member(m, MemberAccount::Reserved), "reserve"))
         }
         (Action::Paid, _) => Some((MemberAccount::Reserved, Account::System(SystemAccount::Payouts), "paid")),
-        (Action::Reject | Action::Fail, "approved") => {
+        (Action::Reject | Action::Fail, WithdrawalStatus::Approved) => {
             Some((MemberAccount::Reserved, Account::Member(m, MemberAccount::Available), "release"))
         }
         _ => None,
@@ -244,7 +272,7 @@ pub async fn act(
         "UPDATE withdrawals SET status = $2, reference = coalesce($3, reference), note = coalesce($4, note),
                 updated_at = now() WHERE id = $1",
         id,
-        action.target(),
+        action.target() as WithdrawalStatus,
         reference,
         note
     )
@@ -258,14 +286,14 @@ async fn step(
     conn: &mut PgConnection,
     id: Uuid,
     member_id: Uuid,
-    status: &str,
+    status: WithdrawalStatus,
     source: &str,
     amount: &str,
 ) -> DomainResult<()> {
     sqlx::query!(
         "INSERT INTO withdrawal_history (withdrawal_id, status, source) VALUES ($1, $2, $3)",
         id,
-        status,
+        status as WithdrawalStatus,
         source
     )
     .execute(&mut *conn)
@@ -281,8 +309,9 @@ async fn step(
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Withdrawal> {
     let w = sqlx::query_as!(
         Row,
-        "SELECT id, member_id, amount, currency, method, account, status, reference, note, created_at
-           FROM withdrawals WHERE id = $1",
+        r#"SELECT id, member_id, amount, currency, method, account, status AS "status: WithdrawalStatus", reference, note,
+                created_at
+           FROM withdrawals WHERE id = $1"#,
         id
     )
     .fetch_optional(&mut *conn)
@@ -299,7 +328,7 @@ struct Row {
     currency: String,
     method: String,
     account: String,
-    status: String,
+    status: WithdrawalStatus,
     reference: Option<String>,
     note: Option<String>,
     created_at: DateTime<Utc>,
@@ -309,8 +338,8 @@ struct Row {
 async fn with_history(conn: &mut PgConnection, rows: Vec<Row>) -> DomainResult<Vec<Withdrawal>> {
     let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
     let steps = sqlx::query!(
-        "SELECT withdrawal_id, status, at, source FROM withdrawal_history
-          WHERE withdrawal_id = ANY($1) ORDER BY withdrawal_id, id",
+        r#"SELECT withdrawal_id, status AS "status: WithdrawalStatus", at, source FROM withdrawal_history
+            WHERE withdrawal_id = ANY($1) ORDER BY withdrawal_id, id"#,
         &ids
     )
     .fetch_all(conn)
@@ -346,8 +375,9 @@ pub async fn list_for_member(
 ) -> DomainResult<Vec<Withdrawal>> {
     let rows = sqlx::query_as!(
         Row,
-        "SELECT id, member_id, amount, currency, method, account, status, reference, note, created_at
-           FROM withdrawals WHERE member_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        r#"SELECT id, member_id, amount, currency, method, account, status AS "status: WithdrawalStatus", reference, note,
+                created_at
+           FROM withdrawals WHERE member_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"#,
         member_id,
         before,
         limit
@@ -357,9 +387,6 @@ pub async fn list_for_member(
     with_history(conn, rows).await
 }
 
-/// The statuses a withdrawal can have, for filters.
-pub const STATUSES: [&str; 5] = ["requested", "approved", "paid", "rejected", "failed"];
-
 /// A page of every member's withdrawals (the payout queue), optionally of
 /// one status, newest first. An unknown status is refused naming `status`.
 pub async fn list(
@@ -368,15 +395,20 @@ pub async fn list(
     before: Option<Uuid>,
     limit: i64,
 ) -> DomainResult<Vec<Withdrawal>> {
-    if let Some(s) = status.filter(|s| !STATUSES.contains(s)) {
-        return Err(DomainError::invalid("status", format!("{s:?} is not one of {}", STATUSES.join(", "))));
-    }
+    let status = match status {
+        None => None,
+        Some(s) => Some(WithdrawalStatus::parse(s).ok_or_else(|| {
+            let words: Vec<&str> = STATUSES.iter().map(|w| w.as_str()).collect();
+            DomainError::invalid("status", format!("{s:?} is not one of {}", words.join(", ")))
+        })?),
+    };
     let rows = sqlx::query_as!(
         Row,
-        "SELECT id, member_id, amount, currency, method, account, status, reference, note, created_at
+        r#"SELECT id, member_id, amount, currency, method, account, status AS "status: WithdrawalStatus", reference, note,
+                created_at
            FROM withdrawals WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id < $2)
-          ORDER BY id DESC LIMIT $3",
-        status,
+          ORDER BY id DESC LIMIT $3"#,
+        status.map(WithdrawalStatus::as_str),
         before,
         limit
     )

@@ -17,6 +17,16 @@ const CODE_LEN: usize = 6;
 /// can never together create a cycle.
 const TREE_LOCK_KEY: i64 = 0x6861_6174_7472_6565; // "haattree"
 
+crate::words::stored_words!(
+    /// Whether a member takes part: a suspended member earns nothing.
+    MemberStatus {
+        /// Takes part.
+        Active = "active",
+        /// Earns nothing until reinstated.
+        Suspended = "suspended",
+    }
+);
+
 /// A member as stored.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Member {
@@ -34,8 +44,8 @@ pub struct Member {
     pub sponsor_id: Option<Uuid>,
     /// Placement parent.
     pub parent_id: Option<Uuid>,
-    /// `active` or `suspended`.
-    pub status: String,
+    /// Whether the member earns and may be bought for.
+    pub status: MemberStatus,
     /// When they joined.
     pub joined_at: DateTime<Utc>,
 }
@@ -137,8 +147,9 @@ fn new_referral_code() -> String {
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Member> {
     sqlx::query_as!(
         Member,
-        "SELECT id, name, email, phone, referral_code, sponsor_id, parent_id, status, joined_at
-           FROM members WHERE id = $1",
+        r#"SELECT id, name, email, phone, referral_code, sponsor_id, parent_id, status AS "status: MemberStatus",
+                  joined_at
+             FROM members WHERE id = $1"#,
         id
     )
     .fetch_optional(conn)
@@ -162,11 +173,12 @@ pub async fn search(
     }
     Ok(sqlx::query_as!(
         Member,
-        "SELECT id, name, email, phone, referral_code, sponsor_id, parent_id, status, joined_at
-           FROM members
-          WHERE ($1::text IS NULL OR lower(email) = lower($1) OR phone = $1 OR referral_code = upper($1))
-            AND ($2::uuid IS NULL OR id < $2)
-          ORDER BY id DESC LIMIT $3",
+        r#"SELECT id, name, email, phone, referral_code, sponsor_id, parent_id, status AS "status: MemberStatus",
+                  joined_at
+             FROM members
+            WHERE ($1::text IS NULL OR lower(email) = lower($1) OR phone = $1 OR referral_code = upper($1))
+              AND ($2::uuid IS NULL OR id < $2)
+            ORDER BY id DESC LIMIT $3"#,
         q,
         before,
         limit
@@ -198,7 +210,7 @@ pub async fn upline(conn: &mut PgConnection, member_id: Uuid, levels: i32) -> Do
                  FROM up JOIN members p ON p.id = up.parent_id
                 WHERE up.level < $2
            )
-           SELECT id AS "id!", status AS "status!", level AS "level!" FROM up WHERE level > 0 ORDER BY level"#,
+           SELECT id AS "id!", status AS "status!: MemberStatus", level AS "level!" FROM up WHERE level > 0 ORDER BY level"#,
         member_id,
         levels
     )
@@ -209,7 +221,7 @@ pub async fn upline(conn: &mut PgConnection, member_id: Uuid, levels: i32) -> Do
         .map(|r| Ancestor {
             member_id: r.id,
             level: u32::try_from(r.level).unwrap_or(0),
-            suspended: r.status == "suspended",
+            suspended: r.status == MemberStatus::Suspended,
         })
         .collect())
 }
@@ -244,9 +256,10 @@ pub async fn place(conn: &mut PgConnection, member_id: Uuid, parent_id: Uuid) ->
 
 /// Sets a member's status (`active` or `suspended`).
 pub async fn set_status(conn: &mut PgConnection, member_id: Uuid, suspended: bool) -> DomainResult<Member> {
-    let status = if suspended { "suspended" } else { "active" };
-    let done =
-        sqlx::query!("UPDATE members SET status = $2 WHERE id = $1", member_id, status).execute(&mut *conn).await?;
+    let status = if suspended { MemberStatus::Suspended } else { MemberStatus::Active };
+    let done = sqlx::query!("UPDATE members SET status = $2 WHERE id = $1", member_id, status as MemberStatus)
+        .execute(&mut *conn)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(DomainError::NotFound("member"));
     }

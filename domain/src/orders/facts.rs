@@ -17,15 +17,21 @@ use crate::rules::order_state::{self, Facts, OrderFact, OrderStatus, Outcome, Pa
 use super::reversals;
 use super::view::{Order, get};
 
+/// Records a status change in the order's history.
 pub(super) async fn record_history(
     conn: &mut PgConnection,
     order_id: Uuid,
-    status: &str,
+    status: OrderStatus,
     source: &str,
 ) -> DomainResult<()> {
-    sqlx::query!("INSERT INTO order_history (order_id, status, source) VALUES ($1, $2, $3)", order_id, status, source)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO order_history (order_id, status, source) VALUES ($1, $2, $3)",
+        order_id,
+        status.as_str(),
+        source
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -54,10 +60,7 @@ async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
     .ok_or(DomainError::NotFound("order"))?;
     Ok(Locked {
         id: order_id,
-        // A value we never write is corruption, not a default.
-        method: PaymentMethod::parse(&o.payment_method).ok_or_else(|| {
-            DomainError::Internal(anyhow::anyhow!("order {order_id} has unknown payment method {:?}", o.payment_method))
-        })?,
+        method: stored_method(order_id, &o.payment_method)?,
         facts: Facts {
             paid: o.paid_at.is_some(),
             shipped: o.shipped_at.is_some(),
@@ -135,7 +138,7 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
     .await?;
     let effects = order_state::effects(o.status, status, o.commissionable_at.is_some());
     if let Some(status) = effects.history {
-        record_history(conn, o.id, status.as_str(), source).await?;
+        record_history(conn, o.id, status, source).await?;
     }
     if let Some(news) = effects.news {
         tell_buyer(conn, o, status.as_str(), news).await?;
@@ -350,6 +353,12 @@ async fn tell_buyer(conn: &mut PgConnection, o: &Locked, status: &str, what: &st
 
 /// The status stored on order `id`: a name we never write is corruption,
 /// an error rather than a default.
+/// A stored payment method: a value we never write is corruption, not a default.
+pub(super) fn stored_method(id: Uuid, method: &str) -> DomainResult<PaymentMethod> {
+    PaymentMethod::parse(method)
+        .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("order {id} has unknown payment method {method:?}")))
+}
+
 pub(super) fn stored_status(id: Uuid, status: &str) -> DomainResult<OrderStatus> {
     OrderStatus::parse(status)
         .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("order {id} has unknown status {status:?}")))

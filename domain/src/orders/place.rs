@@ -18,7 +18,7 @@ use crate::error::{DomainError, DomainResult, Problems};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
 use crate::money::{MAX_ORDER_TOTAL, MONEY_SCALE, parse_amount};
 use crate::notifications::{self, Email};
-use crate::rules::order_state::PaymentMethod;
+use crate::rules::order_state::{OrderStatus, PaymentMethod};
 
 use super::facts::record_history;
 use super::view::{Order, get};
@@ -315,7 +315,7 @@ pub async fn place(
         .execute(&mut *conn)
         .await?;
     }
-    record_history(conn, id, "pending_payment", "api").await?;
+    record_history(conn, id, OrderStatus::PendingPayment, "api").await?;
     if let (Some(buyer_id), false) = (buyer.buyer_id, store_credit.is_zero()) {
         spend_store_credit(conn, currency, id, buyer_id, store_credit).await?;
     }

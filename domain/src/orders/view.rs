@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::facts::stored_status;
-use crate::rules::order_state::OrderStatus;
+use super::facts::{stored_method, stored_status};
+use crate::rules::order_state::{OrderStatus, PaymentMethod};
 
 use super::reversals;
 use crate::error::{DomainError, DomainResult};
@@ -43,7 +43,7 @@ pub struct OrderLine {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryItem {
     /// The new status.
-    pub status: String,
+    pub status: OrderStatus,
     /// When.
     pub at: DateTime<Utc>,
     /// Who caused it (`api`, `webhook:{provider}:{id}`, …).
@@ -68,8 +68,8 @@ pub struct Order {
     pub pickup_point_id: Option<Uuid>,
     /// Derived from the facts.
     pub status: OrderStatus,
-    /// `online` or `cod`.
-    pub payment_method: String,
+    /// How the buyer pays.
+    pub payment_method: PaymentMethod,
     /// Currency of all amounts.
     pub currency: String,
     /// Lines.
@@ -129,8 +129,8 @@ pub struct OrderSummary {
     pub invoice_no: String,
     /// Status.
     pub status: OrderStatus,
-    /// `online` or `cod`.
-    pub payment_method: String,
+    /// How the buyer pays.
+    pub payment_method: PaymentMethod,
     /// Currency.
     pub currency: String,
     /// Σ lines.
@@ -178,7 +178,7 @@ pub async fn list_for_member(
                 id: o.id,
                 invoice_no: o.invoice_no,
                 status: stored_status(o.id, &o.status)?,
-                payment_method: o.payment_method,
+                payment_method: stored_method(o.id, &o.payment_method)?,
                 currency: o.currency,
                 subtotal: money(o.subtotal),
                 discount: money(o.discount),
@@ -206,13 +206,12 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
     )
     .fetch_all(&mut *conn)
     .await?;
-    let history = sqlx::query_as!(
-        HistoryItem,
-        "SELECT status, at, source FROM order_history WHERE order_id = $1 ORDER BY id",
-        id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let history = sqlx::query!("SELECT status, at, source FROM order_history WHERE order_id = $1 ORDER BY id", id)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|h| Ok(HistoryItem { status: stored_status(id, &h.status)?, at: h.at, source: h.source }))
+        .collect::<DomainResult<Vec<_>>>()?;
     let events = sqlx::query_as!(
         EventItem,
         "SELECT fact, outcome, source, at FROM order_events WHERE order_id = $1 ORDER BY id",
@@ -229,7 +228,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         guest: o.guest,
         pickup_point_id: o.pickup_point_id,
         status: stored_status(o.id, &o.status)?,
-        payment_method: o.payment_method,
+        payment_method: stored_method(o.id, &o.payment_method)?,
         currency: o.currency,
         lines,
         subtotal: money(o.subtotal),

@@ -56,6 +56,7 @@ pub struct NewCampaign {
     #[schema(value_type = crate::money::DecimalText)]
     pub rate: String,
     /// `reached` or `missed`.
+    #[schema(value_type = crate::rules::campaign::Trigger)]
     pub trigger: String,
     /// Units threshold (inclusive).
     pub min_units: i64,
@@ -175,6 +176,7 @@ pub struct Campaign {
     #[schema(value_type = crate::money::DecimalText)]
     pub rate: Decimal,
     /// `reached` or `missed`.
+    #[schema(value_type = crate::rules::campaign::Trigger)]
     pub trigger: String,
     /// Units threshold.
     pub min_units: i64,
@@ -235,10 +237,13 @@ struct Row {
 }
 
 impl Row {
-    /// The terms settlement reads.
-    fn terms(&self) -> Terms {
-        Terms {
-            trigger: if self.trigger == "missed" { Trigger::Missed } else { Trigger::Reached },
+    /// The terms settlement reads; a trigger the code does not know is an
+    /// error, never a default.
+    fn terms(&self) -> DomainResult<Terms> {
+        let trigger = Trigger::parse(&self.trigger)
+            .ok_or_else(|| anyhow::anyhow!("campaign {} has the unknown trigger {:?}", self.id, self.trigger))?;
+        Ok(Terms {
+            trigger,
             min_units: self.min_units,
             max_units: self.max_units,
             min_value: self.min_value,
@@ -246,7 +251,7 @@ impl Row {
             rate: self.rate,
             per_buyer_limit: self.per_buyer_limit.and_then(|l| u32::try_from(l).ok()),
             budget: self.budget,
-        }
+        })
     }
 
     fn tz(&self) -> DomainResult<Tz> {
@@ -332,8 +337,8 @@ async fn check(
     if rate.is_some_and(|r| r.is_zero()) {
         p.add("rate", "must be more than zero");
     }
-    let trigger = match input.trigger.as_str() {
-        "reached" | "missed" => input.trigger.clone(),
+    let trigger = match Trigger::parse(&input.trigger) {
+        Some(t) => t.as_str().to_owned(),
         _ => {
             p.add("trigger", "must be \"reached\" or \"missed\"");
             String::new()

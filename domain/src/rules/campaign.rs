@@ -24,6 +24,21 @@ pub enum Trigger {
     Missed,
 }
 
+impl Trigger {
+    /// The stored and API word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reached => "reached",
+            Self::Missed => "missed",
+        }
+    }
+
+    /// The trigger of a word, if it is one.
+    pub fn parse(word: &str) -> Option<Self> {
+        [Self::Reached, Self::Missed].into_iter().find(|t| t.as_str() == word)
+    }
+}
+
 /// The campaign's terms, as settlement reads them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Terms {

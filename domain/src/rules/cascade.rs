@@ -151,6 +151,11 @@ impl Kind {
             Kind::Pickup => "pickup",
         }
     }
+
+    /// The kind of a stored name, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Kind::Level, Kind::Retail, Kind::Pickup].into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 /// The qualification of a beneficiary as it stood at the credit time.

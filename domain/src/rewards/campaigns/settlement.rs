@@ -57,7 +57,7 @@ pub async fn settle(
     }
     let frozen = freeze(conn, &row).await?;
     let purchases: Vec<Purchase> = frozen.iter().map(|f| f.purchase.clone()).collect();
-    let decided = campaign::settle(&row.terms(), &purchases);
+    let decided = campaign::settle(&row.terms()?, &purchases);
     let release_at = release_time(conn, &row, now).await?;
     store_decision(conn, &row, &decided, release_at, now).await?;
     if !decided.payouts.is_empty() {
