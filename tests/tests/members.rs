@@ -102,3 +102,25 @@ async fn members_join_with_a_sponsor_code_and_bad_input_names_the_field() {
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM members").fetch_one(&app.pool).await.expect("count");
     assert_eq!(count, 2);
 }
+
+#[tokio::test]
+async fn a_stored_status_the_code_does_not_know_is_an_error_never_taken_for_active() {
+    let app = TestApp::spawn().await;
+    let chain = app.create_chain(1).await;
+    let id = chain[0]["id"].as_str().expect("id").to_owned();
+    let (status, member) = app.admin("GET", &format!("/v1/members/{id}"), None).await;
+    assert_eq!((status, member["status"].as_str()), (StatusCode::OK, Some("active")));
+
+    // The column's CHECK refuses the word; dropped first, as a careless
+    // migration (or a newer version writing a new status) might.
+    sqlx::query("ALTER TABLE members DROP CONSTRAINT members_status_check").execute(&app.pool).await.expect("drop");
+    sqlx::query("UPDATE members SET status = 'frozen' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .expect("an unknown word written behind the code's back");
+    let reply = app.request("GET", &format!("/v1/members/{id}"), &app.admin_token, None, &[]).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.content_type, "application/problem+json");
+    assert!(!reply.body.to_string().contains("frozen"), "a 5xx never leaks internals: {}", reply.body);
+}
