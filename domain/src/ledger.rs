@@ -13,7 +13,8 @@ pub mod keys;
 pub mod withdrawals;
 
 /// A member's account kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum MemberAccount {
     /// Earned but held (escrow) until `release_at`.
     Pending,
@@ -38,7 +39,14 @@ impl MemberAccount {
             Self::Reserved => "reserved",
         }
     }
+
+    /// The account kind of a stored name, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
 }
+
+crate::words::sqlx_words!(MemberAccount);
 
 /// The company's own accounts. They keep no cached balance (see the schema).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -239,7 +247,7 @@ pub struct StatementLine {
     /// When it was posted.
     pub at: chrono::DateTime<chrono::Utc>,
     /// Which of the member's accounts.
-    pub account: String,
+    pub account: MemberAccount,
     /// Signed amount.
     pub amount: Decimal,
     /// The account's balance right after.
@@ -258,7 +266,7 @@ pub async fn statement(
     limit: i64,
 ) -> DomainResult<Vec<StatementLine>> {
     let rows = sqlx::query!(
-        r#"SELECT p.id, p.created_at, a.kind AS account, p.amount,
+        r#"SELECT p.id, p.created_at, a.kind AS "account: MemberAccount", p.amount,
                   p.balance_after AS "balance_after!", e.kind, e.reference
              FROM postings p
              JOIN accounts a ON a.id = p.account_id

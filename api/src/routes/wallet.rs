@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use haat_domain::compensation::commissions::CommissionView;
+use haat_domain::ledger::MemberAccount;
 use haat_domain::money::{DecimalText, MONEY_SCALE, format};
 use haat_domain::{compensation::commissions, ledger, network::members};
 use serde::Serialize;
@@ -46,8 +47,8 @@ struct StatementView {
     id: String,
     /// When it was posted.
     at: chrono::DateTime<chrono::Utc>,
-    /// `pending`, `available`, `credit` or `reserved`.
-    account: String,
+    /// Which of the member's accounts.
+    account: MemberAccount,
     /// Signed amount.
     #[schema(value_type = DecimalText)]
     amount: String,
@@ -123,7 +124,7 @@ async fn statement(
             to_json(&StatementView {
                 id: l.id.to_string(),
                 at: l.at,
-                account: l.account.clone(),
+                account: l.account,
                 amount: format(l.amount, MONEY_SCALE),
                 balance_after: format(l.balance_after, MONEY_SCALE),
                 kind: l.kind.clone(),

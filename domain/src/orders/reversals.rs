@@ -44,7 +44,14 @@ impl Kind {
             Self::Cancel => "cancel",
         }
     }
+
+    /// The kind of a stored name, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Return, Self::Refund, Self::Cancel].into_iter().find(|k| k.as_str() == name)
+    }
 }
+
+crate::words::sqlx_words!(Kind);
 
 /// Some units of one order line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -79,8 +86,8 @@ pub struct Reversal {
     pub id: Uuid,
     /// The order.
     pub order_id: Uuid,
-    /// `return`, `refund` or `cancel`.
-    pub kind: String,
+    /// A return, a refund or a cancellation.
+    pub kind: Kind,
     /// The units reversed.
     pub lines: Vec<LineUnits>,
     /// Free text.
@@ -203,7 +210,8 @@ fn check_lines(lines: &[LineUnits], remaining: &BTreeMap<Uuid, i32>) -> DomainRe
 /// The order's reversals, oldest first.
 pub async fn list(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Vec<Reversal>> {
     let rows = sqlx::query!(
-        "SELECT id, kind, reason, source, created_at FROM order_reversals WHERE order_id = $1 ORDER BY seq",
+        r#"SELECT id, kind AS "kind: Kind", reason, source, created_at FROM order_reversals
+            WHERE order_id = $1 ORDER BY seq"#,
         order_id
     )
     .fetch_all(&mut *conn)

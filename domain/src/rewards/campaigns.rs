@@ -109,11 +109,62 @@ pub struct ScheduleInput {
     pub cron: Option<String>,
 }
 
+crate::words::stored_words!(
+    /// Where a campaign stands.
+    CampaignStatus {
+        /// Waiting for its settlement.
+        Scheduled = "scheduled",
+        /// A template whose occurrences are scheduled one after another.
+        Recurring = "recurring",
+        /// Decided (and paid, if it pays).
+        Settled = "settled",
+        /// Cancelled before it settled: nothing was paid.
+        Cancelled = "cancelled",
+    }
+);
+
+crate::words::stored_words!(
+    /// How a campaign pays.
+    Reward {
+        /// Cash, held like commissions, then withdrawable.
+        Cash = "cash",
+        /// Store credit, spendable at once.
+        Credit = "credit",
+    }
+);
+
+crate::words::stored_words!(
+    /// Which products a campaign counts.
+    ScopeKind {
+        /// One product.
+        Product = "product",
+        /// Every product of one seller.
+        Seller = "seller",
+        /// Every product.
+        All = "all",
+    }
+);
+
+crate::words::stored_words!(
+    /// What a settlement decided.
+    Decision {
+        /// It pays.
+        Paid = "paid",
+        /// It does not pay.
+        NotPaid = "not_paid",
+    }
+);
+
+/// A stored word read back: one the code does not know is an error.
+fn stored<T>(word: &str, parse: fn(&str) -> Option<T>, what: &str, id: Uuid) -> DomainResult<T> {
+    parse(word).ok_or_else(|| DomainError::Internal(anyhow::anyhow!("campaign {id} has the unknown {what} {word:?}")))
+}
+
 /// Which products a campaign counts.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Scope {
     /// `product`, `seller` or `all`.
-    pub kind: String,
+    pub kind: ScopeKind,
     /// The product.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_id: Option<Uuid>,
@@ -125,8 +176,8 @@ pub struct Scope {
 /// The stored decision, with the figures it was made on.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SettlementView {
-    /// `paid` or `not_paid`.
-    pub decision: String,
+    /// Whether it pays.
+    pub decision: Decision,
     /// Units that counted.
     pub units: i64,
     /// Value that counted.
@@ -190,13 +241,13 @@ pub struct Campaign {
     pub max_value: Option<Decimal>,
     /// Rewarded purchases per buyer.
     pub per_buyer_limit: Option<i32>,
-    /// `cash` or `credit`.
-    pub reward: String,
+    /// How it pays.
+    pub reward: Reward,
     /// Budget.
     #[schema(value_type = Option<crate::money::DecimalText>)]
     pub budget: Option<Decimal>,
-    /// `scheduled`, `recurring`, `settled` or `cancelled`.
-    pub status: String,
+    /// Where it stands.
+    pub status: CampaignStatus,
     /// The decision, once settled.
     pub settlement: Option<SettlementView>,
     /// A recurring campaign's occurrences so far, oldest first.
@@ -237,6 +288,16 @@ struct Row {
 }
 
 impl Row {
+    /// Where it stands.
+    fn status(&self) -> DomainResult<CampaignStatus> {
+        stored(&self.status, CampaignStatus::parse, "status", self.id)
+    }
+
+    /// How it pays.
+    fn reward(&self) -> DomainResult<Reward> {
+        stored(&self.reward, Reward::parse, "reward", self.id)
+    }
+
     /// The terms settlement reads; a trigger the code does not know is an
     /// error, never a default.
     fn terms(&self) -> DomainResult<Terms> {
@@ -357,8 +418,8 @@ async fn check(
     if input.per_buyer_limit.is_some_and(|l| l < 1) {
         p.add("per_buyer_limit", "must be at least 1 (or null for no limit)");
     }
-    let reward = input.reward.clone().unwrap_or_else(|| "cash".into());
-    if reward != "cash" && reward != "credit" {
+    let reward = input.reward.clone().unwrap_or_else(|| Reward::Cash.as_str().into());
+    if Reward::parse(&reward).is_none() {
         p.add("reward", "must be \"cash\" or \"credit\"");
     }
     p.finish()?;
@@ -385,7 +446,7 @@ async fn check(
         per_buyer_limit: input.per_buyer_limit,
         reward,
         budget,
-        status: "scheduled".into(),
+        status: CampaignStatus::Scheduled.as_str().into(),
         schedule_version: 1,
         created_at: now,
     })
@@ -516,9 +577,9 @@ async fn lock(conn: &mut PgConnection, id: Uuid) -> DomainResult<Row> {
 }
 
 fn still_scheduled(r: &Row) -> DomainResult<()> {
-    match r.status.as_str() {
-        "scheduled" => Ok(()),
-        "recurring" => Err(DomainError::conflict(
+    match r.status()? {
+        CampaignStatus::Scheduled => Ok(()),
+        CampaignStatus::Recurring => Err(DomainError::conflict(
             "status",
             "the campaign is recurring: schedule, settle or cancel its occurrences, or cancel it",
         )),
@@ -582,8 +643,9 @@ async fn reschedule(conn: &mut PgConnection, mut row: Row, at: DateTime<Utc>) ->
 /// scheduled). Nothing was paid, so nothing moves.
 pub async fn cancel(conn: &mut PgConnection, id: Uuid) -> DomainResult<Campaign> {
     let row = lock(conn, id).await?;
-    if row.status != "scheduled" && row.status != "recurring" {
-        return Err(DomainError::conflict("status", format!("the campaign is {}", row.status)));
+    let status = row.status()?;
+    if !matches!(status, CampaignStatus::Scheduled | CampaignStatus::Recurring) {
+        return Err(DomainError::conflict("status", format!("the campaign is {status}")));
     }
     sqlx::query!(
         "UPDATE campaigns SET status = 'cancelled'
@@ -635,7 +697,7 @@ async fn schedule_occurrence(conn: &mut PgConnection, template: &Row, start: Dat
         ends_at: end,
         settle_at: end + Duration::seconds(i64::from(template.grace_seconds)),
         cron: None,
-        status: "scheduled".into(),
+        status: CampaignStatus::Scheduled.as_str().into(),
         schedule_version: 1,
         created_at: Utc::now(),
         ..template.clone()
@@ -649,7 +711,7 @@ async fn schedule_occurrence(conn: &mut PgConnection, template: &Row, start: Dat
 async fn next_occurrence(conn: &mut PgConnection, occurrence: &Row) -> DomainResult<()> {
     let Some(parent) = occurrence.parent_id else { return Ok(()) };
     let template = lock(conn, parent).await?;
-    if template.status != "recurring" {
+    if template.status()? != CampaignStatus::Recurring {
         return Ok(());
     }
     if occurrence.ends_at < template.ends_at {
@@ -698,22 +760,30 @@ async fn view(conn: &mut PgConnection, r: Row) -> DomainResult<Campaign> {
     let settlement = sqlx::query!("SELECT * FROM campaign_settlements WHERE campaign_id = $1", r.id)
         .fetch_optional(conn)
         .await?
-        .map(|s| SettlementView {
-            decision: s.decision,
-            units: s.units,
-            value: in_minor_units(s.value),
-            eligible_purchases: s.eligible_purchases,
-            paid_purchases: s.paid_purchases,
-            paid_total: in_minor_units(s.paid_total),
-            scale: s.scale,
-            release_at: s.release_at,
-            settled_at: s.settled_at,
-        });
+        .map(|s| {
+            Ok::<_, DomainError>(SettlementView {
+                decision: stored(&s.decision, Decision::parse, "decision", r.id)?,
+                units: s.units,
+                value: in_minor_units(s.value),
+                eligible_purchases: s.eligible_purchases,
+                paid_purchases: s.paid_purchases,
+                paid_total: in_minor_units(s.paid_total),
+                scale: s.scale,
+                release_at: s.release_at,
+                settled_at: s.settled_at,
+            })
+        })
+        .transpose()?;
+    let (status, reward) = (r.status()?, r.reward()?);
     Ok(Campaign {
         id: r.id,
         parent_id: r.parent_id,
         name: r.name,
-        scope: Scope { kind: r.scope_kind, product_id: r.product_id, seller_id: r.seller_id },
+        scope: Scope {
+            kind: stored(&r.scope_kind, ScopeKind::parse, "scope", r.id)?,
+            product_id: r.product_id,
+            seller_id: r.seller_id,
+        },
         starts_at: r.starts_at,
         ends_at: r.ends_at,
         time_zone: r.time_zone,
@@ -727,9 +797,9 @@ async fn view(conn: &mut PgConnection, r: Row) -> DomainResult<Campaign> {
         min_value: r.min_value.map(in_minor_units),
         max_value: r.max_value.map(in_minor_units),
         per_buyer_limit: r.per_buyer_limit,
-        reward: r.reward,
+        reward,
         budget: r.budget.map(in_minor_units),
-        status: r.status,
+        status,
         settlement,
         occurrences: Vec::new(),
         created_at: r.created_at,

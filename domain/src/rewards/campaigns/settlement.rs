@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Row, lock, next_occurrence};
+use super::{CampaignStatus, Decision, Reward, Row, lock, next_occurrence};
 use crate::compensation::plans;
 use crate::error::DomainResult;
 use crate::jobs::{self, CampaignStep, CampaignTask};
@@ -52,7 +52,7 @@ pub async fn settle(
     currency: &str,
 ) -> DomainResult<Outcome> {
     let row = lock(conn, campaign_id).await?;
-    if row.status != "scheduled" || row.schedule_version != version {
+    if row.status()? != CampaignStatus::Scheduled || row.schedule_version != version {
         return Ok(Outcome::Nothing);
     }
     let frozen = freeze(conn, &row).await?;
@@ -123,7 +123,7 @@ async fn freeze(conn: &mut PgConnection, row: &Row) -> DomainResult<Vec<Frozen>>
 /// Cash is held like commissions: for the holding days of the plan in
 /// effect at settlement (none without a plan). Store credit is not held.
 async fn release_time(conn: &mut PgConnection, row: &Row, now: DateTime<Utc>) -> DomainResult<Option<DateTime<Utc>>> {
-    if row.reward != "cash" {
+    if row.reward()? != Reward::Cash {
         return Ok(None);
     }
     let days = plans::in_effect(conn, now).await?.map_or(0, |p| p.holding_days);
@@ -139,12 +139,13 @@ async fn store_decision(
 ) -> DomainResult<()> {
     let eligible = i32::try_from(s.eligible_purchases).unwrap_or(i32::MAX);
     let paid = i32::try_from(s.payouts.len()).unwrap_or(i32::MAX);
+    let decision = if s.paid { Decision::Paid } else { Decision::NotPaid };
     sqlx::query!(
         "INSERT INTO campaign_settlements (campaign_id, decision, units, value, eligible_purchases, paid_purchases,
                                            paid_total, scale, release_at, settled_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         row.id,
-        if s.paid { "paid" } else { "not_paid" },
+        decision as Decision,
         s.units,
         s.value,
         eligible,
@@ -165,7 +166,7 @@ async fn store_payouts(
     payouts: &[Payout],
     frozen: &BTreeMap<Uuid, &Frozen>,
 ) -> DomainResult<()> {
-    let status = if row.reward == "cash" { "held" } else { "credit" };
+    let status = if row.reward()? == Reward::Cash { "held" } else { "credit" };
     let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for p in payouts {
         let Some(f) = frozen.get(&p.line_id) else { continue };
@@ -199,7 +200,7 @@ async fn store_payouts(
 
 /// One journal entry per rewarded purchase, keyed by campaign and line.
 async fn pay(conn: &mut PgConnection, row: &Row, payouts: &[Payout], currency: &str) -> DomainResult<()> {
-    let into = if row.reward == "cash" { MemberAccount::Pending } else { MemberAccount::Credit };
+    let into = if row.reward()? == Reward::Cash { MemberAccount::Pending } else { MemberAccount::Credit };
     let reference = row.id.to_string();
     let transfers: Vec<Transfer> = payouts
         .iter()
