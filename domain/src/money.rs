@@ -3,6 +3,9 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+mod quantity;
+pub use quantity::{Money, Rate, Volume};
+
 /// Decimal places of a money amount (the currency's minor unit; 2 for BDT).
 pub const MONEY_SCALE: u32 = 2;
 /// Decimal places of PV/BV volume.

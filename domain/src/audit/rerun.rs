@@ -48,10 +48,10 @@ impl Line {
         Ok(Self {
             key: (c.line_id, c.beneficiary_id, c.kind.as_str().to_owned(), c.paid_level as i32),
             physical_level: c.physical_level as i32,
-            basis: c.basis,
-            rate: c.rate,
+            basis: c.basis.get(),
+            rate: c.rate.get(),
             rule: c.rule.clone(),
-            amount: c.amount,
+            amount: c.amount.get(),
             rounding_residue: as_stored(c.rounding_residue, RESIDUE_SCALE),
             cap_factor: c.cap_factor.map(|f| as_stored(f, CAP_SCALE)),
             qualification: serde_json::to_value(&c.qualification).map_err(anyhow::Error::from)?,

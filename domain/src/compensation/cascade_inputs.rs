@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::compensation::plans::Plan;
 use crate::error::DomainResult;
+use crate::money::Volume;
 use crate::network::members;
 use crate::rules::cascade::{CascadeLine, Compression, Earner, OrderInputs, UplineMember};
 
@@ -60,7 +60,7 @@ pub async fn load(conn: &mut PgConnection, head: &OrderHead, plan: &Plan) -> Dom
         line_id: l.id,
         product_id: l.product_id,
         category: l.category,
-        bv: l.bv,
+        bv: Volume(l.bv),
         commissionable: l.commissionable,
     })
     .collect();
@@ -136,7 +136,7 @@ async fn upline(conn: &mut PgConnection, start: Uuid, plan: &Plan, window: Windo
         if plan.compression == Compression::None || at_the_top {
             return Ok(out);
         }
-        let qualified = out.iter().filter(|m| qualifies(plan, &m.earner)).count();
+        let qualified = out.iter().filter(|m| m.earner.qualifies_for_levels(plan.min_personal_pv)).count();
         if qualified >= depth as usize {
             return Ok(out);
         }
@@ -145,17 +145,13 @@ async fn upline(conn: &mut PgConnection, start: Uuid, plan: &Plan, window: Windo
     }
 }
 
-fn qualifies(plan: &Plan, e: &Earner) -> bool {
-    !e.suspended && (plan.min_personal_pv.is_zero() || e.personal_pv >= plan.min_personal_pv)
-}
-
 /// Each member's PV credited in (since, until]: own purchases and guest
 /// orders referred, net of what was returned.
 async fn personal_pv(
     conn: &mut PgConnection,
     ids: &[Uuid],
     (since, until): Window,
-) -> DomainResult<HashMap<Uuid, Decimal>> {
+) -> DomainResult<HashMap<Uuid, Volume>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -168,7 +164,7 @@ async fn personal_pv(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.member_id, r.pv)).collect())
+    Ok(rows.into_iter().map(|r| (r.member_id, Volume(r.pv))).collect())
 }
 
 /// Keeps what the cascade read for the order, in the cascade's transaction,

@@ -147,15 +147,15 @@ async fn insert_commissions(
     let kinds: Vec<String> = commissions.iter().map(|c| c.kind.as_str().to_owned()).collect();
     let physical: Vec<i32> = commissions.iter().map(|c| c.physical_level as i32).collect();
     let paid: Vec<i32> = commissions.iter().map(|c| c.paid_level as i32).collect();
-    let basis: Vec<Decimal> = commissions.iter().map(|c| c.basis).collect();
-    let rates: Vec<Decimal> = commissions.iter().map(|c| c.rate).collect();
+    let basis: Vec<Decimal> = commissions.iter().map(|c| c.basis.get()).collect();
+    let rates: Vec<Decimal> = commissions.iter().map(|c| c.rate.get()).collect();
     let rules: Vec<String> = commissions.iter().map(|c| c.rule.clone()).collect();
     let qualifications = commissions
         .iter()
         .map(|c| serde_json::to_value(&c.qualification))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::from)?;
-    let amounts: Vec<Decimal> = commissions.iter().map(|c| c.amount).collect();
+    let amounts: Vec<Decimal> = commissions.iter().map(|c| c.amount.get()).collect();
     let residues: Vec<Decimal> = commissions.iter().map(|c| c.rounding_residue).collect();
     let caps: Vec<Option<Decimal>> = commissions.iter().map(|c| c.cap_factor).collect();
     let rows = sqlx::query!(
@@ -200,7 +200,7 @@ async fn insert_commissions(
             reference: commission_id.to_string(),
             from: Account::System(SystemAccount::CommissionExpense),
             to: Account::Member(c.beneficiary_id, MemberAccount::Pending),
-            amount: c.amount,
+            amount: c.amount.get(),
         })
         .collect())
 }
@@ -213,7 +213,7 @@ async fn record_breakage(conn: &mut PgConnection, forfeits: &[Forfeit]) -> Domai
     let lines: Vec<Uuid> = forfeits.iter().map(|f| f.line_id).collect();
     let members: Vec<Uuid> = forfeits.iter().map(|f| f.member_id).collect();
     let levels: Vec<i32> = forfeits.iter().map(|f| f.physical_level as i32).collect();
-    let amounts: Vec<Decimal> = forfeits.iter().map(|f| f.amount).collect();
+    let amounts: Vec<Decimal> = forfeits.iter().map(|f| f.amount.get()).collect();
     let reasons: Vec<String> = forfeits.iter().map(|f| f.reason.to_owned()).collect();
     let kinds: Vec<String> = forfeits.iter().map(|f| f.kind.as_str().to_owned()).collect();
     sqlx::query!(
@@ -241,7 +241,7 @@ async fn notify_beneficiaries(
     commissions: &[Commission],
     currency: &str,
 ) -> DomainResult<()> {
-    let mut totals: std::collections::BTreeMap<Uuid, Decimal> = Default::default();
+    let mut totals: std::collections::BTreeMap<Uuid, crate::money::Money> = Default::default();
     for c in commissions {
         *totals.entry(c.beneficiary_id).or_default() += c.amount;
     }

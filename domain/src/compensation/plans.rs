@@ -10,7 +10,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
-use crate::money::{MONEY_SCALE, VOLUME_SCALE, parse_amount, parse_rate};
+use crate::money::{MONEY_SCALE, Money, Rate, VOLUME_SCALE, Volume, parse_amount, parse_rate};
+use crate::rewards::campaigns::Reward;
 use crate::rules::cascade::{Compression, LevelRates, PlanRules};
 pub use crate::rules::loyalty::Tier;
 use crate::rules::order_state::CreditOn;
@@ -165,32 +166,25 @@ pub struct Plan {
     /// Escrow days.
     pub holding_days: i32,
     /// Level rates.
-    #[schema(value_type = Vec<crate::money::DecimalText>)]
-    pub levels: Vec<Decimal>,
+    pub levels: Vec<Rate>,
     /// Category rate tables.
-    #[schema(value_type = BTreeMap<String, Vec<crate::money::DecimalText>>)]
-    pub category_levels: BTreeMap<String, Vec<Decimal>>,
+    pub category_levels: BTreeMap<String, Vec<Rate>>,
     /// Product rate tables.
-    #[schema(value_type = BTreeMap<Uuid, Vec<crate::money::DecimalText>>)]
-    pub product_levels: BTreeMap<Uuid, Vec<Decimal>>,
+    pub product_levels: BTreeMap<Uuid, Vec<Rate>>,
     /// Retail margin rate for guest orders' referrers.
-    #[schema(value_type = crate::money::DecimalText)]
-    pub retail_rate: Decimal,
+    pub retail_rate: Rate,
     /// Pickup point operator rate.
-    #[schema(value_type = crate::money::DecimalText)]
-    pub pickup_rate: Decimal,
+    pub pickup_rate: Rate,
     /// Personal PV needed to qualify.
-    #[schema(value_type = crate::money::DecimalText)]
-    pub min_personal_pv: Decimal,
+    pub min_personal_pv: Volume,
     /// The qualification window.
     pub active_window_days: i32,
     /// `none` or `dynamic`.
     pub compression: Compression,
     /// Instant cashback rate per order.
-    #[schema(value_type = crate::money::DecimalText)]
-    pub order_cashback_rate: Decimal,
-    /// `credit` or `cash`.
-    pub order_cashback_reward: String,
+    pub order_cashback_rate: Rate,
+    /// Store credit (points) or cash.
+    pub order_cashback_reward: Reward,
     /// Tiers that raise the earn rate.
     #[serde(default)]
     pub tiers: Vec<Tier>,
@@ -198,8 +192,7 @@ pub struct Plan {
     #[serde(default = "default_points_expiry_days")]
     pub points_expiry_days: i32,
     /// Optional cap on payouts as a share of BV.
-    #[schema(value_type = Option<crate::money::DecimalText>)]
-    pub payout_cap_rate: Option<Decimal>,
+    pub payout_cap_rate: Option<Rate>,
     /// Ranks, lowest first.
     #[serde(default)]
     pub ranks: Vec<Rank>,
@@ -233,11 +226,11 @@ impl Plan {
     }
 }
 
-fn rates(p: &mut Problems, field: &str, raw: &[String]) -> Vec<Decimal> {
+fn rates(p: &mut Problems, field: &str, raw: &[String]) -> Vec<Rate> {
     if raw.len() > MAX_LEVELS {
         p.add(field, format!("at most {MAX_LEVELS} levels"));
     }
-    raw.iter().enumerate().filter_map(|(i, r)| p.check(&format!("{field}[{i}]"), parse_rate(r))).collect()
+    raw.iter().enumerate().filter_map(|(i, r)| p.check(&format!("{field}[{i}]"), Rate::parse(r))).collect()
 }
 
 fn volume(p: &mut Problems, field: &str, raw: &Option<String>) -> Decimal {
@@ -290,8 +283,8 @@ fn bonuses_of(p: &mut Problems, input: &[BonusInput], ranks: &[Rank]) -> Vec<Per
 }
 
 /// A rate that defaults to zero.
-fn optional_rate(p: &mut Problems, field: &str, raw: &Option<String>) -> Decimal {
-    raw.as_ref().and_then(|r| p.check(field, parse_rate(r))).unwrap_or_default()
+fn optional_rate(p: &mut Problems, field: &str, raw: &Option<String>) -> Rate {
+    raw.as_ref().and_then(|r| p.check(field, Rate::parse(r))).unwrap_or_default()
 }
 
 fn default_points_expiry_days() -> i32 {
@@ -306,11 +299,11 @@ fn tiers_of(p: &mut Problems, input: &[TierInput]) -> Vec<Tier> {
         if name.is_empty() || crate::input::chars(name) > 50 || out.iter().any(|o| o.name == name) {
             p.add(field("name"), "must be 1 to 50 characters and unique");
         }
-        let min_spend = p.check(&field("min_spend"), parse_amount(&t.min_spend, MONEY_SCALE));
+        let min_spend = p.check(&field("min_spend"), Money::parse(&t.min_spend));
         if min_spend.is_some_and(|m| out.iter().any(|o| o.min_spend == m)) {
             p.add(field("min_spend"), "another tier has the same min_spend");
         }
-        let rate = p.check(&field("rate"), parse_rate(&t.rate));
+        let rate = p.check(&field("rate"), Rate::parse(&t.rate));
         out.push(Tier {
             name: name.to_owned(),
             min_spend: min_spend.unwrap_or_default(),
@@ -350,17 +343,14 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
     }
     let retail_rate = optional_rate(&mut p, "retail_rate", &input.retail_rate);
     let pickup_rate = optional_rate(&mut p, "pickup_rate", &input.pickup_rate);
-    let min_personal_pv = match &input.min_personal_pv {
-        None => Decimal::new(0, VOLUME_SCALE),
-        Some(raw) => p.check("min_personal_pv", parse_amount(raw, VOLUME_SCALE)).unwrap_or_default(),
-    };
+    let min_personal_pv = Volume(volume(&mut p, "min_personal_pv", &input.min_personal_pv));
     let order_cashback_rate = optional_rate(&mut p, "order_cashback_rate", &input.order_cashback_rate);
     let tiers = tiers_of(&mut p, &input.tiers);
     let points_expiry_days = input.points_expiry_days.unwrap_or(365);
     if !(1..=3650).contains(&points_expiry_days) {
         p.add("points_expiry_days", "must be a whole number of days from 1 to 3650");
     }
-    let payout_cap_rate = input.payout_cap_rate.as_ref().and_then(|raw| p.check("payout_cap_rate", parse_rate(raw)));
+    let payout_cap_rate = input.payout_cap_rate.as_ref().and_then(|raw| p.check("payout_cap_rate", Rate::parse(raw)));
     let active_window_days = input.active_window_days.unwrap_or(30);
     if !(1..=366).contains(&active_window_days) {
         p.add("active_window_days", "must be a whole number of days from 1 to 366");
@@ -373,10 +363,13 @@ fn validate(input: &PlanInput) -> DomainResult<Plan> {
             Compression::None
         }
     };
-    let reward = input.order_cashback_reward.clone().unwrap_or_else(|| "credit".into());
-    if reward != "credit" && reward != "cash" {
-        p.add("order_cashback_reward", "must be \"credit\" or \"cash\"");
-    }
+    let reward = match input.order_cashback_reward.as_deref() {
+        None => Reward::Credit,
+        Some(word) => Reward::parse(word).unwrap_or_else(|| {
+            p.add("order_cashback_reward", "must be \"credit\" or \"cash\"");
+            Reward::Credit
+        }),
+    };
     let ranks = ranks_of(&mut p, &input.ranks);
     let period_bonuses = bonuses_of(&mut p, &input.period_bonuses, &ranks);
     p.finish()?;

@@ -130,10 +130,10 @@ pub async fn simulate(conn: &mut PgConnection, plan_id: Uuid, range: &Range) -> 
         let inputs = cascade_inputs::load(conn, &head, &plan).await?;
         let result = cascade::cascade(&rules, &inputs);
         for c in &result.commissions {
-            members.entry(c.beneficiary_id).or_default().add(c.amount, Decimal::ZERO);
-            total.add(c.amount, Decimal::ZERO);
+            members.entry(c.beneficiary_id).or_default().add(c.amount.get(), Decimal::ZERO);
+            total.add(c.amount.get(), Decimal::ZERO);
         }
-        breakage.add(result.forfeits.iter().map(|f| f.amount).sum(), Decimal::ZERO);
+        breakage.add(result.forfeits.iter().map(|f| f.amount.get()).sum(), Decimal::ZERO);
     }
     let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
     let actual = sqlx::query!(

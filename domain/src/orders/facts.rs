@@ -89,19 +89,71 @@ async fn reversed(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Rever
     Ok(Reversed::of(r.reversed, r.total, r.refund_only))
 }
 
+crate::words::stored_words!(
+    /// What an order's event log records: a provider's fact, a return,
+    /// refund or cancellation recorded, or the end of the order's hold.
+    LoggedFact {
+        /// A confirmed payment.
+        Paid = "paid",
+        /// A failed payment attempt.
+        PaymentFailed = "payment_failed",
+        /// Handed to the courier.
+        Shipped = "shipped",
+        /// Delivered.
+        Delivered = "delivered",
+        /// Some lines delivered.
+        PartiallyDelivered = "partially_delivered",
+        /// Cancelled before shipping.
+        Cancelled = "cancelled",
+        /// The hold ended.
+        Settled = "settled",
+        /// Units returned.
+        Return = "return",
+        /// Units refunded.
+        Refund = "refund",
+        /// The whole order reversed by its cancellation.
+        Cancel = "cancel",
+    }
+);
+
+impl From<OrderFact> for LoggedFact {
+    fn from(fact: OrderFact) -> Self {
+        match fact {
+            OrderFact::Paid => Self::Paid,
+            OrderFact::PaymentFailed => Self::PaymentFailed,
+            OrderFact::Shipped => Self::Shipped,
+            OrderFact::Delivered => Self::Delivered,
+            OrderFact::PartiallyDelivered => Self::PartiallyDelivered,
+            OrderFact::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl From<reversals::Kind> for LoggedFact {
+    fn from(kind: reversals::Kind) -> Self {
+        match kind {
+            reversals::Kind::Return => Self::Return,
+            reversals::Kind::Refund => Self::Refund,
+            reversals::Kind::Cancel => Self::Cancel,
+        }
+    }
+}
+
+crate::words::sqlx_words!(Outcome);
+
 async fn record_event(
     conn: &mut PgConnection,
     order_id: Uuid,
-    fact: &str,
-    outcome: &str,
+    fact: LoggedFact,
+    outcome: Outcome,
     source: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     sqlx::query!(
         "INSERT INTO order_events (order_id, fact, outcome, source, at) VALUES ($1, $2, $3, $4, $5)",
         order_id,
-        fact,
-        outcome,
+        fact.as_str(),
+        outcome.as_str(),
         source,
         now
     )
@@ -167,7 +219,7 @@ pub async fn apply_fact(
 ) -> DomainResult<Outcome> {
     let o = lock(conn, order_id).await?;
     let (next, outcome) = order_state::apply(o.method, o.facts, fact);
-    record_event(conn, order_id, fact.as_str(), outcome.as_str(), source, now).await?;
+    record_event(conn, order_id, fact.into(), outcome, source, now).await?;
     if next != o.facts {
         save(conn, &o, next, source, now).await?;
     }
@@ -182,7 +234,7 @@ pub async fn settle(conn: &mut PgConnection, order_id: Uuid, source: &str, now: 
     if o.facts.settled {
         return Ok(());
     }
-    record_event(conn, order_id, "settled", "applied", source, now).await?;
+    record_event(conn, order_id, LoggedFact::Settled, Outcome::Applied, source, now).await?;
     save(conn, &o, Facts { settled: true, ..o.facts }, source, now).await
 }
 
@@ -210,12 +262,12 @@ pub async fn reverse(
     if o.facts.cancelled {
         return Err(DomainError::conflict("order", "the order is cancelled: nothing to return"));
     }
-    let fact = req.kind.as_str();
+    let fact = LoggedFact::from(req.kind);
     let Some(id) = reversals::record(conn, order_id, req, now, return_window_days).await? else {
-        record_event(conn, order_id, fact, "duplicate", &req.source, now).await?;
+        record_event(conn, order_id, fact, Outcome::Duplicate, &req.source, now).await?;
         return Ok(ReversalOutcome::NothingLeft);
     };
-    record_event(conn, order_id, fact, "applied", &req.source, now).await?;
+    record_event(conn, order_id, fact, Outcome::Applied, &req.source, now).await?;
     save(conn, &o, o.facts, &req.source, now).await?;
     Ok(ReversalOutcome::Recorded(id))
 }
@@ -279,7 +331,7 @@ async fn cancel_locked(conn: &mut PgConnection, o: &Locked, source: &str, now: D
         return_store_credit(conn, order_id, buyer_id).await?;
     }
     let (next, outcome) = order_state::apply(o.method, o.facts, OrderFact::Cancelled);
-    record_event(conn, order_id, OrderFact::Cancelled.as_str(), outcome.as_str(), source, now).await?;
+    record_event(conn, order_id, LoggedFact::Cancelled, outcome, source, now).await?;
     save(conn, o, next, source, now).await
 }
 

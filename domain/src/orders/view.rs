@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::facts::{stored_method, stored_status};
-use crate::rules::order_state::{OrderStatus, PaymentMethod};
+use super::facts::{LoggedFact, stored_method, stored_status};
+use crate::rules::order_state::{OrderStatus, Outcome, PaymentMethod};
 
 use super::reversals;
 use crate::error::{DomainError, DomainResult};
@@ -111,9 +111,9 @@ pub struct Order {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventItem {
     /// `paid`, `delivered`, `return`, …
-    pub fact: String,
+    pub fact: LoggedFact,
     /// What it did.
-    pub outcome: String,
+    pub outcome: Outcome,
     /// Who reported it.
     pub source: String,
     /// When.
@@ -214,7 +214,8 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         .collect::<DomainResult<Vec<_>>>()?;
     let events = sqlx::query_as!(
         EventItem,
-        "SELECT fact, outcome, source, at FROM order_events WHERE order_id = $1 ORDER BY id",
+        r#"SELECT fact AS "fact: LoggedFact", outcome AS "outcome: Outcome", source, at FROM order_events
+            WHERE order_id = $1 ORDER BY id"#,
         id
     )
     .fetch_all(&mut *conn)

@@ -20,13 +20,14 @@ use crate::compensation::plans::{self, Plan, Tier};
 use crate::error::DomainResult;
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount, TakeBack};
-use crate::money::in_minor_units;
+use crate::money::{Money, Rate, in_minor_units};
 use crate::notifications::{self, ToMember};
+use crate::rewards::campaigns::Reward;
 use crate::rules::loyalty::{earn_rate, next_tier, reward, tier_for};
 
 /// The buyer's spend in the 12 months before `at`: what they paid for the
 /// units they kept (after coupon discounts), over orders credited then.
-async fn spend_12m(conn: &mut PgConnection, member_id: Uuid, at: DateTime<Utc>, except: Uuid) -> DomainResult<Decimal> {
+async fn spend_12m(conn: &mut PgConnection, member_id: Uuid, at: DateTime<Utc>, except: Uuid) -> DomainResult<Money> {
     let spend = sqlx::query_scalar!(
         r#"SELECT coalesce(sum(trunc(l.unit_price * (l.quantity - l.reversed_quantity)
                                      * (o.subtotal - o.discount) / nullif(o.subtotal, 0), 2)), 0) AS "spend!"
@@ -39,7 +40,7 @@ async fn spend_12m(conn: &mut PgConnection, member_id: Uuid, at: DateTime<Utc>, 
     )
     .fetch_one(conn)
     .await?;
-    Ok(in_minor_units(spend))
+    Ok(Money(in_minor_units(spend)))
 }
 
 /// Writes the buyer's reward on each line of the credited order (once per
@@ -69,7 +70,7 @@ pub async fn reward_order(
     .fetch_all(&mut *conn)
     .await?;
     for line in lines {
-        let amount = reward(line.value, rate);
+        let amount = reward(Money(line.value), rate);
         if amount.is_zero() {
             continue;
         }
@@ -81,25 +82,25 @@ pub async fn reward_order(
             line.id,
             head.order_id,
             buyer,
-            plan.order_cashback_reward,
+            plan.order_cashback_reward.as_str(),
             line.value,
-            rate,
+            rate.get(),
             tier,
-            spend,
+            spend.get(),
             plan.id,
-            amount,
+            amount.get(),
             release_at,
-            (plan.order_cashback_reward == "credit").then_some(expires_at)
+            (plan.order_cashback_reward == Reward::Credit).then_some(expires_at)
         )
         .fetch_optional(&mut *conn)
         .await?;
         // Points move no money until their hold ends; cash is held in pending.
-        if inserted.is_some() && plan.order_cashback_reward == "cash" {
+        if inserted.is_some() && plan.order_cashback_reward == Reward::Cash {
             let key = crate::ledger::keys::order_reward(line.id);
             let reference = head.order_id.to_string();
             let postings = vec![
-                Posting { account: Account::System(SystemAccount::CashbackExpense), amount: -amount },
-                Posting { account: Account::Member(buyer, MemberAccount::Pending), amount },
+                Posting { account: Account::System(SystemAccount::CashbackExpense), amount: -amount.get() },
+                Posting { account: Account::Member(buyer, MemberAccount::Pending), amount: amount.get() },
             ];
             let entry = Entry { idempotency_key: &key, kind: "order_cashback", reference: &reference, postings };
             ledger::post(conn, currency, entry).await?;
@@ -320,13 +321,11 @@ pub struct Standing {
     /// The member.
     pub member_id: Uuid,
     /// Spend over the last 12 months.
-    #[schema(value_type = crate::money::DecimalText)]
-    pub spend_12m: Decimal,
+    pub spend_12m: Money,
     /// Their tier under the plan in effect (null: none reached).
     pub tier: Option<Tier>,
     /// The rate their next order earns.
-    #[schema(value_type = crate::money::DecimalText)]
-    pub earn_rate: Decimal,
+    pub earn_rate: Rate,
     /// The next tier up.
     pub next_tier: Option<Tier>,
     /// Spendable points (Σ of live lots).
@@ -344,7 +343,7 @@ pub async fn standing(conn: &mut PgConnection, member_id: Uuid, now: DateTime<Ut
     let plan = plans::in_effect(conn, now).await?;
     let spend = spend_12m(conn, member_id, now, Uuid::nil()).await?;
     let tiers: &[Tier] = plan.as_ref().map_or(&[], |p| &p.tiers);
-    let base = plan.as_ref().map_or(Decimal::ZERO, |p| p.order_cashback_rate);
+    let base = plan.as_ref().map_or(Rate::ZERO, |p| p.order_cashback_rate);
     let lots = sqlx::query_as!(
         Lot,
         r#"SELECT order_id, released_at, expires_at, remaining AS points FROM order_rewards
@@ -365,7 +364,7 @@ pub async fn standing(conn: &mut PgConnection, member_id: Uuid, now: DateTime<Ut
         member_id,
         spend_12m: spend,
         tier: tier_for(spend, tiers).cloned(),
-        earn_rate: earn_rate(base, spend, tiers).normalize(),
+        earn_rate: Rate(earn_rate(base, spend, tiers).get().normalize()),
         next_tier: next_tier(spend, tiers).cloned(),
         points: in_minor_units(lots.iter().map(|l| l.points).sum()),
         pending_points: in_minor_units(pending),

@@ -10,7 +10,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::money::payout;
+use crate::money::{Money, Rate, Volume};
 
 /// Decimal places of the payout cap's scale factor. It is rounded toward
 /// zero, so scaled lines can only sum to less than the cap, never more.
@@ -20,11 +20,11 @@ pub const CAP_FACTOR_SCALE: u32 = 10;
 #[derive(Debug, Clone, PartialEq)]
 pub struct LevelRates {
     /// Rates on BV by level, nearest upline first (index 0 = level 1).
-    pub levels: Vec<Decimal>,
+    pub levels: Vec<Rate>,
     /// Per-category rate tables that replace `levels` for that category.
-    pub category_levels: BTreeMap<String, Vec<Decimal>>,
+    pub category_levels: BTreeMap<String, Vec<Rate>>,
     /// Per-product rate tables that replace both of the above.
-    pub product_levels: BTreeMap<Uuid, Vec<Decimal>>,
+    pub product_levels: BTreeMap<Uuid, Vec<Rate>>,
 }
 
 impl LevelRates {
@@ -41,7 +41,7 @@ impl LevelRates {
 
     /// The rate table for a line and the name of the rule that chose it:
     /// the most specific wins (product, then category, then the plan's levels).
-    pub fn table_for(&self, product_id: Uuid, category: &str) -> (&[Decimal], String) {
+    pub fn table_for(&self, product_id: Uuid, category: &str) -> (&[Rate], String) {
         if let Some(t) = self.product_levels.get(&product_id) {
             return (t, format!("product:{product_id}"));
         }
@@ -68,16 +68,16 @@ pub struct PlanRules {
     /// Level rate tables.
     pub rates: LevelRates,
     /// The referrer's rate on a guest order's BV.
-    pub retail_rate: Decimal,
+    pub retail_rate: Rate,
     /// The pickup point operator's rate on the order's BV.
-    pub pickup_rate: Decimal,
+    pub pickup_rate: Rate,
     /// Personal PV an upline member needs within the activity window to
     /// earn level commissions (zero: only suspension disqualifies).
-    pub min_personal_pv: Decimal,
+    pub min_personal_pv: Volume,
     /// `none` or `dynamic`.
     pub compression: Compression,
     /// The order's commissions never exceed this share of its BV.
-    pub payout_cap_rate: Option<Decimal>,
+    pub payout_cap_rate: Option<Rate>,
 }
 
 /// One order line as the cascade sees it.
@@ -90,7 +90,7 @@ pub struct CascadeLine {
     /// Its category (for category-level rates).
     pub category: String,
     /// The line's total BV (unit BV × quantity): the commission basis.
-    pub bv: Decimal,
+    pub bv: Volume,
     /// Lines of non-commissionable products pay nothing.
     pub commissionable: bool,
 }
@@ -103,7 +103,7 @@ pub struct Earner {
     /// Suspended members earn nothing.
     pub suspended: bool,
     /// Personal PV within the activity window before the credit time.
-    pub personal_pv: Decimal,
+    pub personal_pv: Volume,
 }
 
 /// One member of the upline, nearest first.
@@ -164,11 +164,9 @@ pub struct Qualification {
     /// Whether they were suspended.
     pub suspended: bool,
     /// Their personal PV within the activity window.
-    #[schema(value_type = crate::money::DecimalText)]
-    pub personal_pv: Decimal,
+    pub personal_pv: Volume,
     /// What the plan asked for.
-    #[schema(value_type = crate::money::DecimalText)]
-    pub min_personal_pv: Decimal,
+    pub min_personal_pv: Volume,
     /// Whether they qualified.
     pub qualified: bool,
     /// The plan's compression.
@@ -189,9 +187,9 @@ pub struct Commission {
     /// Which level's rate was paid (0 for retail and pickup).
     pub paid_level: u32,
     /// The BV the rate applies to.
-    pub basis: Decimal,
+    pub basis: Volume,
     /// The rate paid.
-    pub rate: Decimal,
+    pub rate: Rate,
     /// Which rule set the rate (`levels`, `category:x`, `product:id`,
     /// `retail_rate`, `pickup_rate`).
     pub rule: String,
@@ -200,7 +198,7 @@ pub struct Commission {
     /// The payout cap's scale factor, when the cap cut this order.
     pub cap_factor: Option<Decimal>,
     /// basis × rate (× cap_factor) rounded toward zero to the minor unit.
-    pub amount: Decimal,
+    pub amount: Money,
     /// basis × rate × (cap_factor or 1) − amount: what rounding kept back.
     pub rounding_residue: Decimal,
 }
@@ -217,7 +215,7 @@ pub struct Forfeit {
     /// Their physical level (0 for retail and pickup).
     pub physical_level: u32,
     /// The amount they would have been paid (before any cap).
-    pub amount: Decimal,
+    pub amount: Money,
     /// `suspended` or `inactive`.
     pub reason: &'static str,
 }
@@ -231,14 +229,22 @@ pub struct CascadeResult {
     pub forfeits: Vec<Forfeit>,
 }
 
+impl Earner {
+    /// Whether this member may earn level commissions: not suspended, and
+    /// with the personal volume the plan asks for (none asked: any).
+    pub fn qualifies_for_levels(&self, min_personal_pv: Volume) -> bool {
+        !self.suspended && (min_personal_pv.is_zero() || self.personal_pv >= min_personal_pv)
+    }
+}
+
 impl PlanRules {
     fn qualification(&self, e: &Earner, needs_volume: bool) -> Qualification {
-        let active = !needs_volume || self.min_personal_pv.is_zero() || e.personal_pv >= self.min_personal_pv;
+        let qualified = if needs_volume { e.qualifies_for_levels(self.min_personal_pv) } else { !e.suspended };
         Qualification {
             suspended: e.suspended,
             personal_pv: e.personal_pv,
             min_personal_pv: self.min_personal_pv,
-            qualified: !e.suspended && active,
+            qualified,
             compression: self.compression,
         }
     }
@@ -248,7 +254,7 @@ impl PlanRules {
 /// the same lines, in the same order.
 pub fn cascade(rules: &PlanRules, order: &OrderInputs) -> CascadeResult {
     let mut result = CascadeResult::default();
-    for line in order.lines.iter().filter(|l| l.commissionable && l.bv > Decimal::ZERO) {
+    for line in order.lines.iter().filter(|l| l.commissionable && l.bv > Volume::ZERO) {
         level_shares(rules, line, &order.upline, &mut result);
         let flat = [
             (Kind::Retail, &order.referrer, rules.retail_rate),
@@ -280,7 +286,7 @@ fn level_shares(rules: &PlanRules, line: &CascadeLine, upline: &[UplineMember], 
             break;
         };
         paid_level = level;
-        let (amount, residue) = payout(line.bv * rate);
+        let (amount, residue) = Money::toward_zero(line.bv * rate);
         if amount.is_zero() {
             continue;
         }
@@ -320,10 +326,10 @@ fn flat_share(
     line: &CascadeLine,
     kind: Kind,
     earner: &Earner,
-    rate: Decimal,
+    rate: Rate,
     result: &mut CascadeResult,
 ) {
-    let (amount, residue) = payout(line.bv * rate);
+    let (amount, residue) = Money::toward_zero(line.bv * rate);
     if amount.is_zero() {
         return;
     }
@@ -362,18 +368,18 @@ fn flat_share(
 /// Scales every line down by one factor when the order's commissions would
 /// exceed `cap_rate` × its BV. Each line is its rounded amount × the factor,
 /// rounded toward zero, so the sum stays within the cap.
-fn apply_cap(cap_rate: Option<Decimal>, order_bv: Decimal, commissions: &mut Vec<Commission>) {
+fn apply_cap(cap_rate: Option<Rate>, order_bv: Volume, commissions: &mut Vec<Commission>) {
     let Some(cap_rate) = cap_rate else { return };
-    let (cap, _) = payout(order_bv * cap_rate);
-    let total: Decimal = commissions.iter().map(|c| c.amount).sum();
+    let (cap, _) = Money::toward_zero(order_bv * cap_rate);
+    let total: Money = commissions.iter().map(|c| c.amount).sum();
     if total <= cap {
         return;
     }
-    let factor = (cap / total).round_dp_with_strategy(CAP_FACTOR_SCALE, RoundingStrategy::ToZero);
+    let factor = (cap.get() / total.get()).round_dp_with_strategy(CAP_FACTOR_SCALE, RoundingStrategy::ToZero);
     for c in commissions.iter_mut() {
-        let (amount, _) = payout(c.amount * factor);
+        let (amount, _) = Money::toward_zero(c.amount.get() * factor);
         c.cap_factor = Some(factor);
-        c.rounding_residue = c.basis * c.rate * factor - amount;
+        c.rounding_residue = c.basis * c.rate * factor - amount.get();
         c.amount = amount;
     }
     // A line scaled down to nothing pays nothing and has no ledger entry.

@@ -86,7 +86,8 @@ pub struct Facts {
 }
 
 /// What applying a fact did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A new fact that changed the order.
     Applied,
@@ -108,6 +109,11 @@ impl Outcome {
             Self::Duplicate => "duplicate",
             Self::Ignored => "ignored",
         }
+    }
+
+    /// The outcome of a recorded name, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Applied, Self::Held, Self::Duplicate, Self::Ignored].into_iter().find(|o| o.as_str() == name)
     }
 }
 

@@ -5,25 +5,33 @@ use super::*;
 use proptest::prelude::*;
 use rust_decimal_macros::dec;
 
+fn r(d: Decimal) -> Rate {
+    Rate(d)
+}
+
+fn m(d: Decimal) -> Money {
+    Money(d)
+}
+
 const PRODUCT: Uuid = Uuid::from_u128(2000);
 
 fn standard() -> PlanRules {
     PlanRules {
         rates: LevelRates {
-            levels: vec![dec!(0.10), dec!(0.05), dec!(0.03), dec!(0.02), dec!(0.01)],
+            levels: [dec!(0.10), dec!(0.05), dec!(0.03), dec!(0.02), dec!(0.01)].map(Rate).to_vec(),
             category_levels: BTreeMap::new(),
             product_levels: BTreeMap::new(),
         },
-        retail_rate: dec!(0.05),
-        pickup_rate: dec!(0.02),
-        min_personal_pv: Decimal::ZERO,
+        retail_rate: r(dec!(0.05)),
+        pickup_rate: r(dec!(0.02)),
+        min_personal_pv: Volume::ZERO,
         compression: Compression::None,
         payout_cap_rate: None,
     }
 }
 
 fn member(n: u128, pv: Decimal) -> Earner {
-    Earner { member_id: Uuid::from_u128(n), suspended: false, personal_pv: pv }
+    Earner { member_id: Uuid::from_u128(n), suspended: false, personal_pv: Volume(pv) }
 }
 
 fn chain(n: u32) -> Vec<UplineMember> {
@@ -35,7 +43,7 @@ fn line(bv: Decimal) -> CascadeLine {
         line_id: Uuid::from_u128(1000),
         product_id: PRODUCT,
         category: "grocery".into(),
-        bv,
+        bv: Volume(bv),
         commissionable: true,
     }
 }
@@ -78,7 +86,7 @@ fn a_short_upline_pays_only_the_levels_that_exist() {
 #[test]
 fn a_category_override_replaces_the_level_rates_for_that_category() {
     let mut plan = standard();
-    plan.rates.category_levels.insert("grocery".into(), vec![dec!(0.04), dec!(0.02), dec!(0.01)]);
+    plan.rates.category_levels.insert("grocery".into(), [dec!(0.04), dec!(0.02), dec!(0.01)].map(Rate).to_vec());
     let result = cascade(&plan, &order(dec!(300.00), chain(5)));
     assert_eq!(paid(&result), [(1, 1, 1, "12.00".into()), (2, 2, 2, "6.00".into()), (3, 3, 3, "3.00".into())]);
     assert!(result.commissions.iter().all(|c| c.rule == "category:grocery"));
@@ -87,8 +95,8 @@ fn a_category_override_replaces_the_level_rates_for_that_category() {
 #[test]
 fn a_product_override_beats_the_category_override() {
     let mut plan = standard();
-    plan.rates.category_levels.insert("grocery".into(), vec![dec!(0.04)]);
-    plan.rates.product_levels.insert(PRODUCT, vec![dec!(0.20), dec!(0.10)]);
+    plan.rates.category_levels.insert("grocery".into(), vec![r(dec!(0.04))]);
+    plan.rates.product_levels.insert(PRODUCT, vec![r(dec!(0.20)), r(dec!(0.10))]);
     let result = cascade(&plan, &order(dec!(300.00), chain(5)));
     assert_eq!(paid(&result), [(1, 1, 1, "60.00".into()), (2, 2, 2, "30.00".into())]);
     assert!(result.commissions.iter().all(|c| c.rule == format!("product:{PRODUCT}")));
@@ -102,10 +110,10 @@ fn a_guest_order_pays_the_referrer_the_retail_rate_and_its_upline_the_levels() {
     let result = cascade(&standard(), &o);
     let retail: Vec<_> = result.commissions.iter().filter(|c| c.kind == Kind::Retail).collect();
     assert_eq!(retail.len(), 1);
-    assert_eq!((retail[0].beneficiary_id.as_u128(), retail[0].amount), (99, dec!(15.00)));
+    assert_eq!((retail[0].beneficiary_id.as_u128(), retail[0].amount), (99, m(dec!(15.00))));
     assert_eq!((retail[0].physical_level, retail[0].paid_level, retail[0].rule.as_str()), (0, 0, "retail_rate"));
     let levels: Vec<_> = result.commissions.iter().filter(|c| c.kind == Kind::Level).map(|c| c.amount).collect();
-    assert_eq!(levels, [dec!(30.00), dec!(15.00), dec!(9.00), dec!(6.00), dec!(3.00)]);
+    assert_eq!(levels, [dec!(30.00), dec!(15.00), dec!(9.00), dec!(6.00), dec!(3.00)].map(Money));
 }
 
 #[test]
@@ -115,15 +123,15 @@ fn a_pickup_point_operator_gets_the_pickup_rate() {
     let result = cascade(&standard(), &o);
     let pickup: Vec<_> = result.commissions.iter().filter(|c| c.kind == Kind::Pickup).collect();
     assert_eq!(pickup.len(), 1);
-    assert_eq!((pickup[0].beneficiary_id.as_u128(), pickup[0].amount), (77, dec!(6.00)));
+    assert_eq!((pickup[0].beneficiary_id.as_u128(), pickup[0].amount), (77, m(dec!(6.00))));
     assert_eq!(pickup[0].rule, "pickup_rate");
 }
 
 fn with_inactive_second_level() -> (PlanRules, OrderInputs) {
     let mut plan = standard();
-    plan.min_personal_pv = dec!(50.00);
+    plan.min_personal_pv = Volume(dec!(50.00));
     let mut up = chain(6);
-    up[1].earner.personal_pv = dec!(49.99);
+    up[1].earner.personal_pv = Volume(dec!(49.99));
     (plan, order(dec!(300.00), up))
 }
 
@@ -137,7 +145,7 @@ fn an_inactive_upline_forfeits_its_share_without_compression() {
     );
     assert_eq!(result.forfeits.len(), 1);
     let f = &result.forfeits[0];
-    assert_eq!((f.member_id.as_u128(), f.physical_level, f.amount, f.reason), (2, 2, dec!(15.00), "inactive"));
+    assert_eq!((f.member_id.as_u128(), f.physical_level, f.amount, f.reason), (2, 2, m(dec!(15.00)), "inactive"));
 }
 
 #[test]
@@ -165,12 +173,12 @@ fn a_suspended_upline_forfeits_without_compression_and_is_skipped_with_it() {
     up[0].earner.suspended = true;
     let o = order(dec!(300.00), up);
     let none = cascade(&standard(), &o);
-    assert_eq!(none.forfeits.iter().map(|f| (f.amount, f.reason)).collect::<Vec<_>>(), [(dec!(30.00), "suspended")]);
+    assert_eq!(none.forfeits.iter().map(|f| (f.amount, f.reason)).collect::<Vec<_>>(), [(m(dec!(30.00)), "suspended")]);
     assert_eq!(none.commissions.len(), 4);
     let mut plan = standard();
     plan.compression = Compression::Dynamic;
     let dynamic = cascade(&plan, &o);
-    assert_eq!(dynamic.commissions.first().map(|c| (c.beneficiary_id.as_u128(), c.amount)), Some((2, dec!(30.00))));
+    assert_eq!(dynamic.commissions.first().map(|c| (c.beneficiary_id.as_u128(), c.amount)), Some((2, m(dec!(30.00)))));
     assert_eq!(dynamic.commissions.len(), 5);
 }
 
@@ -181,25 +189,25 @@ fn a_suspended_referrer_forfeits_the_retail_margin() {
     let result = cascade(&standard(), &o);
     assert!(result.commissions.is_empty());
     assert_eq!(result.forfeits[0].kind, Kind::Retail);
-    assert_eq!(result.forfeits[0].amount, dec!(15.00));
+    assert_eq!(result.forfeits[0].amount, m(dec!(15.00)));
 }
 
 #[test]
 fn the_payout_cap_scales_every_line_down_by_one_factor() {
     let mut plan = standard();
-    plan.payout_cap_rate = Some(dec!(0.15));
+    plan.payout_cap_rate = Some(r(dec!(0.15)));
     // Uncapped: 30 + 15 + 9 + 6 + 3 = 63.00 on 300.00 BV; the cap is 45.00.
     let result = cascade(&plan, &order(dec!(300.00), chain(5)));
     let amounts: Vec<_> = result.commissions.iter().map(|c| c.amount).collect();
-    assert_eq!(amounts, [dec!(21.42), dec!(10.71), dec!(6.42), dec!(4.28), dec!(2.14)]);
+    assert_eq!(amounts, [dec!(21.42), dec!(10.71), dec!(6.42), dec!(4.28), dec!(2.14)].map(Money));
     assert!(result.commissions.iter().all(|c| c.cap_factor == Some(dec!(0.7142857142))));
-    assert_eq!(amounts.iter().sum::<Decimal>(), dec!(44.97));
+    assert_eq!(amounts.iter().sum::<Money>(), m(dec!(44.97)));
 }
 
 #[test]
 fn a_cap_the_order_stays_under_changes_nothing() {
     let mut plan = standard();
-    plan.payout_cap_rate = Some(dec!(0.21));
+    plan.payout_cap_rate = Some(r(dec!(0.21)));
     let result = cascade(&plan, &order(dec!(300.00), chain(5)));
     assert_eq!(result, cascade(&standard(), &order(dec!(300.00), chain(5))));
 }
@@ -214,11 +222,11 @@ fn non_commissionable_lines_pay_nothing() {
 
 // ---- properties over random trees, plans and orders ----
 
-fn rate() -> impl Strategy<Value = Decimal> {
-    (0i64..=2_000).prop_map(|r| Decimal::new(r, 4))
+fn rate() -> impl Strategy<Value = Rate> {
+    (0i64..=2_000).prop_map(|r| Rate(Decimal::new(r, 4)))
 }
 
-fn table() -> impl Strategy<Value = Vec<Decimal>> {
+fn table() -> impl Strategy<Value = Vec<Rate>> {
     proptest::collection::vec(rate(), 0..8)
 }
 
@@ -241,9 +249,9 @@ prop_compose! {
             },
             retail_rate,
             pickup_rate,
-            min_personal_pv: Decimal::from(min_pv),
+            min_personal_pv: Volume(Decimal::from(min_pv)),
             compression: if dynamic { Compression::Dynamic } else { Compression::None },
-            payout_cap_rate: cap.map(|c| Decimal::new(c, 4)),
+            payout_cap_rate: cap.map(|c| Rate(Decimal::new(c, 4))),
         }
     }
 }
@@ -265,7 +273,7 @@ fn upline_in_random_tree() -> impl Strategy<Value = Vec<UplineMember>> {
                     earner: Earner {
                         member_id: Uuid::from_u128(at as u128 + 1),
                         suspended: suspend_dice == 0,
-                        personal_pv: Decimal::from(pv),
+                        personal_pv: Volume(Decimal::from(pv)),
                     },
                 });
             }
@@ -283,7 +291,7 @@ prop_compose! {
                 line_id: Uuid::from_u128(5000 + i as u128),
                 product_id: if ours { PRODUCT } else { Uuid::from_u128(3000 + i as u128) },
                 category: ["grocery", "beauty", "books"][category as usize].to_owned(),
-                bv: Decimal::new(cents, 2),
+                bv: Volume(Decimal::new(cents, 2)),
                 commissionable,
             })
             .collect()
@@ -300,8 +308,8 @@ prop_compose! {
         OrderInputs {
             lines,
             upline,
-            referrer: referrer.map(|(s, pv)| Earner { member_id: Uuid::from_u128(900), suspended: s, personal_pv: Decimal::from(pv) }),
-            pickup_operator: pickup.map(|s| Earner { member_id: Uuid::from_u128(901), suspended: s, personal_pv: Decimal::ZERO }),
+            referrer: referrer.map(|(s, pv)| Earner { member_id: Uuid::from_u128(900), suspended: s, personal_pv: Volume(Decimal::from(pv)) }),
+            pickup_operator: pickup.map(|s| Earner { member_id: Uuid::from_u128(901), suspended: s, personal_pv: Volume::ZERO }),
         }
     }
 }
@@ -314,20 +322,20 @@ proptest! {
         for l in o.lines.iter().filter(|l| l.commissionable) {
             let (table, _) = plan.rates.table_for(l.product_id, &l.category);
             let flat = [(o.referrer.is_some(), plan.retail_rate), (o.pickup_operator.is_some(), plan.pickup_rate)];
-            let rates: Decimal = table.iter().copied().sum::<Decimal>()
-                + flat.iter().filter(|(on, _)| *on).map(|(_, r)| *r).sum::<Decimal>();
-            most += l.bv * rates;
+            let rates: Decimal = table.iter().map(|r| r.get()).sum::<Decimal>()
+                + flat.iter().filter(|(on, _)| *on).map(|(_, r)| r.get()).sum::<Decimal>();
+            most += l.bv.get() * rates;
         }
-        let total: Decimal = result.commissions.iter().map(|c| c.amount).sum();
+        let total: Decimal = result.commissions.iter().map(|c| c.amount.get()).sum();
         prop_assert!(total <= most, "{total} > {most}");
         if let Some(cap) = plan.payout_cap_rate {
-            let bv: Decimal = o.lines.iter().map(|l| l.bv).sum();
+            let bv: Volume = o.lines.iter().map(|l| l.bv).sum();
             prop_assert!(total <= bv * cap, "{total} over the cap of {}", bv * cap);
         }
         for c in &result.commissions {
-            prop_assert!(c.amount > Decimal::ZERO && c.amount.scale() == 2);
+            prop_assert!(c.amount > Money::ZERO && c.amount.get().scale() == 2);
             prop_assert!(c.rounding_residue >= Decimal::ZERO);
-            prop_assert_eq!(c.amount + c.rounding_residue, c.basis * c.rate * c.cap_factor.unwrap_or(Decimal::ONE));
+            prop_assert_eq!(c.amount.get() + c.rounding_residue, c.basis * c.rate * c.cap_factor.unwrap_or(Decimal::ONE));
         }
     }
 
@@ -336,7 +344,7 @@ proptest! {
         mut plan in plan(),
         mut o in order_inputs(),
     ) {
-        plan.min_personal_pv = Decimal::ZERO;
+        plan.min_personal_pv = Volume::ZERO;
         plan.compression = Compression::None;
         plan.payout_cap_rate = None;
         o.upline.iter_mut().for_each(|m| m.earner.suspended = false);
@@ -346,7 +354,7 @@ proptest! {
             let (table, _) = plan.rates.table_for(l.product_id, &l.category);
             for m in o.upline.iter().take(table.len()) {
                 let exact = l.bv * table[m.level as usize - 1];
-                let amount = exact.round_dp_with_strategy(2, RoundingStrategy::ToZero);
+                let amount = Money(exact.round_dp_with_strategy(2, RoundingStrategy::ToZero));
                 if !amount.is_zero() {
                     expected.push((l.line_id, m.earner.member_id, m.level, amount));
                 }
