@@ -10,7 +10,10 @@ use crate::error::{DomainError, DomainResult};
 
 pub mod bulk;
 pub mod keys;
+mod kinds;
 pub mod withdrawals;
+
+pub use kinds::EntryKind;
 
 /// A member's account kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, utoipa::ToSchema)]
@@ -102,8 +105,8 @@ pub struct Posting {
 pub struct Entry<'a> {
     /// Derived from the business event; unique forever.
     pub idempotency_key: &'a str,
-    /// What kind of movement (commission, release, …).
-    pub kind: &'a str,
+    /// What kind of movement.
+    pub kind: EntryKind,
     /// What it refers to (a commission or order id), for statements.
     pub reference: &'a str,
     /// The legs; they must sum to zero.
@@ -138,7 +141,7 @@ pub async fn post(conn: &mut PgConnection, currency: &str, entry: Entry<'_>) -> 
         "INSERT INTO journal_entries (idempotency_key, kind, reference) VALUES ($1, $2, $3)
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
         entry.idempotency_key,
-        entry.kind,
+        entry.kind.as_str(),
         entry.reference
     )
     .fetch_optional(&mut *conn)
@@ -253,7 +256,7 @@ pub struct StatementLine {
     /// The account's balance right after.
     pub balance_after: Decimal,
     /// The entry's kind.
-    pub kind: String,
+    pub kind: EntryKind,
     /// The entry's reference.
     pub reference: String,
 }
@@ -267,7 +270,7 @@ pub async fn statement(
 ) -> DomainResult<Vec<StatementLine>> {
     let rows = sqlx::query!(
         r#"SELECT p.id, p.created_at, a.kind AS "account: MemberAccount", p.amount,
-                  p.balance_after AS "balance_after!", e.kind, e.reference
+                  p.balance_after AS "balance_after!", e.kind AS "kind: EntryKind", e.reference
              FROM postings p
              JOIN accounts a ON a.id = p.account_id
              JOIN journal_entries e ON e.id = p.entry_id
@@ -333,7 +336,7 @@ pub struct TakeBack<'a> {
     /// cancel), available or credit once released (a clawback) — with the
     /// entry's kind; `None` when it never reached the ledger (points still
     /// held).
-    pub from: Option<(MemberAccount, &'a str)>,
+    pub from: Option<(MemberAccount, EntryKind)>,
     /// The expense it goes back to.
     pub expense: SystemAccount,
     /// The entry's idempotency key (`ledger::keys`).

@@ -130,9 +130,13 @@ async fn give_credit(app: &TestApp, member: &Value, amount: &str) {
         Posting { account: Account::Member(member_id, MemberAccount::Credit), amount },
     ];
     let key = format!("test_credit:{member_id}");
-    ledger::post(&mut tx, "BDT", Entry { idempotency_key: &key, kind: "bonus", reference: "test", postings })
-        .await
-        .expect("credit posted");
+    ledger::post(
+        &mut tx,
+        "BDT",
+        Entry { idempotency_key: &key, kind: ledger::EntryKind::Bonus, reference: "test", postings },
+    )
+    .await
+    .expect("credit posted");
     tx.commit().await.expect("commit");
 }
 

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use haat_domain::compensation::commissions::CommissionView;
-use haat_domain::ledger::MemberAccount;
+use haat_domain::ledger::{EntryKind, MemberAccount};
 use haat_domain::money::{DecimalText, MONEY_SCALE, format};
 use haat_domain::{compensation::commissions, ledger, network::members};
 use serde::Serialize;
@@ -55,8 +55,8 @@ struct StatementView {
     /// The account's balance after it.
     #[schema(value_type = DecimalText)]
     balance_after: String,
-    /// The ledger entry kind (commission, release, …).
-    kind: String,
+    /// The ledger entry kind.
+    kind: EntryKind,
     /// What it refers to (a commission, order or withdrawal id).
     reference: String,
 }
@@ -127,7 +127,7 @@ async fn statement(
                 account: l.account,
                 amount: format(l.amount, MONEY_SCALE),
                 balance_after: format(l.balance_after, MONEY_SCALE),
-                kind: l.kind.clone(),
+                kind: l.kind,
                 reference: l.reference.clone(),
             })
         })

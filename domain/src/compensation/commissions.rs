@@ -13,7 +13,7 @@ use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CascadeCommission, ReleaseHold};
 use crate::ledger::bulk::Transfer;
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
 use crate::notifications::{self, ToMember};
 use crate::orders::reversals;
 use crate::rules::cascade::{self, Commission, Forfeit, Kind};
@@ -114,7 +114,7 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
     sqlx::query!("UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()) WHERE id = $1", order_id)
         .execute(&mut *conn)
         .await?;
-    ledger::bulk::post_transfers(conn, currency, "commission", &owed).await?;
+    ledger::bulk::post_transfers(conn, currency, EntryKind::Commission, &owed).await?;
     // Returns that arrived before the commissions existed take effect now.
     reversals::apply_pending(conn, order_id, currency).await
 }
@@ -296,7 +296,7 @@ pub async fn release_holds(
             currency,
             Entry {
                 idempotency_key: &key,
-                kind: "release",
+                kind: EntryKind::Release,
                 reference: &reference,
                 postings: vec![
                     Posting { account: Account::Member(c.beneficiary_id, MemberAccount::Pending), amount: -c.amount },

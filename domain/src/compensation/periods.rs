@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::compensation::plans::{self, Plan};
 use crate::error::{DomainError, DomainResult};
 use crate::ledger::bulk::{Transfer, post_transfers};
-use crate::ledger::{Account, MemberAccount, SystemAccount};
+use crate::ledger::{Account, EntryKind, MemberAccount, SystemAccount};
 use crate::rules::period::{self, Node};
 
 /// Rows per bulk insert of member figures.
@@ -293,7 +293,7 @@ async fn post_bonuses(
     )
     .execute(&mut *conn)
     .await?;
-    post_transfers(conn, currency, "bonus", &transfers).await?;
+    post_transfers(conn, currency, EntryKind::Bonus, &transfers).await?;
     let count = i32::try_from(amounts.len()).unwrap_or(i32::MAX);
     let total = amounts.iter().copied().sum::<Decimal>() + Decimal::new(0, 2);
     Ok((count, total))

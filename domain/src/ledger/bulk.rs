@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Account, MemberAccount, system_account_id};
+use super::{Account, EntryKind, MemberAccount, system_account_id};
 use crate::error::{DomainError, DomainResult};
 
 /// Entries written per round of statements (each round sends its rows as
@@ -37,7 +37,7 @@ pub struct Transfer {
 pub async fn post_transfers(
     conn: &mut PgConnection,
     currency: &str,
-    kind: &str,
+    kind: EntryKind,
     transfers: &[Transfer],
 ) -> DomainResult<usize> {
     if let Some(bad) = transfers.iter().find(|t| t.amount <= Decimal::ZERO || t.from == t.to) {
@@ -46,7 +46,7 @@ pub async fn post_transfers(
     let mut written = 0;
     for chunk in transfers.chunks(CHUNK) {
         let ids = AccountIds::lock(conn, currency, chunk).await?;
-        let entries = insert_entries(conn, kind, chunk).await?;
+        let entries = insert_entries(conn, kind.as_str(), chunk).await?;
         let mut legs = Legs::default();
         for t in chunk {
             if let Some(entry_id) = entries.get(&t.idempotency_key) {

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
 use crate::money::{MONEY_SCALE, parse_amount};
 use crate::notifications;
 
@@ -244,13 +244,21 @@ pub async fn act(
     }
     let (m, amount) = (w.member_id, w.amount);
     let legs = match (action, w.status) {
-        (Action::Approve, _) => {
-            Some((MemberAccount::Available, Account::Member(m, MemberAccount::Reserved), "reserve"))
-        }
-        (Action::Paid, _) => Some((MemberAccount::Reserved, Account::System(SystemAccount::Payouts), "paid")),
-        (Action::Reject | Action::Fail, WithdrawalStatus::Approved) => {
-            Some((MemberAccount::Reserved, Account::Member(m, MemberAccount::Available), "release"))
-        }
+        (Action::Approve, _) => Some((
+            MemberAccount::Available,
+            Account::Member(m, MemberAccount::Reserved),
+            ("reserve", EntryKind::WithdrawalReserve),
+        )),
+        (Action::Paid, _) => Some((
+            MemberAccount::Reserved,
+            Account::System(SystemAccount::Payouts),
+            ("paid", EntryKind::WithdrawalPaid),
+        )),
+        (Action::Reject | Action::Fail, WithdrawalStatus::Approved) => Some((
+            MemberAccount::Reserved,
+            Account::Member(m, MemberAccount::Available),
+            ("release", EntryKind::WithdrawalRelease),
+        )),
         _ => None,
     };
     if action == Action::Approve {
@@ -259,14 +267,12 @@ pub async fn act(
             return Err(DomainError::conflict("amount", format!("only {available} is available now")));
         }
     }
-    if let Some((from, to, what)) = legs {
+    if let Some((from, to, (what, kind))) = legs {
         let key = ledger::keys::withdrawal(what, id);
         let reference = id.to_string();
         let postings =
             vec![Posting { account: Account::Member(m, from), amount: -amount }, Posting { account: to, amount }];
-        let kind = format!("withdrawal_{what}");
-        ledger::post(conn, currency, Entry { idempotency_key: &key, kind: &kind, reference: &reference, postings })
-            .await?;
+        ledger::post(conn, currency, Entry { idempotency_key: &key, kind, reference: &reference, postings }).await?;
     }
     sqlx::query!(
         "UPDATE withdrawals SET status = $2, reference = coalesce($3, reference), note = coalesce($4, note),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CreditVolume};
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
 use crate::notifications::{self, Email};
 use crate::rules::order_state::{self, Facts, OrderFact, OrderStatus, Outcome, PaymentMethod, Reversed};
 
@@ -352,7 +352,7 @@ async fn return_store_credit(conn: &mut PgConnection, order_id: Uuid, buyer_id: 
     let returned = ledger::post(
         conn,
         &o.currency,
-        Entry { idempotency_key: &key, kind: "store_credit_returned", reference: &reference, postings },
+        Entry { idempotency_key: &key, kind: EntryKind::StoreCreditReturned, reference: &reference, postings },
     )
     .await?;
     if returned {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::catalog::coupons;
 use crate::catalog::flash_sales;
 use crate::error::{DomainError, DomainResult, Problems};
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount};
+use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
 use crate::money::{MAX_ORDER_TOTAL, MONEY_SCALE, parse_amount};
 use crate::notifications::{self, Email};
 use crate::rules::order_state::{OrderStatus, PaymentMethod};
@@ -457,7 +457,7 @@ async fn spend_store_credit(
         currency,
         Entry {
             idempotency_key: &key,
-            kind: "store_credit_spent",
+            kind: EntryKind::StoreCreditSpent,
             reference: &reference,
             postings: vec![
                 Posting { account: Account::Member(buyer_id, MemberAccount::Credit), amount: -amount },

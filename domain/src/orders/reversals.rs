@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::jobs::{self, ReverseOrder};
-use crate::ledger::{self, MemberAccount, SystemAccount, TakeBack};
+use crate::ledger::{self, EntryKind, MemberAccount, SystemAccount, TakeBack};
 use crate::notifications;
 use crate::rules::order_state::return_window_open;
 
@@ -328,9 +328,9 @@ async fn reverse_commissions(
     let mut per_member: BTreeMap<Uuid, Decimal> = BTreeMap::new();
     for c in rows {
         let from = if c.status == "available" {
-            (MemberAccount::Available, "clawback")
+            (MemberAccount::Available, EntryKind::Clawback)
         } else {
-            (MemberAccount::Pending, "commission_cancelled")
+            (MemberAccount::Pending, EntryKind::CommissionCancelled)
         };
         let (key, reference) = (ledger::keys::commission_reversal(c.id, reversal_id), c.id.to_string());
         let take = TakeBack {

@@ -19,7 +19,7 @@ use crate::compensation::cascade_inputs::OrderHead;
 use crate::compensation::plans::{self, Plan, Tier};
 use crate::error::DomainResult;
 use crate::ledger::bulk::{Transfer, post_transfers};
-use crate::ledger::{self, Account, Entry, MemberAccount, Posting, SystemAccount, TakeBack};
+use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount, TakeBack};
 use crate::money::{Money, Rate, in_minor_units};
 use crate::notifications::{self, ToMember};
 use crate::rewards::campaigns::Reward;
@@ -102,7 +102,8 @@ pub async fn reward_order(
                 Posting { account: Account::System(SystemAccount::CashbackExpense), amount: -amount.get() },
                 Posting { account: Account::Member(buyer, MemberAccount::Pending), amount: amount.get() },
             ];
-            let entry = Entry { idempotency_key: &key, kind: "order_cashback", reference: &reference, postings };
+            let entry =
+                Entry { idempotency_key: &key, kind: EntryKind::OrderCashback, reference: &reference, postings };
             ledger::post(conn, currency, entry).await?;
         }
     }
@@ -125,9 +126,13 @@ pub async fn release(conn: &mut PgConnection, order_id: Uuid, now: DateTime<Utc>
     .await?;
     for r in due.into_iter().filter(|r| r.left > Decimal::ZERO) {
         let (from, to, kind) = if r.reward == "cash" {
-            (Account::Member(r.member_id, MemberAccount::Pending), MemberAccount::Available, "order_cashback_release")
+            (
+                Account::Member(r.member_id, MemberAccount::Pending),
+                MemberAccount::Available,
+                EntryKind::OrderCashbackRelease,
+            )
         } else {
-            (Account::System(SystemAccount::CashbackExpense), MemberAccount::Credit, "order_points")
+            (Account::System(SystemAccount::CashbackExpense), MemberAccount::Credit, EntryKind::OrderPoints)
         };
         let key = crate::ledger::keys::order_reward_release(r.order_line_id);
         let reference = order_id.to_string();
@@ -158,9 +163,9 @@ pub async fn reverse(conn: &mut PgConnection, order_id: Uuid, currency: &str) ->
         // Points still held never reached the ledger: only the row changes.
         let from = match (r.status.as_str(), r.reward.as_str()) {
             ("pending", "credit") => None,
-            ("pending", _) => Some((MemberAccount::Pending, "order_cashback_cancelled")),
-            (_, "cash") => Some((MemberAccount::Available, "order_cashback_clawback")),
-            _ => Some((MemberAccount::Credit, "order_points_clawback")),
+            ("pending", _) => Some((MemberAccount::Pending, EntryKind::OrderCashbackCancelled)),
+            (_, "cash") => Some((MemberAccount::Available, EntryKind::OrderCashbackClawback)),
+            _ => Some((MemberAccount::Credit, EntryKind::OrderPointsClawback)),
         };
         let key = crate::ledger::keys::order_reward_reversal(r.order_line_id, r.reversed_quantity);
         let reference = order_id.to_string();
@@ -280,7 +285,7 @@ pub async fn expire_points(conn: &mut PgConnection, now: DateTime<Utc>, currency
             amount: d.expired,
         })
         .collect();
-    let written = post_transfers(conn, currency, "points_expired", &transfers).await?;
+    let written = post_transfers(conn, currency, EntryKind::PointsExpired, &transfers).await?;
     let mut per_member: BTreeMap<Uuid, Decimal> = BTreeMap::new();
     for d in &due {
         *per_member.entry(d.member_id).or_default() += d.expired;

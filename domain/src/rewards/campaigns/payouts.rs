@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::DomainResult;
 use crate::ledger::bulk::{Transfer, post_transfers};
-use crate::ledger::{self, Account, MemberAccount, SystemAccount, TakeBack};
+use crate::ledger::{self, Account, EntryKind, MemberAccount, SystemAccount, TakeBack};
 use crate::notifications;
 
 /// Moves a settled campaign's held cash (what no clawback took) from
@@ -39,7 +39,7 @@ pub async fn release(conn: &mut PgConnection, campaign_id: Uuid, currency: &str)
             amount: p.left,
         })
         .collect();
-    post_transfers(conn, currency, "cashback_release", &transfers).await
+    post_transfers(conn, currency, EntryKind::CashbackRelease, &transfers).await
 }
 
 /// Brings the clawback of the order's campaign payouts up to date with the
@@ -64,9 +64,9 @@ pub async fn claw_back(conn: &mut PgConnection, order_id: Uuid, currency: &str) 
     let mut per_buyer: BTreeMap<(Uuid, Uuid), (Decimal, Decimal, String, String)> = BTreeMap::new();
     for p in rows {
         let from = match p.status.as_str() {
-            "held" => (MemberAccount::Pending, "cashback_cancelled"),
-            "available" => (MemberAccount::Available, "cashback_clawback"),
-            _ => (MemberAccount::Credit, "cashback_clawback"),
+            "held" => (MemberAccount::Pending, EntryKind::CashbackCancelled),
+            "available" => (MemberAccount::Available, EntryKind::CashbackClawback),
+            _ => (MemberAccount::Credit, EntryKind::CashbackClawback),
         };
         let key = ledger::keys::cashback_reversal(p.campaign_id, p.order_line_id, p.reversed_since);
         let reference = p.campaign_id.to_string();

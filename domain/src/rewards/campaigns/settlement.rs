@@ -17,7 +17,7 @@ use crate::compensation::plans;
 use crate::error::DomainResult;
 use crate::jobs::{self, CampaignStep, CampaignTask};
 use crate::ledger::bulk::{Transfer, post_transfers};
-use crate::ledger::{Account, MemberAccount, SystemAccount};
+use crate::ledger::{Account, EntryKind, MemberAccount, SystemAccount};
 use crate::notifications::{self, ToMember};
 use crate::rules::campaign::{self, Payout, Purchase, Settlement};
 
@@ -212,7 +212,7 @@ async fn pay(conn: &mut PgConnection, row: &Row, payouts: &[Payout], currency: &
             amount: p.amount,
         })
         .collect();
-    post_transfers(conn, currency, "cashback", &transfers).await?;
+    post_transfers(conn, currency, EntryKind::Cashback, &transfers).await?;
     Ok(())
 }
 
