@@ -10,9 +10,7 @@ use anyhow::Result;
 use chrono::Utc;
 use haat_domain::audit;
 use haat_domain::compensation::commissions;
-use haat_domain::seed::{self, SeedPurchase};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use haat_domain::seed;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -40,15 +38,7 @@ pub struct AuditFigures {
 /// Seeds `n` commissionable orders of `product` by random members, cascades
 /// them, and times the audit.
 pub async fn run(pool: &PgPool, everyone: &[Uuid], n: usize, product: Uuid, plan: Uuid) -> Result<AuditFigures> {
-    let mut rng = StdRng::seed_from_u64(13);
-    let at = Utc::now() - chrono::Duration::hours(1);
-    let purchases: Vec<SeedPurchase> = (0..n)
-        .map(|_| SeedPurchase {
-            buyer_id: everyone[rng.random_range(0..everyone.len())],
-            quantity: rng.random_range(1..=3),
-            credited_at: at,
-        })
-        .collect();
+    let purchases = crate::random_purchases(everyone, n, 13, Utc::now() - chrono::Duration::hours(1));
     let mut tx = pool.begin().await?;
     let orders =
         Arc::new(seed::credited_orders(&mut tx, product, plan, &purchases, chrono_tz::UTC, CURRENCY, false).await?);

@@ -466,6 +466,19 @@ async fn seed_catalog_and_plan(pool: &PgPool) -> Result<(Uuid, Uuid)> {
     Ok((product.id, plan.id))
 }
 
+/// `count` purchases of one to three units by members drawn from
+/// `everyone` (the same draw for the same `seed`), credited at `at`.
+fn random_purchases(everyone: &[Uuid], count: usize, seed: u64, at: chrono::DateTime<Utc>) -> Vec<SeedPurchase> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| SeedPurchase {
+            buyer_id: everyone[rng.random_range(0..everyone.len())],
+            quantity: rng.random_range(1..=3),
+            credited_at: at,
+        })
+        .collect()
+}
+
 /// `count` purchases by random members, credited last month.
 async fn seed_purchases(
     pool: &PgPool,
@@ -475,14 +488,7 @@ async fn seed_purchases(
     plan: Uuid,
     at: chrono::DateTime<Utc>,
 ) -> Result<()> {
-    let mut rng = StdRng::seed_from_u64(11);
-    let purchases: Vec<SeedPurchase> = (0..count)
-        .map(|_| SeedPurchase {
-            buyer_id: everyone[rng.random_range(0..everyone.len())],
-            quantity: rng.random_range(1..=3),
-            credited_at: at,
-        })
-        .collect();
+    let purchases = random_purchases(everyone, count, 11, at);
     let mut tx = pool.begin().await?;
     seed::credited_orders(&mut tx, product, plan, &purchases, chrono_tz::UTC, CURRENCY, true).await?;
     tx.commit().await?;
