@@ -1,6 +1,7 @@
 //! haat's HTTP front (axum): authenticates, validates, writes, enqueues,
 //! answers. No business rule lives here: handlers call `haat_domain`.
 
+pub mod csv_export;
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
@@ -83,6 +84,7 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::withdrawals::router())
         .merge(routes::keys::router())
         .merge(routes::jobs::router())
+        .merge(routes::reports::router())
         .merge(routes::ops::router())
         .routes(utoipa_axum::routes!(http_metrics::render))
         .routes(utoipa_axum::routes!(openapi::serve_document))

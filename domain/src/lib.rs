@@ -10,7 +10,8 @@
 //!   [`orders`] (placing, facts, reversals), [`compensation`] (plans,
 //!   commissions, periods, simulation), [`ledger`] (postings, bulk,
 //!   withdrawals), [`rewards`] (campaigns, loyalty), [`integrations`]
-//!   (providers, webhooks) — whose functions take the caller's
+//!   (providers, webhooks), [`reports`] (finance reports, read-only) —
+//!   whose functions take the caller's
 //!   `&mut PgConnection`, so the caller owns the transaction.
 //! - what every area shares: [`money`] and [`input`] (what outside values
 //!   may be), [`notifications`], [`auth`], [`idempotency`], [`audit`].
@@ -37,6 +38,7 @@ pub mod money;
 pub mod network;
 pub mod notifications;
 pub mod orders;
+pub mod reports;
 pub mod rewards;
 pub mod rules;
 pub mod seed;

@@ -105,3 +105,10 @@ pub async fn read_only(conn: &mut PgConnection) -> haat_domain::error::DomainRes
     sqlx::query!("SET TRANSACTION READ ONLY").execute(conn).await?;
     Ok(())
 }
+
+/// Makes the caller's transaction one read-only snapshot (repeatable read),
+/// so every query of a report sees the same committed state.
+pub async fn snapshot(conn: &mut PgConnection) -> haat_domain::error::DomainResult<()> {
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(conn).await?;
+    Ok(())
+}

@@ -13,6 +13,7 @@ pub mod orders;
 pub mod periods;
 pub mod pickup_points;
 pub mod plans;
+pub mod reports;
 pub mod wallet;
 pub mod webhooks;
 pub mod withdrawals;

@@ -14,7 +14,7 @@ use super::{DecimalError, MONEY_SCALE, VOLUME_SCALE, parse_amount, parse_rate, p
 /// Defines a decimal newtype: transparent to serde (a decimal string) and
 /// sqlx (`numeric`), a [`super::DecimalText`] in the document.
 macro_rules! decimal_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $scale:expr) => {
         $(#[$doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
@@ -25,8 +25,8 @@ macro_rules! decimal_newtype {
         pub struct $name(pub Decimal);
 
         impl $name {
-            /// Nothing.
-            pub const ZERO: Self = Self(Decimal::ZERO);
+            /// Nothing, written at the quantity's scale (`0.00`).
+            pub const ZERO: Self = Self(Decimal::from_parts(0, 0, 0, false, $scale));
 
             /// The decimal inside, for SQL and arithmetic that has no type here.
             pub fn get(self) -> Decimal {
@@ -126,21 +126,24 @@ macro_rules! additive {
 
 decimal_newtype!(
     /// An amount of the shop's currency, at [`MONEY_SCALE`] places.
-    Money
+    Money,
+    MONEY_SCALE
 );
 additive!(Money);
 
 decimal_newtype!(
     /// Point value or business volume (PV/BV), at [`VOLUME_SCALE`] places:
     /// what commissions and ranks are computed on, never paid as such.
-    Volume
+    Volume,
+    VOLUME_SCALE
 );
 additive!(Volume);
 
 decimal_newtype!(
     /// A fraction in [0, 1] with at most [`super::RATE_SCALE`] places
     /// (`0.0125` = 1.25%).
-    Rate
+    Rate,
+    0
 );
 
 impl Money {
@@ -191,5 +194,9 @@ mod tests {
         assert_eq!(serde_json::to_string(&Money(dec!(1250.50))).unwrap(), "\"1250.50\"");
         assert_eq!(Rate::parse("1.5"), Err(DecimalError::NotFraction));
         assert_eq!([Money(dec!(1.10)), Money(dec!(2.25))].iter().sum::<Money>(), Money(dec!(3.35)));
+        assert_eq!(
+            (Money::ZERO.to_string(), Volume::ZERO.to_string(), Rate::ZERO.to_string()),
+            ("0.00".into(), "0.00".into(), "0".into())
+        );
     }
 }

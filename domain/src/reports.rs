@@ -1,0 +1,137 @@
+//! Reports a finance team signs off: figures over an interval, read from
+//! the ledger and the stored facts in one snapshot, never from a second
+//! copy kept on the side. Owns the interval rule (a date is midnight in the
+//! report's time zone; `from` inclusive, `to` exclusive). Never writes.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::error::{DomainResult, Problems};
+
+pub mod liabilities;
+
+/// The longest interval one report covers: ten years and a leap day or
+/// three, so a report's work is bounded however it is asked.
+pub const MAX_DAYS: i64 = 3_660;
+
+/// The interval and time zone of a report, parsed once at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    /// Inclusive start.
+    pub from: DateTime<Utc>,
+    /// Exclusive end.
+    pub to: DateTime<Utc>,
+    /// The zone dates were read in (and day groups are cut in).
+    pub time_zone: Tz,
+}
+
+/// What a report answers about its interval, before its own figures.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Heading {
+    /// Inclusive start.
+    pub from: DateTime<Utc>,
+    /// Exclusive end.
+    pub to: DateTime<Utc>,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// ISO 4217 currency of every amount.
+    pub currency: String,
+    /// When the figures were read (the database's clock at the snapshot).
+    pub as_of: DateTime<Utc>,
+}
+
+impl Interval {
+    /// Parses `from`, `to` (each a date, midnight in the zone, or an RFC 3339
+    /// time) and `time_zone` (IANA; `default_zone` when absent). Every
+    /// problem names its parameter.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        time_zone: Option<&str>,
+        default_zone: Tz,
+    ) -> DomainResult<Self> {
+        let mut p = Problems::default();
+        let zone = match time_zone {
+            None => Some(default_zone),
+            Some(raw) => {
+                p.check("time_zone", raw.parse::<Tz>().map_err(|_| "must be an IANA time zone, e.g. Asia/Dhaka"))
+            }
+        };
+        let zone = zone.unwrap_or(default_zone);
+        let from = p.check("from", instant(from, zone));
+        let to = p.check("to", instant(to, zone));
+        if let (Some(f), Some(t)) = (from, to) {
+            if t <= f {
+                p.add("to", "must be after from");
+            } else if (t - f).num_days() > MAX_DAYS {
+                p.add("to", format!("must be at most {MAX_DAYS} days after from"));
+            }
+        }
+        p.finish()?;
+        Ok(Self { from: from.unwrap_or_default(), to: to.unwrap_or_default(), time_zone: zone })
+    }
+
+    /// The heading of a report over this interval.
+    pub fn heading(&self, currency: &str, as_of: DateTime<Utc>) -> Heading {
+        Heading {
+            from: self.from,
+            to: self.to,
+            time_zone: self.time_zone.name().to_owned(),
+            currency: currency.to_owned(),
+            as_of,
+        }
+    }
+}
+
+/// A date (`2026-11-01`: its first instant in `zone`) or an RFC 3339 time.
+fn instant(raw: Option<&str>, zone: Tz) -> Result<DateTime<Utc>, String> {
+    let raw = raw.ok_or("is required: a date (2026-11-01) or an RFC 3339 time")?;
+    let at = if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        let midnight = date.and_hms_opt(0, 0, 0).ok_or("is not a date")?;
+        // A zone that skips midnight (a DST change) starts the day at the
+        // first instant it has.
+        zone.from_local_datetime(&midnight).earliest().map(|t| t.to_utc()).ok_or("is not a time in that zone")?
+    } else {
+        DateTime::parse_from_rfc3339(raw)
+            .map_err(|_| "must be a date (2026-11-01) or an RFC 3339 time (2026-11-01T00:00:00+06:00)")?
+            .to_utc()
+    };
+    crate::input::plausible(at).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(from: &str, to: &str, zone: Option<&str>) -> DomainResult<Interval> {
+        Interval::parse(Some(from), Some(to), zone, chrono_tz::Asia::Dhaka)
+    }
+
+    #[test]
+    fn a_date_is_midnight_in_the_reports_time_zone() {
+        let i = parse("2026-11-01", "2026-12-01", None).expect("parses");
+        assert_eq!(i.from.to_rfc3339(), "2026-10-31T18:00:00+00:00");
+        assert_eq!(i.to.to_rfc3339(), "2026-11-30T18:00:00+00:00");
+        let utc = parse("2026-11-01", "2026-11-01T12:00:00+06:00", Some("UTC")).expect("parses");
+        assert_eq!(
+            (utc.from.to_rfc3339(), utc.to.to_rfc3339()),
+            ("2026-11-01T00:00:00+00:00".into(), "2026-11-01T06:00:00+00:00".into())
+        );
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        let field = |r: DomainResult<Interval>| match r {
+            Err(crate::error::DomainError::Invalid(problems)) => {
+                problems.into_iter().map(|p| p.field).collect::<Vec<_>>()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(parse("2026-11-31", "2026-12-01", None)), ["from"]);
+        assert_eq!(field(parse("2026-12-01", "2026-11-01", None)), ["to"]);
+        assert_eq!(field(parse("2026-11-01", "2026-12-01", Some("Mars/Olympus"))), ["time_zone"]);
+        assert_eq!(field(parse("2001-01-01", "2026-12-01", None)), ["to"]);
+        assert_eq!(field(Interval::parse(None, None, None, chrono_tz::UTC)), ["from", "to"]);
+    }
+}

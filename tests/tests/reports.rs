@@ -1,0 +1,223 @@
+//! Finance reports through the real api and workers: the liabilities
+//! roll-forward over three consecutive intervals of one scenario, exact to
+//! the paisa, in JSON and CSV alike.
+
+use chrono::{DateTime, Utc};
+use haat_tests::*;
+use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+/// The database's clock once everything due has run: a boundary between
+/// two phases of the scenario.
+async fn boundary(app: &TestApp) -> DateTime<Utc> {
+    quiescent(&app.pool).await;
+    sqlx::query_scalar("SELECT now()").fetch_one(&app.pool).await.expect("now")
+}
+
+async fn liabilities(app: &TestApp, from: DateTime<Utc>, to: DateTime<Utc>) -> Value {
+    let path = format!(
+        "/v1/admin/reports/liabilities?from={}&to={}&time_zone=Asia/Dhaka",
+        urlencode(&from.to_rfc3339()),
+        urlencode(&to.to_rfc3339())
+    );
+    let (status, report) = app.admin("GET", &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// A bucket as compared: (account, opening, [(kind, amount)], closing).
+type Figures = (String, String, Vec<(String, String)>, String);
+
+/// The figures of every bucket.
+fn figures(report: &Value) -> Vec<Figures> {
+    let text = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+    report["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|b| {
+            let moves = b["movements"].as_array().expect("movements");
+            (
+                text(&b["account"]),
+                text(&b["opening"]),
+                moves.iter().map(|m| (text(&m["kind"]), text(&m["amount"]))).collect(),
+                text(&b["closing"]),
+            )
+        })
+        .collect()
+}
+
+fn bucket(
+    account: &str,
+    opening: &str,
+    moves: &[(&str, &str)],
+    closing: &str,
+) -> (String, String, Vec<(String, String)>, String) {
+    let moves = moves.iter().map(|(k, a)| (k.to_string(), a.to_string())).collect();
+    (account.into(), opening.into(), moves, closing.into())
+}
+
+async fn withdraw(app: &TestApp, member: &Value, key: &str, pay: bool) {
+    let path = format!("/v1/members/{}/withdrawals", member["id"].as_str().unwrap_or_default());
+    let body = json!({"amount": "500.00", "method": "bkash", "account": "01711000000"}).to_string();
+    let (status, w) = app.call_with("POST", &path, &app.admin_token, Some(body), &[("idempotency-key", key)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    let step = |action: &str| format!("/v1/admin/withdrawals/{}/{action}", w["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &step("approve"), None).await.0, StatusCode::OK);
+    if pay {
+        let paid = app.admin("POST", &step("paid"), Some(&json!({"reference": "BKASH-TRX-1"}))).await;
+        assert_eq!(paid.0, StatusCode::OK, "{}", paid.1);
+    }
+}
+
+/// Σ of the members' cached balances by bucket: kept by every posting's
+/// transaction, independently of the report's sums over postings.
+async fn cached_balances(app: &TestApp) -> Vec<(String, Decimal)> {
+    sqlx::query_as("SELECT kind, sum(balance) FROM accounts WHERE member_id IS NOT NULL GROUP BY kind ORDER BY kind")
+        .fetch_all(&app.pool)
+        .await
+        .expect("balances")
+}
+
+#[tokio::test]
+async fn the_liabilities_roll_forward_balances_to_the_paisa_over_three_consecutive_intervals() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let kit = app.create_product("KIT-1", "15000.00", "12000.00", 10).await;
+    let chain = app.create_chain(3).await;
+    let t0 = boundary(&app).await;
+
+    // Earned and held: BV 24,000 pays level 1 10% = 2,400.00 and level 2 5% = 1,200.00.
+    let order = app.place_order(&chain[2], &kit, 2, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    wallet_reaches(&app, &chain[0], "pending", "1200.00").await;
+    let t1 = boundary(&app).await;
+
+    // Released, then one unit of two returned: half of each line clawed back.
+    let_days_pass(&app, 8).await;
+    wallet_reaches(&app, &chain[0], "available", "1200.00").await;
+    let ret = json!({"lines": [{"order_line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "damaged"});
+    let returns = format!("/v1/orders/{}/returns", order["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &returns, Some(&ret)).await.0, StatusCode::CREATED);
+    wallet_reaches(&app, &chain[0], "available", "600.00").await;
+    let t2 = boundary(&app).await;
+
+    // Withdrawn: one paid out, one approved and still reserved.
+    withdraw(&app, &chain[1], "w-1", true).await;
+    withdraw(&app, &chain[0], "w-2", false).await;
+    let t3 = boundary(&app).await;
+
+    let first = liabilities(&app, t0, t1).await;
+    assert_eq!(
+        figures(&first),
+        [
+            bucket("pending", "0.00", &[("commission", "3600.00")], "3600.00"),
+            bucket("available", "0.00", &[], "0.00"),
+            bucket("reserved", "0.00", &[], "0.00"),
+            bucket("credit", "0.00", &[], "0.00"),
+        ]
+    );
+    let second = liabilities(&app, t1, t2).await;
+    assert_eq!(
+        figures(&second),
+        [
+            bucket("pending", "3600.00", &[("release", "-3600.00")], "0.00"),
+            bucket("available", "0.00", &[("clawback", "-1800.00"), ("release", "3600.00")], "1800.00"),
+            bucket("reserved", "0.00", &[], "0.00"),
+            bucket("credit", "0.00", &[], "0.00"),
+        ]
+    );
+    let third = liabilities(&app, t2, t3).await;
+    assert_eq!(
+        figures(&third),
+        [
+            bucket("pending", "0.00", &[], "0.00"),
+            bucket("available", "1800.00", &[("withdrawal_reserve", "-1000.00")], "800.00"),
+            bucket("reserved", "0.00", &[("withdrawal_paid", "-500.00"), ("withdrawal_reserve", "1000.00")], "500.00"),
+            bucket("credit", "0.00", &[], "0.00"),
+        ]
+    );
+    for (earlier, later) in [(&first, &second), (&second, &third)] {
+        for (e, l) in earlier["accounts"].as_array().expect("a").iter().zip(later["accounts"].as_array().expect("a")) {
+            assert_eq!(e["closing"], l["opening"], "{} closes one interval as it opens the next", e["account"]);
+        }
+    }
+    assert_eq!(
+        (third["total"]["opening"].as_str(), third["total"]["closing"].as_str()),
+        (Some("1800.00"), Some("1300.00"))
+    );
+    let cached: Vec<(String, Decimal)> = cached_balances(&app).await;
+    let closing = |account: &str| {
+        third["accounts"].as_array().expect("a").iter().find(|b| b["account"] == account).expect("bucket")["closing"]
+            .as_str()
+            .and_then(|c| c.parse::<Decimal>().ok())
+    };
+    for (account, balance) in cached {
+        assert_eq!(closing(&account), Some(balance), "{account}: the report's closing is the members' balance");
+    }
+    assert_eq!(
+        (third["from"].as_str(), third["time_zone"].as_str(), third["currency"].as_str()),
+        (Some(t2.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).as_str()), Some("Asia/Dhaka"), Some("BDT"))
+    );
+}
+
+#[tokio::test]
+async fn the_liabilities_csv_has_the_json_figures_row_for_row_as_an_attachment() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let kit = app.create_product("KIT-1", "15000.00", "12000.00", 10).await;
+    let chain = app.create_chain(2).await;
+    let order = app.place_order(&chain[1], &kit, 1, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    wallet_reaches(&app, &chain[0], "pending", "1200.00").await;
+    quiescent(&app.pool).await;
+
+    let query = "from=2026-01-01&to=2030-01-01&time_zone=Asia/Dhaka";
+    let (_, json) = app.admin("GET", &format!("/v1/admin/reports/liabilities?{query}"), None).await;
+    let csv = app
+        .http
+        .get(format!("{}/v1/admin/reports/liabilities?{query}", app.base))
+        .bearer_auth(&app.admin_token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(csv.status(), StatusCode::OK);
+    let header = |name: &str| csv.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(header("content-type"), "text/csv; charset=utf-8");
+    assert_eq!(
+        header("content-disposition"),
+        "attachment; filename=\"liabilities_2026-01-01T0000_2030-01-01T0000_Asia-Dhaka.csv\""
+    );
+    let text = csv.text().await.expect("body");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("interval_start,interval_end,account,kind,amount"));
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    let mut expected = Vec::new();
+    for (account, opening, moves, closing) in figures(&json) {
+        expected.push(vec![account.clone(), "opening".into(), opening]);
+        expected.extend(moves.into_iter().map(|(kind, amount)| vec![account.clone(), kind, amount]));
+        expected.push(vec![account, "closing".into(), closing]);
+    }
+    let bounds = ["2026-01-01T00:00:00+06:00", "2030-01-01T00:00:00+06:00"].map(String::from);
+    assert!(rows.iter().all(|r| r[..2] == bounds), "{text}");
+    assert_eq!(rows.iter().map(|r| r[2..].to_vec()).collect::<Vec<_>>(), expected);
+    assert!(expected.contains(&vec!["pending".into(), "commission".into(), "1200.00".into()]), "{expected:?}");
+
+    let (status, problem) = app.admin("GET", "/v1/admin/reports/liabilities?from=2026-12-01&to=2026-11-01", None).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("to")));
+    let (status, problem) = app.admin("GET", "/v1/admin/reports/liabilities?to=2026-11-01", None).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("from")));
+    let (status, problem) = app.admin("GET", &format!("/v1/admin/reports/liabilities?{query}&format=xlsx"), None).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("format")));
+    let (_, key) =
+        app.admin("POST", "/v1/admin/api-keys", Some(&json!({"role": "member", "member_id": chain[0]["id"]}))).await;
+    let member = key["token"].as_str().unwrap_or_default();
+    let (status, _) = app.call("GET", &format!("/v1/admin/reports/liabilities?{query}"), member, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
