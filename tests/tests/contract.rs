@@ -358,3 +358,42 @@ async fn schemathesis_finds_no_server_error_no_answer_outside_its_schema_and_no_
     assert!(selected.is_some_and(|n| n >= 60), "the document's operations were selected:\n{text}");
     assert_eq!(figure(r"Tested: (\d+)"), selected, "every selected operation was tested:\n{text}");
 }
+
+/// The folders `ARCHITECTURE.md`'s code map names under `domain/` (each
+/// written as `` `name/` `` in a bullet of that part of the map).
+fn mapped_domain_folders(architecture: &str) -> BTreeSet<String> {
+    let map = architecture.split("- `domain/`").nth(1).and_then(|rest| rest.split("\n- `").next()).unwrap_or_default();
+    map.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("- `"))
+        .filter_map(|l| l.split_once("/`").map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_architecture_code_map_names_exactly_the_domain_folders_that_exist() {
+    let root = workspace_dir();
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let folders: BTreeSet<String> = std::fs::read_dir(root.join("domain/src"))
+        .expect("domain/src")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(folders.len() >= 10, "{folders:?}");
+    assert_eq!(mapped_domain_folders(&architecture), folders);
+}
+
+#[test]
+fn the_business_crate_depends_on_neither_the_log_subscriber_nor_the_metrics_exporter() {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "-p", "haat-domain", "-e", "normal,build", "--prefix", "none", "--locked", "--offline"])
+        .current_dir(workspace_dir())
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(tree.lines().any(|l| l.starts_with("sqlx ")), "the tree is read: {tree}");
+    for plumbing in ["tracing-subscriber ", "metrics-exporter-prometheus "] {
+        assert!(!tree.lines().any(|l| l.starts_with(plumbing)), "haat-domain depends on {plumbing}");
+    }
+}
