@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::error::{DomainResult, Problems};
 
 pub mod liabilities;
+pub mod sales;
 
 /// The longest interval one report covers: ten years and a leap day or
 /// three, so a report's work is bounded however it is asked.

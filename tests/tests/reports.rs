@@ -221,3 +221,134 @@ async fn the_liabilities_csv_has_the_json_figures_row_for_row_as_an_attachment()
     let (status, _) = app.call("GET", &format!("/v1/admin/reports/liabilities?{query}"), member, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+async fn product(
+    app: &TestApp,
+    sku: &str,
+    category: &str,
+    price: &str,
+    pv: &str,
+    bv: &str,
+    seller: Option<&str>,
+) -> Value {
+    let body = json!({"sku": sku, "name": sku, "category": category, "price": price, "pv": pv, "bv": bv,
+                      "stock": 100, "commissionable": true, "seller_id": seller});
+    let (status, p) = app.admin("POST", "/v1/admin/products", Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    p
+}
+
+async fn sales(app: &TestApp, group_by: &str) -> Value {
+    let path =
+        format!("/v1/admin/reports/sales?from=2026-01-01&to=2030-01-01&time_zone=Asia/Dhaka&group_by={group_by}");
+    let (status, report) = app.admin("GET", &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report
+}
+
+/// (key, orders, units, gross, discounts, store_credit, refunds, net, pv, bv) of each row, as text.
+fn sales_rows(rows: &Value) -> Vec<Vec<String>> {
+    let fields = ["key", "orders", "units", "gross", "discounts", "store_credit", "refunds", "net", "pv", "bv"];
+    let one = |r: &Value| -> Vec<String> {
+        fields.iter().map(|f| r[*f].as_str().map(str::to_owned).unwrap_or_else(|| r[*f].to_string())).collect()
+    };
+    match rows {
+        Value::Array(rows) => rows.iter().map(one).collect(),
+        row => vec![one(row)],
+    }
+}
+
+fn texts(row: &[&str]) -> Vec<String> {
+    row.iter().map(|s| s.to_string()).collect()
+}
+
+/// `row` under another key.
+fn renamed(key: &str, row: &[&str]) -> Vec<String> {
+    [&[key][..], &row[1..]].concat().into_iter().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn sales_add_up_to_the_same_totals_by_product_category_seller_and_day_with_discounts_spread_to_the_paisa() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let seller = uuid::Uuid::new_v4().to_string();
+    let tea = product(&app, "TEA-1", "grocery", "500.00", "10.00", "400.00", None).await;
+    let soap = product(&app, "SOAP-1", "beauty", "300.00", "5.00", "200.00", Some(&seller)).await;
+    let coupon = json!({"code": "FLAT100", "kind": "fixed", "value": "100.00", "starts_at": "2026-01-01T00:00:00Z",
+                        "ends_at": "2030-01-01T00:00:00Z", "max_uses": 1, "min_subtotal": "0"});
+    assert_eq!(app.admin("POST", "/v1/admin/coupons", Some(&coupon)).await.0, StatusCode::CREATED);
+    let chain = app.create_chain(2).await;
+
+    // 2 × TEA + 1 × SOAP = 1,300.00 less 100.00 off: TEA's lines take 76.92 + the 0.01
+    // truncation left, SOAP's 23.07.
+    let mut body = order_body(&chain[1], &tea, 2, "cod");
+    body["lines"] = json!([{"product_id": tea["id"], "quantity": 2}, {"product_id": soap["id"], "quantity": 1}]);
+    body["coupon_code"] = json!("FLAT100");
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, first) = app
+        .call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", &key)])
+        .await;
+    assert_eq!((status, first["discount"].as_str()), (StatusCode::CREATED, Some("100.00")), "{first}");
+    let second = app.place_order(&chain[1], &soap, 1, "cod").await;
+    let unpaid = app.place_order(&chain[1], &tea, 3, "cod").await;
+    for order in [&first, &second] {
+        app.send_event("couriers", &delivered_event(order)).await;
+    }
+    wallet_reaches(&app, &chain[0], "pending", "120.00").await;
+    // One TEA back: 500.00 × 1,200 / 1,300 = 461.538…, so 461.53.
+    let ret = json!({"lines": [{"order_line_id": first["lines"][0]["id"], "quantity": 1}], "reason": "damaged"});
+    let returns = format!("/v1/orders/{}/returns", first["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &returns, Some(&ret)).await.0, StatusCode::CREATED);
+    quiescent(&app.pool).await;
+    assert_eq!(unpaid["status"], "pending_payment", "an unpaid cod order is not a sale yet: {unpaid}");
+
+    let soap_row = ["SOAP-1", "2", "2", "600.00", "23.07", "0.00", "0.00", "576.93", "10.00", "400.00"];
+    let tea_row = ["TEA-1", "1", "2", "1000.00", "76.93", "0.00", "461.53", "461.54", "20.00", "800.00"];
+    let totals = ["null", "2", "4", "1600.00", "100.00", "0.00", "461.53", "1038.47", "30.00", "1200.00"];
+    let by_product = sales(&app, "product").await;
+    assert_eq!(sales_rows(&by_product["rows"]), [texts(&soap_row), texts(&tea_row)]);
+    assert_eq!(sales_rows(&by_product["totals"]), [texts(&totals)]);
+
+    let by_category = sales(&app, "category").await;
+    assert_eq!(sales_rows(&by_category["rows"]), [renamed("beauty", &soap_row), renamed("grocery", &tea_row)]);
+    assert_eq!(by_category["totals"], by_product["totals"]);
+
+    let by_seller = sales(&app, "seller").await;
+    let mut expected = [renamed(&seller, &soap_row), renamed("none", &tea_row)];
+    expected.sort();
+    assert_eq!(sales_rows(&by_seller["rows"]), expected);
+    assert_eq!(by_seller["totals"], by_product["totals"]);
+
+    let paid_at: DateTime<Utc> = sqlx::query_scalar("SELECT paid_at FROM orders WHERE invoice_no = $1")
+        .bind(first["invoice_no"].as_str())
+        .fetch_one(&app.pool)
+        .await
+        .expect("paid");
+    let dhaka = chrono::FixedOffset::east_opt(6 * 3600).expect("+06:00");
+    let day = paid_at.with_timezone(&dhaka).format("%Y-%m-%d").to_string();
+    let by_day = sales(&app, "day").await;
+    assert_eq!(sales_rows(&by_day["rows"]), [renamed(&day, &totals)]);
+
+    let csv = app
+        .http
+        .get(format!("{}/v1/admin/reports/sales?from=2026-01-01&to=2030-01-01&group_by=product&format=csv", app.base))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("csv");
+    assert!(
+        csv.headers()["content-disposition"].to_str().unwrap_or_default().contains("sales_by_product_2026-01-01T0000")
+    );
+    let text = csv.text().await.expect("body");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "interval_start,interval_end,key,orders,units,gross,discounts,store_credit,refunds,net,pv,bv");
+    let csv_rows: Vec<Vec<String>> =
+        lines[1..].iter().map(|l| l.split(',').skip(2).map(str::to_owned).collect()).collect();
+    assert_eq!(csv_rows, sales_rows(&by_product["rows"]));
+
+    let (status, problem) =
+        app.admin("GET", "/v1/admin/reports/sales?from=2026-01-01&to=2026-02-01&group_by=week", None).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("group_by")));
+    let (_, before) = app.admin("GET", "/v1/admin/reports/sales?from=2026-01-01&to=2026-02-01", None).await;
+    assert_eq!((before["rows"].as_array().map(Vec::len), before["totals"]["gross"].as_str()), (Some(0), Some("0.00")));
+}

@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use haat_domain::reports::Interval;
 use haat_domain::reports::liabilities::{self, Liabilities};
+use haat_domain::reports::sales::{self, Sales, SalesGroup};
 use serde::Deserialize;
 
 use super::Routes;
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 
 /// Report routes.
 pub fn router() -> Routes {
-    Routes::new().routes(routes!(liabilities_report))
+    Routes::new().routes(routes!(liabilities_report)).routes(routes!(sales_report))
 }
 
 /// `?from=&to=&time_zone=&format=` of every report.
@@ -45,6 +46,49 @@ impl Range {
             state.settings.time_zone,
         )?)
     }
+}
+
+/// `?group_by=` of a report that groups its rows.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Grouping {
+    /// How rows are grouped (each report lists its words; the first is the default).
+    group_by: Option<String>,
+}
+
+/// Sales by day, product, category or seller (admin).
+#[utoipa::path(get, path = "/v1/admin/reports/sales", tag = "reports", params(Range, Grouping),
+    responses((status = 200, description = "One row per group and the totals; an order counts when paid (cod: \
+        delivered), a reversal of a paid order when recorded. As CSV the rows only: interval_start, interval_end, \
+        then the row's fields in order",
+        content((Sales = "application/json"), (String = "text/csv")))))]
+async fn sales_report(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Query(range): Query<Range>,
+    Query(grouping): Query<Grouping>,
+) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let interval = range.interval(&state)?;
+    let group_by = SalesGroup::parse_param(grouping.group_by.as_deref())?;
+    let csv = csv_export::wanted(range.format.as_deref(), &headers)?;
+    let mut tx = state.pool.begin().await?;
+    haat_platform::db::snapshot(&mut tx).await?;
+    let report = sales::sales(&mut tx, &interval, group_by, &state.settings.currency).await?;
+    tx.rollback().await?;
+    if !csv {
+        return Ok(Json(to_json(&report)?).into_response());
+    }
+    let header = ["key", "orders", "units", "gross", "discounts", "store_credit", "refunds", "net", "pv", "bv"];
+    let rows = report.rows.iter().map(|r| {
+        let money = [r.gross, r.discounts, r.store_credit, r.refunds, r.net].map(|m| m.to_string());
+        let mut row = vec![r.key.clone().unwrap_or_default(), r.orders.to_string(), r.units.to_string()];
+        row.extend(money);
+        row.extend([r.pv.to_string(), r.bv.to_string()]);
+        row
+    });
+    csv_export::attachment(&format!("sales_by_{}", group_by.as_str()), &interval, &header, rows)
 }
 
 /// What the shop owes its members: a roll-forward per account bucket (admin).
