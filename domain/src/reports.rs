@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::error::{DomainResult, Problems};
 
+pub mod commissions;
 pub mod liabilities;
 pub mod sales;
 

@@ -352,3 +352,110 @@ async fn sales_add_up_to_the_same_totals_by_product_category_seller_and_day_with
     let (_, before) = app.admin("GET", "/v1/admin/reports/sales?from=2026-01-01&to=2026-02-01", None).await;
     assert_eq!((before["rows"].as_array().map(Vec::len), before["totals"]["gross"].as_str()), (Some(0), Some("0.00")));
 }
+
+async fn commissions(app: &TestApp, group_by: &str) -> Value {
+    let path = format!("/v1/admin/reports/commissions?from=2026-01-01&to=2030-01-01&group_by={group_by}");
+    let (status, report) = app.admin("GET", &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report
+}
+
+/// (key, accrued, released, cancelled_while_held, clawed_back, breakage, rounding, net) of each row.
+fn commission_rows(rows: &Value) -> Vec<Vec<String>> {
+    let fields = ["key", "accrued", "released", "cancelled_while_held", "clawed_back", "breakage", "rounding", "net"];
+    let one = |r: &Value| fields.iter().map(|f| r[*f].as_str().unwrap_or("null").to_owned()).collect::<Vec<_>>();
+    match rows {
+        Value::Array(rows) => rows.iter().map(one).collect(),
+        row => vec![one(row)],
+    }
+}
+
+async fn return_units(app: &TestApp, order: &Value, units: i64) {
+    let ret = json!({"lines": [{"order_line_id": order["lines"][0]["id"], "quantity": units}], "reason": "damaged"});
+    let returns = format!("/v1/orders/{}/returns", order["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &returns, Some(&ret)).await.0, StatusCode::CREATED);
+    quiescent(&app.pool).await;
+}
+
+#[tokio::test]
+async fn commissions_report_accrual_release_cancellation_clawback_breakage_and_rounding_by_kind_level_and_member() {
+    let app = TestApp::spawn().await;
+    let mut plan = five_level_plan(7);
+    plan["order_cashback_rate"] = json!("0.02");
+    plan["order_cashback_reward"] = json!("cash");
+    app.create_plan(plan).await;
+    // BV 333.33 a unit, so every level's share has a residue below the paisa.
+    let kit = app.create_product("KIT-3", "500.00", "333.33", 10).await;
+    let chain = app.create_chain(4).await;
+    let suspend = format!("/v1/admin/members/{}/suspend", chain[1]["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &suspend, None).await.0, StatusCode::OK);
+
+    // A: 3 units, BV 999.99: level 1 99.99 (0.009 kept), level 2 forfeited 49.99, level 3 29.99 (0.0097);
+    // the buyer's 2% of 1,500.00 = 30.00. B: 1 unit: 33.33 (0.003), forfeited 16.66, 9.99 (0.0099); 10.00.
+    let a = app.place_order(&chain[3], &kit, 3, "cod").await;
+    let b = app.place_order(&chain[3], &kit, 1, "cod").await;
+    for order in [&a, &b] {
+        app.send_event("couriers", &delivered_event(order)).await;
+    }
+    wallet_reaches(&app, &chain[2], "pending", "133.32").await;
+    wallet_reaches(&app, &chain[3], "pending", "40.00").await;
+    return_units(&app, &b, 1).await; // while held: cancelled
+    let_days_pass(&app, 8).await;
+    wallet_reaches(&app, &chain[2], "available", "99.99").await;
+    wallet_reaches(&app, &chain[3], "available", "30.00").await;
+    return_units(&app, &a, 1).await; // after release: a third clawed back (33.33, 9.99, 10.00)
+    wallet_reaches(&app, &chain[2], "available", "66.66").await;
+
+    let by_kind = commissions(&app, "kind").await;
+    assert_eq!(
+        commission_rows(&by_kind["rows"]),
+        [
+            texts(&["level", "173.30", "129.98", "43.32", "43.32", "66.65", "0.031600", "86.66"]),
+            texts(&["order_reward", "40.00", "30.00", "10.00", "10.00", "0.00", "0.000000", "20.00"]),
+        ]
+    );
+    let totals = texts(&["null", "213.30", "159.98", "53.32", "53.32", "66.65", "0.031600", "106.66"]);
+    assert_eq!(commission_rows(&by_kind["totals"]), std::slice::from_ref(&totals));
+
+    let by_level = commissions(&app, "level").await;
+    assert_eq!(
+        commission_rows(&by_level["rows"]),
+        [
+            texts(&["0", "40.00", "30.00", "10.00", "10.00", "0.00", "0.000000", "20.00"]),
+            texts(&["1", "133.32", "99.99", "33.33", "33.33", "0.00", "0.012000", "66.66"]),
+            texts(&["2", "0.00", "0.00", "0.00", "0.00", "66.65", "0.000000", "0.00"]),
+            texts(&["3", "39.98", "29.99", "9.99", "9.99", "0.00", "0.019600", "20.00"]),
+        ]
+    );
+    assert_eq!(commission_rows(&by_level["totals"]), std::slice::from_ref(&totals));
+
+    let by_member = commissions(&app, "member").await;
+    let member_row = |m: &Value| {
+        let id = m["id"].as_str().unwrap_or_default();
+        by_member["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["key"] == id)
+            .map(|r| commission_rows(r).remove(0))
+    };
+    let id = |i: usize| chain[i]["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        member_row(&chain[0]),
+        Some(renamed(&id(0), &["", "39.98", "29.99", "9.99", "9.99", "0.00", "0.019600", "20.00"]))
+    );
+    assert_eq!(
+        member_row(&chain[1]),
+        Some(renamed(&id(1), &["", "0.00", "0.00", "0.00", "0.00", "66.65", "0.000000", "0.00"]))
+    );
+    assert_eq!(
+        member_row(&chain[2]),
+        Some(renamed(&id(2), &["", "133.32", "99.99", "33.33", "33.33", "0.00", "0.012000", "66.66"]))
+    );
+    assert_eq!(
+        member_row(&chain[3]),
+        Some(renamed(&id(3), &["", "40.00", "30.00", "10.00", "10.00", "0.00", "0.000000", "20.00"]))
+    );
+    assert_eq!(by_member["rows"].as_array().map(Vec::len), Some(4));
+    assert_eq!(commission_rows(&by_member["totals"]), [totals]);
+}

@@ -6,10 +6,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use haat_domain::error::DomainResult;
 use haat_domain::reports::Interval;
+use haat_domain::reports::commissions::{self, CommissionGroup, Commissions};
 use haat_domain::reports::liabilities::{self, Liabilities};
 use haat_domain::reports::sales::{self, Sales, SalesGroup};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 
 use super::Routes;
 use crate::AppState;
@@ -20,7 +25,7 @@ use utoipa_axum::routes;
 
 /// Report routes.
 pub fn router() -> Routes {
-    Routes::new().routes(routes!(liabilities_report)).routes(routes!(sales_report))
+    Routes::new().routes(routes!(liabilities_report)).routes(routes!(sales_report)).routes(routes!(commissions_report))
 }
 
 /// `?from=&to=&time_zone=&format=` of every report.
@@ -37,23 +42,83 @@ struct Range {
     format: Option<String>,
 }
 
-impl Range {
-    fn interval(&self, state: &AppState) -> ApiResult<Interval> {
-        Ok(Interval::parse(
-            self.from.as_deref(),
-            self.to.as_deref(),
-            self.time_zone.as_deref(),
-            state.settings.time_zone,
-        )?)
-    }
-}
-
 /// `?group_by=` of a report that groups its rows.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct Grouping {
     /// How rows are grouped (each report lists its words; the first is the default).
     group_by: Option<String>,
+}
+
+/// A report request parsed at the edge: who may read it was checked, the
+/// interval and the answer's format are known.
+struct Asked {
+    interval: Interval,
+    csv: bool,
+}
+
+impl Asked {
+    fn admin(state: &AppState, auth: &Auth, range: &Range, headers: &HeaderMap) -> ApiResult<Self> {
+        auth.require_admin()?;
+        let interval = Interval::parse(
+            range.from.as_deref(),
+            range.to.as_deref(),
+            range.time_zone.as_deref(),
+            state.settings.time_zone,
+        )?;
+        Ok(Self { interval, csv: csv_export::wanted(range.format.as_deref(), headers)? })
+    }
+
+    /// The answer: `report` as JSON, or `rows` under `header` as a CSV file
+    /// named after `name`.
+    fn answer<T: Serialize, I>(&self, report: &T, name: &str, header: &[&str], rows: I) -> ApiResult<Response>
+    where
+        I: IntoIterator<Item = Vec<String>>,
+    {
+        if self.csv {
+            csv_export::attachment(name, &self.interval, header, rows)
+        } else {
+            Ok(Json(to_json(report)?).into_response())
+        }
+    }
+}
+
+/// Runs `read` in one read-only snapshot and rolls it back.
+async fn in_snapshot<T>(
+    state: &AppState,
+    read: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<T>>,
+) -> ApiResult<T> {
+    let mut tx = state.pool.begin().await?;
+    haat_platform::db::snapshot(&mut tx).await?;
+    let report = read(&mut tx).await?;
+    tx.rollback().await?;
+    Ok(report)
+}
+
+/// What the shop owes its members: a roll-forward per account bucket (admin).
+#[utoipa::path(get, path = "/v1/admin/reports/liabilities", tag = "reports", params(Range),
+    responses((status = 200, description = "Opening, movements by entry kind and closing of each bucket; \
+        as CSV one row per figure: interval_start, interval_end, account, kind (opening, an entry kind, closing), amount",
+        content((Liabilities = "application/json"), (String = "text/csv")))))]
+async fn liabilities_report(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Query(range): Query<Range>,
+) -> ApiResult<Response> {
+    let asked = Asked::admin(&state, &auth, &range, &headers)?;
+    let (interval, currency) = (asked.interval, state.settings.currency.clone());
+    let report =
+        in_snapshot(&state, |c| async move { liabilities::roll_forward(c, &interval, &currency).await }.boxed())
+            .await?;
+    let mut rows = Vec::new();
+    for b in &report.accounts {
+        let account = b.account.as_str();
+        rows.push(vec![account.to_owned(), "opening".into(), b.opening.to_string()]);
+        rows.extend(b.movements.iter().map(|m| vec![account.to_owned(), m.kind.as_str().into(), m.amount.to_string()]));
+        rows.push(vec![account.to_owned(), "closing".into(), b.closing.to_string()]);
+    }
+    asked.answer(&report, "liabilities", &["account", "kind", "amount"], rows)
 }
 
 /// Sales by day, product, category or seller (admin).
@@ -69,62 +134,46 @@ async fn sales_report(
     Query(range): Query<Range>,
     Query(grouping): Query<Grouping>,
 ) -> ApiResult<Response> {
-    auth.require_admin()?;
-    let interval = range.interval(&state)?;
+    let asked = Asked::admin(&state, &auth, &range, &headers)?;
     let group_by = SalesGroup::parse_param(grouping.group_by.as_deref())?;
-    let csv = csv_export::wanted(range.format.as_deref(), &headers)?;
-    let mut tx = state.pool.begin().await?;
-    haat_platform::db::snapshot(&mut tx).await?;
-    let report = sales::sales(&mut tx, &interval, group_by, &state.settings.currency).await?;
-    tx.rollback().await?;
-    if !csv {
-        return Ok(Json(to_json(&report)?).into_response());
-    }
+    let (interval, currency) = (asked.interval, state.settings.currency.clone());
+    let report =
+        in_snapshot(&state, |c| async move { sales::sales(c, &interval, group_by, &currency).await }.boxed()).await?;
     let header = ["key", "orders", "units", "gross", "discounts", "store_credit", "refunds", "net", "pv", "bv"];
     let rows = report.rows.iter().map(|r| {
-        let money = [r.gross, r.discounts, r.store_credit, r.refunds, r.net].map(|m| m.to_string());
         let mut row = vec![r.key.clone().unwrap_or_default(), r.orders.to_string(), r.units.to_string()];
-        row.extend(money);
+        row.extend([r.gross, r.discounts, r.store_credit, r.refunds, r.net].map(|m| m.to_string()));
         row.extend([r.pv.to_string(), r.bv.to_string()]);
         row
     });
-    csv_export::attachment(&format!("sales_by_{}", group_by.as_str()), &interval, &header, rows)
+    asked.answer(&report, &format!("sales_by_{}", group_by.as_str()), &header, rows)
 }
 
-/// What the shop owes its members: a roll-forward per account bucket (admin).
-#[utoipa::path(get, path = "/v1/admin/reports/liabilities", tag = "reports", params(Range),
-    responses((status = 200, description = "Opening, movements by entry kind and closing of each bucket; \
-        as CSV one row per figure: interval_start, interval_end, account, kind (opening, an entry kind, closing), amount",
-        content((Liabilities = "application/json"), (String = "text/csv")))))]
-async fn liabilities_report(
+/// What the network earned: commissions, bonuses, cashback and buyers' rewards (admin).
+#[utoipa::path(get, path = "/v1/admin/reports/commissions", tag = "reports", params(Range, Grouping),
+    responses((status = 200, description = "One row per group (day, kind, level or member) and the totals, from \
+        the ledger entries posted in the interval; as CSV the rows only",
+        content((Commissions = "application/json"), (String = "text/csv")))))]
+async fn commissions_report(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
     Query(range): Query<Range>,
+    Query(grouping): Query<Grouping>,
 ) -> ApiResult<Response> {
-    auth.require_admin()?;
-    let interval = range.interval(&state)?;
-    let csv = csv_export::wanted(range.format.as_deref(), &headers)?;
-    let mut tx = state.pool.begin().await?;
-    haat_platform::db::snapshot(&mut tx).await?;
-    let report = liabilities::roll_forward(&mut tx, &interval, &state.settings.currency).await?;
-    tx.rollback().await?;
-    if !csv {
-        return Ok(Json(to_json(&report)?).into_response());
-    }
-    csv_export::attachment("liabilities", &interval, &["account", "kind", "amount"], liability_rows(&report))
-}
-
-/// One row per figure: the opening, each movement, the closing.
-fn liability_rows(report: &Liabilities) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for b in &report.accounts {
-        let account = b.account.as_str().to_owned();
-        rows.push(vec![account.clone(), "opening".into(), b.opening.to_string()]);
-        for m in &b.movements {
-            rows.push(vec![account.clone(), m.kind.as_str().into(), m.amount.to_string()]);
-        }
-        rows.push(vec![account, "closing".into(), b.closing.to_string()]);
-    }
-    rows
+    let asked = Asked::admin(&state, &auth, &range, &headers)?;
+    let group_by = CommissionGroup::parse_param(grouping.group_by.as_deref())?;
+    let (interval, currency) = (asked.interval, state.settings.currency.clone());
+    let report = in_snapshot(&state, |c| {
+        async move { commissions::commissions(c, &interval, group_by, &currency).await }.boxed()
+    })
+    .await?;
+    let header = ["key", "accrued", "released", "cancelled_while_held", "clawed_back", "breakage", "rounding", "net"];
+    let rows = report.rows.iter().map(|r| {
+        let mut row = vec![r.key.clone().unwrap_or_default()];
+        row.extend([r.accrued, r.released, r.cancelled_while_held, r.clawed_back, r.breakage].map(|m| m.to_string()));
+        row.extend([r.rounding.to_string(), r.net.to_string()]);
+        row
+    });
+    asked.answer(&report, &format!("commissions_by_{}", group_by.as_str()), &header, rows)
 }

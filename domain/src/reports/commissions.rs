@@ -1,0 +1,177 @@
+//! What the network earned over an interval: every money column is summed
+//! from the ledger entries of the interval (by the day they were posted),
+//! the breakage and rounding from the commission lines and forfeits
+//! recorded in it. Kinds: `level`, `retail`, `pickup` (commission lines),
+//! `bonus` (period bonuses), `cashback` (campaigns) and `order_reward`
+//! (buyers' instant cash or points).
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::{Heading, Interval};
+use crate::error::{DomainError, DomainResult};
+use crate::money::{Money, in_minor_units};
+
+/// Decimal places of the rounding residue (what rounding toward zero kept
+/// back of each line is far below a paisa).
+pub const RESIDUE_SCALE: u32 = 6;
+
+crate::words::stored_words!(
+    /// How the commissions report groups its rows.
+    CommissionGroup {
+        /// The local day (in the report's zone) it was posted or recorded.
+        Day = "day",
+        /// Level, retail, pickup, bonus, cashback or order_reward.
+        Kind = "kind",
+        /// The level paid (0 for everything that is not a level commission).
+        Level = "level",
+        /// The member paid (or who forfeited).
+        Member = "member",
+    }
+);
+
+impl CommissionGroup {
+    /// Parses `group_by` (default `day`).
+    pub fn parse_param(raw: Option<&str>) -> DomainResult<Self> {
+        raw.map_or(Ok(Self::Day), |word| {
+            Self::parse(word).ok_or_else(|| DomainError::invalid("group_by", "must be day, kind, level or member"))
+        })
+    }
+}
+
+/// One group's figures (or, as `totals`, every group's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CommissionRow {
+    /// The group (`2026-11-03`, a kind, a level, a member id); absent on the totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Earned: posted to members (held, or straight to available or credit).
+    pub accrued: Money,
+    /// Held money whose hold ended (pending → available).
+    pub released: Money,
+    /// Taken back while still held (a return before the hold ended).
+    pub cancelled_while_held: Money,
+    /// Taken back after release (the balance may go negative).
+    pub clawed_back: Money,
+    /// Shares not paid because their member did not qualify.
+    pub breakage: Money,
+    /// What rounding each line toward zero kept back, at six places.
+    #[schema(value_type = crate::money::DecimalText)]
+    pub rounding: Decimal,
+    /// accrued − cancelled while held − clawed back.
+    pub net: Money,
+}
+
+/// `GET /v1/admin/reports/commissions`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Commissions {
+    /// Interval, zone, currency and freshness.
+    #[serde(flatten)]
+    pub heading: Heading,
+    /// How the rows are grouped.
+    pub group_by: CommissionGroup,
+    /// One per group, in key order.
+    pub rows: Vec<CommissionRow>,
+    /// Over every group.
+    pub totals: CommissionRow,
+}
+
+/// The commissions report. Run it in a snapshot (`platform::db::snapshot`).
+pub async fn commissions(
+    conn: &mut PgConnection,
+    interval: &Interval,
+    group_by: CommissionGroup,
+    currency: &str,
+) -> DomainResult<Commissions> {
+    let as_of = sqlx::query_scalar!(r#"SELECT now() AS "now!""#).fetch_one(&mut *conn).await?;
+    let found = sqlx::query!(
+        r#"WITH moved AS (
+             SELECT p.created_at AS at, a.member_id, a.kind AS account, e.kind AS entry, e.reference, p.amount
+               FROM postings p
+               JOIN accounts a ON a.id = p.account_id
+               JOIN journal_entries e ON e.id = p.entry_id
+              WHERE a.member_id IS NOT NULL AND a.currency = $5 AND p.created_at >= $1 AND p.created_at < $2
+                AND e.kind IN ('commission', 'release', 'commission_cancelled', 'clawback', 'bonus', 'cashback',
+                               'cashback_release', 'cashback_cancelled', 'cashback_clawback', 'order_cashback',
+                               'order_points', 'order_cashback_release', 'order_cashback_cancelled',
+                               'order_cashback_clawback', 'order_points_clawback')
+           ), ledger AS (
+             SELECT m.at, m.member_id,
+                    CASE WHEN m.entry IN ('commission', 'release', 'commission_cancelled', 'clawback') THEN c.kind
+                         WHEN m.entry = 'bonus' THEN 'bonus'
+                         WHEN m.entry LIKE 'cashback%' THEN 'cashback'
+                         ELSE 'order_reward' END AS kind,
+                    coalesce(c.paid_level, 0) AS level,
+                    CASE WHEN m.entry IN ('commission', 'bonus', 'cashback', 'order_cashback', 'order_points')
+                         THEN m.amount ELSE 0 END AS accrued,
+                    CASE WHEN m.entry IN ('release', 'cashback_release', 'order_cashback_release')
+                              AND m.account = 'available' THEN m.amount ELSE 0 END AS released,
+                    CASE WHEN m.entry IN ('commission_cancelled', 'cashback_cancelled', 'order_cashback_cancelled')
+                         THEN -m.amount ELSE 0 END AS cancelled,
+                    CASE WHEN m.entry IN ('clawback', 'cashback_clawback', 'order_cashback_clawback',
+                                          'order_points_clawback')
+                         THEN -m.amount ELSE 0 END AS clawed,
+                    0::numeric AS breakage, 0::numeric AS rounding
+               FROM moved m
+               LEFT JOIN commissions c
+                 ON c.id = CASE WHEN m.entry IN ('commission', 'release', 'commission_cancelled', 'clawback')
+                                THEN m.reference::uuid END
+           ), facts AS (
+             SELECT * FROM ledger
+             UNION ALL
+             SELECT b.created_at, b.member_id, b.kind, b.physical_level, 0, 0, 0, 0, b.amount, 0
+               FROM commission_breakage b
+               JOIN order_lines l ON l.id = b.order_line_id
+               JOIN orders o ON o.id = l.order_id
+              WHERE b.created_at >= $1 AND b.created_at < $2 AND o.currency = $5
+             UNION ALL
+             SELECT c.created_at, c.beneficiary_id, c.kind, c.paid_level, 0, 0, 0, 0, 0, c.rounding_residue
+               FROM commissions c JOIN orders o ON o.id = c.order_id
+              WHERE c.created_at >= $1 AND c.created_at < $2 AND o.currency = $5
+           ), keyed AS (
+             SELECT CASE $3::text
+                      WHEN 'day' THEN to_char(at AT TIME ZONE $4::text, 'YYYY-MM-DD')
+                      WHEN 'kind' THEN kind
+                      WHEN 'level' THEN level::text
+                      ELSE member_id::text
+                    END AS key, *
+               FROM facts
+           )
+           SELECT key, GROUPING(key) = 1 AS "total!",
+                  coalesce(sum(accrued), 0) AS "accrued!", coalesce(sum(released), 0) AS "released!",
+                  coalesce(sum(cancelled), 0) AS "cancelled!", coalesce(sum(clawed), 0) AS "clawed!",
+                  coalesce(sum(breakage), 0) AS "breakage!", coalesce(sum(rounding), 0) AS "rounding!"
+             FROM keyed
+            GROUP BY GROUPING SETS ((key), ())
+            ORDER BY GROUPING(key), CASE WHEN $3::text = 'level' THEN lpad(key, 10, '0') ELSE key END"#,
+        interval.from,
+        interval.to,
+        group_by.as_str(),
+        interval.time_zone.name(),
+        currency
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut rows = Vec::with_capacity(found.len());
+    let mut totals = None;
+    for r in found {
+        let money = |d: Decimal| Money(in_minor_units(d));
+        let (accrued, cancelled, clawed) = (money(r.accrued), money(r.cancelled), money(r.clawed));
+        let mut rounding = r.rounding;
+        rounding.rescale(RESIDUE_SCALE);
+        let row = CommissionRow {
+            key: if r.total { None } else { r.key },
+            accrued,
+            released: money(r.released),
+            cancelled_while_held: cancelled,
+            clawed_back: clawed,
+            breakage: money(r.breakage),
+            rounding,
+            net: accrued - cancelled - clawed,
+        };
+        if r.total { totals = Some(row) } else { rows.push(row) }
+    }
+    let totals = totals.ok_or_else(|| DomainError::Internal(anyhow::anyhow!("the totals row is missing")))?;
+    Ok(Commissions { heading: interval.heading(currency, as_of), group_by, rows, totals })
+}
