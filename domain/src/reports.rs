@@ -11,6 +11,8 @@ use crate::error::{DomainResult, Problems};
 
 pub mod commissions;
 pub mod liabilities;
+pub mod payouts;
+pub mod ranks;
 pub mod sales;
 
 /// The longest interval one report covers: ten years and a leap day or
@@ -84,6 +86,28 @@ impl Interval {
             as_of,
         }
     }
+}
+
+/// Reads `group_by`: absent is `default`, an unknown word is refused
+/// naming the parameter and the words it takes.
+pub(crate) fn group_by<G>(raw: Option<&str>, default: G, parse: fn(&str) -> Option<G>, words: &str) -> DomainResult<G> {
+    raw.map_or(Ok(default), |word| {
+        parse(word).ok_or_else(|| crate::error::DomainError::invalid("group_by", format!("must be {words}")))
+    })
+}
+
+/// Splits a grouped query's rows (`GROUP BY GROUPING SETS ((key), ())`,
+/// each marked whether it is the grand total) into the groups and the
+/// total, which such a query always has, even over no rows.
+pub(crate) fn groups_and_total<R>(found: impl IntoIterator<Item = (bool, R)>) -> DomainResult<(Vec<R>, R)> {
+    let mut groups = Vec::new();
+    let mut total = None;
+    for (is_total, row) in found {
+        if is_total { total = Some(row) } else { groups.push(row) }
+    }
+    let total =
+        total.ok_or_else(|| crate::error::DomainError::Internal(anyhow::anyhow!("the totals row is missing")))?;
+    Ok((groups, total))
 }
 
 /// A date (`2026-11-01`: its first instant in `zone`) or an RFC 3339 time.

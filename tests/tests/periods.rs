@@ -4,41 +4,7 @@
 
 use haat_tests::*;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-
-fn bonus_plan() -> Value {
-    json!({"name": "Ranks", "effective_from": "2026-01-01T00:00:00Z", "credit_on": "delivered",
-           "holding_days": 7, "levels": ["0.10"],
-           "ranks": [{"name": "silver", "min_personal_pv": "20.00", "min_group_pv": "40.00"},
-                     {"name": "gold", "min_personal_pv": "20.00", "min_group_pv": "100.00"}],
-           "period_bonuses": [{"name": "team", "min_group_pv": "40.00", "amount": "100.00"},
-                              {"name": "gold_share", "min_group_pv": "100.00", "min_rank": "gold", "rate": "0.01"}]})
-}
-
-/// A chain of four where everyone bought this month (the root two units),
-/// then moved into last month, as if the month had passed. Returns the chain
-/// and last month's period.
-async fn last_months_team(app: &TestApp) -> (Vec<Value>, String) {
-    app.create_plan(bonus_plan()).await;
-    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
-    let chain = app.create_chain(4).await;
-    for (i, m) in chain.iter().enumerate() {
-        let order = app.place_order(m, &tea, if i == 0 { 2 } else { 1 }, "cod").await;
-        assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
-    }
-    quiescent(&app.pool).await;
-    let period = haat_domain::compensation::periods::previous_period(chrono::Utc::now(), chrono_tz::UTC);
-    sqlx::query("UPDATE volume_entries SET period = $1, at = at - interval '31 days'")
-        .bind(&period)
-        .execute(&app.pool)
-        .await
-        .expect("move the volume into last month");
-    sqlx::query("UPDATE orders SET commissionable_at = commissionable_at - interval '31 days'")
-        .execute(&app.pool)
-        .await
-        .expect("move the orders into last month");
-    (chain, period)
-}
+use serde_json::Value;
 
 /// (member, bonus, amount) of every bonus paid, and the count of bonus
 /// ledger entries.

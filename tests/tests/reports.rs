@@ -459,3 +459,224 @@ async fn commissions_report_accrual_release_cancellation_clawback_breakage_and_r
     assert_eq!(by_member["rows"].as_array().map(Vec::len), Some(4));
     assert_eq!(commission_rows(&by_member["totals"]), [totals]);
 }
+
+/// Requests a withdrawal of `amount` by `method` and takes it to `to`
+/// (`requested`, `approved`, `paid` or `rejected`); returns its id.
+async fn withdrawal(app: &TestApp, member: &Value, amount: &str, method: &str, to: &str) -> String {
+    let path = format!("/v1/members/{}/withdrawals", member["id"].as_str().unwrap_or_default());
+    let body = json!({"amount": amount, "method": method, "account": "01711000000"}).to_string();
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, w) = app.call_with("POST", &path, &app.admin_token, Some(body), &[("idempotency-key", &key)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    let id = w["id"].as_str().unwrap_or_default().to_owned();
+    let steps: &[&str] = match to {
+        "approved" => &["approve"],
+        "paid" => &["approve", "paid"],
+        "rejected" => &["reject"],
+        _ => &[],
+    };
+    for step in steps {
+        let body = json!({"reference": "TRX-1"});
+        let (status, answer) =
+            app.admin("POST", &format!("/v1/admin/withdrawals/{id}/{step}"), (*step == "paid").then_some(&body)).await;
+        assert_eq!(status, StatusCode::OK, "{step}: {answer}");
+    }
+    id
+}
+
+/// Makes a paid withdrawal take `hours` from request to paid.
+async fn paid_after(app: &TestApp, id: &str, hours: i32) {
+    sqlx::query(
+        "UPDATE withdrawal_history h SET at = w.created_at + make_interval(hours => $2)
+           FROM withdrawals w WHERE w.id = h.withdrawal_id AND w.id = $1::uuid AND h.status = 'paid'",
+    )
+    .bind(id)
+    .bind(hours)
+    .execute(&app.pool)
+    .await
+    .expect("move the payment");
+}
+
+#[tokio::test]
+async fn payouts_by_status_and_method_count_sum_and_take_the_median_time_to_paid() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let kit = app.create_product("KIT-1", "15000.00", "12000.00", 10).await;
+    let chain = app.create_chain(3).await;
+    let order = app.place_order(&chain[2], &kit, 2, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    wallet_reaches(&app, &chain[0], "pending", "1200.00").await;
+    let_days_pass(&app, 8).await;
+    wallet_reaches(&app, &chain[1], "available", "2400.00").await;
+    wallet_reaches(&app, &chain[0], "available", "1200.00").await;
+
+    for (hours, method) in [(2, "bkash"), (30, "bkash"), (5, "nagad")] {
+        let id = withdrawal(&app, &chain[1], "500.00", method, "paid").await;
+        paid_after(&app, &id, hours).await;
+    }
+    withdrawal(&app, &chain[1], "600.00", "bank", "rejected").await;
+    withdrawal(&app, &chain[0], "700.00", "bkash", "approved").await;
+    withdrawal(&app, &chain[0], "500.00", "nagad", "requested").await;
+
+    let report = |group: &'static str| {
+        let app = &app;
+        async move {
+            let path = format!("/v1/admin/reports/payouts?from=2026-01-01&to=2030-01-01&group_by={group}");
+            let (status, r) = app.admin("GET", &path, None).await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+            r
+        }
+    };
+    let rows = |r: &Value| -> Vec<(String, i64, String, Value)> {
+        r["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|x| {
+                let key = x["key"].as_str().unwrap_or_default().to_owned();
+                let amount = x["amount"].as_str().unwrap_or_default().to_owned();
+                (key, x["count"].as_i64().unwrap_or(-1), amount, x["median_hours_to_paid"].clone())
+            })
+            .collect()
+    };
+    let by_status = report("status").await;
+    assert_eq!(
+        rows(&by_status),
+        [
+            ("approved".into(), 1, "700.00".into(), Value::Null),
+            ("paid".into(), 3, "1500.00".into(), json!("5.00")),
+            ("rejected".into(), 1, "600.00".into(), Value::Null),
+            ("requested".into(), 1, "500.00".into(), Value::Null),
+        ]
+    );
+    let by_method = report("method").await;
+    assert_eq!(
+        rows(&by_method),
+        [
+            ("bank".into(), 1, "600.00".into(), Value::Null),
+            ("bkash".into(), 3, "1700.00".into(), json!("16.00")),
+            ("nagad".into(), 2, "1000.00".into(), json!("5.00")),
+        ]
+    );
+    for r in [&by_status, &by_method] {
+        let t = &r["totals"];
+        assert_eq!(
+            (t["count"].as_i64(), t["amount"].as_str(), t["median_hours_to_paid"].as_str()),
+            (Some(6), Some("3300.00"), Some("5.00"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_closed_period_shows_who_advanced_in_rank_and_its_bonuses_in_the_commissions_report() {
+    let app = TestApp::spawn().await;
+    let (chain, period) = last_months_team(&app).await;
+    let close = format!("/v1/admin/periods/{period}/close");
+    assert_eq!(app.admin("POST", &close, None).await.0, StatusCode::ACCEPTED);
+    quiescent(&app.pool).await;
+
+    let (status, report) = app.admin("GET", &format!("/v1/admin/reports/rank-advancement?period={period}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let advanced: Vec<(String, Value, String)> = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["member_id"].as_str().unwrap_or_default().to_owned(),
+                r["from_rank"].clone(),
+                r["to_rank"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let id = |i: usize| chain[i]["id"].as_str().unwrap_or_default().to_owned();
+    // Group PV: root 100 (gold), then 60 and 40 (silver), 20 (none); names are "Member 0" … "Member 3".
+    assert_eq!(
+        advanced,
+        [
+            (id(0), Value::Null, "gold".into()),
+            (id(1), Value::Null, "silver".into()),
+            (id(2), Value::Null, "silver".into())
+        ]
+    );
+    assert_eq!(
+        app.admin("GET", "/v1/admin/reports/rank-advancement?period=2026-13", None).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.admin("GET", "/v1/admin/reports/rank-advancement?period=2019-01", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.admin("GET", "/v1/admin/reports/rank-advancement", None).await.0, StatusCode::BAD_REQUEST);
+
+    // Bonuses: the root 100.00 + 1% of 1,500.00 BV, the next two 100.00 each; one level of 10% on
+    // 300.00 BV to each sponsor (five orders: the root's of two units pays no one).
+    let by_kind = commissions(&app, "kind").await;
+    let kinds: Vec<Vec<String>> = commission_rows(&by_kind["rows"]);
+    assert_eq!(
+        kinds,
+        [
+            texts(&["bonus", "315.00", "0.00", "0.00", "0.00", "0.00", "0.000000", "315.00"]),
+            texts(&["level", "90.00", "0.00", "0.00", "0.00", "0.00", "0.000000", "90.00"]),
+        ]
+    );
+    let (status, top) =
+        app.admin("GET", "/v1/admin/reports/top-earners?from=2026-01-01&to=2030-01-01&limit=2", None).await;
+    assert_eq!(status, StatusCode::OK, "{top}");
+    let earners: Vec<(String, String, String)> = top["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            let text = |f: &str| r[f].as_str().unwrap_or_default().to_owned();
+            (text("member_id"), text("name"), text("earned"))
+        })
+        .collect();
+    // The root: 115.00 of bonuses + 30.00 of level 1; the next: 100.00 + 30.00.
+    assert_eq!(earners, [(id(0), "Member 0".into(), "145.00".into()), (id(1), "Member 1".into(), "130.00".into())]);
+    assert_eq!(
+        app.admin("GET", "/v1/admin/reports/top-earners?from=2026-01-01&to=2030-01-01&limit=0", None).await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn a_member_reads_its_own_earnings_and_another_members_are_not_found() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let kit = app.create_product("KIT-1", "15000.00", "12000.00", 10).await;
+    let chain = app.create_chain(3).await;
+    let order = app.place_order(&chain[2], &kit, 1, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    wallet_reaches(&app, &chain[0], "pending", "600.00").await;
+    let key_of = |m: &Value| json!({"role": "member", "member_id": m["id"]});
+    let (_, own) = app.admin("POST", "/v1/admin/api-keys", Some(&key_of(&chain[1]))).await;
+    let token = own["token"].as_str().unwrap_or_default().to_owned();
+
+    let earnings = |m: &Value, group: &str| {
+        format!(
+            "/v1/members/{}/earnings?from=2026-01-01&to=2030-01-01&group_by={group}",
+            m["id"].as_str().unwrap_or_default()
+        )
+    };
+    let (status, mine) = app.call("GET", &earnings(&chain[1], "kind"), &token, None).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(
+        commission_rows(&mine["rows"]),
+        [texts(&["level", "1200.00", "0.00", "0.00", "0.00", "0.00", "0.000000", "1200.00"])]
+    );
+    let (status, by_month) = app.call("GET", &earnings(&chain[1], "month"), &token, None).await;
+    assert_eq!((status, by_month["totals"]["accrued"].as_str()), (StatusCode::OK, Some("1200.00")));
+    for other in [&chain[0], &chain[2]] {
+        let (status, problem) = app.call("GET", &earnings(other, "kind"), &token, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    }
+    let stranger = format!("/v1/members/{}/earnings?from=2026-01-01&to=2030-01-01", uuid::Uuid::new_v4());
+    assert_eq!(app.admin("GET", &stranger, None).await.0, StatusCode::NOT_FOUND);
+    let (status, problem) = app.call("GET", &earnings(&chain[1], "level"), &token, None).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("group_by")));
+    for admin_only in ["sales", "commissions", "liabilities", "payouts", "top-earners"] {
+        let path = format!("/v1/admin/reports/{admin_only}?from=2026-01-01&to=2030-01-01");
+        assert_eq!(app.call("GET", &path, &token, None).await.0, StatusCode::FORBIDDEN, "{admin_only}");
+    }
+}

@@ -4,14 +4,18 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use haat_domain::error::DomainResult;
+use haat_domain::ids::{MemberId, TypedId};
+use haat_domain::network::members;
 use haat_domain::reports::Interval;
-use haat_domain::reports::commissions::{self, CommissionGroup, Commissions};
+use haat_domain::reports::commissions::{self, CommissionGroup, Commissions, TopEarners};
 use haat_domain::reports::liabilities::{self, Liabilities};
+use haat_domain::reports::payouts::{self, PayoutGroup, Payouts};
+use haat_domain::reports::ranks::{self, RankAdvancement};
 use haat_domain::reports::sales::{self, Sales, SalesGroup};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -19,13 +23,21 @@ use sqlx::PgConnection;
 use super::Routes;
 use crate::AppState;
 use crate::csv_export;
+use crate::error::ApiError;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, Query};
+use crate::extract::{Auth, PathId, Query};
 use utoipa_axum::routes;
 
 /// Report routes.
 pub fn router() -> Routes {
-    Routes::new().routes(routes!(liabilities_report)).routes(routes!(sales_report)).routes(routes!(commissions_report))
+    Routes::new()
+        .routes(routes!(liabilities_report))
+        .routes(routes!(sales_report))
+        .routes(routes!(commissions_report))
+        .routes(routes!(payouts_report))
+        .routes(routes!(top_earners_report))
+        .routes(routes!(rank_advancement_report))
+        .routes(routes!(member_earnings))
 }
 
 /// `?from=&to=&time_zone=&format=` of every report.
@@ -60,6 +72,10 @@ struct Asked {
 impl Asked {
     fn admin(state: &AppState, auth: &Auth, range: &Range, headers: &HeaderMap) -> ApiResult<Self> {
         auth.require_admin()?;
+        Self::parse(state, range, headers)
+    }
+
+    fn parse(state: &AppState, range: &Range, headers: &HeaderMap) -> ApiResult<Self> {
         let interval = Interval::parse(
             range.from.as_deref(),
             range.to.as_deref(),
@@ -165,9 +181,14 @@ async fn commissions_report(
     let group_by = CommissionGroup::parse_param(grouping.group_by.as_deref())?;
     let (interval, currency) = (asked.interval, state.settings.currency.clone());
     let report = in_snapshot(&state, |c| {
-        async move { commissions::commissions(c, &interval, group_by, &currency).await }.boxed()
+        async move { commissions::commissions(c, &interval, group_by, None, &currency).await }.boxed()
     })
     .await?;
+    answer_commissions(&asked, &report, "commissions")
+}
+
+/// A commissions report as JSON, or its rows as CSV.
+fn answer_commissions(asked: &Asked, report: &Commissions, name: &str) -> ApiResult<Response> {
     let header = ["key", "accrued", "released", "cancelled_while_held", "clawed_back", "breakage", "rounding", "net"];
     let rows = report.rows.iter().map(|r| {
         let mut row = vec![r.key.clone().unwrap_or_default()];
@@ -175,5 +196,127 @@ async fn commissions_report(
         row.extend([r.rounding.to_string(), r.net.to_string()]);
         row
     });
-    asked.answer(&report, &format!("commissions_by_{}", group_by.as_str()), &header, rows)
+    asked.answer(report, &format!("{name}_by_{}", report.group_by.as_str()), &header, rows)
+}
+
+/// A member's own earnings: the commissions report of that member alone
+/// (a member key reads only its own; another member is 404).
+#[utoipa::path(get, path = "/v1/members/{id}/earnings", tag = "reports",
+    params(("id" = MemberId, Path, description = "The member"), Range, Grouping),
+    responses((status = 200, description = "The member's commissions report rows (group_by day, month or kind)",
+        content((Commissions = "application/json"), (String = "text/csv")))))]
+async fn member_earnings(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    PathId(id): PathId<MemberId>,
+    Query(range): Query<Range>,
+    Query(grouping): Query<Grouping>,
+) -> ApiResult<Response> {
+    let id = id.uuid();
+    auth.require_member_access(id, "member")?;
+    let asked = Asked::parse(&state, &range, &headers)?;
+    let group_by = match grouping.group_by.as_deref() {
+        None | Some("day") => CommissionGroup::Day,
+        Some("month") => CommissionGroup::Month,
+        Some("kind") => CommissionGroup::Kind,
+        Some(_) => {
+            return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "group_by", "must be day, month or kind"));
+        }
+    };
+    let (interval, currency) = (asked.interval, state.settings.currency.clone());
+    let report = in_snapshot(&state, |c| {
+        async move {
+            members::get(c, id).await?;
+            commissions::commissions(c, &interval, group_by, Some(id), &currency).await
+        }
+        .boxed()
+    })
+    .await?;
+    answer_commissions(&asked, &report, "earnings")
+}
+
+/// Withdrawals requested in the interval by status or method (admin).
+#[utoipa::path(get, path = "/v1/admin/reports/payouts", tag = "reports", params(Range, Grouping),
+    responses((status = 200, description = "Count, amount and median hours from request to paid per status or \
+        method, and the totals; as CSV the rows only",
+        content((Payouts = "application/json"), (String = "text/csv")))))]
+async fn payouts_report(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Query(range): Query<Range>,
+    Query(grouping): Query<Grouping>,
+) -> ApiResult<Response> {
+    let asked = Asked::admin(&state, &auth, &range, &headers)?;
+    let group_by = PayoutGroup::parse_param(grouping.group_by.as_deref())?;
+    let (interval, currency) = (asked.interval, state.settings.currency.clone());
+    let report =
+        in_snapshot(&state, |c| async move { payouts::payouts(c, &interval, group_by, &currency).await }.boxed())
+            .await?;
+    let rows = report.rows.iter().map(|r| {
+        let median = r.median_hours_to_paid.map(|m| m.to_string()).unwrap_or_default();
+        vec![r.key.clone().unwrap_or_default(), r.count.to_string(), r.amount.to_string(), median]
+    });
+    let header = ["key", "count", "amount", "median_hours_to_paid"];
+    asked.answer(&report, &format!("payouts_by_{}", group_by.as_str()), &header, rows)
+}
+
+/// `?limit=` of the top earners.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Top {
+    /// How many, 1 to 200 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+}
+
+/// The members who earned most in the interval (admin).
+#[utoipa::path(get, path = "/v1/admin/reports/top-earners", tag = "reports", params(Range, Top),
+    responses((status = 200, description = "Members by net earnings, most first; as CSV the rows",
+        content((TopEarners = "application/json"), (String = "text/csv")))))]
+async fn top_earners_report(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Query(range): Query<Range>,
+    Query(top): Query<Top>,
+) -> ApiResult<Response> {
+    let asked = Asked::admin(&state, &auth, &range, &headers)?;
+    let limit = match top.limit.as_deref().map(str::parse::<usize>) {
+        None => 20,
+        Some(Ok(n)) if (1..=200).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::field(StatusCode::BAD_REQUEST, "limit", "must be a whole number from 1 to 200"));
+        }
+    };
+    let (interval, currency) = (asked.interval, state.settings.currency.clone());
+    let report =
+        in_snapshot(&state, |c| async move { commissions::top_earners(c, &interval, limit, &currency).await }.boxed())
+            .await?;
+    let rows = report.rows.iter().map(|r| vec![r.member_id.to_string(), r.name.clone(), r.earned.to_string()]);
+    asked.answer(&report, "top_earners", &["member_id", "name", "earned"], rows)
+}
+
+/// `?period=` of the rank advancement report.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PeriodParam {
+    /// A closed period, `YYYY-MM`.
+    period: Option<String>,
+}
+
+/// Members who reached a higher rank in a closed period (admin).
+#[utoipa::path(get, path = "/v1/admin/reports/rank-advancement", tag = "reports", params(PeriodParam),
+    responses((status = 200, description = "Each advancement with the rank before and after", body = RankAdvancement)))]
+async fn rank_advancement_report(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(param): Query<PeriodParam>,
+) -> ApiResult<Json<serde_json::Value>> {
+    auth.require_admin()?;
+    let period =
+        param.period.ok_or_else(|| ApiError::field(StatusCode::BAD_REQUEST, "period", "is required (YYYY-MM)"))?;
+    let report = in_snapshot(&state, |c| async move { ranks::advancement(c, &period).await }.boxed()).await?;
+    Ok(Json(to_json(&report)?))
 }

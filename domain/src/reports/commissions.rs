@@ -8,9 +8,10 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use super::{Heading, Interval};
-use crate::error::{DomainError, DomainResult};
+use crate::error::DomainResult;
 use crate::money::{Money, in_minor_units};
 
 /// Decimal places of the rounding residue (what rounding toward zero kept
@@ -22,6 +23,8 @@ crate::words::stored_words!(
     CommissionGroup {
         /// The local day (in the report's zone) it was posted or recorded.
         Day = "day",
+        /// The local month (`2026-11`).
+        Month = "month",
         /// Level, retail, pickup, bonus, cashback or order_reward.
         Kind = "kind",
         /// The level paid (0 for everything that is not a level commission).
@@ -34,9 +37,7 @@ crate::words::stored_words!(
 impl CommissionGroup {
     /// Parses `group_by` (default `day`).
     pub fn parse_param(raw: Option<&str>) -> DomainResult<Self> {
-        raw.map_or(Ok(Self::Day), |word| {
-            Self::parse(word).ok_or_else(|| DomainError::invalid("group_by", "must be day, kind, level or member"))
-        })
+        super::group_by(raw, Self::Day, Self::parse, "day, month, kind, level or member")
     }
 }
 
@@ -77,11 +78,13 @@ pub struct Commissions {
     pub totals: CommissionRow,
 }
 
-/// The commissions report. Run it in a snapshot (`platform::db::snapshot`).
+/// The commissions report, of every member or of `member` only (a
+/// member's own earnings). Run it in a snapshot (`platform::db::snapshot`).
 pub async fn commissions(
     conn: &mut PgConnection,
     interval: &Interval,
     group_by: CommissionGroup,
+    member: Option<Uuid>,
     currency: &str,
 ) -> DomainResult<Commissions> {
     let as_of = sqlx::query_scalar!(r#"SELECT now() AS "now!""#).fetch_one(&mut *conn).await?;
@@ -92,6 +95,7 @@ pub async fn commissions(
                JOIN accounts a ON a.id = p.account_id
                JOIN journal_entries e ON e.id = p.entry_id
               WHERE a.member_id IS NOT NULL AND a.currency = $5 AND p.created_at >= $1 AND p.created_at < $2
+                AND ($6::uuid IS NULL OR a.member_id = $6)
                 AND e.kind IN ('commission', 'release', 'commission_cancelled', 'clawback', 'bonus', 'cashback',
                                'cashback_release', 'cashback_cancelled', 'cashback_clawback', 'order_cashback',
                                'order_points', 'order_cashback_release', 'order_cashback_cancelled',
@@ -125,13 +129,16 @@ pub async fn commissions(
                JOIN order_lines l ON l.id = b.order_line_id
                JOIN orders o ON o.id = l.order_id
               WHERE b.created_at >= $1 AND b.created_at < $2 AND o.currency = $5
+                AND ($6::uuid IS NULL OR b.member_id = $6)
              UNION ALL
              SELECT c.created_at, c.beneficiary_id, c.kind, c.paid_level, 0, 0, 0, 0, 0, c.rounding_residue
                FROM commissions c JOIN orders o ON o.id = c.order_id
               WHERE c.created_at >= $1 AND c.created_at < $2 AND o.currency = $5
+                AND ($6::uuid IS NULL OR c.beneficiary_id = $6)
            ), keyed AS (
              SELECT CASE $3::text
                       WHEN 'day' THEN to_char(at AT TIME ZONE $4::text, 'YYYY-MM-DD')
+                      WHEN 'month' THEN to_char(at AT TIME ZONE $4::text, 'YYYY-MM')
                       WHEN 'kind' THEN kind
                       WHEN 'level' THEN level::text
                       ELSE member_id::text
@@ -149,13 +156,12 @@ pub async fn commissions(
         interval.to,
         group_by.as_str(),
         interval.time_zone.name(),
-        currency
+        currency,
+        member
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut rows = Vec::with_capacity(found.len());
-    let mut totals = None;
-    for r in found {
+    let (rows, totals) = super::groups_and_total(found.into_iter().map(|r| {
         let money = |d: Decimal| Money(in_minor_units(d));
         let (accrued, cancelled, clawed) = (money(r.accrued), money(r.cancelled), money(r.clawed));
         let mut rounding = r.rounding;
@@ -170,8 +176,64 @@ pub async fn commissions(
             rounding,
             net: accrued - cancelled - clawed,
         };
-        if r.total { totals = Some(row) } else { rows.push(row) }
-    }
-    let totals = totals.ok_or_else(|| DomainError::Internal(anyhow::anyhow!("the totals row is missing")))?;
+        (r.total, row)
+    }))?;
     Ok(Commissions { heading: interval.heading(currency, as_of), group_by, rows, totals })
+}
+
+/// One of the members who earned most.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Earner {
+    /// The member.
+    pub member_id: Uuid,
+    /// Their name.
+    pub name: String,
+    /// Their net earnings in the interval (the commissions report's `net`).
+    pub earned: Money,
+}
+
+/// `GET /v1/admin/reports/top-earners`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TopEarners {
+    /// Interval, zone, currency and freshness.
+    #[serde(flatten)]
+    pub heading: Heading,
+    /// Most earned first; ties by member id.
+    pub rows: Vec<Earner>,
+}
+
+/// The `limit` members who earned most in the interval, by the commissions
+/// report's `net` per member (so both lists always agree).
+pub async fn top_earners(
+    conn: &mut PgConnection,
+    interval: &Interval,
+    limit: usize,
+    currency: &str,
+) -> DomainResult<TopEarners> {
+    let report = commissions(conn, interval, CommissionGroup::Member, None, currency).await?;
+    let mut ranked: Vec<(Money, Uuid)> = report
+        .rows
+        .iter()
+        .filter_map(|r| Some((r.net, r.key.as_deref()?.parse::<Uuid>().ok()?)))
+        .filter(|(net, _)| *net > Money::ZERO)
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    ranked.truncate(limit);
+    let ids: Vec<Uuid> = ranked.iter().map(|(_, id)| *id).collect();
+    let names: std::collections::HashMap<Uuid, String> =
+        sqlx::query!("SELECT id, name FROM members WHERE id = ANY($1)", &ids)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.name))
+            .collect();
+    let rows = ranked
+        .into_iter()
+        .map(|(earned, member_id)| Earner {
+            member_id,
+            name: names.get(&member_id).cloned().unwrap_or_default(),
+            earned,
+        })
+        .collect();
+    Ok(TopEarners { heading: report.heading, rows })
 }

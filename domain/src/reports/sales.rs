@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::{Heading, Interval};
-use crate::error::{DomainError, DomainResult};
+use crate::error::DomainResult;
 use crate::money::{Money, Volume, in_minor_units};
 
 crate::words::stored_words!(
@@ -29,10 +29,7 @@ crate::words::stored_words!(
 impl SalesGroup {
     /// Parses `group_by` (default `day`).
     pub fn parse_param(raw: Option<&str>) -> DomainResult<Self> {
-        raw.map_or(Ok(Self::Day), |word| {
-            Self::parse(word)
-                .ok_or_else(|| DomainError::invalid("group_by", "must be day, product, category or seller"))
-        })
+        super::group_by(raw, Self::Day, Self::parse, "day, product, category or seller")
     }
 }
 
@@ -145,9 +142,7 @@ pub async fn sales(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut rows = Vec::with_capacity(found.len());
-    let mut totals = None;
-    for r in found {
+    let (rows, totals) = super::groups_and_total(found.into_iter().map(|r| {
         let (gross, discounts) = (Money(in_minor_units(r.gross)), Money(in_minor_units(r.discounts)));
         let (store_credit, refunds) = (Money(in_minor_units(r.store_credit)), Money(in_minor_units(r.refunds)));
         let row = SalesRow {
@@ -162,19 +157,7 @@ pub async fn sales(
             pv: Volume(in_minor_units(r.pv)),
             bv: Volume(in_minor_units(r.bv)),
         };
-        if r.total { totals = Some(row) } else { rows.push(row) }
-    }
-    let zero = SalesRow {
-        key: None,
-        orders: 0,
-        units: 0,
-        gross: Money::ZERO,
-        discounts: Money::ZERO,
-        store_credit: Money::ZERO,
-        refunds: Money::ZERO,
-        net: Money::ZERO,
-        pv: Volume::ZERO,
-        bv: Volume::ZERO,
-    };
-    Ok(Sales { heading: interval.heading(currency, as_of), group_by, rows, totals: totals.unwrap_or(zero) })
+        (r.total, row)
+    }))?;
+    Ok(Sales { heading: interval.heading(currency, as_of), group_by, rows, totals })
 }
