@@ -49,6 +49,10 @@ pub struct Settings {
     /// many days after delivery — longer than the default 7-day hold, so a
     /// return may cancel a held commission or claw back a released one.
     pub return_window_days: u32,
+    /// `HAAT_MASK_DOWNLINE_NAMES` (`true` or `false`, default `false`): a
+    /// member reading its team or tree sees the names of members beyond its
+    /// first level masked (`K***m`), for privacy; admins see them whole.
+    pub mask_downline_names: bool,
     /// `HAAT_PAYMENT_WINDOW_SECONDS` (default 3600): how long an online
     /// order waits for its payment; then it expires (cancelled, its stock
     /// and coupon use given back).
@@ -184,6 +188,7 @@ impl std::fmt::Debug for Settings {
             .field("db_pool", &self.db_pool)
             .field("demo_seed_file", &self.demo_seed_file)
             .field("return_window_days", &self.return_window_days)
+            .field("mask_downline_names", &self.mask_downline_names)
             .field("payment_window_seconds", &self.payment_window_seconds)
             .field("withdrawal_min", &self.withdrawal_min)
             .field("withdrawal_multiple", &self.withdrawal_multiple)
@@ -264,6 +269,11 @@ impl Settings {
         }
         let db_pool = whole("HAAT_DB_POOL", 10u32, 1..=200, "connections")?;
         let return_window_days = whole("HAAT_RETURN_WINDOW_DAYS", 15u32, 0..=365, "days")?;
+        let mask_downline_names = match var("HAAT_MASK_DOWNLINE_NAMES").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => bail!("HAAT_MASK_DOWNLINE_NAMES must be true or false"),
+        };
         let payment_window_seconds = whole("HAAT_PAYMENT_WINDOW_SECONDS", 3600u32, 1..=30 * 86_400, "seconds")?;
         let amount = |name: &str, default: &str| -> Result<Decimal> {
             let v = var(name).unwrap_or_else(|| default.to_owned());
@@ -303,6 +313,7 @@ impl Settings {
             worker_heartbeat,
             worker_missed_heartbeats,
             return_window_days,
+            mask_downline_names,
             payment_window_seconds,
             withdrawal_min,
             withdrawal_multiple,

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::FutureExt;
 use haat_domain::money::{DecimalText, VOLUME_SCALE, format};
+use haat_domain::network::genealogy::{self, Downline, TreeNode};
 use haat_domain::network::members::{self, Member, NewMember};
 use haat_domain::orders::{self, OrderSummary};
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ pub fn router() -> Routes {
         .routes(routes!(show))
         .routes(routes!(volume))
         .routes(routes!(team))
+        .routes(routes!(tree))
         .routes(routes!(orders_of))
         .routes(routes!(search))
         .routes(routes!(place))
@@ -68,6 +70,23 @@ struct TeamView {
     depth: i32,
     /// One entry per level.
     levels: Vec<TeamLevelView>,
+    /// A page of the members themselves, by level then id (an extension).
+    items: Vec<Downline>,
+    /// Where the next page of members starts; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// `GET /v1/members/{id}/tree`.
+#[derive(Serialize, utoipa::ToSchema)]
+struct TreeView {
+    /// Whose subtree.
+    member_id: uuid::Uuid,
+    /// The period of the personal volumes, `YYYY-MM`.
+    period: String,
+    /// How many levels down.
+    depth: i32,
+    /// The members placed directly under it, each with its own.
+    children: Vec<TreeNode>,
 }
 
 /// One level of a team.
@@ -191,7 +210,7 @@ struct PeriodQuery {
     /// `YYYY-MM` (default: this month).
     #[param(pattern = r"^[0-9]{4}-[0-9]{2}$")]
     period: Option<String>,
-    /// Levels of the team (default 3; team only).
+    /// Levels: the team's (1 to 10, default 3) or the tree's (1 to 3, default 2).
     #[param(value_type = Option<i32>)]
     depth: Option<String>,
 }
@@ -200,6 +219,15 @@ impl PeriodQuery {
     fn period(&self) -> Result<String, crate::error::ApiError> {
         let period = self.period.clone().unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
         Ok(members::parse_period(&period)?)
+    }
+
+    /// `depth`, or `default` when absent.
+    fn depth(&self, default: i32) -> Result<i32, crate::error::ApiError> {
+        match self.depth.as_deref().map(str::parse::<i32>) {
+            None => Ok(default),
+            Some(Ok(d)) => Ok(d),
+            Some(Err(_)) => Err(haat_domain::DomainError::invalid("depth", "must be a whole number").into()),
+        }
     }
 }
 
@@ -228,24 +256,27 @@ async fn volume(
     .map(Json)
 }
 
-/// A member's downline by level.
-#[utoipa::path(get, path = "/v1/members/{id}/team", tag = "members", params(("id" = MemberId, Path, description = "The member"), PeriodQuery),
-    responses((status = 200, description = "The downline by level with counts and volume", body = TeamView)))]
+/// A member's downline by level: counts and volume per level, and a page
+/// of the members themselves.
+#[utoipa::path(get, path = "/v1/members/{id}/team", tag = "members",
+    params(("id" = MemberId, Path, description = "The member"), PeriodQuery, Page),
+    responses((status = 200, description = "The downline by level with counts and volume, and a page of its members", body = TeamView)))]
 async fn team(
     State(state): State<AppState>,
     auth: Auth,
     PathId(id): PathId<MemberId>,
     Query(q): Query<PeriodQuery>,
+    Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
     let id = visible_member(&auth, id)?;
     let period = q.period()?;
-    let depth = match q.depth.as_deref().map(str::parse::<i32>) {
-        None => 3,
-        Some(Ok(d)) => d,
-        Some(Err(_)) => return Err(haat_domain::DomainError::invalid("depth", "must be a whole number").into()),
-    };
+    let depth = q.depth(3)?;
+    let limit = page.limit()?;
+    let after = page.cursor.as_deref().map(team_cursor).transpose()?;
     let mut conn = state.pool.acquire().await?;
     let levels = members::team(&mut conn, id, depth, &period).await?;
+    let mask = masked(&state, &auth);
+    let items = genealogy::team_members(&mut conn, id, depth, &period, after, limit, mask).await?;
     let levels = levels
         .iter()
         .map(|l| TeamLevelView {
@@ -255,7 +286,41 @@ async fn team(
             bv: format(l.bv, VOLUME_SCALE),
         })
         .collect();
-    to_json(&TeamView { member_id: id, period, depth, levels }).map(Json)
+    let next_cursor =
+        (items.len() as i64 == limit).then(|| items.last().map(|d| format!("{}:{}", d.level, d.member_id))).flatten();
+    to_json(&TeamView { member_id: id, period, depth, levels, items, next_cursor }).map(Json)
+}
+
+/// A team page's cursor: `{level}:{member id}` of the last member shown.
+fn team_cursor(raw: &str) -> ApiResult<genealogy::After> {
+    raw.split_once(':')
+        .and_then(|(level, id)| Some((level.parse().ok()?, id.parse().ok()?)))
+        .ok_or_else(super::bad_cursor)
+}
+
+/// Whether names beyond level 1 are masked for this caller: only member
+/// keys, only where the deployment asks.
+fn masked(state: &AppState, auth: &Auth) -> bool {
+    state.settings.mask_downline_names && auth.0.role == haat_domain::auth::Role::Member
+}
+
+/// A member's subtree a few levels deep, for a tree view that expands a
+/// member at a time.
+#[utoipa::path(get, path = "/v1/members/{id}/tree", tag = "members",
+    params(("id" = MemberId, Path, description = "The member"), PeriodQuery),
+    responses((status = 200, description = "The members under it, nested, `depth` levels (1 to 3, default 2)", body = TreeView)))]
+async fn tree(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<MemberId>,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<Json<Value>> {
+    let id = visible_member(&auth, id)?;
+    let period = q.period()?;
+    let depth = q.depth(2)?;
+    let mut conn = state.pool.acquire().await?;
+    let children = genealogy::tree(&mut conn, id, depth, &period, masked(&state, &auth)).await?;
+    to_json(&TreeView { member_id: id, period, depth, children }).map(Json)
 }
 
 /// The member a read is about, checked against the caller's key.
