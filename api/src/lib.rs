@@ -30,6 +30,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     /// The database.
     pub pool: PgPool,
+    /// Where reads that may lag go: the replica when one is configured,
+    /// else the same pool.
+    pub reads: PgPool,
     /// Validated settings.
     pub settings: Arc<Settings>,
     /// SHA-256 of the configured admin token, compared in constant time.
@@ -42,7 +45,7 @@ impl AppState {
     /// Builds the state.
     pub fn new(pool: PgPool, settings: Settings, metrics: metrics_exporter_prometheus::PrometheusHandle) -> Self {
         let admin_token_digest = Sha256::digest(settings.admin_token.as_bytes()).into();
-        Self { pool, settings: Arc::new(settings), admin_token_digest, metrics }
+        Self { reads: pool.clone(), pool, settings: Arc::new(settings), admin_token_digest, metrics }
     }
 }
 
@@ -118,10 +121,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
     let addr = listener.local_addr()?;
     println!("haat-api listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router(AppState::new(pool, settings, metrics)))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")
+    let replica = match &settings.replica_url {
+        Some(url) => {
+            Some(haat_platform::db::connect(url, settings.db_pool).await.context("connecting to the replica")?)
+        }
+        None => None,
+    };
+    let mut state = AppState::new(pool, settings, metrics);
+    if let Some(replica) = replica {
+        state.reads = replica;
+    }
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("serving HTTP")
 }
 
 /// Seeds the demo into an empty database and writes what it made to `path`

@@ -41,7 +41,8 @@ pub struct Heading {
     pub time_zone: String,
     /// ISO 4217 currency of every amount.
     pub currency: String,
-    /// When the figures were read (the database's clock at the snapshot).
+    /// When the figures are from: the database's clock at the snapshot, or
+    /// on a replica the commit time of the last transaction it replayed.
     pub as_of: DateTime<Utc>,
 }
 
@@ -86,6 +87,14 @@ impl Interval {
             as_of,
         }
     }
+}
+
+/// When the figures about to be read are from: the replay time of the
+/// last transaction a standby replayed, or the clock of a primary.
+pub async fn as_of(conn: &mut sqlx::PgConnection) -> DomainResult<DateTime<Utc>> {
+    Ok(sqlx::query_scalar!(r#"SELECT coalesce(pg_last_xact_replay_timestamp(), now()) AS "as_of!""#)
+        .fetch_one(conn)
+        .await?)
 }
 
 /// Reads `group_by`: absent is `default`, an unknown word is refused

@@ -73,6 +73,55 @@ pub fn stop(spec: &ClusterSpec, fast: bool) -> Result<()> {
     run(bins.command("pg_ctl", as_root).args(["-D", &data.to_string_lossy(), "-m", mode, "-w", "stop"]), "pg_ctl stop")
 }
 
+/// Starts a hot standby of `primary` at `spec.root`: a base backup taken
+/// with `pg_basebackup -R` (so it streams from the primary and replays as it
+/// goes), listening on a port of its own. Reads only: what a deployment's
+/// streaming replica is, on this machine (the replica tests use it).
+pub fn start_standby(primary: &Cluster, spec: &ClusterSpec) -> Result<Cluster> {
+    let bins = PgBinaries::find()?;
+    let as_root = running_as_root();
+    let data = spec.root.join("data");
+    fs::create_dir_all(&spec.root).with_context(|| format!("creating {}", spec.root.display()))?;
+    if as_root {
+        chown_to_postgres(&spec.root)?;
+    }
+    let data_str = data.to_string_lossy().into_owned();
+    let port = primary.port.to_string();
+    run(
+        // Beside the server programs, or in a version's folder when those
+        // are wrappers on PATH.
+        as_cluster_owner(server_program("pg_basebackup")?, as_root).args([
+            "-D",
+            &data_str,
+            "-R",
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            &primary.user,
+        ]),
+        "pg_basebackup",
+    )?;
+    let standby_port = free_port()?;
+    // The copied configuration names the primary's port and socket folder;
+    // the last setting of a name wins.
+    let conf =
+        format!("\n# haat standby\nport = {standby_port}\nunix_socket_directories = '{data_str}'\nhot_standby = on\n");
+    let conf_path = data.join("postgresql.conf");
+    let mut existing = fs::read_to_string(&conf_path)?;
+    existing.push_str(&conf);
+    fs::write(&conf_path, existing)?;
+    if as_root {
+        chown_to_postgres(&spec.root)?;
+    }
+    start_cluster(spec, &bins, as_root, &data)?;
+    Ok(Cluster { port: standby_port, user: primary.user.clone() })
+}
+
 /// The path of one of the Postgres programs beside `initdb` (e.g.
 /// `pgbench`, for the benchmark's baseline).
 pub fn server_program(name: &str) -> Result<PathBuf> {
@@ -246,14 +295,18 @@ impl PgBinaries {
     }
 
     fn command(&self, program: &str, as_root: bool) -> Command {
-        let path = self.dir.join(program);
-        if as_root {
-            let mut cmd = Command::new("runuser");
-            cmd.args(["-u", "postgres", "--"]).arg(path);
-            cmd
-        } else {
-            Command::new(path)
-        }
+        as_cluster_owner(self.dir.join(program), as_root)
+    }
+}
+
+/// Runs `path` as the cluster's owner: the `postgres` user when we are root.
+fn as_cluster_owner(path: PathBuf, as_root: bool) -> Command {
+    if as_root {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(path);
+        cmd
+    } else {
+        Command::new(path)
     }
 }
 

@@ -23,6 +23,11 @@ pub const DEFAULT_WEBHOOK_SECRET: &str = "whsec_aGFhdC1kZXYtd2ViaG9vay1zZWNyZXQ=
 pub struct Settings {
     /// `DATABASE_URL`; unset means the embedded cluster.
     pub database_url: Option<String>,
+    /// `HAAT_REPLICA_URL`: a streaming replica of that database. When set,
+    /// the api serves reports, the team and tree, and the member and order
+    /// lists from it; every write, and every read that must see its own
+    /// write, stays on the primary. Unset: everything on the primary.
+    pub replica_url: Option<String>,
     /// `HAAT_API_ADDR` (default 127.0.0.1:8080; port 0 picks a free one).
     pub api_addr: SocketAddr,
     /// `HAAT_WORKER_HTTP_ADDR` (default 127.0.0.1:0, a free port, logged):
@@ -178,6 +183,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("replica_url", &self.replica_url.as_ref().map(|_| "<set>"))
             .field("api_addr", &self.api_addr)
             .field("worker_http_addr", &self.worker_http_addr)
             .field("admin_token", &"<secret>")
@@ -319,6 +325,7 @@ impl Settings {
             withdrawal_multiple,
             providers: ProviderSettings::from_env()?,
             database_url: var("DATABASE_URL"),
+            replica_url: var("HAAT_REPLICA_URL"),
             api_addr,
             worker_http_addr,
             admin_token,

@@ -273,7 +273,7 @@ async fn team(
     let depth = q.depth(3)?;
     let limit = page.limit()?;
     let after = page.cursor.as_deref().map(team_cursor).transpose()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let levels = members::team(&mut conn, id, depth, &period).await?;
     let mask = masked(&state, &auth);
     let items = genealogy::team_members(&mut conn, id, depth, &period, after, limit, mask).await?;
@@ -318,7 +318,7 @@ async fn tree(
     let id = visible_member(&auth, id)?;
     let period = q.period()?;
     let depth = q.depth(2)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let children = genealogy::tree(&mut conn, id, depth, &period, masked(&state, &auth)).await?;
     to_json(&TreeView { member_id: id, period, depth, children }).map(Json)
 }
@@ -342,7 +342,7 @@ async fn orders_of(
 ) -> ApiResult<Json<Value>> {
     let id = visible_member(&auth, id)?;
     let limit = page.limit()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     members::get(&mut conn, id).await?;
     let items = orders::list_for_member(&mut conn, id, uuid_cursor(&page)?, limit).await?;
     page_by_id(&items, limit, |o| o.id)
@@ -368,7 +368,7 @@ async fn search(
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let limit = page.limit()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let found = members::search(&mut conn, s.q.as_deref(), uuid_cursor(&page)?, limit).await?;
     page_by_id(&found, limit, |m| m.id)
 }

@@ -99,12 +99,13 @@ impl Asked {
     }
 }
 
-/// Runs `read` in one read-only snapshot and rolls it back.
+/// Runs `read` in one read-only snapshot (on the replica when one is
+/// configured) and rolls it back.
 async fn in_snapshot<T>(
     state: &AppState,
     read: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<T>>,
 ) -> ApiResult<T> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.reads.begin().await?;
     haat_platform::db::snapshot(&mut tx).await?;
     let report = read(&mut tx).await?;
     tx.rollback().await?;

@@ -87,7 +87,7 @@ pub async fn commissions(
     member: Option<Uuid>,
     currency: &str,
 ) -> DomainResult<Commissions> {
-    let as_of = sqlx::query_scalar!(r#"SELECT now() AS "now!""#).fetch_one(&mut *conn).await?;
+    let as_of = super::as_of(conn).await?;
     let found = sqlx::query!(
         r#"WITH moved AS (
              SELECT p.created_at AS at, a.member_id, a.kind AS account, e.kind AS entry, e.reference, p.amount

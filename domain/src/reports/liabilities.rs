@@ -66,7 +66,7 @@ pub struct Liabilities {
 /// The roll-forward over `interval` in `currency`. Run it in one
 /// repeatable-read transaction so its three sums see one snapshot.
 pub async fn roll_forward(conn: &mut PgConnection, interval: &Interval, currency: &str) -> DomainResult<Liabilities> {
-    let as_of: DateTime<Utc> = sqlx::query_scalar!(r#"SELECT now() AS "now!""#).fetch_one(&mut *conn).await?;
+    let as_of = super::as_of(conn).await?;
     let opening = balances_at(conn, interval.from, currency).await?;
     let closing = balances_at(conn, interval.to, currency).await?;
     let mut movements = movements(conn, interval, currency).await?;

@@ -63,7 +63,7 @@ pub async fn payouts(
     group_by: PayoutGroup,
     currency: &str,
 ) -> DomainResult<Payouts> {
-    let as_of = sqlx::query_scalar!(r#"SELECT now() AS "now!""#).fetch_one(&mut *conn).await?;
+    let as_of = super::as_of(conn).await?;
     let found = sqlx::query!(
         r#"WITH asked AS (
              SELECT CASE $3::text WHEN 'status' THEN w.status ELSE w.method END AS key, w.amount,

@@ -43,7 +43,7 @@ pub async fn advancement(conn: &mut PgConnection, period: &str) -> DomainResult<
     if closed.is_none() {
         return Err(DomainError::NotFound("period"));
     }
-    let as_of = sqlx::query_scalar!(r#"SELECT now() AS "now!""#).fetch_one(&mut *conn).await?;
+    let as_of = super::as_of(conn).await?;
     let rows = sqlx::query_as!(
         Advancement,
         r#"SELECT mp.member_id, m.name, prev.highest_rank AS "from_rank?", mp.highest_rank AS "to_rank!",

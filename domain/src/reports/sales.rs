@@ -82,7 +82,7 @@ pub async fn sales(
     group_by: SalesGroup,
     currency: &str,
 ) -> DomainResult<Sales> {
-    let as_of = sqlx::query_scalar!(r#"SELECT now() AS "now!""#).fetch_one(&mut *conn).await?;
+    let as_of = super::as_of(conn).await?;
     let found = sqlx::query!(
         r#"WITH sold AS (
              SELECT o.id AS order_id, o.paid_at AS at, p.sku, l.category, p.seller_id, l.quantity, l.line_total,
