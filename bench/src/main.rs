@@ -168,7 +168,8 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
     let period = periods::previous_period(Utc::now(), chrono_tz::UTC);
     let close_started = Instant::now();
     let mut tx = pool.begin().await?;
-    let outcome = periods::close(&mut tx, &period, chrono_tz::UTC, Utc::now(), CURRENCY).await?;
+    let outcome =
+        periods::close(&mut tx, &period, chrono_tz::UTC, Utc::now(), CURRENCY, periods::CloseMode::Auto).await?;
     tx.commit().await?;
     let close = close_started.elapsed();
     let closed = periods::get(&mut *pool.acquire().await?, &period).await?;

@@ -73,6 +73,10 @@ pub struct Settings {
     /// the deployment's time zone, in which volume periods (months) begin
     /// and end.
     pub time_zone: chrono_tz::Tz,
+    /// `HAAT_PERIOD_CLOSE_MODE` (`auto`, the default, or `review`): `review`
+    /// keeps each close as a run an admin reads, then commits or discards,
+    /// before any bonus is posted.
+    pub period_close_mode: haat_domain::compensation::periods::CloseMode,
     /// `HAAT_PERIOD_CLOSE_CRON` (default `0 5 * * * *`: hourly at :05, in
     /// UTC): when workers look for an ended period to close. Seconds first.
     pub period_close_cron: cron::Schedule,
@@ -200,6 +204,7 @@ impl std::fmt::Debug for Settings {
             .field("withdrawal_multiple", &self.withdrawal_multiple)
             .field("providers", &"<secrets>")
             .field("time_zone", &self.time_zone)
+            .field("period_close_mode", &self.period_close_mode)
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
@@ -294,6 +299,11 @@ impl Settings {
         let tz = var("HAAT_TIME_ZONE").unwrap_or_else(|| "UTC".into());
         let time_zone: chrono_tz::Tz =
             tz.parse().map_err(|_| anyhow::anyhow!("HAAT_TIME_ZONE must be an IANA time zone such as Asia/Dhaka"))?;
+        let period_close_mode = match var("HAAT_PERIOD_CLOSE_MODE") {
+            None => haat_domain::compensation::periods::CloseMode::Auto,
+            Some(word) => haat_domain::compensation::periods::CloseMode::parse(&word)
+                .ok_or_else(|| anyhow::anyhow!("HAAT_PERIOD_CLOSE_MODE must be auto or review"))?,
+        };
         let period_close_cron = schedule("HAAT_PERIOD_CLOSE_CRON", "0 5 * * * *")?;
         let campaign_grace_seconds = whole("HAAT_CAMPAIGN_GRACE_SECONDS", 3600i32, 0..=30 * 86_400, "seconds")?;
         let points_expiry_cron = schedule("HAAT_POINTS_EXPIRY_CRON", "0 30 0 * * *")?;
@@ -311,6 +321,7 @@ impl Settings {
         Ok(Self {
             time_zone,
             period_close_cron,
+            period_close_mode,
             campaign_grace_seconds,
             points_expiry_cron,
             prune_cron,

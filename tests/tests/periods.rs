@@ -4,7 +4,7 @@
 
 use haat_tests::*;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// (member, bonus, amount) of every bonus paid, and the count of bonus
 /// ledger entries.
@@ -119,4 +119,107 @@ async fn three_workers_ticking_every_second_close_the_period_once() {
     .await
     .expect("ticks");
     assert_eq!(jobs, ticks);
+}
+
+/// (member, bonus, amount, reason) of a run's bonus lines.
+fn run_lines(run: &Value) -> Vec<(String, String, String, String)> {
+    let text = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+    run["bonus_lines"]
+        .as_array()
+        .expect("bonus lines")
+        .iter()
+        .map(|b| (text(&b["member_id"]), text(&b["bonus"]), text(&b["amount"]), text(&b["reason"])))
+        .collect()
+}
+
+async fn step(app: &TestApp, period: &str, action: &str) -> (StatusCode, Value) {
+    app.admin("POST", &format!("/v1/admin/periods/{period}/run/{action}"), None).await
+}
+
+#[tokio::test]
+async fn in_review_mode_a_close_waits_as_a_run_a_late_return_makes_it_stale_and_a_commit_posts_exactly_the_run() {
+    let (database_url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(database_url, pool, &[("HAAT_PERIOD_CLOSE_MODE", "review")]).await;
+    let (chain, period) = last_months_team(&app).await;
+    let close = format!("/v1/admin/periods/{period}/close");
+    assert_eq!(app.admin("POST", &close, None).await.0, StatusCode::ACCEPTED);
+    quiescent(&app.pool).await;
+
+    let (status, run) = app.admin("GET", &format!("/v1/admin/periods/{period}/run"), None).await;
+    assert_eq!(
+        (status, run["status"].as_str(), &run["stale"]),
+        (StatusCode::OK, Some("computed"), &Value::Null),
+        "{run}"
+    );
+    let id = |i: usize| chain[i]["id"].as_str().unwrap_or_default().to_owned();
+    let line = |i: usize, bonus: &str, amount: &str, reason: &str| {
+        (id(i), bonus.to_owned(), amount.to_owned(), reason.to_owned())
+    };
+    let mut expected = vec![
+        line(0, "gold_share", "15.00", "group PV 100.00 ≥ 100.00; rank gold or above; 0.01 × group BV 1500.00"),
+        line(0, "team", "100.00", "group PV 100.00 ≥ 40.00; fixed 100.00"),
+        line(1, "team", "100.00", "group PV 60.00 ≥ 40.00; fixed 100.00"),
+        line(2, "team", "100.00", "group PV 40.00 ≥ 40.00; fixed 100.00"),
+    ];
+    expected.sort();
+    assert_eq!(run_lines(&run), expected);
+    assert_eq!((run["bonuses"].as_i64(), run["bonus_total"].as_str()), (Some(4), Some("315.00")));
+    assert_eq!(bonuses_paid(&app).await, (vec![], 0), "nothing is posted before a commit");
+    assert_eq!(app.admin("GET", &format!("/v1/admin/periods/{period}"), None).await.0, StatusCode::NOT_FOUND);
+    let csv = app
+        .http
+        .get(format!("{}/v1/admin/periods/{period}/run?format=csv", app.base))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(csv.lines().count(), 5, "a header and the four lines: {csv}");
+    assert!(csv.lines().next().is_some_and(|h| h.ends_with("member_id,bonus,basis,amount,reason")), "{csv}");
+
+    // A second close while the run waits computes nothing new.
+    assert_eq!(app.admin("POST", &close, None).await.0, StatusCode::ACCEPTED);
+    quiescent(&app.pool).await;
+    let (_, again) = app.admin("GET", &format!("/v1/admin/periods/{period}/run"), None).await;
+    assert_eq!(again["id"], run["id"]);
+
+    // The last member's order comes back: the run is stale and cannot be committed.
+    let (_, orders) = app.admin("GET", &format!("/v1/members/{}/orders", id(3)), None).await;
+    let order_id = orders["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let (_, order) = app.admin("GET", &format!("/v1/orders/{order_id}"), None).await;
+    let ret = json!({"lines": [{"order_line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "changed mind"});
+    let (status, made) = app.admin("POST", &format!("/v1/orders/{order_id}/returns"), Some(&ret)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    quiescent(&app.pool).await;
+    let (status, problem) = step(&app, &period, "commit").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("volume changed")), "{problem}");
+    assert_eq!(bonuses_paid(&app).await.1, 0);
+
+    // Discarded and closed again: the new run has the new figures; committing posts exactly it.
+    let (status, discarded) = step(&app, &period, "discard").await;
+    assert_eq!((status, discarded["status"].as_str()), (StatusCode::OK, Some("discarded")));
+    assert_eq!(app.admin("POST", &close, None).await.0, StatusCode::ACCEPTED);
+    quiescent(&app.pool).await;
+    let (_, second) = app.admin("GET", &format!("/v1/admin/periods/{period}/run"), None).await;
+    assert_ne!(second["id"], run["id"]);
+    let mut expected = vec![
+        line(0, "team", "100.00", "group PV 80.00 ≥ 40.00; fixed 100.00"),
+        line(1, "team", "100.00", "group PV 40.00 ≥ 40.00; fixed 100.00"),
+    ];
+    expected.sort();
+    assert_eq!(run_lines(&second), expected);
+    let (status, committed) = step(&app, &period, "commit").await;
+    assert_eq!((status, committed["status"].as_str()), (StatusCode::OK, Some("committed")), "{committed}");
+    let mut paid =
+        vec![(id(0), "team".to_owned(), "100.00".to_owned()), (id(1), "team".to_owned(), "100.00".to_owned())];
+    paid.sort();
+    assert_eq!(bonuses_paid(&app).await, (paid, 2));
+    let (status, closed) = app.admin("GET", &format!("/v1/admin/periods/{period}"), None).await;
+    assert_eq!((status, closed["bonus_total"].as_str()), (StatusCode::OK, Some("200.00")));
+    assert_eq!(step(&app, &period, "commit").await.0, StatusCode::NOT_FOUND, "nothing waits any more");
+    assert_eq!(step(&app, &period, "discard").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
 }

@@ -36,6 +36,8 @@ pub struct WorkerState {
     pub http: reqwest::Client,
     /// The deployment's time zone (volume periods).
     pub time_zone: chrono_tz::Tz,
+    /// Whether a period close posts at once or waits for review.
+    pub period_close_mode: periods::CloseMode,
     /// How long finished jobs are kept.
     pub job_retention: chrono::Duration,
     /// When failed jobs run again.
@@ -134,7 +136,8 @@ async fn send_one(state: &WorkerState, email: &notifications::Pending) -> anyhow
 /// `close_period`: the month's ranks and bonuses, once per period.
 pub async fn close_period(job: ClosePeriod, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    let outcome = periods::close(&mut tx, &job.period, state.time_zone, Utc::now(), &state.currency).await?;
+    let mode = state.period_close_mode;
+    let outcome = periods::close(&mut tx, &job.period, state.time_zone, Utc::now(), &state.currency, mode).await?;
     tx.commit().await?;
     tracing::info!(period = job.period, ?outcome, "period close");
     Ok(())

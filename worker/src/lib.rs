@@ -195,6 +195,7 @@ pub async fn run(
         providers: std::sync::Arc::new(settings.providers.clone()),
         http: providers::client()?,
         time_zone: settings.time_zone,
+        period_close_mode: settings.period_close_mode,
         job_retention: chrono::Duration::hours(i64::from(settings.job_retention_hours)),
         retry: settings.retry,
     };

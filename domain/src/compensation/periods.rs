@@ -17,6 +17,8 @@ use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{Account, EntryKind, MemberAccount, SystemAccount};
 use crate::rules::period::{self, Node};
 
+pub mod review;
+
 /// Rows per bulk insert of member figures.
 const CHUNK: usize = 20_000;
 
@@ -46,6 +48,17 @@ pub fn bounds(period: &str, tz: Tz) -> DomainResult<(DateTime<Utc>, DateTime<Utc
     Ok((at(first)?, at(next)?))
 }
 
+crate::words::stored_words!(
+    /// How a period is closed (`HAAT_PERIOD_CLOSE_MODE`).
+    CloseMode {
+        /// Computed and posted in one go (the default).
+        Auto = "auto",
+        /// Computed and kept as a run for an admin to read, then commit
+        /// (post exactly what was shown) or discard.
+        Review = "review",
+    }
+);
+
 /// What running the close did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
@@ -58,17 +71,24 @@ pub enum Closed {
     /// Some order credited in the period has not had its volume written
     /// yet: nothing written, the next tick tries again.
     Postponed,
+    /// Review mode: the run is computed and waits for an admin.
+    Computed,
+    /// Review mode: a computed run already waits; nothing done.
+    AwaitingReview,
 }
 
 /// Closes `period` unless it is closed already. One transaction (the
-/// caller's): the `period_closes` row is claimed before anything else is
-/// written, so a concurrent close blocks on it and then finds it.
+/// caller's). In `Auto` mode the `period_closes` row is claimed before
+/// anything else is written, so a concurrent close blocks on it and then
+/// finds it; in `Review` mode the figures are stored as a run instead
+/// (`review`), and nothing is posted until an admin commits it.
 pub async fn close(
     conn: &mut PgConnection,
     period: &str,
     tz: Tz,
     now: DateTime<Utc>,
     currency: &str,
+    mode: CloseMode,
 ) -> DomainResult<Closed> {
     let (start, end) = bounds(period, tz)?;
     if now < end {
@@ -85,6 +105,19 @@ pub async fn close(
     if waiting {
         return Ok(Closed::Postponed);
     }
+    if mode == CloseMode::Review {
+        return review::compute(conn, period, tz, end, now).await;
+    }
+    if !claim(conn, period, tz).await? {
+        return Ok(Closed::Already);
+    }
+    let decided = decide(conn, period, end).await?;
+    apply(conn, period, &decided, currency, now).await?;
+    Ok(Closed::Now)
+}
+
+/// Claims the period's `period_closes` row; false when it was closed before.
+async fn claim(conn: &mut PgConnection, period: &str, tz: Tz) -> DomainResult<bool> {
     let claimed = sqlx::query_scalar!(
         "INSERT INTO period_closes (period, time_zone, members, bonuses, bonus_total) VALUES ($1, $2, 0, 0, 0)
          ON CONFLICT (period) DO NOTHING RETURNING period",
@@ -93,27 +126,141 @@ pub async fn close(
     )
     .fetch_optional(&mut *conn)
     .await?;
-    if claimed.is_none() {
-        return Ok(Closed::Already);
-    }
+    Ok(claimed.is_some())
+}
+
+/// One member's figures as a close decides them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Figure {
+    /// The member.
+    pub member_id: Uuid,
+    /// PV credited in the period.
+    #[schema(value_type = crate::money::DecimalText)]
+    pub personal_pv: Decimal,
+    /// BV credited in the period.
+    #[schema(value_type = crate::money::DecimalText)]
+    pub personal_bv: Decimal,
+    /// Own + the whole downline's PV.
+    #[schema(value_type = crate::money::DecimalText)]
+    pub group_pv: Decimal,
+    /// Own + the whole downline's BV.
+    #[schema(value_type = crate::money::DecimalText)]
+    pub group_bv: Decimal,
+    /// The rank this period's figures meet.
+    pub paid_as_rank: Option<String>,
+    /// The highest rank ever reached, this period included.
+    pub highest_rank: Option<String>,
+    /// Whether the highest rank rose in this period.
+    pub advanced: bool,
+}
+
+/// One bonus earned, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BonusLine {
+    /// Who earns it.
+    pub member_id: Uuid,
+    /// The plan's bonus name.
+    pub bonus: String,
+    /// The group BV it was computed on.
+    #[schema(value_type = crate::money::DecimalText)]
+    pub basis: Decimal,
+    /// What is paid.
+    #[schema(value_type = crate::money::DecimalText)]
+    pub amount: Decimal,
+    /// The targets met and how the amount follows (`group PV 100.00 ≥ 40.00; fixed 100.00`).
+    pub reason: String,
+}
+
+/// What one close decides before anything is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// The plan version whose ranks and bonuses applied.
+    pub plan_id: Option<Uuid>,
+    /// Members evaluated (the whole tree).
+    pub members: i32,
+    /// Every member with volume or a rank.
+    pub figures: Vec<Figure>,
+    /// Every bonus earned by a member who is not suspended.
+    pub bonuses: Vec<BonusLine>,
+}
+
+/// Reads the tree and volume of `period` and decides its figures, ranks
+/// and bonuses under the plan in effect at its end (`rules::period`).
+pub(crate) async fn decide(conn: &mut PgConnection, period: &str, end: DateTime<Utc>) -> DomainResult<Decided> {
     let plan = plans::in_effect(conn, end - chrono::Duration::microseconds(1)).await?;
     let tree = load_tree(conn, period).await?;
     let outcome = evaluate(&tree, plan.as_ref());
-    write_figures(conn, period, &tree, &outcome, plan.as_ref()).await?;
-    let (count, total) = post_bonuses(conn, period, &tree, &outcome, plan.as_ref(), currency).await?;
+    let plan = plan.as_ref();
+    let mut figures = Vec::new();
+    let mut bonuses = Vec::new();
+    for (i, o) in outcome.iter().enumerate() {
+        let highest = rank_name(plan, o.result.highest);
+        if !o.group.0.is_zero() || !o.group.1.is_zero() || highest.is_some() {
+            figures.push(Figure {
+                member_id: tree.ids[i],
+                personal_pv: tree.nodes[i].personal_pv,
+                personal_bv: tree.nodes[i].personal_bv,
+                group_pv: o.group.0,
+                group_bv: o.group.1,
+                paid_as_rank: rank_name(plan, o.result.paid_as),
+                advanced: highest.is_some() && highest != tree.previous_rank[i],
+                highest_rank: highest,
+            });
+        }
+        let Some(plan) = plan else { continue };
+        if tree.suspended[i] {
+            continue;
+        }
+        // A bonus that computes to nothing is not paid (a posting is never zero).
+        for &(b, basis, amount) in o.result.bonuses.iter().filter(|(_, _, amount)| *amount > Decimal::ZERO) {
+            let def = &plan.period_bonuses[b];
+            let how = match def.amount {
+                Some(fixed) => format!("fixed {fixed}"),
+                None => format!("{} × group BV {basis}", def.rate.unwrap_or_default()),
+            };
+            let rank = def.min_rank.as_ref().map(|r| format!("; rank {r} or above")).unwrap_or_default();
+            bonuses.push(BonusLine {
+                member_id: tree.ids[i],
+                bonus: def.name.clone(),
+                basis,
+                amount,
+                reason: format!("group PV {} ≥ {}{rank}; {how}", o.group.0, def.min_group_pv),
+            });
+        }
+    }
+    Ok(Decided {
+        plan_id: plan.map(|p| p.id),
+        members: i32::try_from(outcome.len()).unwrap_or(i32::MAX),
+        figures,
+        bonuses,
+    })
+}
+
+/// Writes what a close decided — figures, raised ranks, bonus rows and
+/// their ledger entries — and completes the period's `period_closes` row,
+/// which the caller has claimed.
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    period: &str,
+    decided: &Decided,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    write_figures(conn, period, &decided.figures).await?;
+    let (count, total) = post_bonuses(conn, period, decided, currency).await?;
     sqlx::query!(
         "UPDATE period_closes SET plan_id = $2, members = $3, bonuses = $4, bonus_total = $5, closed_at = $6
           WHERE period = $1",
         period,
-        plan.as_ref().map(|p| p.id),
-        i32::try_from(outcome.len()).unwrap_or(i32::MAX),
+        decided.plan_id,
+        decided.members,
         count,
         total,
         now
     )
     .execute(conn)
     .await?;
-    Ok(Closed::Now)
+    Ok(())
 }
 
 /// The whole tree with each member's personal volume in the period.
@@ -123,7 +270,6 @@ struct Tree {
     nodes: Vec<Node>,
     previous_rank: Vec<Option<String>>,
 }
-
 async fn load_tree(conn: &mut PgConnection, period: &str) -> DomainResult<Tree> {
     let rows = sqlx::query!("SELECT id, parent_id, status FROM members").fetch_all(&mut *conn).await?;
     let index: HashMap<Uuid, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
@@ -181,25 +327,14 @@ fn rank_name(plan: Option<&Plan>, index: Option<usize>) -> Option<String> {
     Some(plan?.ranks.get(index?)?.name.clone())
 }
 
-/// Writes the figures of members with volume or a rank, and raises stored
-/// highest ranks, in bulk statements of `CHUNK` rows.
-async fn write_figures(
-    conn: &mut PgConnection,
-    period: &str,
-    tree: &Tree,
-    outcome: &[Outcome],
-    plan: Option<&Plan>,
-) -> DomainResult<()> {
-    let rows: Vec<usize> = (0..outcome.len())
-        .filter(|&i| {
-            !outcome[i].group.0.is_zero() || !outcome[i].group.1.is_zero() || outcome[i].result.highest.is_some()
-        })
-        .collect();
-    for chunk in rows.chunks(CHUNK) {
-        let col = |f: &dyn Fn(usize) -> Decimal| chunk.iter().map(|&i| f(i)).collect::<Vec<_>>();
-        let ids: Vec<Uuid> = chunk.iter().map(|&i| tree.ids[i]).collect();
-        let paid_as: Vec<Option<String>> = chunk.iter().map(|&i| rank_name(plan, outcome[i].result.paid_as)).collect();
-        let highest: Vec<Option<String>> = chunk.iter().map(|&i| rank_name(plan, outcome[i].result.highest)).collect();
+/// Writes the figures and raises stored highest ranks, in bulk statements
+/// of `CHUNK` rows.
+async fn write_figures(conn: &mut PgConnection, period: &str, figures: &[Figure]) -> DomainResult<()> {
+    for chunk in figures.chunks(CHUNK) {
+        let col = |f: &dyn Fn(&Figure) -> Decimal| chunk.iter().map(f).collect::<Vec<_>>();
+        let ids: Vec<Uuid> = chunk.iter().map(|f| f.member_id).collect();
+        let paid_as: Vec<Option<String>> = chunk.iter().map(|f| f.paid_as_rank.clone()).collect();
+        let highest: Vec<Option<String>> = chunk.iter().map(|f| f.highest_rank.clone()).collect();
         sqlx::query!(
             "INSERT INTO member_periods (period, member_id, personal_pv, personal_bv, group_pv, group_bv,
                                          paid_as_rank, highest_rank)
@@ -207,26 +342,20 @@ async fn write_figures(
                                       $7::text[], $8::text[])",
             period,
             &ids,
-            &col(&|i| tree.nodes[i].personal_pv),
-            &col(&|i| tree.nodes[i].personal_bv),
-            &col(&|i| outcome[i].group.0),
-            &col(&|i| outcome[i].group.1),
+            &col(&|f| f.personal_pv),
+            &col(&|f| f.personal_bv),
+            &col(&|f| f.group_pv),
+            &col(&|f| f.group_bv),
             &paid_as as &[Option<String>],
             &highest as &[Option<String>]
         )
         .execute(&mut *conn)
         .await?;
     }
-    let raised: Vec<usize> = (0..outcome.len())
-        .filter(|&i| {
-            let now = rank_name(plan, outcome[i].result.highest);
-            now.is_some() && now != tree.previous_rank[i]
-        })
-        .collect();
+    let raised: Vec<&Figure> = figures.iter().filter(|f| f.advanced).collect();
     for chunk in raised.chunks(CHUNK) {
-        let ids: Vec<Uuid> = chunk.iter().map(|&i| tree.ids[i]).collect();
-        let names: Vec<String> =
-            chunk.iter().map(|&i| rank_name(plan, outcome[i].result.highest).unwrap_or_default()).collect();
+        let ids: Vec<Uuid> = chunk.iter().map(|f| f.member_id).collect();
+        let names: Vec<String> = chunk.iter().map(|f| f.highest_rank.clone().unwrap_or_default()).collect();
         sqlx::query!(
             "INSERT INTO member_ranks (member_id, highest_rank, achieved_period)
              SELECT id, name, $3 FROM unnest($1::uuid[], $2::text[]) AS t (id, name)
@@ -242,43 +371,33 @@ async fn write_figures(
     Ok(())
 }
 
-/// Pays every bonus earned (suspended members earn none), each with its row
-/// and its ledger entry `bonus:{period}:{member}:{bonus}`, into available —
-/// all in a few set statements (`ledger::bulk`).
+/// Pays every bonus decided, each with its row and its ledger entry
+/// `bonus:{period}:{member}:{bonus}`, into available — all in a few set
+/// statements (`ledger::bulk`).
 async fn post_bonuses(
     conn: &mut PgConnection,
     period: &str,
-    tree: &Tree,
-    outcome: &[Outcome],
-    plan: Option<&Plan>,
+    decided: &Decided,
     currency: &str,
 ) -> DomainResult<(i32, Decimal)> {
-    let Some(plan) = plan else { return Ok((0, Decimal::new(0, 2))) };
-    let (mut ids, mut members, mut names, mut bases, mut amounts) = (vec![], vec![], vec![], vec![], vec![]);
-    let mut transfers = Vec::new();
-    for (i, o) in outcome.iter().enumerate() {
-        if tree.suspended[i] {
-            continue;
-        }
-        // A bonus that computes to nothing is not paid (a posting is never zero).
-        for &(b, basis, amount) in o.result.bonuses.iter().filter(|(_, _, amount)| *amount > Decimal::ZERO) {
-            let name = plan.period_bonuses[b].name.clone();
-            let member_id = tree.ids[i];
-            let id = Uuid::now_v7();
-            transfers.push(Transfer {
-                idempotency_key: crate::ledger::keys::period_bonus(period, member_id, &name),
-                reference: id.to_string(),
-                from: Account::System(SystemAccount::BonusExpense),
-                to: Account::Member(member_id, MemberAccount::Available),
-                amount,
-            });
-            ids.push(id);
-            members.push(member_id);
-            names.push(name);
-            bases.push(basis);
-            amounts.push(amount);
-        }
-    }
+    let Some(plan_id) = decided.plan_id else { return Ok((0, Decimal::new(0, 2))) };
+    let lines = &decided.bonuses;
+    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
+    let transfers: Vec<Transfer> = lines
+        .iter()
+        .zip(&ids)
+        .map(|(b, id)| Transfer {
+            idempotency_key: crate::ledger::keys::period_bonus(period, b.member_id, &b.bonus),
+            reference: id.to_string(),
+            from: Account::System(SystemAccount::BonusExpense),
+            to: Account::Member(b.member_id, MemberAccount::Available),
+            amount: b.amount,
+        })
+        .collect();
+    let members: Vec<Uuid> = lines.iter().map(|b| b.member_id).collect();
+    let names: Vec<String> = lines.iter().map(|b| b.bonus.clone()).collect();
+    let bases: Vec<Decimal> = lines.iter().map(|b| b.basis).collect();
+    let amounts: Vec<Decimal> = lines.iter().map(|b| b.amount).collect();
     sqlx::query!(
         "INSERT INTO period_bonuses (id, period, member_id, bonus, basis, amount, plan_id)
          SELECT i, $2, m, n, b, a, $7 FROM unnest($1::uuid[], $3::uuid[], $4::text[], $5::numeric[], $6::numeric[])
@@ -289,7 +408,7 @@ async fn post_bonuses(
         &names,
         &bases,
         &amounts,
-        plan.id
+        plan_id
     )
     .execute(&mut *conn)
     .await?;
