@@ -10,7 +10,9 @@
 //!
 //! Before all that it cascades 200,000 more seeded orders for real and times
 //! the audit over them (every check, and the cascade re-run alone):
-//! `--audit-orders 0` skips it, `--only audit` stops after it.
+//! `--audit-orders 0` skips it, `--only audit` stops after it. Then the
+//! real api serves every finance report over that month, JSON and CSV,
+//! timed, with its peak memory (`--only reports` stops after that).
 //!
 //! `scripts/bench` (release build of every program, then
 //! `target/release/haat-bench --members 1000000 --purchases 200000 --campaign-purchases 100000`;
@@ -21,6 +23,7 @@ mod audit;
 mod load;
 mod pgbench;
 mod procs;
+mod reports;
 
 use std::time::{Duration, Instant};
 
@@ -86,11 +89,11 @@ fn args() -> Result<Args> {
             "--lag-rate" => a.load.lag_rate = u32::try_from(n()?.max(1))?,
             "--products" => a.load.products = n()?.max(1),
             "--audit-orders" => a.audit_orders = n()?,
-            "--only" if value == "audit" => a.only = Some(value),
+            "--only" if value == "audit" || value == "reports" => a.only = Some(value),
             _ => bail!(
                 "unknown flag {flag}: expected --members, --purchases, --campaign-purchases, --clients, --seconds, \
                  --orders, --webhook-rate, --lag-rate, --products or --audit-orders, each with a whole number, \
-                 or --only audit"
+                 or --only audit|reports"
             ),
         }
     }
@@ -158,6 +161,11 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
         println!("| figure | value |");
         println!("| --- | --- |");
         audit::print(&figures);
+        if args.only.as_deref() == Some("audit") {
+            return Ok(());
+        }
+        let (served, started_kib) = reports::run(url, everyone[1]).await?;
+        reports::print(&served, started_kib);
         if args.only.is_some() {
             return Ok(());
         }
