@@ -107,8 +107,13 @@ pub async fn read_only(conn: &mut PgConnection) -> haat_domain::error::DomainRes
 }
 
 /// Makes the caller's transaction one read-only snapshot (repeatable read),
-/// so every query of a report sees the same committed state.
+/// so every query of a report sees the same committed state, and plans each
+/// of its queries for the parameters it is given: a report's statement is
+/// prepared once per connection, and the generic plan Postgres moves to
+/// after a few runs cannot use an index behind `($n IS NULL OR col = $n)`
+/// (a member's earnings went from 0.00 s to 2.92 s on its sixth run).
 pub async fn snapshot(conn: &mut PgConnection) -> haat_domain::error::DomainResult<()> {
-    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(conn).await?;
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *conn).await?;
+    sqlx::query!("SET LOCAL plan_cache_mode = force_custom_plan").execute(conn).await?;
     Ok(())
 }

@@ -680,3 +680,76 @@ async fn a_member_reads_its_own_earnings_and_another_members_are_not_found() {
         assert_eq!(app.call("GET", &path, &token, None).await.0, StatusCode::FORBIDDEN, "{admin_only}");
     }
 }
+
+#[tokio::test]
+async fn points_credited_spent_and_expired_show_in_the_credit_bucket_and_the_reports_to_the_paisa() {
+    let app = TestApp::spawn().await;
+    let mut plan = five_level_plan(7);
+    plan["order_cashback_rate"] = json!("0.02");
+    plan["order_cashback_reward"] = json!("credit");
+    plan["points_expiry_days"] = json!(30);
+    app.create_plan(plan).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let soap = app.create_product("SOAP-1", "100.00", "50.00", 100).await;
+    let chain = app.create_chain(2).await;
+    let t0 = boundary(&app).await;
+
+    // Points of 2%: 9.00 and 2.00, held a week like the sponsor's 30.00 and 5.00.
+    // Delivered one after the other, so the tea's lot is the older (spent first).
+    let older = app.place_order(&chain[1], &tea, 1, "cod").await;
+    app.send_event("couriers", &delivered_event(&older)).await;
+    wallet_reaches(&app, &chain[0], "pending", "30.00").await;
+    let newer = app.place_order(&chain[1], &soap, 1, "cod").await;
+    app.send_event("couriers", &delivered_event(&newer)).await;
+    wallet_reaches(&app, &chain[0], "pending", "35.00").await;
+    let_days_pass(&app, 8).await;
+    wallet_reaches(&app, &chain[1], "credit", "11.00").await;
+    // 5.00 of it spent at checkout (out of the older lot); that order earns 2.00 more, held.
+    let mut body = order_body(&chain[1], &soap, 1, "cod");
+    body["store_credit"] = json!("5.00");
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, third) = app
+        .call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", &key)])
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{third}");
+    app.send_event("couriers", &delivered_event(&third)).await;
+    wallet_reaches(&app, &chain[0], "pending", "5.00").await;
+    // The older lot's 4.00 left expire.
+    sqlx::query("UPDATE order_rewards SET expires_at = now() - interval '1 second' WHERE order_id = $1::uuid")
+        .bind(older["id"].as_str())
+        .execute(&app.pool)
+        .await
+        .expect("let the older lot age");
+    assert_eq!(app.admin("POST", "/v1/admin/loyalty/expire", None).await.0, StatusCode::ACCEPTED);
+    wallet_reaches(&app, &chain[1], "credit", "2.00").await;
+    let t1 = boundary(&app).await;
+
+    let report = liabilities(&app, t0, t1).await;
+    assert_eq!(
+        figures(&report),
+        [
+            bucket("pending", "0.00", &[("commission", "40.00"), ("release", "-35.00")], "5.00"),
+            bucket("available", "0.00", &[("release", "35.00")], "35.00"),
+            bucket("reserved", "0.00", &[], "0.00"),
+            bucket(
+                "credit",
+                "0.00",
+                &[("order_points", "11.00"), ("points_expired", "-4.00"), ("store_credit_spent", "-5.00")],
+                "2.00"
+            ),
+        ]
+    );
+    let by_kind = commissions(&app, "kind").await;
+    assert_eq!(
+        commission_rows(&by_kind["rows"]),
+        [
+            texts(&["level", "40.00", "35.00", "0.00", "0.00", "0.00", "0.000000", "40.00"]),
+            texts(&["order_reward", "11.00", "0.00", "0.00", "0.00", "0.00", "0.000000", "11.00"]),
+        ]
+    );
+    let by_day = sales(&app, "category").await;
+    assert_eq!(
+        sales_rows(&by_day["rows"]),
+        [texts(&["grocery", "3", "3", "650.00", "0.00", "5.00", "0.00", "645.00", "60.00", "400.00"])]
+    );
+}
