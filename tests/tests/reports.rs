@@ -753,3 +753,61 @@ async fn points_credited_spent_and_expired_show_in_the_credit_bucket_and_the_rep
         [texts(&["grocery", "3", "3", "650.00", "0.00", "5.00", "0.00", "645.00", "60.00", "400.00"])]
     );
 }
+
+#[tokio::test]
+async fn a_campaign_payout_is_cashback_accrued_and_a_pending_movement_in_the_reports() {
+    use haat_domain::seed::{self, SeedMember, SeedPurchase};
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let body = json!({"sku": "COURSE-A", "name": "COURSE-A", "category": "courses", "price": "1500.00", "pv": "1.00",
+                      "bv": "1.00", "stock": 1000, "commissionable": true});
+    let (status, course) = app.admin("POST", "/v1/admin/products", Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{course}");
+    // Three buyers, one unit each, credited inside the campaign's window (seeded).
+    let root = SeedMember { id: uuid::Uuid::now_v7(), parent_id: None };
+    let buyers: Vec<SeedMember> =
+        (0..3).map(|_| SeedMember { id: uuid::Uuid::now_v7(), parent_id: Some(root.id) }).collect();
+    let mut rows = vec![root.clone()];
+    rows.extend(buyers.iter().cloned());
+    let plan: uuid::Uuid = sqlx::query_scalar("SELECT id FROM plans LIMIT 1").fetch_one(&app.pool).await.expect("plan");
+    let product: uuid::Uuid = course["id"].as_str().and_then(|s| s.parse().ok()).expect("product id");
+    let now = Utc::now();
+    let purchases: Vec<SeedPurchase> = buyers
+        .iter()
+        .map(|b| SeedPurchase { buyer_id: b.id, quantity: 1, credited_at: now - chrono::Duration::days(2) })
+        .collect();
+    let mut conn = app.pool.acquire().await.expect("connection");
+    seed::members(&mut conn, &rows, "BDT").await.expect("members");
+    seed::credited_orders(&mut conn, product, plan, &purchases, chrono_tz::UTC, "BDT", true).await.expect("orders");
+    drop(conn);
+    let t0 = boundary(&app).await;
+
+    // Reached: 10% of 1,500.00 to each buyer, held in pending.
+    let campaign = json!({"name": "Course launch", "scope": {"kind": "product", "product_id": course["id"]},
+        "starts_at": (now - chrono::Duration::days(3)).to_rfc3339(), "ends_at": (now - chrono::Duration::hours(2)).to_rfc3339(),
+        "time_zone": "Asia/Dhaka", "settle_at": null, "rate": "0.10", "trigger": "reached", "min_units": 3,
+        "max_units": 100, "min_value": null, "max_value": null, "per_buyer_limit": 1, "reward": "cash", "budget": null});
+    let (status, c) = app.admin("POST", "/v1/admin/campaigns", Some(&campaign)).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    eventually("the campaign settled", || async {
+        let (_, got) =
+            app.admin("GET", &format!("/v1/admin/campaigns/{}", c["id"].as_str().unwrap_or_default()), None).await;
+        (got["status"] == "settled").then_some(())
+    })
+    .await;
+    let t1 = boundary(&app).await;
+
+    let report = liabilities(&app, t0, t1).await;
+    assert_eq!(figures(&report)[0], bucket("pending", "0.00", &[("cashback", "450.00")], "450.00"));
+    let path = format!(
+        "/v1/admin/reports/commissions?from={}&to={}&group_by=kind",
+        urlencode(&t0.to_rfc3339()),
+        urlencode(&t1.to_rfc3339())
+    );
+    let (status, by_kind) = app.admin("GET", &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{by_kind}");
+    assert_eq!(
+        commission_rows(&by_kind["rows"]),
+        [texts(&["cashback", "450.00", "0.00", "0.00", "0.00", "0.00", "0.000000", "450.00"])]
+    );
+}
