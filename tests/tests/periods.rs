@@ -223,3 +223,30 @@ async fn in_review_mode_a_close_waits_as_a_run_a_late_return_makes_it_stale_and_
     assert_eq!(step(&app, &period, "discard").await.0, StatusCode::NOT_FOUND);
     assert_eq!(ledger_totals(&app.pool).await, (rust_decimal::Decimal::ZERO, 0));
 }
+
+#[tokio::test]
+async fn a_close_answers_its_job_whose_outcome_the_admin_reads_once_it_has_run() {
+    let app = TestApp::spawn().await;
+    let (_, period) = last_months_team(&app).await;
+    let close = format!("/v1/admin/periods/{period}/close");
+    let (status, queued) = app.admin("POST", &close, None).await;
+    assert_eq!((status, queued["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")), "{queued}");
+    let job = queued["job_id"].as_str().unwrap_or_default().to_owned();
+    let done = eventually("the close job done", || async {
+        let (_, j) = app.admin("GET", &format!("/v1/admin/jobs/{job}"), None).await;
+        (j["status"] == "Done").then_some(j)
+    })
+    .await;
+    assert_eq!(done["key"].as_str().map(|k| k.starts_with(&format!("close_period:{period}:"))), Some(true), "{done}");
+    assert_eq!(done["result"], json!({"period": period, "outcome": "Now"}));
+    // Asked again: another job, which finds the period closed.
+    let (_, again) = app.admin("POST", &close, None).await;
+    let second = again["job_id"].as_str().unwrap_or_default().to_owned();
+    assert_ne!(second, job);
+    let repeat = eventually("the second close job done", || async {
+        let (_, j) = app.admin("GET", &format!("/v1/admin/jobs/{second}"), None).await;
+        (j["status"] == "Done").then_some(j)
+    })
+    .await;
+    assert_eq!(repeat["result"]["outcome"], "Already");
+}

@@ -720,9 +720,12 @@ async fn points_credited_spent_and_expired_show_in_the_credit_bucket_and_the_rep
         .execute(&app.pool)
         .await
         .expect("let the older lot age");
-    assert_eq!(app.admin("POST", "/v1/admin/loyalty/expire", None).await.0, StatusCode::ACCEPTED);
+    let (status, queued) = app.admin("POST", "/v1/admin/loyalty/expire", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
     wallet_reaches(&app, &chain[1], "credit", "2.00").await;
     let t1 = boundary(&app).await;
+    let job = format!("/v1/admin/jobs/{}", queued["job_id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("GET", &job, None).await.1["result"], json!({"lots_expired": 1}));
 
     let report = liabilities(&app, t0, t1).await;
     assert_eq!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use haat_domain::jobs::{
     CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpireOrder,
-    ExpirePoints, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
+    ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
 };
 use haat_domain::{
     compensation::commissions, compensation::periods, integrations::webhooks, notifications, orders::reversals,
@@ -138,6 +138,8 @@ pub async fn close_period(job: ClosePeriod, state: Data<WorkerState>) -> Result<
     let mut tx = state.pool.begin().await?;
     let mode = state.period_close_mode;
     let outcome = periods::close(&mut tx, &job.period, state.time_zone, Utc::now(), &state.currency, mode).await?;
+    let result = serde_json::json!({"period": job.period, "outcome": format!("{outcome:?}")});
+    haat_domain::jobs::admin::record_result(&mut tx, &job.key(), &result).await?;
     tx.commit().await?;
     tracing::info!(period = job.period, ?outcome, "period close");
     Ok(())
@@ -166,6 +168,7 @@ pub async fn campaign(job: CampaignTask, state: Data<WorkerState>) -> Result<(),
 pub async fn expire_points(job: ExpirePoints, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
     let expired = loyalty::expire_points(&mut tx, Utc::now(), &state.currency).await?;
+    haat_domain::jobs::admin::record_result(&mut tx, &job.key(), &serde_json::json!({"lots_expired": expired})).await?;
     tx.commit().await?;
     tracing::info!(tick = job.tick, expired, "points expiry");
     Ok(())

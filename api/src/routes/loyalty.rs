@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures::FutureExt;
-use haat_domain::jobs::{self, ExpirePoints};
+use haat_domain::jobs::ExpirePoints;
 use haat_domain::rewards::loyalty::Standing;
 use haat_domain::{network::members, rewards::loyalty};
 use serde_json::Value;
 
-use super::{Queued, Routes, queued};
+use super::{Queued, Routes};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, PathId};
@@ -38,16 +38,12 @@ async fn standing(State(state): State<AppState>, auth: Auth, PathId(id): PathId<
 
 /// Runs the points expiry now (admin).
 #[utoipa::path(post, path = "/v1/admin/loyalty/expire", tag = "loyalty",
-    responses((status = 202, description = "The points expiry job is queued", body = Queued)))]
+    responses((status = 202, description = "The points expiry job is queued; `GET /v1/admin/jobs/{job_id}` shows what it did", body = Queued)))]
 async fn expire(State(state): State<AppState>, auth: Auth, post: PostRequest) -> ApiResult<Response> {
     auth.require_admin()?;
     let job = ExpirePoints { tick: chrono::Utc::now().timestamp_millis() };
     idem::post(&state, &auth, &post, &[], move |tx| {
-        async move {
-            jobs::enqueue(tx, &job, None).await?;
-            Ok((StatusCode::ACCEPTED, queued()?))
-        }
-        .boxed()
+        async move { Ok((StatusCode::ACCEPTED, super::enqueue_and_answer(tx, &job).await?)) }.boxed()
     })
     .await
 }

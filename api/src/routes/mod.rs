@@ -45,17 +45,31 @@ pub struct ListOf<T> {
     next_cursor: Option<String>,
 }
 
-/// The answer of a request whose work a job does: `{"status": "queued"}`.
+/// The answer of a request whose work a job does: `{"status": "queued"}`,
+/// with the job's id where the job reports what it did
+/// (`GET /v1/admin/jobs/{id}`).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Queued {
     /// Always `queued`.
     #[schema(pattern = "^queued$")]
     pub status: &'static str,
+    /// The job, for `GET /v1/admin/jobs/{id}` (status, attempts, result).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
 }
 
 /// [`Queued`], as its JSON value.
 pub fn queued() -> ApiResult<Value> {
-    to_json(&Queued { status: "queued" })
+    to_json(&Queued { status: "queued", job_id: None })
+}
+
+/// Enqueues `job` in the caller's transaction and answers [`Queued`] with
+/// its id (an identical job enqueued before is the one answered).
+pub async fn enqueue_and_answer<J: haat_domain::jobs::Job>(tx: &mut PgConnection, job: &J) -> DomainResult<Value> {
+    haat_domain::jobs::enqueue(tx, job, None).await?;
+    let id = haat_domain::jobs::admin::id_of(tx, J::QUEUE, &job.key()).await?;
+    serde_json::to_value(Queued { status: "queued", job_id: Some(id) })
+        .map_err(|e| haat_domain::DomainError::Internal(e.into()))
 }
 
 /// What each resource module's `router()` gives: its routes together with

@@ -11,7 +11,7 @@ use futures::FutureExt;
 use haat_domain::compensation::periods;
 use haat_domain::compensation::periods::PeriodView;
 use haat_domain::compensation::periods::review::{self, RunView};
-use haat_domain::jobs::{self, ClosePeriod};
+use haat_domain::jobs::{self, ClosePeriod, Job};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -40,6 +40,9 @@ struct PeriodQueued {
     /// Always `queued`.
     #[schema(pattern = "^queued$")]
     status: &'static str,
+    /// The close job, for `GET /v1/admin/jobs/{id}` (status, attempts, and
+    /// its outcome once run).
+    job_id: String,
 }
 
 /// A closed period (admin).
@@ -68,7 +71,8 @@ async fn close(
     idem::post(&state, &auth, &post, &[], move |tx| {
         async move {
             jobs::enqueue(tx, &job, None).await?;
-            Ok((StatusCode::ACCEPTED, to_json(&PeriodQueued { period, status: "queued" })?))
+            let job_id = jobs::admin::id_of(tx, ClosePeriod::QUEUE, &job.key()).await?;
+            Ok((StatusCode::ACCEPTED, to_json(&PeriodQueued { period, status: "queued", job_id })?))
         }
         .boxed()
     })

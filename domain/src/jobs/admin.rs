@@ -73,6 +73,34 @@ pub struct JobView {
     pub last_result: Option<serde_json::Value>,
     /// The payload (ids only).
     pub args: Option<serde_json::Value>,
+    /// What the job did, for the jobs that record it (a period close, a
+    /// points expiry); null until it has run, and in lists.
+    pub result: Option<serde_json::Value>,
+}
+
+/// Records what the job with `key` did, in the job's own transaction (so
+/// it commits with the work; a retried job overwrites it).
+pub async fn record_result(conn: &mut PgConnection, key: &str, result: &serde_json::Value) -> DomainResult<()> {
+    sqlx::query!(
+        "INSERT INTO job_results (job_key, result) VALUES ($1, $2)
+         ON CONFLICT (job_key) DO UPDATE SET result = excluded.result, finished_at = now()",
+        key,
+        result
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The id of the job row with `key` in `queue` (just enqueued, or found).
+pub async fn id_of(conn: &mut PgConnection, queue: &str, key: &str) -> DomainResult<String> {
+    let row = sqlx::query("SELECT id FROM apalis.jobs WHERE job_type = $1 AND idempotency_key = $2")
+        .bind(queue)
+        .bind(key)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(DomainError::NotFound("job"))?;
+    Ok(row.try_get("id")?)
 }
 
 const COLUMNS: &str =
@@ -94,6 +122,7 @@ fn view(row: &sqlx::postgres::PgRow) -> DomainResult<JobView> {
         done_at: row.try_get("done_at")?,
         last_result: row.try_get("last_result")?,
         args: args.and_then(|a| serde_json::from_slice(&a).ok()),
+        result: None,
     })
 }
 
@@ -138,10 +167,15 @@ pub fn parse_queue(name: &str) -> DomainResult<Queue> {
 /// One job by its id: its status, attempts and last result.
 pub async fn get(conn: &mut PgConnection, id: &str) -> DomainResult<JobView> {
     let sql = format!("SELECT {COLUMNS} FROM apalis.jobs WHERE id = $1");
-    match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await? {
-        Some(row) => view(&row),
-        None => Err(DomainError::NotFound("job")),
+    let mut job = match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *conn).await? {
+        Some(row) => view(&row)?,
+        None => return Err(DomainError::NotFound("job")),
+    };
+    if let Some(key) = &job.key {
+        job.result =
+            sqlx::query_scalar!("SELECT result FROM job_results WHERE job_key = $1", key).fetch_optional(conn).await?;
     }
+    Ok(job)
 }
 
 /// Puts a dead job back to run now with a fresh set of attempts. Anything
@@ -183,7 +217,10 @@ pub async fn prune(conn: &mut PgConnection, before: DateTime<Utc>) -> DomainResu
         .rows_affected();
         pruned += deleted;
         if deleted < 10_000 {
-            return Ok(pruned);
+            break;
         }
     }
+    // What those jobs reported goes with them.
+    sqlx::query!("DELETE FROM job_results WHERE finished_at < $1", before).execute(conn).await?;
+    Ok(pruned)
 }
