@@ -62,19 +62,6 @@ fn bucket(
     (account.into(), opening.into(), moves, closing.into())
 }
 
-async fn withdraw(app: &TestApp, member: &Value, key: &str, pay: bool) {
-    let path = format!("/v1/members/{}/withdrawals", member["id"].as_str().unwrap_or_default());
-    let body = json!({"amount": "500.00", "method": "bkash", "account": "01711000000"}).to_string();
-    let (status, w) = app.call_with("POST", &path, &app.admin_token, Some(body), &[("idempotency-key", key)]).await;
-    assert_eq!(status, StatusCode::CREATED, "{w}");
-    let step = |action: &str| format!("/v1/admin/withdrawals/{}/{action}", w["id"].as_str().unwrap_or_default());
-    assert_eq!(app.admin("POST", &step("approve"), None).await.0, StatusCode::OK);
-    if pay {
-        let paid = app.admin("POST", &step("paid"), Some(&json!({"reference": "BKASH-TRX-1"}))).await;
-        assert_eq!(paid.0, StatusCode::OK, "{}", paid.1);
-    }
-}
-
 /// Σ of the members' cached balances by bucket: kept by every posting's
 /// transaction, independently of the report's sums over postings.
 async fn cached_balances(app: &TestApp) -> Vec<(String, Decimal)> {
@@ -108,8 +95,8 @@ async fn the_liabilities_roll_forward_balances_to_the_paisa_over_three_consecuti
     let t2 = boundary(&app).await;
 
     // Withdrawn: one paid out, one approved and still reserved.
-    withdraw(&app, &chain[1], "w-1", true).await;
-    withdraw(&app, &chain[0], "w-2", false).await;
+    withdrawal(&app, &chain[1], "500.00", "bkash", "paid").await;
+    withdrawal(&app, &chain[0], "500.00", "bkash", "approved").await;
     let t3 = boundary(&app).await;
 
     let first = liabilities(&app, t0, t1).await;

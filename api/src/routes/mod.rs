@@ -63,13 +63,18 @@ pub fn queued() -> ApiResult<Value> {
     to_json(&Queued { status: "queued", job_id: None })
 }
 
-/// Enqueues `job` in the caller's transaction and answers [`Queued`] with
-/// its id (an identical job enqueued before is the one answered).
-pub async fn enqueue_and_answer<J: haat_domain::jobs::Job>(tx: &mut PgConnection, job: &J) -> DomainResult<Value> {
+/// Enqueues `job` in the caller's transaction and returns its id (an
+/// identical job enqueued before is the one answered), for
+/// `GET /v1/admin/jobs/{id}`.
+pub async fn enqueue_for_id<J: haat_domain::jobs::Job>(tx: &mut PgConnection, job: &J) -> DomainResult<String> {
     haat_domain::jobs::enqueue(tx, job, None).await?;
-    let id = haat_domain::jobs::admin::id_of(tx, J::QUEUE, &job.key()).await?;
-    serde_json::to_value(Queued { status: "queued", job_id: Some(id) })
-        .map_err(|e| haat_domain::DomainError::Internal(e.into()))
+    haat_domain::jobs::admin::id_of(tx, J::QUEUE, &job.key()).await
+}
+
+/// [`enqueue_for_id`], answered as [`Queued`] with the id.
+pub async fn enqueue_and_answer<J: haat_domain::jobs::Job>(tx: &mut PgConnection, job: &J) -> DomainResult<Value> {
+    let job_id = Some(enqueue_for_id(tx, job).await?);
+    serde_json::to_value(Queued { status: "queued", job_id }).map_err(|e| haat_domain::DomainError::Internal(e.into()))
 }
 
 /// What each resource module's `router()` gives: its routes together with

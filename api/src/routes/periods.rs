@@ -11,7 +11,7 @@ use futures::FutureExt;
 use haat_domain::compensation::periods;
 use haat_domain::compensation::periods::PeriodView;
 use haat_domain::compensation::periods::review::{self, RunView};
-use haat_domain::jobs::{self, ClosePeriod, Job};
+use haat_domain::jobs::ClosePeriod;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -70,8 +70,7 @@ async fn close(
     let job = ClosePeriod { period: period.clone(), tick: chrono::Utc::now().timestamp_millis() };
     idem::post(&state, &auth, &post, &[], move |tx| {
         async move {
-            jobs::enqueue(tx, &job, None).await?;
-            let job_id = jobs::admin::id_of(tx, ClosePeriod::QUEUE, &job.key()).await?;
+            let job_id = super::enqueue_for_id(tx, &job).await?;
             Ok((StatusCode::ACCEPTED, to_json(&PeriodQueued { period, status: "queued", job_id })?))
         }
         .boxed()

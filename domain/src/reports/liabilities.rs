@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -67,8 +66,7 @@ pub struct Liabilities {
 /// repeatable-read transaction so its three sums see one snapshot.
 pub async fn roll_forward(conn: &mut PgConnection, interval: &Interval, currency: &str) -> DomainResult<Liabilities> {
     let as_of = super::as_of(conn).await?;
-    let opening = balances_at(conn, interval.from, currency).await?;
-    let closing = balances_at(conn, interval.to, currency).await?;
+    let (opening, closing) = balances_at_both_ends(conn, interval, currency).await?;
     let mut movements = movements(conn, interval, currency).await?;
     let mut accounts = Vec::with_capacity(BUCKETS.len());
     for account in BUCKETS {
@@ -94,23 +92,30 @@ pub async fn roll_forward(conn: &mut PgConnection, interval: &Interval, currency
     Ok(Liabilities { heading: interval.heading(currency, as_of), accounts, total })
 }
 
-/// Σ of the members' postings before `at`, by bucket.
-async fn balances_at(
+/// Σ of the members' postings before `from` and before `to`, by bucket:
+/// two sums over one read of the postings.
+async fn balances_at_both_ends(
     conn: &mut PgConnection,
-    at: DateTime<Utc>,
+    interval: &Interval,
     currency: &str,
-) -> DomainResult<BTreeMap<MemberAccount, Money>> {
+) -> DomainResult<(BTreeMap<MemberAccount, Money>, BTreeMap<MemberAccount, Money>)> {
     let rows = sqlx::query!(
-        r#"SELECT a.kind AS "account: MemberAccount", coalesce(sum(p.amount), 0) AS "amount!"
+        r#"SELECT a.kind AS "account: MemberAccount",
+                  coalesce(sum(p.amount) FILTER (WHERE p.created_at < $1), 0) AS "opening!",
+                  coalesce(sum(p.amount), 0) AS "closing!"
              FROM postings p JOIN accounts a ON a.id = p.account_id
-            WHERE a.member_id IS NOT NULL AND a.currency = $2 AND p.created_at < $1
+            WHERE a.member_id IS NOT NULL AND a.currency = $3 AND p.created_at < $2
             GROUP BY a.kind"#,
-        at,
+        interval.from,
+        interval.to,
         currency
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.account, Money(in_minor_units(r.amount)))).collect())
+    let at = |d| Money(in_minor_units(d));
+    let opening = rows.iter().map(|r| (r.account, at(r.opening))).collect();
+    let closing = rows.iter().map(|r| (r.account, at(r.closing))).collect();
+    Ok((opening, closing))
 }
 
 /// The net of the members' postings in the interval by bucket and entry kind.
