@@ -24,35 +24,47 @@ pub fn wanted(format: Option<&str>, headers: &HeaderMap) -> ApiResult<bool> {
     }
 }
 
-/// The file: `header` after `interval_start,interval_end`, then each row
-/// after the interval's bounds (RFC 3339 in the report's zone).
-pub fn attachment<I>(report: &str, interval: &Interval, header: &[&str], rows: I) -> ApiResult<Response>
-where
-    I: IntoIterator<Item = Vec<String>>,
-{
+/// The first two columns of every row.
+pub const BOUNDS: [&str; 2] = ["interval_start", "interval_end"];
+
+/// The interval's bounds as every row starts: RFC 3339 in the report's zone.
+pub fn bounds(interval: &Interval) -> [String; 2] {
     let zone = interval.time_zone;
-    let start = interval.from.with_timezone(&zone).to_rfc3339();
-    let end = interval.to.with_timezone(&zone).to_rfc3339();
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let bounds = ["interval_start", "interval_end"];
-    out.write_record(bounds.iter().chain(header)).map_err(internal)?;
-    for row in rows {
-        out.write_record([start.as_str(), end.as_str()].into_iter().chain(row.iter().map(String::as_str)))
-            .map_err(internal)?;
-    }
-    let body = out.into_inner().map_err(|e| internal(e.into_error()))?;
+    [interval.from.with_timezone(&zone).to_rfc3339(), interval.to.with_timezone(&zone).to_rfc3339()]
+}
+
+/// The content type and the attachment's name: the report, its interval
+/// and its time zone (`sales_by_day_2026-11-01T0000_2026-12-01T0000_Asia-Dhaka.csv`).
+pub fn file_headers(report: &str, interval: &Interval) -> ApiResult<Vec<(header::HeaderName, HeaderValue)>> {
+    let zone = interval.time_zone;
     let stamp = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&zone).format("%Y-%m-%dT%H%M").to_string();
     let name =
         format!("{report}_{}_{}_{}.csv", stamp(interval.from), stamp(interval.to), zone.name().replace('/', "-"));
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).map_err(internal)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(vec![
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+        (header::CONTENT_DISPOSITION, disposition),
+    ])
+}
+
+/// A small report's whole file: `header` after the bounds, then each row
+/// after the interval's bounds.
+pub fn attachment<I>(report: &str, interval: &Interval, header: &[&str], rows: I) -> ApiResult<Response>
+where
+    I: IntoIterator<Item = Vec<String>>,
+{
+    let bounds = bounds(interval);
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(BOUNDS.iter().chain(header)).map_err(internal)?;
+    for row in rows {
+        out.write_record(bounds.iter().chain(row.iter())).map_err(internal)?;
+    }
+    let body = out.into_inner().map_err(|e| internal(e.into_error()))?;
+    let mut response = body.into_response();
+    for (name, value) in file_headers(report, interval)? {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 fn internal(e: impl Into<anyhow::Error>) -> ApiError {

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod http_metrics;
 pub mod idem;
 pub mod openapi;
+pub mod report_stream;
 pub mod routes;
 
 use std::sync::Arc;

@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use serde::Serialize;
 
 use crate::error::{DomainResult, Problems};
@@ -117,6 +119,41 @@ pub(crate) fn groups_and_total<R>(found: impl IntoIterator<Item = (bool, R)>) ->
     let total =
         total.ok_or_else(|| crate::error::DomainError::Internal(anyhow::anyhow!("the totals row is missing")))?;
     Ok((groups, total))
+}
+
+/// A grouped report's row as it is read: one group, or the totals (which
+/// such a report reads last, after every group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grouped<R> {
+    /// One group's figures.
+    Group(R),
+    /// Every group's figures.
+    Total(R),
+}
+
+impl<R> Grouped<R> {
+    /// A row of a `GROUPING SETS ((key), ())` query, marked whether it is
+    /// the grand total.
+    pub fn of(is_total: bool, row: R) -> Self {
+        if is_total { Self::Total(row) } else { Self::Group(row) }
+    }
+}
+
+/// The rows of a grouped report read one at a time from the database, so a
+/// caller can send them on without holding them all (a report by member
+/// has a row per member who earned).
+pub type RowStream<'c, R> = BoxStream<'c, DomainResult<Grouped<R>>>;
+
+/// Reads a grouped report's rows whole: its groups and its totals.
+pub async fn collect<R>(mut rows: RowStream<'_, R>) -> DomainResult<(Vec<R>, R)> {
+    let mut found = Vec::new();
+    while let Some(row) = rows.next().await {
+        found.push(match row? {
+            Grouped::Group(r) => (false, r),
+            Grouped::Total(r) => (true, r),
+        });
+    }
+    groups_and_total(found)
 }
 
 /// A date (`2026-11-01`: its first instant in `zone`) or an RFC 3339 time.

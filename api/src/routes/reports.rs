@@ -12,20 +12,20 @@ use haat_domain::error::DomainResult;
 use haat_domain::ids::{MemberId, TypedId};
 use haat_domain::network::members;
 use haat_domain::reports::Interval;
-use haat_domain::reports::commissions::{self, CommissionGroup, Commissions, TopEarners};
+use haat_domain::reports::commissions::{self, CommissionGroup, CommissionRow, Commissions, TopEarners};
 use haat_domain::reports::liabilities::{self, Liabilities};
 use haat_domain::reports::payouts::{self, PayoutGroup, Payouts};
 use haat_domain::reports::ranks::{self, RankAdvancement};
-use haat_domain::reports::sales::{self, Sales, SalesGroup};
+use haat_domain::reports::sales::{self, Sales, SalesGroup, SalesRow};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::Routes;
 use crate::AppState;
-use crate::csv_export;
 use crate::error::ApiError;
 use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, PathId, Query};
+use crate::{csv_export, report_stream};
 use utoipa_axum::routes;
 
 /// Report routes.
@@ -83,6 +83,17 @@ impl Asked {
             state.settings.time_zone,
         )?;
         Ok(Self { interval, csv: csv_export::wanted(range.format.as_deref(), headers)? })
+    }
+
+    /// How a streamed report is answered: CSV named `name`, or JSON.
+    fn shape<R>(
+        &self,
+        name: String,
+        group_by: &'static str,
+        header: &'static [&'static str],
+        record: fn(&R) -> Vec<String>,
+    ) -> report_stream::Shape<R> {
+        report_stream::Shape { name, group_by, header, record, csv: self.csv.then_some(self.interval) }
     }
 
     /// The answer: `report` as JSON, or `rows` under `header` as a CSV file
@@ -154,16 +165,22 @@ async fn sales_report(
     let asked = Asked::admin(&state, &auth, &range, &headers)?;
     let group_by = SalesGroup::parse_param(grouping.group_by.as_deref())?;
     let (interval, currency) = (asked.interval, state.settings.currency.clone());
-    let report =
-        in_snapshot(&state, |c| async move { sales::sales(c, &interval, group_by, &currency).await }.boxed()).await?;
-    let header = ["key", "orders", "units", "gross", "discounts", "store_credit", "refunds", "net", "pv", "bv"];
-    let rows = report.rows.iter().map(|r| {
-        let mut row = vec![r.key.clone().unwrap_or_default(), r.orders.to_string(), r.units.to_string()];
-        row.extend([r.gross, r.discounts, r.store_credit, r.refunds, r.net].map(|m| m.to_string()));
-        row.extend([r.pv.to_string(), r.bv.to_string()]);
-        row
-    });
-    asked.answer(&report, &format!("sales_by_{}", group_by.as_str()), &header, rows)
+    let shape = asked.shape(format!("sales_by_{}", group_by.as_str()), group_by.as_str(), SALES_HEADER, sales_record);
+    report_stream::respond(&state.reads, shape, move |c| {
+        async move { sales::sales_rows(c, &interval, group_by, &currency).await }.boxed()
+    })
+    .await
+}
+
+/// The sales report's CSV columns.
+const SALES_HEADER: &[&str] =
+    &["key", "orders", "units", "gross", "discounts", "store_credit", "refunds", "net", "pv", "bv"];
+
+fn sales_record(r: &SalesRow) -> Vec<String> {
+    let mut row = vec![r.key.clone().unwrap_or_default(), r.orders.to_string(), r.units.to_string()];
+    row.extend([r.gross, r.discounts, r.store_credit, r.refunds, r.net].map(|m| m.to_string()));
+    row.extend([r.pv.to_string(), r.bv.to_string()]);
+    row
 }
 
 /// What the network earned: commissions, bonuses, cashback and buyers' rewards (admin).
@@ -181,23 +198,27 @@ async fn commissions_report(
     let asked = Asked::admin(&state, &auth, &range, &headers)?;
     let group_by = CommissionGroup::parse_param(grouping.group_by.as_deref())?;
     let (interval, currency) = (asked.interval, state.settings.currency.clone());
-    let report = in_snapshot(&state, |c| {
-        async move { commissions::commissions(c, &interval, group_by, None, &currency).await }.boxed()
+    let shape = asked.shape(
+        format!("commissions_by_{}", group_by.as_str()),
+        group_by.as_str(),
+        COMMISSIONS_HEADER,
+        commission_record,
+    );
+    report_stream::respond(&state.reads, shape, move |c| {
+        async move { commissions::commission_rows(c, &interval, group_by, None, &currency).await }.boxed()
     })
-    .await?;
-    answer_commissions(&asked, &report, "commissions")
+    .await
 }
 
-/// A commissions report as JSON, or its rows as CSV.
-fn answer_commissions(asked: &Asked, report: &Commissions, name: &str) -> ApiResult<Response> {
-    let header = ["key", "accrued", "released", "cancelled_while_held", "clawed_back", "breakage", "rounding", "net"];
-    let rows = report.rows.iter().map(|r| {
-        let mut row = vec![r.key.clone().unwrap_or_default()];
-        row.extend([r.accrued, r.released, r.cancelled_while_held, r.clawed_back, r.breakage].map(|m| m.to_string()));
-        row.extend([r.rounding.to_string(), r.net.to_string()]);
-        row
-    });
-    asked.answer(report, &format!("{name}_by_{}", report.group_by.as_str()), &header, rows)
+/// The commissions report's CSV columns (a member's earnings too).
+const COMMISSIONS_HEADER: &[&str] =
+    &["key", "accrued", "released", "cancelled_while_held", "clawed_back", "breakage", "rounding", "net"];
+
+fn commission_record(r: &CommissionRow) -> Vec<String> {
+    let mut row = vec![r.key.clone().unwrap_or_default()];
+    row.extend([r.accrued, r.released, r.cancelled_while_held, r.clawed_back, r.breakage].map(|m| m.to_string()));
+    row.extend([r.rounding.to_string(), r.net.to_string()]);
+    row
 }
 
 /// A member's own earnings: the commissions report of that member alone
@@ -226,15 +247,20 @@ async fn member_earnings(
         }
     };
     let (interval, currency) = (asked.interval, state.settings.currency.clone());
-    let report = in_snapshot(&state, |c| {
+    let shape = asked.shape(
+        format!("earnings_by_{}", group_by.as_str()),
+        group_by.as_str(),
+        COMMISSIONS_HEADER,
+        commission_record,
+    );
+    report_stream::respond(&state.reads, shape, move |c| {
         async move {
             members::get(c, id).await?;
-            commissions::commissions(c, &interval, group_by, Some(id), &currency).await
+            commissions::commission_rows(c, &interval, group_by, Some(id), &currency).await
         }
         .boxed()
     })
-    .await?;
-    answer_commissions(&asked, &report, "earnings")
+    .await
 }
 
 /// Withdrawals requested in the interval by status or method (admin).

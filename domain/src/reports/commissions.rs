@@ -5,12 +5,13 @@
 //! `bonus` (period bonuses), `cashback` (campaigns) and `order_reward`
 //! (buyers' instant cash or points).
 
+use futures::StreamExt;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Heading, Interval};
+use super::{Grouped, Heading, Interval, RowStream};
 use crate::error::DomainResult;
 use crate::money::{Money, in_minor_units};
 
@@ -78,8 +79,8 @@ pub struct Commissions {
     pub totals: CommissionRow,
 }
 
-/// The commissions report, of every member or of `member` only (a
-/// member's own earnings). Run it in a snapshot (`platform::db::snapshot`).
+/// The commissions report read whole, of every member or of `member` only
+/// (a member's own earnings). Run it in a snapshot (`platform::db::snapshot`).
 pub async fn commissions(
     conn: &mut PgConnection,
     interval: &Interval,
@@ -87,8 +88,22 @@ pub async fn commissions(
     member: Option<Uuid>,
     currency: &str,
 ) -> DomainResult<Commissions> {
-    let as_of = super::as_of(conn).await?;
-    let found = sqlx::query!(
+    let (heading, rows) = commission_rows(conn, interval, group_by, member, currency).await?;
+    let (rows, totals) = super::collect(rows).await?;
+    Ok(Commissions { heading, group_by, rows, totals })
+}
+
+/// The commissions report's heading, then its rows as they are read (the
+/// groups in key order, the totals last). Run it in a snapshot.
+pub async fn commission_rows<'c>(
+    conn: &'c mut PgConnection,
+    interval: &Interval,
+    group_by: CommissionGroup,
+    member: Option<Uuid>,
+    currency: &str,
+) -> DomainResult<(Heading, RowStream<'c, CommissionRow>)> {
+    let heading = interval.heading(currency, super::as_of(conn).await?);
+    let rows = sqlx::query!(
         r#"WITH moved AS (
              SELECT p.created_at AS at, a.member_id, a.kind AS account, e.kind AS entry, e.reference, p.amount
                FROM postings p
@@ -159,9 +174,9 @@ pub async fn commissions(
         currency,
         member
     )
-    .fetch_all(&mut *conn)
-    .await?;
-    let (rows, totals) = super::groups_and_total(found.into_iter().map(|r| {
+    .fetch(conn)
+    .map(|found| {
+        let r = found?;
         let money = |d: Decimal| Money(in_minor_units(d));
         let (accrued, cancelled, clawed) = (money(r.accrued), money(r.cancelled), money(r.clawed));
         let mut rounding = r.rounding;
@@ -176,9 +191,10 @@ pub async fn commissions(
             rounding,
             net: accrued - cancelled - clawed,
         };
-        (r.total, row)
-    }))?;
-    Ok(Commissions { heading: interval.heading(currency, as_of), group_by, rows, totals })
+        Ok(Grouped::of(r.total, row))
+    })
+    .boxed();
+    Ok((heading, rows))
 }
 
 /// One of the members who earned most.
@@ -210,15 +226,23 @@ pub async fn top_earners(
     limit: usize,
     currency: &str,
 ) -> DomainResult<TopEarners> {
-    let report = commissions(conn, interval, CommissionGroup::Member, None, currency).await?;
-    let mut ranked: Vec<(Money, Uuid)> = report
-        .rows
-        .iter()
-        .filter_map(|r| Some((r.net, r.key.as_deref()?.parse::<Uuid>().ok()?)))
-        .filter(|(net, _)| *net > Money::ZERO)
-        .collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    ranked.truncate(limit);
+    let (heading, mut rows) = commission_rows(conn, interval, CommissionGroup::Member, None, currency).await?;
+    let mut ranked: Vec<(Money, Uuid)> = Vec::new();
+    while let Some(row) = rows.next().await {
+        if let Grouped::Group(r) = row?
+            && r.net > Money::ZERO
+            && let Some(member) = r.key.as_deref().and_then(|k| k.parse::<Uuid>().ok())
+        {
+            ranked.push((r.net, member));
+            // Keep at most twice the limit, so the list stays small
+            // however many members earned.
+            if ranked.len() >= 2 * limit.max(1) {
+                most_first(&mut ranked, limit);
+            }
+        }
+    }
+    drop(rows);
+    most_first(&mut ranked, limit);
     let ids: Vec<Uuid> = ranked.iter().map(|(_, id)| *id).collect();
     let names: std::collections::HashMap<Uuid, String> =
         sqlx::query!("SELECT id, name FROM members WHERE id = ANY($1)", &ids)
@@ -235,5 +259,11 @@ pub async fn top_earners(
             earned,
         })
         .collect();
-    Ok(TopEarners { heading: report.heading, rows })
+    Ok(TopEarners { heading, rows })
+}
+
+/// Sorts earners most earned first (ties by member id) and keeps `limit`.
+fn most_first(ranked: &mut Vec<(Money, Uuid)>, limit: usize) {
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    ranked.truncate(limit);
 }

@@ -5,10 +5,11 @@
 //! lines by line total, truncated to the paisa, the first line taking what
 //! truncation left, so every grouping adds up to the same totals.
 
+use futures::StreamExt;
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::{Heading, Interval};
+use super::{Grouped, Heading, Interval, RowStream};
 use crate::error::DomainResult;
 use crate::money::{Money, Volume, in_minor_units};
 
@@ -75,15 +76,29 @@ pub struct Sales {
     pub totals: SalesRow,
 }
 
-/// The sales report. Run it in a snapshot (`platform::db::snapshot`).
+/// The sales report, read whole. Run it in a snapshot
+/// (`platform::db::snapshot`).
 pub async fn sales(
     conn: &mut PgConnection,
     interval: &Interval,
     group_by: SalesGroup,
     currency: &str,
 ) -> DomainResult<Sales> {
-    let as_of = super::as_of(conn).await?;
-    let found = sqlx::query!(
+    let (heading, rows) = sales_rows(conn, interval, group_by, currency).await?;
+    let (rows, totals) = super::collect(rows).await?;
+    Ok(Sales { heading, group_by, rows, totals })
+}
+
+/// The sales report's heading, then its rows as they are read (the groups
+/// in key order, the totals last). Run it in a snapshot.
+pub async fn sales_rows<'c>(
+    conn: &'c mut PgConnection,
+    interval: &Interval,
+    group_by: SalesGroup,
+    currency: &str,
+) -> DomainResult<(Heading, RowStream<'c, SalesRow>)> {
+    let heading = interval.heading(currency, super::as_of(conn).await?);
+    let rows = sqlx::query!(
         r#"WITH sold AS (
              SELECT o.id AS order_id, o.paid_at AS at, p.sku, l.category, p.seller_id, l.quantity, l.line_total,
                     l.pv * l.quantity AS pv, l.bv * l.quantity AS bv,
@@ -140,9 +155,9 @@ pub async fn sales(
         interval.time_zone.name(),
         currency
     )
-    .fetch_all(&mut *conn)
-    .await?;
-    let (rows, totals) = super::groups_and_total(found.into_iter().map(|r| {
+    .fetch(conn)
+    .map(|found| {
+        let r = found?;
         let (gross, discounts) = (Money(in_minor_units(r.gross)), Money(in_minor_units(r.discounts)));
         let (store_credit, refunds) = (Money(in_minor_units(r.store_credit)), Money(in_minor_units(r.refunds)));
         let row = SalesRow {
@@ -157,7 +172,8 @@ pub async fn sales(
             pv: Volume(in_minor_units(r.pv)),
             bv: Volume(in_minor_units(r.bv)),
         };
-        (r.total, row)
-    }))?;
-    Ok(Sales { heading: interval.heading(currency, as_of), group_by, rows, totals })
+        Ok(Grouped::of(r.total, row))
+    })
+    .boxed();
+    Ok((heading, rows))
 }
