@@ -61,6 +61,8 @@ struct Args {
     audit_orders: usize,
     /// `audit`: stop after the audit phase.
     only: Option<String>,
+    /// Keep the seeded database after the run (to study its queries).
+    keep_database: bool,
     load: LoadArgs,
 }
 
@@ -72,6 +74,7 @@ fn args() -> Result<Args> {
         campaign_purchases: 100_000,
         audit_orders: 200_000,
         only: None,
+        keep_database: false,
         load,
     };
     let mut it = std::env::args().skip(1);
@@ -90,10 +93,11 @@ fn args() -> Result<Args> {
             "--products" => a.load.products = n()?.max(1),
             "--audit-orders" => a.audit_orders = n()?,
             "--only" if value == "audit" || value == "reports" => a.only = Some(value),
+            "--keep-database" if value == "yes" || value == "no" => a.keep_database = value == "yes",
             _ => bail!(
                 "unknown flag {flag}: expected --members, --purchases, --campaign-purchases, --clients, --seconds, \
                  --orders, --webhook-rate, --lag-rate, --products or --audit-orders, each with a whole number, \
-                 or --only audit|reports"
+                 or --only audit|reports, or --keep-database yes|no"
             ),
         }
     }
@@ -112,7 +116,11 @@ async fn main() -> Result<()> {
     db::migrate(&pool).await?;
     let result = run(&pool, &server, &url, &args).await;
     pool.close().await;
-    drop_database(&server, &name).await?;
+    if args.keep_database {
+        println!("kept the database: {url}");
+    } else {
+        drop_database(&server, &name).await?;
+    }
     result
 }
 
@@ -176,8 +184,9 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
     let period = periods::previous_period(Utc::now(), chrono_tz::UTC);
     let close_started = Instant::now();
     let mut tx = pool.begin().await?;
-    let outcome =
-        periods::close(&mut tx, &period, chrono_tz::UTC, Utc::now(), CURRENCY, periods::CloseMode::Auto).await?;
+    let mode = periods::CloseMode::Auto;
+    let mut unwatched = haat_domain::jobs::progress::Progress::unwatched();
+    let outcome = periods::close(&mut tx, &period, chrono_tz::UTC, Utc::now(), CURRENCY, mode, &mut unwatched).await?;
     tx.commit().await?;
     let close = close_started.elapsed();
     let closed = periods::get(&mut *pool.acquire().await?, &period).await?;

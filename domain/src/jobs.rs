@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::{DomainResult, is_unique_violation};
 
 pub mod admin;
+pub mod progress;
 pub mod retry;
 
 /// A kind of job: its queue, its retry budget and its idempotency key.
@@ -225,6 +226,28 @@ impl Job for ExpirePoints {
     }
 }
 
+/// Replay a range of past orders under a plan version, when the range
+/// holds more orders than a request replays itself (the answer is the
+/// job's result). The range is the request's: it names the work, like a
+/// period names a close.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SimulatePlan {
+    /// The plan version simulated.
+    pub plan_id: Uuid,
+    /// Orders credited from (inclusive).
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// Orders credited before (exclusive).
+    pub to: chrono::DateTime<chrono::Utc>,
+}
+
+impl Job for SimulatePlan {
+    const QUEUE: &'static str = "haat.simulations";
+    const RETRIES: usize = 3;
+    fn key(&self) -> String {
+        format!("simulate_plan:{}:{}:{}", self.plan_id, self.from.timestamp_micros(), self.to.timestamp_micros())
+    }
+}
+
 /// Delete finished jobs older than the retention. Enqueued by the schedule
 /// of every worker serving `maintenance` (one job per tick).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -351,10 +374,12 @@ pub enum Queue {
     Maintenance,
     /// `expire_order`: online orders unpaid at the end of their window.
     Expiries,
+    /// `simulate_plan`: plan simulations over more orders than a request replays.
+    Simulations,
 }
 
 /// Every queue with its public name and its name in the job table.
-pub const QUEUES: [(Queue, &str, &str); 12] = [
+pub const QUEUES: [(Queue, &str, &str); 13] = [
     (Queue::Webhooks, "webhooks", ProcessWebhook::QUEUE),
     (Queue::Confirmations, "confirmations", ConfirmPayment::QUEUE),
     (Queue::Volume, "volume", CreditVolume::QUEUE),
@@ -367,6 +392,7 @@ pub const QUEUES: [(Queue, &str, &str); 12] = [
     (Queue::Loyalty, "loyalty", ExpirePoints::QUEUE),
     (Queue::Maintenance, "maintenance", PruneJobs::QUEUE),
     (Queue::Expiries, "expiries", ExpireOrder::QUEUE),
+    (Queue::Simulations, "simulations", SimulatePlan::QUEUE),
 ];
 
 impl Queue {

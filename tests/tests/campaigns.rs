@@ -133,10 +133,11 @@ async fn a_course_campaign_pays_ten_percent_to_each_of_a_thousand_buyers_and_not
     let short = create(&app, &body).await;
     // The first settles on its default schedule (its grace has passed); the
     // second is settled early by the admin.
-    let (status, _) = app
+    let (status, queued) = app
         .admin("POST", &format!("/v1/admin/campaigns/{}/settle", short["id"].as_str().unwrap_or_default()), None)
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!((status, &queued["id"]), (StatusCode::ACCEPTED, &short["id"]), "{queued}");
+    let job = format!("/v1/admin/jobs/{}", queued["job_id"].as_str().unwrap_or_default());
 
     let paid = settled(&app, &thousand).await;
     let s = &paid["settlement"];
@@ -153,6 +154,13 @@ async fn a_course_campaign_pays_ten_percent_to_each_of_a_thousand_buyers_and_not
     assert_eq!(s["eligible_purchases"], 999);
     assert_eq!(buyers_holding(&app, &buyers[1000..], "pending", "0.00").await, 999);
     assert_eq!(entries_of(&app, "cashback").await, 1000);
+    // The admin's settlement answered its job, which tells what it did.
+    let (status, settling) = app.admin("GET", &job, None).await;
+    assert_eq!((status, settling["status"].as_str()), (StatusCode::OK, Some("Done")), "{settling}");
+    assert_eq!(
+        settling["result"],
+        json!({"campaign_id": short["id"], "outcome": "settled", "paid": false, "payouts": 0})
+    );
 
     // Every paid buyer is told, once.
     let emails: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications WHERE dedupe_key LIKE 'cashback:%'")

@@ -239,6 +239,7 @@ async fn a_close_answers_its_job_whose_outcome_the_admin_reads_once_it_has_run()
     .await;
     assert_eq!(done["key"].as_str().map(|k| k.starts_with(&format!("close_period:{period}:"))), Some(true), "{done}");
     assert_eq!(done["result"], json!({"period": period, "outcome": "Now"}));
+    assert_eq!(done["progress"], json!({"unit": "steps", "done": 2, "total": 2}));
     // Asked again: another job, which finds the period closed.
     let (_, again) = app.admin("POST", &close, None).await;
     let second = again["job_id"].as_str().unwrap_or_default().to_owned();
@@ -249,4 +250,5 @@ async fn a_close_answers_its_job_whose_outcome_the_admin_reads_once_it_has_run()
     })
     .await;
     assert_eq!(repeat["result"]["outcome"], "Already");
+    assert_eq!(repeat["progress"], Value::Null, "a close that finds the period closed has no steps to count");
 }

@@ -282,3 +282,54 @@ async fn a_draft_plan_simulated_on_past_orders_writes_nothing_and_matches_what_i
         assert_eq!(paid, simulated, "member {member}");
     }
 }
+
+#[tokio::test]
+async fn a_simulation_over_more_orders_than_a_request_replays_is_a_job_that_counts_its_orders_and_answers_the_figures()
+{
+    let (url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(url, pool, &[("HAAT_SIMULATION_INLINE_ORDERS", "1")]).await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(6).await;
+    let started = chrono::Utc::now() - chrono::Duration::minutes(1);
+    for _ in 0..2 {
+        let past = app.place_order(&chain[5], &tea, 1, "cod").await;
+        deliver(&app, &past).await;
+    }
+    let draft = json!({"name": "Grocery push", "draft": true, "effective_from": "2026-01-01T00:00:00Z",
+                       "credit_on": "delivered", "holding_days": 7, "levels": ["0.20", "0.10"],
+                       "category_levels": {"grocery": ["0.08", "0.04", "0.02"]}});
+    let draft = app.create_plan(draft).await;
+    let simulate = format!("/v1/admin/plans/{}/simulate", id(&draft));
+    let range =
+        json!({"from": started.to_rfc3339(), "to": (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339()});
+
+    let (status, queued) = app.admin("POST", &simulate, Some(&range)).await;
+    assert_eq!((status, queued["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")), "{queued}");
+    let job = format!("/v1/admin/jobs/{}", queued["job_id"].as_str().unwrap_or_default());
+    let done = eventually("the simulation job done", || async {
+        let (_, j) = app.admin("GET", &job, None).await;
+        (j["status"] == "Done").then_some(j)
+    })
+    .await;
+    assert_eq!(done["progress"], json!({"unit": "orders", "done": 2, "total": 2}));
+    let sim = &done["result"]["simulation"];
+    assert_eq!((sim["orders"].as_i64(), done["result"]["members_total"].as_i64()), (Some(2), Some(5)), "{done}");
+    // Twice one order: 8%, 4%, 2% of 300.00 under the draft; 10/5/3/2/1% paid.
+    assert_eq!(sim["total"], json!({"simulated": "84.00", "actual": "126.00", "difference": "-42.00"}));
+    let figures = |m: &Value| {
+        let row = sim["members"].as_array().into_iter().flatten().find(|r| r["member_id"] == m["id"]).cloned();
+        row.map(|r| (r["simulated"].clone(), r["actual"].clone()))
+    };
+    assert_eq!(figures(&chain[4]), Some((json!("48.00"), json!("60.00"))));
+    // Level 5 is paid 1% of 300.00 per order now, nothing under the draft.
+    assert_eq!(figures(&chain[0]), Some((json!("0.00"), json!("6.00"))));
+
+    // The same range asked again is the same job, already answered.
+    let (status, again) = app.admin("POST", &simulate, Some(&range)).await;
+    assert_eq!((status, &again["job_id"]), (StatusCode::ACCEPTED, &queued["job_id"]));
+    let (status, problem) = app
+        .admin("POST", &simulate, Some(&json!({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"})))
+        .await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("to")));
+}

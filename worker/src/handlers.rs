@@ -6,13 +6,14 @@ use apalis::prelude::{BoxDynError, Data};
 use chrono::Utc;
 use std::sync::Arc;
 
+use haat_domain::jobs::progress::Progress;
 use haat_domain::jobs::{
     CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpireOrder,
-    ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
+    ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder, SimulatePlan,
 };
 use haat_domain::{
-    compensation::commissions, compensation::periods, integrations::webhooks, notifications, orders::reversals,
-    rewards::campaigns, rewards::loyalty,
+    compensation::commissions, compensation::periods, compensation::simulation, integrations::webhooks, notifications,
+    orders::reversals, rewards::campaigns, rewards::loyalty,
 };
 use haat_platform::settings::ProviderSettings;
 use sqlx::PgPool;
@@ -137,7 +138,9 @@ async fn send_one(state: &WorkerState, email: &notifications::Pending) -> anyhow
 pub async fn close_period(job: ClosePeriod, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
     let mode = state.period_close_mode;
-    let outcome = periods::close(&mut tx, &job.period, state.time_zone, Utc::now(), &state.currency, mode).await?;
+    let mut progress = Progress::of_job(&state.pool, job.key(), "steps");
+    let (zone, currency) = (state.time_zone, &state.currency);
+    let outcome = periods::close(&mut tx, &job.period, zone, Utc::now(), currency, mode, &mut progress).await?;
     let result = serde_json::json!({"period": job.period, "outcome": format!("{outcome:?}")});
     haat_domain::jobs::admin::record_result(&mut tx, &job.key(), &result).await?;
     tx.commit().await?;
@@ -152,6 +155,16 @@ pub async fn campaign(job: CampaignTask, state: Data<WorkerState>) -> Result<(),
     match job.step {
         CampaignStep::Settle { version } => {
             let outcome = campaigns::settle(&mut tx, job.campaign_id, version, Utc::now(), &state.currency).await?;
+            let result = match &outcome {
+                campaigns::Outcome::Settled { paid, payouts } => {
+                    serde_json::json!({"campaign_id": job.campaign_id, "outcome": "settled", "paid": paid,
+                                       "payouts": payouts})
+                }
+                campaigns::Outcome::Nothing => {
+                    serde_json::json!({"campaign_id": job.campaign_id, "outcome": "nothing"})
+                }
+            };
+            haat_domain::jobs::admin::record_result(&mut tx, &job.key(), &result).await?;
             tx.commit().await?;
             tracing::info!(campaign_id = %job.campaign_id, ?outcome, "campaign settlement");
         }
@@ -171,6 +184,25 @@ pub async fn expire_points(job: ExpirePoints, state: Data<WorkerState>) -> Resul
     haat_domain::jobs::admin::record_result(&mut tx, &job.key(), &serde_json::json!({"lots_expired": expired})).await?;
     tx.commit().await?;
     tracing::info!(tick = job.tick, expired, "points expiry");
+    Ok(())
+}
+
+/// `simulate_plan`: a plan simulation over more orders than a request
+/// replays, in a read-only snapshot that is rolled back, reporting orders
+/// done as it goes; what it found is the job's result (the totals over
+/// every member, the members whose pay would change most).
+pub async fn simulate_plan(job: SimulatePlan, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let range = simulation::Range { from: job.from, to: job.to };
+    let mut progress = Progress::of_job(&state.pool, job.key(), "orders");
+    let mut tx = state.pool.begin().await?;
+    haat_platform::db::snapshot(&mut tx).await?;
+    let mut found = simulation::simulate(&mut tx, job.plan_id, &range, &mut progress).await?;
+    tx.rollback().await?;
+    let members = found.keep_members(simulation::KEPT_MEMBERS);
+    let result = serde_json::json!({"simulation": found, "members_total": members});
+    let mut conn = state.pool.acquire().await?;
+    haat_domain::jobs::admin::record_result(&mut conn, &job.key(), &result).await?;
+    tracing::info!(plan_id = %job.plan_id, orders = found.orders, members, "plan simulated");
     Ok(())
 }
 

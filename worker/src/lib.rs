@@ -20,7 +20,7 @@ use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::retry::{NextAttempt, RetrySchedule};
 use haat_domain::jobs::{
     CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpireOrder, ExpirePoints, Job, Notify,
-    ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
+    ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder, SimulatePlan,
 };
 use haat_platform::settings::Settings;
 use tracing::Instrument;
@@ -252,6 +252,9 @@ pub async fn run(
             }
             QueueKind::Expiries => {
                 register!(monitor, registry, ExpireOrder, handlers::expire_order, n)
+            }
+            QueueKind::Simulations => {
+                register!(monitor, registry, SimulatePlan, handlers::simulate_plan, n)
             }
             QueueKind::Maintenance => {
                 tokio::spawn(schedule::prune(pool.clone(), settings.prune_cron.clone()));

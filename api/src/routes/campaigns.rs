@@ -88,7 +88,8 @@ async fn schedule(
 
 /// Settles now: answers 202, the settlement job does the work.
 #[utoipa::path(post, path = "/v1/admin/campaigns/{id}/settle", tag = "campaigns", params(("id" = CampaignId, Path, description = "The campaign")),
-    responses((status = 202, description = "The campaign; its settlement job is queued", body = Campaign)))]
+    responses((status = 202, description = "The campaign with `job_id`, its settlement job \
+        (`GET /v1/admin/jobs/{id}`: status, then the outcome as result)", body = Campaign)))]
 async fn settle(
     State(state): State<AppState>,
     auth: Auth,
@@ -98,7 +99,24 @@ async fn settle(
     auth.require_admin()?;
     let now = chrono::Utc::now();
     let change = Change { state: &state, auth: &auth, post: &post, body: &[], status: StatusCode::ACCEPTED };
-    change.run(id, move |c, id| campaigns::settle_now(c, id, now).boxed()).await
+    change
+        .run(id, move |c, id| {
+            async move {
+                let (campaign, job) = campaigns::settle_now(c, id, now).await?;
+                let job_id = super::id_of_job(c, &job).await?;
+                Ok(SettleAnswer { campaign, job_id })
+            }
+            .boxed()
+        })
+        .await
+}
+
+/// The answer of `POST …/settle`: the campaign and its settlement job.
+#[derive(serde::Serialize)]
+struct SettleAnswer {
+    #[serde(flatten)]
+    campaign: Campaign,
+    job_id: String,
 }
 
 /// Cancels a campaign before it settles (admin).
@@ -126,10 +144,10 @@ struct Change<'a> {
 
 impl Change<'_> {
     /// Runs `f` in one transaction under the request's Idempotency-Key.
-    async fn run(
+    async fn run<T: serde::Serialize + Send + 'static>(
         self,
         id: CampaignId,
-        f: impl for<'c> FnOnce(&'c mut PgConnection, Uuid) -> BoxFuture<'c, DomainResult<Campaign>> + Send + 'static,
+        f: impl for<'c> FnOnce(&'c mut PgConnection, Uuid) -> BoxFuture<'c, DomainResult<T>> + Send + 'static,
     ) -> ApiResult<Response> {
         let id = id.uuid();
         let status = self.status;

@@ -68,6 +68,11 @@ pub fn queued() -> ApiResult<Value> {
 /// `GET /v1/admin/jobs/{id}`.
 pub async fn enqueue_for_id<J: haat_domain::jobs::Job>(tx: &mut PgConnection, job: &J) -> DomainResult<String> {
     haat_domain::jobs::enqueue(tx, job, None).await?;
+    id_of_job(tx, job).await
+}
+
+/// The id of `job`'s row (enqueued in this transaction, or before).
+pub async fn id_of_job<J: haat_domain::jobs::Job>(tx: &mut PgConnection, job: &J) -> DomainResult<String> {
     haat_domain::jobs::admin::id_of(tx, J::QUEUE, &job.key()).await
 }
 

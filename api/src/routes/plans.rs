@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use haat_domain::compensation::plans::{self, Plan, PlanInput};
 use haat_domain::compensation::simulation::{self, Range, Simulation};
@@ -16,6 +16,8 @@ use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, PathId, Query, RawBody, parse_json};
 use crate::idem::{self, PostRequest};
 use haat_domain::ids::{PlanId, TypedId};
+use haat_domain::jobs::SimulatePlan;
+use haat_domain::jobs::progress::Progress;
 use utoipa_axum::routes;
 
 /// Plan routes.
@@ -69,17 +71,22 @@ async fn activate(
 }
 
 /// Replays past orders under the plan in a read-only transaction that is
-/// rolled back: Postgres itself guarantees nothing is written.
+/// rolled back: Postgres itself guarantees nothing is written. A range of
+/// more orders than `HAAT_SIMULATION_INLINE_ORDERS` is replayed by a job
+/// instead (the same range asked again answers the same job).
 #[utoipa::path(post, path = "/v1/admin/plans/{id}/simulate", tag = "plans", request_body = Range,
     params(("id" = PlanId, Path, description = "The plan version")),
-    responses((status = 200, description = "What the plan would have paid beside what was paid", body = Simulation)))]
+    responses((status = 200, description = "What the plan would have paid beside what was paid", body = Simulation),
+        (status = 202, description = "The range holds more orders than a request replays: the job's id; its result \
+            is `{simulation, members_total}` (the members whose pay would change most, at most 10,000), its \
+            progress orders done of the total", body = super::Queued)))]
 async fn simulate(
     State(state): State<AppState>,
     auth: Auth,
     PathId(id): PathId<PlanId>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require_admin()?;
     // Nothing is written, so a key changes nothing; a malformed one is still refused.
     idem::key_of(&headers, false)?;
@@ -87,7 +94,16 @@ async fn simulate(
     let range: Range = parse_json(&body)?;
     let mut tx = state.pool.begin().await?;
     haat_platform::db::read_only(&mut tx).await?;
-    let result = simulation::simulate(&mut tx, id, &range).await?;
+    plans::get(&mut tx, id).await?;
+    if simulation::orders_in(&mut tx, &range).await? > state.settings.simulation_inline_orders {
+        tx.rollback().await?;
+        let job = SimulatePlan { plan_id: id, from: range.from, to: range.to };
+        let mut tx = state.pool.begin().await?;
+        let queued = super::enqueue_and_answer(&mut tx, &job).await?;
+        tx.commit().await?;
+        return Ok((StatusCode::ACCEPTED, Json(queued)).into_response());
+    }
+    let result = simulation::simulate(&mut tx, id, &range, &mut Progress::unwatched()).await?;
     tx.rollback().await?;
-    Ok(Json(to_json(&result)?))
+    Ok(Json(to_json(&result)?).into_response())
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::compensation::plans::{self, Plan};
 use crate::error::{DomainError, DomainResult};
+use crate::jobs::progress::Progress;
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{Account, EntryKind, MemberAccount, SystemAccount};
 use crate::rules::period::{self, Node};
@@ -89,6 +90,7 @@ pub async fn close(
     now: DateTime<Utc>,
     currency: &str,
     mode: CloseMode,
+    progress: &mut Progress,
 ) -> DomainResult<Closed> {
     let (start, end) = bounds(period, tz)?;
     if now < end {
@@ -111,8 +113,12 @@ pub async fn close(
     if !claim(conn, period, tz).await? {
         return Ok(Closed::Already);
     }
+    // Two steps: deciding every member's rank and bonus, then posting.
+    progress.report(0, Some(2)).await?;
     let decided = decide(conn, period, end).await?;
+    progress.report(1, Some(2)).await?;
     apply(conn, period, &decided, currency, now).await?;
+    progress.report(2, Some(2)).await?;
     Ok(Closed::Now)
 }
 

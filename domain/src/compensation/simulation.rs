@@ -13,11 +13,17 @@ use uuid::Uuid;
 use crate::compensation::cascade_inputs::{self, OrderHead};
 use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult};
+use crate::jobs::progress::Progress;
 use crate::money::MONEY_SCALE;
-use crate::rules::cascade;
+use crate::rules::cascade::{self, PlanRules};
 
-/// The most orders one simulation may replay (it runs inside one request).
-pub const MAX_ORDERS: i64 = 20_000;
+/// Orders replayed per page: a long simulation's progress moves a page at
+/// a time, and no more than a page of orders is held at once.
+const PAGE: i64 = 1_000;
+
+/// The most members a simulation run as a job keeps in its stored result:
+/// those whose figures changed most (the totals cover everyone).
+pub const KEPT_MEMBERS: usize = 10_000;
 
 /// The range to replay: orders that became commissionable in [from, to).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -94,75 +100,162 @@ pub struct Simulation {
     pub members: Vec<MemberFigures>,
 }
 
-/// Replays the orders credited in `range` under plan `plan_id`. The caller
-/// should pass a read-only transaction: nothing here writes.
-pub async fn simulate(conn: &mut PgConnection, plan_id: Uuid, range: &Range) -> DomainResult<Simulation> {
-    if range.from >= range.to {
-        return Err(DomainError::invalid("to", "must be after from"));
-    }
-    let plan = plans::get(conn, plan_id).await?;
-    let orders = sqlx::query!(
-        "SELECT id, invoice_no, buyer_id, referrer_id, pickup_point_id, commissionable_at AS \"credited_at!\"
-           FROM orders WHERE commissionable_at >= $1 AND commissionable_at < $2 AND plan_id IS NOT NULL
-          ORDER BY commissionable_at, id LIMIT $3",
+/// How many orders a simulation of `range` replays (those credited in it
+/// under a plan), so a caller can choose to replay them now or in a job.
+pub async fn orders_in(conn: &mut PgConnection, range: &Range) -> DomainResult<i64> {
+    range.check()?;
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM orders
+            WHERE commissionable_at >= $1 AND commissionable_at < $2 AND plan_id IS NOT NULL"#,
         range.from,
-        range.to,
-        MAX_ORDERS + 1
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    if orders.len() as i64 > MAX_ORDERS {
-        return Err(DomainError::invalid("to", format!("the range holds more than {MAX_ORDERS} orders: narrow it")));
-    }
-    let rules = plan.rules();
-    let mut members: BTreeMap<Uuid, Figures> = BTreeMap::new();
-    let mut total = Figures::default();
-    let mut breakage = Figures::default();
-    for o in &orders {
-        let head = OrderHead {
-            order_id: o.id,
-            invoice_no: o.invoice_no.clone(),
-            buyer_id: o.buyer_id,
-            referrer_id: o.referrer_id,
-            pickup_point_id: o.pickup_point_id,
-            credited_at: o.credited_at,
-        };
-        let inputs = cascade_inputs::load(conn, &head, &plan).await?;
-        let result = cascade::cascade(&rules, &inputs);
-        for c in &result.commissions {
-            members.entry(c.beneficiary_id).or_default().add(c.amount.get(), Decimal::ZERO);
-            total.add(c.amount.get(), Decimal::ZERO);
-        }
-        breakage.add(result.forfeits.iter().map(|f| f.amount.get()).sum(), Decimal::ZERO);
-    }
-    let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
-    let actual = sqlx::query!(
-        r#"SELECT beneficiary_id, sum(amount) AS "amount!" FROM commissions WHERE order_id = ANY($1)
-            GROUP BY beneficiary_id"#,
-        &ids
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    for a in actual {
-        members.entry(a.beneficiary_id).or_default().add(Decimal::ZERO, a.amount);
-        total.add(Decimal::ZERO, a.amount);
-    }
-    let actual_breakage = sqlx::query_scalar!(
-        r#"SELECT coalesce(sum(b.amount), 0) AS "amount!" FROM commission_breakage b
-             JOIN order_lines l ON l.id = b.order_line_id WHERE l.order_id = ANY($1)"#,
-        &ids
+        range.to
     )
     .fetch_one(conn)
-    .await?;
-    breakage.add(Decimal::ZERO, actual_breakage);
+    .await?)
+}
+
+impl Range {
+    fn check(&self) -> DomainResult<()> {
+        if self.from >= self.to {
+            return Err(DomainError::invalid("to", "must be after from"));
+        }
+        Ok(())
+    }
+}
+
+/// Replays the orders credited in `range` under plan `plan_id`, a page at
+/// a time, reporting orders done to `progress`. The caller should pass a
+/// read-only transaction: nothing here writes.
+pub async fn simulate(
+    conn: &mut PgConnection,
+    plan_id: Uuid,
+    range: &Range,
+    progress: &mut Progress,
+) -> DomainResult<Simulation> {
+    let total = orders_in(conn, range).await?;
+    let plan = plans::get(conn, plan_id).await?;
+    let rules = plan.rules();
+    let mut replay = Replay::default();
+    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+    progress.report(0, Some(total)).await?;
+    loop {
+        let page = page_after(conn, range, after).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.credited_at, last.order_id));
+        replay.orders(conn, &plan, &rules, &page).await?;
+        progress.report(replay.orders, Some(total.max(replay.orders))).await?;
+    }
     Ok(Simulation {
         plan_id: plan.id,
         plan_version: plan.version,
         from: range.from,
         to: range.to,
-        orders: orders.len(),
-        total,
-        breakage,
-        members: members.into_iter().map(|(member_id, figures)| MemberFigures { member_id, figures }).collect(),
+        orders: replay.orders as usize,
+        total: replay.total,
+        breakage: replay.breakage,
+        members: replay.members.into_iter().map(|(member_id, figures)| MemberFigures { member_id, figures }).collect(),
     })
+}
+
+impl Simulation {
+    /// Keeps the `n` members whose simulated pay differs most from what was
+    /// paid (by member id again); the totals still cover every member.
+    /// Returns how many members there were.
+    pub fn keep_members(&mut self, n: usize) -> usize {
+        let all = self.members.len();
+        if all > n {
+            self.members.sort_by_key(|m| std::cmp::Reverse(m.figures.difference.abs()));
+            self.members.truncate(n);
+            self.members.sort_by_key(|m| m.member_id);
+        }
+        all
+    }
+}
+
+/// The next page of orders credited in `range`, after `after` in the order
+/// (credited at, id).
+async fn page_after(
+    conn: &mut PgConnection,
+    range: &Range,
+    after: Option<(DateTime<Utc>, Uuid)>,
+) -> DomainResult<Vec<OrderHead>> {
+    let (at, id) = after.map_or((None, None), |(at, id)| (Some(at), Some(id)));
+    let rows = sqlx::query!(
+        r#"SELECT id, invoice_no, buyer_id, referrer_id, pickup_point_id, commissionable_at AS "credited_at!"
+             FROM orders
+            WHERE commissionable_at >= $1 AND commissionable_at < $2 AND plan_id IS NOT NULL
+              AND ($3::timestamptz IS NULL OR (commissionable_at, id) > ($3, $4::uuid))
+            ORDER BY commissionable_at, id LIMIT $5"#,
+        range.from,
+        range.to,
+        at,
+        id,
+        PAGE
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|o| OrderHead {
+            order_id: o.id,
+            invoice_no: o.invoice_no,
+            buyer_id: o.buyer_id,
+            referrer_id: o.referrer_id,
+            pickup_point_id: o.pickup_point_id,
+            credited_at: o.credited_at,
+        })
+        .collect())
+}
+
+/// The figures gathered so far.
+#[derive(Default)]
+struct Replay {
+    orders: i64,
+    members: BTreeMap<Uuid, Figures>,
+    total: Figures,
+    breakage: Figures,
+}
+
+impl Replay {
+    /// Replays a page of orders by the same cascade as real runs, and adds
+    /// what was actually paid on them.
+    async fn orders(
+        &mut self,
+        conn: &mut PgConnection,
+        plan: &plans::Plan,
+        rules: &PlanRules,
+        page: &[OrderHead],
+    ) -> DomainResult<()> {
+        for head in page {
+            let inputs = cascade_inputs::load(conn, head, plan).await?;
+            let result = cascade::cascade(rules, &inputs);
+            for c in &result.commissions {
+                self.members.entry(c.beneficiary_id).or_default().add(c.amount.get(), Decimal::ZERO);
+                self.total.add(c.amount.get(), Decimal::ZERO);
+            }
+            self.breakage.add(result.forfeits.iter().map(|f| f.amount.get()).sum(), Decimal::ZERO);
+        }
+        let ids: Vec<Uuid> = page.iter().map(|o| o.order_id).collect();
+        let actual = sqlx::query!(
+            r#"SELECT beneficiary_id, sum(amount) AS "amount!" FROM commissions WHERE order_id = ANY($1)
+                GROUP BY beneficiary_id"#,
+            &ids
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for a in actual {
+            self.members.entry(a.beneficiary_id).or_default().add(Decimal::ZERO, a.amount);
+            self.total.add(Decimal::ZERO, a.amount);
+        }
+        let actual_breakage = sqlx::query_scalar!(
+            r#"SELECT coalesce(sum(b.amount), 0) AS "amount!" FROM commission_breakage b
+                 JOIN order_lines l ON l.id = b.order_line_id WHERE l.order_id = ANY($1)"#,
+            &ids
+        )
+        .fetch_one(conn)
+        .await?;
+        self.breakage.add(Decimal::ZERO, actual_breakage);
+        self.orders += page.len() as i64;
+        Ok(())
+    }
 }

@@ -74,8 +74,11 @@ pub struct JobView {
     /// The payload (ids only).
     pub args: Option<serde_json::Value>,
     /// What the job did, for the jobs that record it (a period close, a
-    /// points expiry); null until it has run, and in lists.
+    /// points expiry, a plan simulation); null until it has run, and in lists.
     pub result: Option<serde_json::Value>,
+    /// How far it has got (done / total where known), for the long jobs
+    /// that report it while they run; null otherwise, and in lists.
+    pub progress: Option<super::progress::JobProgress>,
 }
 
 /// Records what the job with `key` did, in the job's own transaction (so
@@ -123,6 +126,7 @@ fn view(row: &sqlx::postgres::PgRow) -> DomainResult<JobView> {
         last_result: row.try_get("last_result")?,
         args: args.and_then(|a| serde_json::from_slice(&a).ok()),
         result: None,
+        progress: None,
     })
 }
 
@@ -172,8 +176,10 @@ pub async fn get(conn: &mut PgConnection, id: &str) -> DomainResult<JobView> {
         None => return Err(DomainError::NotFound("job")),
     };
     if let Some(key) = &job.key {
-        job.result =
-            sqlx::query_scalar!("SELECT result FROM job_results WHERE job_key = $1", key).fetch_optional(conn).await?;
+        job.result = sqlx::query_scalar!("SELECT result FROM job_results WHERE job_key = $1", key)
+            .fetch_optional(&mut *conn)
+            .await?;
+        job.progress = super::progress::of(conn, key).await?;
     }
     Ok(job)
 }
@@ -221,6 +227,7 @@ pub async fn prune(conn: &mut PgConnection, before: DateTime<Utc>) -> DomainResu
         }
     }
     // What those jobs reported goes with them.
-    sqlx::query!("DELETE FROM job_results WHERE finished_at < $1", before).execute(conn).await?;
+    sqlx::query!("DELETE FROM job_results WHERE finished_at < $1", before).execute(&mut *conn).await?;
+    sqlx::query!("DELETE FROM job_progress WHERE updated_at < $1", before).execute(conn).await?;
     Ok(pruned)
 }

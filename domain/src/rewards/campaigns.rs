@@ -563,9 +563,10 @@ async fn insert(conn: &mut PgConnection, r: &Row) -> DomainResult<()> {
 
 /// The settle job of the row's current schedule, at `settle_at` (which
 /// `jobs::enqueue` rounds up to the queue's second, so it never runs early).
-async fn enqueue_settlement(conn: &mut PgConnection, r: &Row) -> DomainResult<()> {
+async fn enqueue_settlement(conn: &mut PgConnection, r: &Row) -> DomainResult<CampaignTask> {
     let job = CampaignTask { campaign_id: r.id, step: CampaignStep::Settle { version: r.schedule_version } };
-    jobs::enqueue(conn, &job, Some(r.settle_at)).await
+    jobs::enqueue(conn, &job, Some(r.settle_at)).await?;
+    Ok(job)
 }
 
 /// Reads and locks a campaign row.
@@ -617,14 +618,19 @@ pub async fn schedule(conn: &mut PgConnection, id: Uuid, input: &ScheduleInput) 
 }
 
 /// Settles now: the same job, enqueued for now under a new schedule.
-pub async fn settle_now(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> DomainResult<Campaign> {
+/// Returns the campaign and the job that settles it.
+pub async fn settle_now(
+    conn: &mut PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<(Campaign, CampaignTask)> {
     let row = lock(conn, id).await?;
     still_scheduled(&row)?;
-    reschedule(conn, row, now).await?;
-    get(conn, id).await
+    let job = reschedule(conn, row, now).await?;
+    Ok((get(conn, id).await?, job))
 }
 
-async fn reschedule(conn: &mut PgConnection, mut row: Row, at: DateTime<Utc>) -> DomainResult<()> {
+async fn reschedule(conn: &mut PgConnection, mut row: Row, at: DateTime<Utc>) -> DomainResult<CampaignTask> {
     row.settle_at = at;
     row.schedule_version += 1;
     sqlx::query!(
@@ -703,7 +709,8 @@ async fn schedule_occurrence(conn: &mut PgConnection, template: &Row, start: Dat
         ..template.clone()
     };
     insert(conn, &occurrence).await?;
-    enqueue_settlement(conn, &occurrence).await
+    enqueue_settlement(conn, &occurrence).await?;
+    Ok(())
 }
 
 /// After an occurrence settled or was cancelled: the next one, or, when it
