@@ -252,3 +252,35 @@ async fn a_close_answers_its_job_whose_outcome_the_admin_reads_once_it_has_run()
     assert_eq!(repeat["result"]["outcome"], "Already");
     assert_eq!(repeat["progress"], Value::Null, "a close that finds the period closed has no steps to count");
 }
+
+#[tokio::test]
+async fn a_running_close_shows_its_progress_while_its_transaction_is_still_open() {
+    let app = TestApp::spawn().await;
+    let (_, period) = last_months_team(&app).await;
+    // Hold every member account: the close decides its bonuses, then waits
+    // to post them.
+    let mut holding = app.pool.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM accounts WHERE member_id IS NOT NULL FOR UPDATE")
+        .execute(&mut *holding)
+        .await
+        .expect("lock the accounts");
+    let (_, queued) = app.admin("POST", &format!("/v1/admin/periods/{period}/close"), None).await;
+    let job = format!("/v1/admin/jobs/{}", queued["job_id"].as_str().unwrap_or_default());
+    let waiting = eventually("the close has decided and waits to post", || async {
+        let (_, j) = app.admin("GET", &job, None).await;
+        (j["progress"]["done"] == 1).then_some(j)
+    })
+    .await;
+    assert_eq!(waiting["progress"], json!({"unit": "steps", "done": 1, "total": 2}));
+    assert_eq!(waiting["result"], Value::Null, "the close has not committed");
+    assert_eq!(bonuses_paid(&app).await.1, 0);
+    holding.rollback().await.expect("release the accounts");
+    let done = eventually("the close job done", || async {
+        let (_, j) = app.admin("GET", &job, None).await;
+        (j["status"] == "Done").then_some(j)
+    })
+    .await;
+    assert_eq!(done["progress"], json!({"unit": "steps", "done": 2, "total": 2}));
+    assert_eq!(done["result"]["outcome"], "Now");
+    assert_eq!(bonuses_paid(&app).await.1, 4);
+}

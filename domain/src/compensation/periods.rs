@@ -114,11 +114,11 @@ pub async fn close(
         return Ok(Closed::Already);
     }
     // Two steps: deciding every member's rank and bonus, then posting.
-    progress.report(0, Some(2)).await?;
+    progress.step(0, Some(2)).await?;
     let decided = decide(conn, period, end).await?;
-    progress.report(1, Some(2)).await?;
+    progress.step(1, Some(2)).await?;
     apply(conn, period, &decided, currency, now).await?;
-    progress.report(2, Some(2)).await?;
+    progress.step(2, Some(2)).await?;
     Ok(Closed::Now)
 }
 

@@ -44,14 +44,17 @@ impl Progress {
         Self { target: None, unit: "", written: None }
     }
 
-    /// `done` of `total`: written at once the first time and when done
-    /// reaches the total, otherwise at most every 250 ms.
+    /// `done` of `total`, for counts that move often: written at once the
+    /// first time and when done reaches the total, otherwise at most every
+    /// 250 ms.
     pub async fn report(&mut self, done: i64, total: Option<i64>) -> DomainResult<()> {
-        let Some((pool, key)) = &self.target else { return Ok(()) };
         let due = self.written.is_none_or(|at| at.elapsed() >= EVERY) || Some(done) == total;
-        if !due {
-            return Ok(());
-        }
+        if due { self.step(done, total).await } else { Ok(()) }
+    }
+
+    /// `done` of `total`, for a few coarse steps: always written.
+    pub async fn step(&mut self, done: i64, total: Option<i64>) -> DomainResult<()> {
+        let Some((pool, key)) = &self.target else { return Ok(()) };
         sqlx::query!(
             "INSERT INTO job_progress (job_key, unit, done, total) VALUES ($1, $2, $3, $4)
              ON CONFLICT (job_key) DO UPDATE
