@@ -33,6 +33,7 @@ pub async fn run(conn: &mut PgConnection) -> DomainResult<Vec<Check>> {
     Ok(vec![
         check("journal_entries_sum_to_zero", unbalanced),
         check("cached_balances_match_postings", drifted),
+        check("ledger_summary_matches_postings", summary_differences(conn).await?),
         check("commissions_have_their_entries", commissions_without_entries(conn).await?),
         check("wholly_reversed_orders_net_to_zero", reversed_orders_not_net_zero(conn).await?),
         check("negative_available_only_by_clawback", negative_without_clawback(conn).await?),
@@ -43,6 +44,29 @@ pub async fn run(conn: &mut PgConnection) -> DomainResult<Vec<Check>> {
         check("commissions_reproducible_from_their_inputs", commissions_not_reproducible(conn).await?),
         check("commissions_match_a_rerun_of_the_cascade", rerun::differences(conn).await?),
     ])
+}
+
+/// The hourly summary the finance reports read (`ledger_hours`) sums
+/// exactly the members' postings: each row against a recomputation, and no
+/// posting left out (at most 100 differences are listed).
+async fn summary_differences(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT concat_ws(' ', member_id, account, to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24"Z"'),
+                            entry_kind, nullif(commission_kind, ''), 'level ' || level, ':',
+                            'summary', coalesce(s.amount::text, 'none'), coalesce(s.rounding::text, ''),
+                            'postings', coalesce(p.amount::text, 'none'), coalesce(p.rounding::text, '')) AS "v!"
+             FROM ledger_hours s
+             FULL JOIN (SELECT member_id, account, hour, entry_kind, commission_kind, level,
+                               sum(amount) AS amount, sum(rounding) AS rounding, count(*) AS postings
+                          FROM member_postings
+                         GROUP BY member_id, account, hour, entry_kind, commission_kind, level) p
+            USING (member_id, account, hour, entry_kind, commission_kind, level)
+            WHERE s.amount IS DISTINCT FROM p.amount OR s.rounding IS DISTINCT FROM p.rounding
+               OR s.postings IS DISTINCT FROM p.postings
+            ORDER BY 1 LIMIT 100"#
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// No business idempotency key carries two journal entries and no provider

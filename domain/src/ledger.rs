@@ -152,13 +152,44 @@ pub async fn post(conn: &mut PgConnection, currency: &str, entry: Entry<'_>) -> 
     let mut postings = entry.postings;
     // A fixed lock order across transactions avoids deadlocks.
     postings.sort_by_key(|p| p.account);
+    let mut members = Vec::with_capacity(postings.len());
     for posting in postings {
-        write_posting(conn, currency, entry_id, &posting).await?;
+        let id = write_posting(conn, currency, entry_id, &posting).await?;
+        if matches!(posting.account, Account::Member(..)) {
+            members.push(id);
+        }
     }
+    summarise(conn, &members).await?;
     Ok(true)
 }
 
-async fn write_posting(conn: &mut PgConnection, currency: &str, entry_id: i64, p: &Posting) -> DomainResult<()> {
+/// Adds members' postings just written to `ledger_hours`, the hourly
+/// summary the finance reports read, in their transaction. Their accounts
+/// are locked by then, and only a transaction holding an account's lock
+/// writes that account's summary rows, so this never waits.
+async fn summarise(conn: &mut PgConnection, posting_ids: &[i64]) -> DomainResult<()> {
+    if posting_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "INSERT INTO ledger_hours (member_id, account, hour, entry_kind, commission_kind, level, currency, amount,
+                                   rounding, postings)
+         SELECT member_id, account, hour, entry_kind, commission_kind, level, currency, sum(amount), sum(rounding),
+                count(*)
+           FROM member_postings WHERE id = ANY($1)
+          GROUP BY member_id, account, hour, entry_kind, commission_kind, level, currency
+         ON CONFLICT (member_id, account, hour, entry_kind, commission_kind, level) DO UPDATE
+            SET amount = ledger_hours.amount + excluded.amount, rounding = ledger_hours.rounding + excluded.rounding,
+                postings = ledger_hours.postings + excluded.postings",
+        posting_ids
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes one posting (a member's updates its cached balance) and returns its id.
+async fn write_posting(conn: &mut PgConnection, currency: &str, entry_id: i64, p: &Posting) -> DomainResult<i64> {
     let (account_id, balance_after) = match p.account {
         Account::Member(member_id, kind) => {
             let row = sqlx::query!(
@@ -175,16 +206,15 @@ async fn write_posting(conn: &mut PgConnection, currency: &str, entry_id: i64, p
         }
         Account::System(kind) => (system_account_id(conn, kind, currency).await?, None),
     };
-    sqlx::query!(
-        "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES ($1, $2, $3, $4)",
+    Ok(sqlx::query_scalar!(
+        "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES ($1, $2, $3, $4) RETURNING id",
         entry_id,
         account_id,
         p.amount,
         balance_after
     )
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await?)
 }
 
 async fn system_account_id(conn: &mut PgConnection, kind: SystemAccount, currency: &str) -> DomainResult<i64> {

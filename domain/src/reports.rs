@@ -3,7 +3,7 @@
 //! copy kept on the side. Owns the interval rule (a date is midnight in the
 //! report's time zone; `from` inclusive, `to` exclusive). Never writes.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, DurationRound, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -88,6 +88,58 @@ impl Interval {
             currency: currency.to_owned(),
             as_of,
         }
+    }
+}
+
+/// Where a report over an interval reads the members' postings: whole UTC
+/// hours from their hourly summary (`ledger_hours`, written with the
+/// postings and checked by the audit), the part hours at the interval's
+/// edges from the postings themselves (`member_postings`). Every instant
+/// before `to` is in exactly one part:
+///
+/// - summary hours before `floor_from`;
+/// - postings in `[floor_from, min(summary_from, to))` (the part hour `from` falls in);
+/// - summary hours in `[summary_from, summary_to)`;
+/// - postings in `[max(summary_from, summary_to), to)` (the part hour before `to`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// The hour `from` falls in.
+    pub floor_from: DateTime<Utc>,
+    /// The first whole hour from `from` on.
+    pub summary_from: DateTime<Utc>,
+    /// The hour `to` falls in (where the last part hour begins).
+    pub summary_to: DateTime<Utc>,
+}
+
+impl Interval {
+    /// How this interval is read. With `local_days` (rows grouped by the
+    /// local day or month) an hour of the summary must lie within one local
+    /// day, which holds when every day of the interval starts on a whole
+    /// UTC hour in the report's zone; otherwise (Asia/Kolkata, say) the
+    /// interval is read wholly from the postings, which is exact and slower.
+    pub fn split(&self, local_days: bool) -> Split {
+        let floor = |t: DateTime<Utc>| t.duration_trunc(chrono::Duration::hours(1)).unwrap_or(t);
+        let floor_from = floor(self.from);
+        let summary_from = if floor_from == self.from { floor_from } else { floor_from + chrono::Duration::hours(1) };
+        if local_days && !self.days_start_on_whole_hours() {
+            return Split { floor_from, summary_from: self.to, summary_to: self.to };
+        }
+        Split { floor_from, summary_from, summary_to: floor(self.to) }
+    }
+
+    fn days_start_on_whole_hours(&self) -> bool {
+        use chrono::Offset;
+        let whole = |t: DateTime<Utc>| {
+            self.time_zone.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc() % 3600 == 0
+        };
+        let mut at = self.from;
+        while at < self.to {
+            if !whole(at) {
+                return false;
+            }
+            at += chrono::Duration::days(1);
+        }
+        whole(self.to)
     }
 }
 
@@ -189,6 +241,30 @@ mod tests {
         assert_eq!(
             (utc.from.to_rfc3339(), utc.to.to_rfc3339()),
             ("2026-11-01T00:00:00+00:00".into(), "2026-11-01T06:00:00+00:00".into())
+        );
+    }
+
+    #[test]
+    fn a_split_reads_whole_hours_from_the_summary_and_part_hours_from_the_postings() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).expect("time").to_utc();
+        let aligned = parse("2026-11-01", "2026-12-01", None).expect("parses").split(true);
+        assert_eq!(
+            (aligned.floor_from, aligned.summary_from, aligned.summary_to),
+            (at("2026-10-31T18:00:00Z"), at("2026-10-31T18:00:00Z"), at("2026-11-30T18:00:00Z"))
+        );
+        let ragged = parse("2026-11-01T10:20:00Z", "2026-11-02T08:05:00Z", Some("UTC")).expect("parses").split(true);
+        assert_eq!(
+            (ragged.floor_from, ragged.summary_from, ragged.summary_to),
+            (at("2026-11-01T10:00:00Z"), at("2026-11-01T11:00:00Z"), at("2026-11-02T08:00:00Z"))
+        );
+        // Half-hour days: grouped by day, all from the postings; not grouped, whole UTC hours still serve.
+        let kolkata = parse("2026-11-01", "2026-11-03", Some("Asia/Kolkata")).expect("parses");
+        let by_day = kolkata.split(true);
+        assert_eq!((by_day.summary_from, by_day.summary_to), (kolkata.to, kolkata.to));
+        let whole = kolkata.split(false);
+        assert_eq!(
+            (whole.floor_from, whole.summary_from, whole.summary_to),
+            (at("2026-10-31T18:00:00Z"), at("2026-10-31T19:00:00Z"), at("2026-11-02T18:00:00Z"))
         );
     }
 

@@ -112,8 +112,13 @@ pub async fn read_only(conn: &mut PgConnection) -> haat_domain::error::DomainRes
 /// prepared once per connection, and the generic plan Postgres moves to
 /// after a few runs cannot use an index behind `($n IS NULL OR col = $n)`
 /// (a member's earnings went from 0.00 s to 2.92 s on its sixth run).
+/// A report sorts and groups a few hundred thousand rows: it gets the
+/// memory to do so without spilling to disk, and no JIT compilation, which
+/// cost a report more than it saved (measured in `docs/benchmarks.md`).
 pub async fn snapshot(conn: &mut PgConnection) -> haat_domain::error::DomainResult<()> {
     sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *conn).await?;
-    sqlx::query!("SET LOCAL plan_cache_mode = force_custom_plan").execute(conn).await?;
+    sqlx::query!("SET LOCAL plan_cache_mode = force_custom_plan").execute(&mut *conn).await?;
+    sqlx::query!("SET LOCAL work_mem = '64MB'").execute(&mut *conn).await?;
+    sqlx::query!("SET LOCAL jit = off").execute(conn).await?;
     Ok(())
 }

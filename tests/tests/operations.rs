@@ -513,3 +513,28 @@ async fn a_cascade_run_again_after_it_committed_pays_no_one_new_even_after_the_b
     wallet_reaches(&app, &newcomer, "pending", "0.00").await;
     assert_eq!(failed_audit_checks(&app).await, Vec::<(String, Vec<String>)>::new());
 }
+
+#[tokio::test]
+async fn the_audit_finds_a_summary_hour_that_no_longer_sums_its_postings() {
+    let (app, chain, _) = delivered_and_held().await;
+    assert_eq!(failed_audit_checks(&app).await, Vec::<(String, Vec<String>)>::new());
+    let member: Uuid = chain[1]["id"].as_str().and_then(|s| s.parse().ok()).expect("member id");
+    let hour: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "UPDATE ledger_hours SET amount = amount + 1 WHERE member_id = $1 AND entry_kind = 'commission' RETURNING hour",
+    )
+    .bind(member)
+    .fetch_one(&app.pool)
+    .await
+    .expect("alter the summary");
+    let failed = failed_audit_checks(&app).await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, "ledger_summary_matches_postings");
+    let at = hour.format("%Y-%m-%dT%HZ");
+    // Level 1 of BV 300.00 at 10%: 30.00 posted, 31.00 in the summary.
+    assert_eq!(
+        failed[0].1,
+        [format!(
+            "\"{member} pending {at} commission level level 1 : summary 31.00 0.000000 postings 30.00 0.000000\""
+        )]
+    );
+}

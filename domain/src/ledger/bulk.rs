@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Account, EntryKind, MemberAccount, system_account_id};
+use super::{Account, EntryKind, MemberAccount, summarise, system_account_id};
 use crate::error::{DomainError, DomainResult};
 
 /// Entries written per round of statements (each round sends its rows as
@@ -149,7 +149,7 @@ impl Legs {
         // Each account moves once by its total; every posting's
         // balance_after is the opening balance plus the running sum, in
         // the order the postings get their ids.
-        sqlx::query!(
+        let written = sqlx::query_scalar!(
             "WITH legs AS (
                  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::numeric[]) WITH ORDINALITY
                         AS l (entry_id, account_id, amount, n)
@@ -163,13 +163,15 @@ impl Legs {
              SELECT l.entry_id, l.account_id, l.amount,
                     m.opening + sum(l.amount) OVER (PARTITION BY l.account_id ORDER BY l.n)
                FROM legs l JOIN moved m ON m.id = l.account_id
-              ORDER BY l.account_id, l.n",
+              ORDER BY l.account_id, l.n
+             RETURNING id",
             &entries,
             &accounts,
             &amounts
         )
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
+        summarise(conn, &written).await?;
         let (entries, accounts, amounts) = self.system;
         sqlx::query!(
             "INSERT INTO postings (entry_id, account_id, amount)

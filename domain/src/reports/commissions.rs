@@ -1,7 +1,8 @@
 //! What the network earned over an interval: every money column is summed
-//! from the ledger entries of the interval (by the day they were posted),
-//! the breakage and rounding from the commission lines and forfeits
-//! recorded in it. Kinds: `level`, `retail`, `pickup` (commission lines),
+//! from the members' postings of the interval (by the day they were
+//! posted; whole hours from their hourly summary, see [`super::Split`]),
+//! the rounding from each commission line's entry, the breakage from the
+//! forfeits recorded in it. Kinds: `level`, `retail`, `pickup` (commission lines),
 //! `bonus` (period bonuses), `cashback` (campaigns) and `order_reward`
 //! (buyers' instant cash or points).
 
@@ -13,7 +14,28 @@ use uuid::Uuid;
 
 use super::{Grouped, Heading, Interval, RowStream};
 use crate::error::DomainResult;
+use crate::ledger::EntryKind;
 use crate::money::{Money, in_minor_units};
+
+/// The entries this report reads: commissions, bonuses, campaign cashback
+/// and buyers' rewards, with their releases and reversals.
+const EARNINGS: [EntryKind; 15] = [
+    EntryKind::Commission,
+    EntryKind::Release,
+    EntryKind::CommissionCancelled,
+    EntryKind::Clawback,
+    EntryKind::Bonus,
+    EntryKind::Cashback,
+    EntryKind::CashbackRelease,
+    EntryKind::CashbackCancelled,
+    EntryKind::CashbackClawback,
+    EntryKind::OrderCashback,
+    EntryKind::OrderPoints,
+    EntryKind::OrderCashbackRelease,
+    EntryKind::OrderCashbackCancelled,
+    EntryKind::OrderCashbackClawback,
+    EntryKind::OrderPointsClawback,
+];
 
 /// Decimal places of the rounding residue (what rounding toward zero kept
 /// back of each line is far below a paisa).
@@ -103,25 +125,27 @@ pub async fn commission_rows<'c>(
     currency: &str,
 ) -> DomainResult<(Heading, RowStream<'c, CommissionRow>)> {
     let heading = interval.heading(currency, super::as_of(conn).await?);
+    let split = interval.split(matches!(group_by, CommissionGroup::Day | CommissionGroup::Month));
+    let earned: Vec<String> = EARNINGS.iter().map(|k| k.as_str().to_owned()).collect();
     let rows = sqlx::query!(
         r#"WITH moved AS (
-             SELECT p.created_at AS at, a.member_id, a.kind AS account, e.kind AS entry, e.reference, p.amount
-               FROM postings p
-               JOIN accounts a ON a.id = p.account_id
-               JOIN journal_entries e ON e.id = p.entry_id
-              WHERE a.member_id IS NOT NULL AND a.currency = $5 AND p.created_at >= $1 AND p.created_at < $2
-                AND ($6::uuid IS NULL OR a.member_id = $6)
-                AND e.kind IN ('commission', 'release', 'commission_cancelled', 'clawback', 'bonus', 'cashback',
-                               'cashback_release', 'cashback_cancelled', 'cashback_clawback', 'order_cashback',
-                               'order_points', 'order_cashback_release', 'order_cashback_cancelled',
-                               'order_cashback_clawback', 'order_points_clawback')
+             SELECT hour AS at, member_id, account, entry_kind AS entry, commission_kind, level, amount, rounding
+               FROM ledger_hours
+              WHERE currency = $5 AND hour >= $7 AND hour < $8 AND ($6::uuid IS NULL OR member_id = $6)
+                AND entry_kind = ANY($9)
+             UNION ALL
+             SELECT created_at, member_id, account, entry_kind, commission_kind, level, amount, rounding
+               FROM member_postings
+              WHERE currency = $5 AND ($6::uuid IS NULL OR member_id = $6) AND entry_kind = ANY($9)
+                AND ((created_at >= $1 AND created_at < least($7, $2)) OR (created_at >= greatest($7, $8) AND created_at < $2))
            ), ledger AS (
              SELECT m.at, m.member_id,
-                    CASE WHEN m.entry IN ('commission', 'release', 'commission_cancelled', 'clawback') THEN c.kind
+                    CASE WHEN m.entry IN ('commission', 'release', 'commission_cancelled', 'clawback')
+                              THEN m.commission_kind
                          WHEN m.entry = 'bonus' THEN 'bonus'
                          WHEN m.entry LIKE 'cashback%' THEN 'cashback'
                          ELSE 'order_reward' END AS kind,
-                    coalesce(c.paid_level, 0) AS level,
+                    m.level,
                     CASE WHEN m.entry IN ('commission', 'bonus', 'cashback', 'order_cashback', 'order_points')
                          THEN m.amount ELSE 0 END AS accrued,
                     CASE WHEN m.entry IN ('release', 'cashback_release', 'order_cashback_release')
@@ -131,11 +155,8 @@ pub async fn commission_rows<'c>(
                     CASE WHEN m.entry IN ('clawback', 'cashback_clawback', 'order_cashback_clawback',
                                           'order_points_clawback')
                          THEN -m.amount ELSE 0 END AS clawed,
-                    0::numeric AS breakage, 0::numeric AS rounding
+                    0::numeric AS breakage, m.rounding
                FROM moved m
-               LEFT JOIN commissions c
-                 ON c.id = CASE WHEN m.entry IN ('commission', 'release', 'commission_cancelled', 'clawback')
-                                THEN m.reference::uuid END
            ), facts AS (
              SELECT * FROM ledger
              UNION ALL
@@ -145,11 +166,6 @@ pub async fn commission_rows<'c>(
                JOIN orders o ON o.id = l.order_id
               WHERE b.created_at >= $1 AND b.created_at < $2 AND o.currency = $5
                 AND ($6::uuid IS NULL OR b.member_id = $6)
-             UNION ALL
-             SELECT c.created_at, c.beneficiary_id, c.kind, c.paid_level, 0, 0, 0, 0, 0, c.rounding_residue
-               FROM commissions c JOIN orders o ON o.id = c.order_id
-              WHERE c.created_at >= $1 AND c.created_at < $2 AND o.currency = $5
-                AND ($6::uuid IS NULL OR c.beneficiary_id = $6)
            ), keyed AS (
              SELECT CASE $3::text
                       WHEN 'day' THEN to_char(at AT TIME ZONE $4::text, 'YYYY-MM-DD')
@@ -172,7 +188,10 @@ pub async fn commission_rows<'c>(
         group_by.as_str(),
         interval.time_zone.name(),
         currency,
-        member
+        member,
+        split.summary_from,
+        split.summary_to,
+        &earned
     )
     .fetch(conn)
     .map(|found| {

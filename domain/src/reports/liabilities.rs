@@ -1,9 +1,10 @@
 //! What the shop owes its members, as a roll-forward per account bucket:
 //! the balance at `from`, every movement in the interval by entry kind,
 //! and the balance at `to`. Opening and closing are each summed from the
-//! postings themselves (not from the cached balances), and the report
-//! refuses to answer if opening + movements ≠ closing: the books must
-//! balance to the paisa or nothing is shown as if they did.
+//! members' postings (not from the cached balances; whole hours through
+//! their audited hourly summary), and the report refuses to answer if
+//! opening + movements ≠ closing: the books must balance to the paisa or
+//! nothing is shown as if they did.
 
 use std::collections::BTreeMap;
 
@@ -66,8 +67,7 @@ pub struct Liabilities {
 /// repeatable-read transaction so its three sums see one snapshot.
 pub async fn roll_forward(conn: &mut PgConnection, interval: &Interval, currency: &str) -> DomainResult<Liabilities> {
     let as_of = super::as_of(conn).await?;
-    let (opening, closing) = balances_at_both_ends(conn, interval, currency).await?;
-    let mut movements = movements(conn, interval, currency).await?;
+    let (opening, mut movements, closing) = sums(conn, interval, currency).await?;
     let mut accounts = Vec::with_capacity(BUCKETS.len());
     for account in BUCKETS {
         let bucket = Bucket {
@@ -92,55 +92,48 @@ pub async fn roll_forward(conn: &mut PgConnection, interval: &Interval, currency
     Ok(Liabilities { heading: interval.heading(currency, as_of), accounts, total })
 }
 
-/// Σ of the members' postings before `from` and before `to`, by bucket:
-/// two sums over one read of the postings.
-async fn balances_at_both_ends(
-    conn: &mut PgConnection,
-    interval: &Interval,
-    currency: &str,
-) -> DomainResult<(BTreeMap<MemberAccount, Money>, BTreeMap<MemberAccount, Money>)> {
+/// Opening (Σ before `from`), movements (net in the interval by entry
+/// kind) and closing (Σ before `to`) of each bucket, summed over one read
+/// of the members' postings before `to` (whole hours from their hourly
+/// summary, part hours from the postings: [`super::Split`]).
+async fn sums(conn: &mut PgConnection, interval: &Interval, currency: &str) -> DomainResult<Sums> {
+    let split = interval.split(false);
     let rows = sqlx::query!(
-        r#"SELECT a.kind AS "account: MemberAccount",
-                  coalesce(sum(p.amount) FILTER (WHERE p.created_at < $1), 0) AS "opening!",
-                  coalesce(sum(p.amount), 0) AS "closing!"
-             FROM postings p JOIN accounts a ON a.id = p.account_id
-            WHERE a.member_id IS NOT NULL AND a.currency = $3 AND p.created_at < $2
-            GROUP BY a.kind"#,
+        r#"WITH facts AS (
+             SELECT hour AS at, account, entry_kind, amount FROM ledger_hours
+              WHERE currency = $3 AND (hour < $4 OR (hour >= $5 AND hour < $6))
+             UNION ALL
+             SELECT created_at, account, entry_kind, amount FROM member_postings
+              WHERE currency = $3
+                AND ((created_at >= $4 AND created_at < least($5, $2)) OR (created_at >= greatest($5, $6) AND created_at < $2))
+           )
+           SELECT account AS "account!: MemberAccount", entry_kind AS "kind!: EntryKind",
+                  coalesce(sum(amount) FILTER (WHERE at < $1), 0) AS "before!",
+                  sum(amount) FILTER (WHERE at >= $1) AS during,
+                  coalesce(sum(amount), 0) AS "all!"
+             FROM facts
+            GROUP BY account, entry_kind
+            ORDER BY account, entry_kind"#,
         interval.from,
         interval.to,
-        currency
+        currency,
+        split.floor_from,
+        split.summary_from,
+        split.summary_to
     )
     .fetch_all(conn)
     .await?;
     let at = |d| Money(in_minor_units(d));
-    let opening = rows.iter().map(|r| (r.account, at(r.opening))).collect();
-    let closing = rows.iter().map(|r| (r.account, at(r.closing))).collect();
-    Ok((opening, closing))
+    let (mut opening, mut movements, mut closing) = Sums::default();
+    for r in rows {
+        *opening.entry(r.account).or_default() += at(r.before);
+        *closing.entry(r.account).or_default() += at(r.all);
+        if let Some(during) = r.during {
+            movements.entry(r.account).or_default().push(Movement { kind: r.kind, amount: at(during) });
+        }
+    }
+    Ok((opening, movements, closing))
 }
 
-/// The net of the members' postings in the interval by bucket and entry kind.
-async fn movements(
-    conn: &mut PgConnection,
-    interval: &Interval,
-    currency: &str,
-) -> DomainResult<BTreeMap<MemberAccount, Vec<Movement>>> {
-    let rows = sqlx::query!(
-        r#"SELECT a.kind AS "account: MemberAccount", e.kind AS "kind: EntryKind", sum(p.amount) AS "amount!"
-             FROM postings p
-             JOIN accounts a ON a.id = p.account_id
-             JOIN journal_entries e ON e.id = p.entry_id
-            WHERE a.member_id IS NOT NULL AND a.currency = $3 AND p.created_at >= $1 AND p.created_at < $2
-            GROUP BY a.kind, e.kind
-            ORDER BY a.kind, e.kind"#,
-        interval.from,
-        interval.to,
-        currency
-    )
-    .fetch_all(conn)
-    .await?;
-    let mut out: BTreeMap<MemberAccount, Vec<Movement>> = BTreeMap::new();
-    for r in rows {
-        out.entry(r.account).or_default().push(Movement { kind: r.kind, amount: Money(in_minor_units(r.amount)) });
-    }
-    Ok(out)
-}
+/// Opening, movements and closing by bucket.
+type Sums = (BTreeMap<MemberAccount, Money>, BTreeMap<MemberAccount, Vec<Movement>>, BTreeMap<MemberAccount, Money>);
