@@ -72,7 +72,7 @@ impl From<DomainError> for ApiError {
                 let errors = field.map(|f| vec![FieldError::new(f, message.clone())]).unwrap_or_default();
                 Self { status: StatusCode::CONFLICT, title: "Conflict", detail: message, errors }
             }
-            DomainError::Database(e) => internal(&e),
+            DomainError::Database(e) => Self::from(e),
             DomainError::Internal(e) => internal(&e),
         }
     }
@@ -80,6 +80,15 @@ impl From<DomainError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        // 57014: the statement was cancelled, by its time limit (a report).
+        if e.as_database_error().and_then(|d| d.code()).is_some_and(|code| code == "57014") {
+            tracing::warn!(error = %e, "statement cancelled");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Took too long",
+                "the database cancelled the statement at its time limit: ask for a shorter interval",
+            );
+        }
         internal(&e)
     }
 }

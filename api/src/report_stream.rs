@@ -14,6 +14,7 @@ use haat_domain::error::DomainResult;
 use haat_domain::reports::{Grouped, Heading, Interval, RowStream};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
 
 use crate::csv_export;
 use crate::error::{ApiError, ApiResult};
@@ -39,11 +40,11 @@ pub struct Shape<R> {
     pub csv: Option<Interval>,
 }
 
-/// Reads the report with `read` in one read-only snapshot of `pool` and
-/// answers it as it is read. A failure before the first chunk is an error
+/// Reads the report with `read` in one read-only snapshot of `pool`, each
+/// statement bounded by `limit`, and answers it as it is read. A failure before the first chunk is an error
 /// answer; a failure after it cuts the body short, which a client sees as
 /// a broken transfer rather than a shorter report.
-pub async fn respond<R, F>(pool: &PgPool, shape: Shape<R>, read: F) -> ApiResult<Response>
+pub async fn respond<R, F>(pool: &PgPool, limit: Duration, shape: Shape<R>, read: F) -> ApiResult<Response>
 where
     R: Serialize + Send + 'static,
     F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<(Heading, RowStream<'c, R>)>>
@@ -57,7 +58,7 @@ where
     };
     let pool = pool.clone();
     tokio::spawn(async move {
-        if let Err(e) = produce(pool, shape, read, &mut sender).await {
+        if let Err(e) = produce(pool, limit, shape, read, &mut sender).await {
             // The receiver is gone when the client left: nothing to tell.
             let _ = sender.send(Err(e)).await;
         }
@@ -76,6 +77,7 @@ where
 /// Reads the rows and sends them on in chunks, then rolls the snapshot back.
 async fn produce<R, F>(
     pool: PgPool,
+    limit: Duration,
     shape: Shape<R>,
     read: F,
     out: &mut mpsc::Sender<ApiResult<Bytes>>,
@@ -86,6 +88,7 @@ where
 {
     let mut tx = pool.begin().await?;
     haat_platform::db::snapshot(&mut tx).await?;
+    haat_platform::db::time_limit(&mut tx, limit).await?;
     {
         let (heading, mut rows) = read(&mut tx).await?;
         let mut encoder = Encoder::start(&shape, &heading)?;

@@ -122,3 +122,12 @@ pub async fn snapshot(conn: &mut PgConnection) -> haat_domain::error::DomainResu
     sqlx::query!("SET LOCAL jit = off").execute(conn).await?;
     Ok(())
 }
+
+/// Bounds every statement of the caller's transaction to `limit` (a
+/// report served to a request: a statement past it is cancelled, and the
+/// request answered 503 rather than held open).
+pub async fn time_limit(conn: &mut PgConnection, limit: std::time::Duration) -> haat_domain::error::DomainResult<()> {
+    let millis = limit.as_millis().to_string();
+    sqlx::query_scalar!("SELECT set_config('statement_timeout', $1, true)", millis).fetch_one(conn).await?;
+    Ok(())
+}

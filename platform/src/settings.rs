@@ -77,6 +77,10 @@ pub struct Settings {
     /// keeps each close as a run an admin reads, then commits or discards,
     /// before any bonus is posted.
     pub period_close_mode: haat_domain::compensation::periods::CloseMode,
+    /// `HAAT_REPORT_TIME_LIMIT_SECONDS` (default 120, 1 to 3600): the
+    /// longest a statement of a report served to a request may run; past
+    /// it the report is cancelled and answered 503.
+    pub report_time_limit: std::time::Duration,
     /// `HAAT_SIMULATION_INLINE_ORDERS` (default 20,000, 0 to 1,000,000): a
     /// plan simulation over at most this many orders is answered by the
     /// request itself; a larger one runs as a job (202 with its id).
@@ -210,6 +214,7 @@ impl std::fmt::Debug for Settings {
             .field("time_zone", &self.time_zone)
             .field("period_close_mode", &self.period_close_mode)
             .field("simulation_inline_orders", &self.simulation_inline_orders)
+            .field("report_time_limit", &self.report_time_limit)
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
@@ -286,6 +291,8 @@ impl Settings {
         let db_pool = whole("HAAT_DB_POOL", 10u32, 1..=200, "connections")?;
         let return_window_days = whole("HAAT_RETURN_WINDOW_DAYS", 15u32, 0..=365, "days")?;
         let simulation_inline_orders = whole("HAAT_SIMULATION_INLINE_ORDERS", 20_000i64, 0..=1_000_000, "orders")?;
+        let report_time_limit =
+            std::time::Duration::from_secs(whole("HAAT_REPORT_TIME_LIMIT_SECONDS", 120u64, 1..=3_600, "seconds")?);
         let mask_downline_names = match var("HAAT_MASK_DOWNLINE_NAMES").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -329,6 +336,7 @@ impl Settings {
             period_close_cron,
             period_close_mode,
             simulation_inline_orders,
+            report_time_limit,
             campaign_grace_seconds,
             points_expiry_cron,
             prune_cron,

@@ -821,3 +821,28 @@ async fn a_campaign_payout_is_cashback_accrued_and_a_pending_movement_in_the_rep
         [texts(&["cashback", "450.00", "0.00", "0.00", "0.00", "0.00", "0.000000", "450.00"])]
     );
 }
+
+#[tokio::test]
+async fn a_report_past_its_time_limit_is_cancelled_and_answered_503_then_answers_once_it_can_run() {
+    let (url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(url, pool, &[("HAAT_REPORT_TIME_LIMIT_SECONDS", "1")]).await;
+    // Hold the summary every such report reads: its statement waits, and
+    // the wait counts against the limit.
+    let mut holding = app.pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE ledger_hours IN ACCESS EXCLUSIVE MODE").execute(&mut *holding).await.expect("lock");
+    for path in [
+        "/v1/admin/reports/commissions?from=2026-01-01&to=2030-01-01&group_by=kind",
+        "/v1/admin/reports/liabilities?from=2026-01-01&to=2030-01-01",
+    ] {
+        let (status, problem) = app.admin("GET", path, None).await;
+        assert_eq!(
+            (status, problem["title"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("Took too long")),
+            "{path}"
+        );
+    }
+    holding.rollback().await.expect("release");
+    let (status, report) =
+        app.admin("GET", "/v1/admin/reports/commissions?from=2026-01-01&to=2030-01-01&group_by=kind", None).await;
+    assert_eq!((status, report["totals"]["accrued"].as_str()), (StatusCode::OK, Some("0.00")), "{report}");
+}

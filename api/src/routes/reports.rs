@@ -111,13 +111,15 @@ impl Asked {
 }
 
 /// Runs `read` in one read-only snapshot (on the replica when one is
-/// configured) and rolls it back.
+/// configured), each statement bounded by the report time limit, and
+/// rolls it back.
 async fn in_snapshot<T>(
     state: &AppState,
     read: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<T>>,
 ) -> ApiResult<T> {
     let mut tx = state.reads.begin().await?;
     haat_platform::db::snapshot(&mut tx).await?;
+    haat_platform::db::time_limit(&mut tx, state.settings.report_time_limit).await?;
     let report = read(&mut tx).await?;
     tx.rollback().await?;
     Ok(report)
@@ -166,7 +168,7 @@ async fn sales_report(
     let group_by = SalesGroup::parse_param(grouping.group_by.as_deref())?;
     let (interval, currency) = (asked.interval, state.settings.currency.clone());
     let shape = asked.shape(format!("sales_by_{}", group_by.as_str()), group_by.as_str(), SALES_HEADER, sales_record);
-    report_stream::respond(&state.reads, shape, move |c| {
+    report_stream::respond(&state.reads, state.settings.report_time_limit, shape, move |c| {
         async move { sales::sales_rows(c, &interval, group_by, &currency).await }.boxed()
     })
     .await
@@ -204,7 +206,7 @@ async fn commissions_report(
         COMMISSIONS_HEADER,
         commission_record,
     );
-    report_stream::respond(&state.reads, shape, move |c| {
+    report_stream::respond(&state.reads, state.settings.report_time_limit, shape, move |c| {
         async move { commissions::commission_rows(c, &interval, group_by, None, &currency).await }.boxed()
     })
     .await
@@ -253,7 +255,7 @@ async fn member_earnings(
         COMMISSIONS_HEADER,
         commission_record,
     );
-    report_stream::respond(&state.reads, shape, move |c| {
+    report_stream::respond(&state.reads, state.settings.report_time_limit, shape, move |c| {
         async move {
             members::get(c, id).await?;
             commissions::commission_rows(c, &interval, group_by, Some(id), &currency).await
