@@ -152,69 +152,78 @@ pub async fn post(conn: &mut PgConnection, currency: &str, entry: Entry<'_>) -> 
     let mut postings = entry.postings;
     // A fixed lock order across transactions avoids deadlocks.
     postings.sort_by_key(|p| p.account);
-    let mut members = Vec::with_capacity(postings.len());
+    let commission = entry.kind.commission_of(entry.reference);
     for posting in postings {
-        let id = write_posting(conn, currency, entry_id, &posting).await?;
-        if matches!(posting.account, Account::Member(..)) {
-            members.push(id);
-        }
+        write_posting(conn, currency, entry_id, (entry.kind, commission), &posting).await?;
     }
-    summarise(conn, &members).await?;
     Ok(true)
 }
 
-/// Adds members' postings just written to `ledger_hours`, the hourly
-/// summary the finance reports read, in their transaction. Their accounts
-/// are locked by then, and only a transaction holding an account's lock
-/// writes that account's summary rows, so this never waits.
-async fn summarise(conn: &mut PgConnection, posting_ids: &[i64]) -> DomainResult<()> {
-    if posting_ids.is_empty() {
-        return Ok(());
-    }
-    sqlx::query!(
-        "INSERT INTO ledger_hours (member_id, account, hour, entry_kind, commission_kind, level, currency, amount,
-                                   rounding, postings)
-         SELECT member_id, account, hour, entry_kind, commission_kind, level, currency, sum(amount), sum(rounding),
-                count(*)
-           FROM member_postings WHERE id = ANY($1)
-          GROUP BY member_id, account, hour, entry_kind, commission_kind, level, currency
-         ON CONFLICT (member_id, account, hour, entry_kind, commission_kind, level) DO UPDATE
-            SET amount = ledger_hours.amount + excluded.amount, rounding = ledger_hours.rounding + excluded.rounding,
-                postings = ledger_hours.postings + excluded.postings",
-        posting_ids
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Writes one posting (a member's updates its cached balance) and returns its id.
-async fn write_posting(conn: &mut PgConnection, currency: &str, entry_id: i64, p: &Posting) -> DomainResult<i64> {
-    let (account_id, balance_after) = match p.account {
-        Account::Member(member_id, kind) => {
+/// Writes one posting. A member's also moves its cached balance and is
+/// added to `ledger_hours`, the hourly summary the finance reports read, in
+/// the same statement: the account's row is locked by then, and only a
+/// transaction holding an account's lock writes that account's summary
+/// rows, so the summary adds no waiting (the audit recomputes it from the
+/// postings through the `member_postings` view).
+async fn write_posting(
+    conn: &mut PgConnection,
+    currency: &str,
+    entry_id: i64,
+    (kind, commission): (EntryKind, Option<Uuid>),
+    p: &Posting,
+) -> DomainResult<()> {
+    match p.account {
+        Account::Member(member_id, account) => {
             let row = sqlx::query!(
                 "UPDATE accounts SET balance = balance + $3 WHERE member_id = $1 AND kind = $2
-                 RETURNING id, balance",
+                 RETURNING id, balance, currency",
                 member_id,
-                kind.as_str(),
+                account.as_str(),
                 p.amount
             )
             .fetch_optional(&mut *conn)
             .await?
             .ok_or(DomainError::NotFound("member account"))?;
-            (row.id, Some(row.balance))
+            sqlx::query!(
+                "WITH posted AS (
+                     INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES ($1, $2, $3, $4)
+                 )
+                 INSERT INTO ledger_hours (member_id, account, hour, entry_kind, commission_kind, level, currency,
+                                           amount, rounding, postings)
+                 SELECT $5::uuid, $6::text, date_trunc('hour', now(), 'UTC'), $7::text, coalesce(c.kind, ''),
+                        coalesce(c.paid_level, 0), $8::text, $3::numeric,
+                        CASE WHEN $7::text = 'commission' THEN coalesce(c.rounding_residue, 0) ELSE 0 END, 1
+                   FROM (SELECT $9::uuid AS id) w LEFT JOIN commissions c ON c.id = w.id
+                 ON CONFLICT (member_id, account, hour, entry_kind, commission_kind, level) DO UPDATE
+                    SET amount = ledger_hours.amount + excluded.amount,
+                        rounding = ledger_hours.rounding + excluded.rounding,
+                        postings = ledger_hours.postings + 1",
+                entry_id,
+                row.id,
+                p.amount,
+                row.balance,
+                member_id,
+                account.as_str(),
+                kind.as_str(),
+                row.currency,
+                commission
+            )
+            .execute(conn)
+            .await?;
         }
-        Account::System(kind) => (system_account_id(conn, kind, currency).await?, None),
-    };
-    Ok(sqlx::query_scalar!(
-        "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES ($1, $2, $3, $4) RETURNING id",
-        entry_id,
-        account_id,
-        p.amount,
-        balance_after
-    )
-    .fetch_one(conn)
-    .await?)
+        Account::System(system) => {
+            let account_id = system_account_id(conn, system, currency).await?;
+            sqlx::query!(
+                "INSERT INTO postings (entry_id, account_id, amount) VALUES ($1, $2, $3)",
+                entry_id,
+                account_id,
+                p.amount
+            )
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn system_account_id(conn: &mut PgConnection, kind: SystemAccount, currency: &str) -> DomainResult<i64> {

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Account, EntryKind, MemberAccount, summarise, system_account_id};
+use super::{Account, EntryKind, MemberAccount, system_account_id};
 use crate::error::{DomainError, DomainResult};
 
 /// Entries written per round of statements (each round sends its rows as
@@ -48,13 +48,14 @@ pub async fn post_transfers(
         let ids = AccountIds::lock(conn, currency, chunk).await?;
         let entries = insert_entries(conn, kind.as_str(), chunk).await?;
         let mut legs = Legs::default();
+        let commission = |t: &Transfer| kind.commission_of(&t.reference);
         for t in chunk {
             if let Some(entry_id) = entries.get(&t.idempotency_key) {
-                legs.push(*entry_id, ids.of(t.from)?, -t.amount, matches!(t.from, Account::Member(..)));
-                legs.push(*entry_id, ids.of(t.to)?, t.amount, matches!(t.to, Account::Member(..)));
+                legs.push(*entry_id, ids.of(t.from)?, -t.amount, t.from, commission(t));
+                legs.push(*entry_id, ids.of(t.to)?, t.amount, t.to, commission(t));
             }
         }
-        legs.write(conn).await?;
+        legs.write(conn, kind).await?;
         written += entries.len();
     }
     Ok(written)
@@ -128,50 +129,72 @@ async fn insert_entries(conn: &mut PgConnection, kind: &str, chunk: &[Transfer])
     Ok(rows.into_iter().map(|r| (r.idempotency_key, r.id)).collect())
 }
 
-/// The postings of a chunk, member legs (cached balance) apart from system
-/// legs (no cached balance).
+/// The postings of a chunk, member legs (cached balance, hourly summary)
+/// apart from system legs (neither).
 #[derive(Default)]
 struct Legs {
-    member: (Vec<i64>, Vec<i64>, Vec<Decimal>),
+    member: (Vec<i64>, Vec<i64>, Vec<Decimal>, Vec<Option<Uuid>>),
     system: (Vec<i64>, Vec<i64>, Vec<Decimal>),
 }
 
 impl Legs {
-    fn push(&mut self, entry_id: i64, account_id: i64, amount: Decimal, member: bool) {
-        let side = if member { &mut self.member } else { &mut self.system };
-        side.0.push(entry_id);
-        side.1.push(account_id);
-        side.2.push(amount);
+    fn push(&mut self, entry_id: i64, account_id: i64, amount: Decimal, account: Account, commission: Option<Uuid>) {
+        if matches!(account, Account::Member(..)) {
+            let side = &mut self.member;
+            side.0.push(entry_id);
+            side.1.push(account_id);
+            side.2.push(amount);
+            side.3.push(commission);
+        } else {
+            let side = &mut self.system;
+            side.0.push(entry_id);
+            side.1.push(account_id);
+            side.2.push(amount);
+        }
     }
 
-    async fn write(self, conn: &mut PgConnection) -> DomainResult<()> {
-        let (entries, accounts, amounts) = self.member;
+    async fn write(self, conn: &mut PgConnection, kind: EntryKind) -> DomainResult<()> {
+        let (entries, accounts, amounts, commissions) = self.member;
         // Each account moves once by its total; every posting's
         // balance_after is the opening balance plus the running sum, in
-        // the order the postings get their ids.
-        let written = sqlx::query_scalar!(
+        // the order the postings get their ids. The hourly summary is
+        // added to in the same statement (as `ledger::post` does, under
+        // the accounts' locks; see `ledger_hours`).
+        sqlx::query!(
             "WITH legs AS (
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::numeric[]) WITH ORDINALITY
-                        AS l (entry_id, account_id, amount, n)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::numeric[], $4::uuid[]) WITH ORDINALITY
+                        AS l (entry_id, account_id, amount, commission_id, n)
              ), totals AS (
                  SELECT account_id, sum(amount) AS total FROM legs GROUP BY account_id
              ), moved AS (
                  UPDATE accounts a SET balance = a.balance + t.total FROM totals t WHERE a.id = t.account_id
-                 RETURNING a.id, a.balance - t.total AS opening
+                 RETURNING a.id, a.balance - t.total AS opening, a.member_id, a.kind, a.currency
+             ), summed AS (
+                 INSERT INTO ledger_hours (member_id, account, hour, entry_kind, commission_kind, level, currency,
+                                           amount, rounding, postings)
+                 SELECT m.member_id, m.kind, date_trunc('hour', now(), 'UTC'), $5::text, coalesce(c.kind, ''),
+                        coalesce(c.paid_level, 0), m.currency, sum(l.amount),
+                        sum(CASE WHEN $5::text = 'commission' THEN coalesce(c.rounding_residue, 0) ELSE 0 END), count(*)
+                   FROM legs l JOIN moved m ON m.id = l.account_id LEFT JOIN commissions c ON c.id = l.commission_id
+                  GROUP BY m.member_id, m.kind, coalesce(c.kind, ''), coalesce(c.paid_level, 0), m.currency
+                 ON CONFLICT (member_id, account, hour, entry_kind, commission_kind, level) DO UPDATE
+                    SET amount = ledger_hours.amount + excluded.amount,
+                        rounding = ledger_hours.rounding + excluded.rounding,
+                        postings = ledger_hours.postings + excluded.postings
              )
              INSERT INTO postings (entry_id, account_id, amount, balance_after)
              SELECT l.entry_id, l.account_id, l.amount,
                     m.opening + sum(l.amount) OVER (PARTITION BY l.account_id ORDER BY l.n)
                FROM legs l JOIN moved m ON m.id = l.account_id
-              ORDER BY l.account_id, l.n
-             RETURNING id",
+              ORDER BY l.account_id, l.n",
             &entries,
             &accounts,
-            &amounts
+            &amounts,
+            &commissions as &[Option<Uuid>],
+            kind.as_str()
         )
-        .fetch_all(&mut *conn)
+        .execute(&mut *conn)
         .await?;
-        summarise(conn, &written).await?;
         let (entries, accounts, amounts) = self.system;
         sqlx::query!(
             "INSERT INTO postings (entry_id, account_id, amount)

@@ -50,6 +50,19 @@ crate::words::stored_words!(
     }
 );
 
+impl EntryKind {
+    /// The commission line an entry of the commission family (a
+    /// commission, its release, its cancel or clawback) moves money for:
+    /// the entry's reference. The `member_postings` view applies the same
+    /// rule, and the audit holds the two together.
+    pub fn commission_of(self, reference: &str) -> Option<uuid::Uuid> {
+        match self {
+            Self::Commission | Self::Release | Self::CommissionCancelled | Self::Clawback => reference.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::EntryKind;
