@@ -3,6 +3,7 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+pub mod display;
 mod quantity;
 pub use quantity::{Money, Rate, Volume};
 

@@ -606,6 +606,33 @@ async fn a_closed_period_shows_who_advanced_in_rank_and_its_bonuses_in_the_commi
             (id(2), Value::Null, "silver".into())
         ]
     );
+    let csv = app
+        .http
+        .get(format!("{}/v1/admin/reports/rank-advancement?period={period}&format=csv", app.base))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("csv");
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("attachment; filename=\"rank_advancement_"),
+        "{:?}",
+        csv.headers()
+    );
+    let text = csv.text().await.expect("body");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "interval_start,interval_end,member_id,name,from_rank,to_rank,paid_as_rank");
+    let csv_rows: Vec<(String, String)> = lines[1..]
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2].to_owned(), f[5].to_owned())
+        })
+        .collect();
+    let json_rows: Vec<(String, String)> = advanced.iter().map(|(m, _, to)| (m.clone(), to.clone())).collect();
+    assert_eq!(csv_rows, json_rows, "the CSV has the JSON's rows: {text}");
     assert_eq!(
         app.admin("GET", "/v1/admin/reports/rank-advancement?period=2026-13", None).await.0,
         StatusCode::UNPROCESSABLE_ENTITY

@@ -327,25 +327,42 @@ async fn top_earners_report(
     asked.answer(&report, "top_earners", &["member_id", "name", "earned"], rows)
 }
 
-/// `?period=` of the rank advancement report.
+/// `?period=&format=` of the rank advancement report.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct PeriodParam {
     /// A closed period, `YYYY-MM`.
     period: Option<String>,
+    /// `json` (default) or `csv`; `Accept: text/csv` also asks for CSV.
+    format: Option<String>,
 }
 
 /// Members who reached a higher rank in a closed period (admin).
 #[utoipa::path(get, path = "/v1/admin/reports/rank-advancement", tag = "reports", params(PeriodParam),
-    responses((status = 200, description = "Each advancement with the rank before and after", body = RankAdvancement)))]
+    responses((status = 200, description = "Each advancement with the rank before and after; as CSV the rows, \
+        after the period's bounds in the deployment's time zone",
+        content((RankAdvancement = "application/json"), (String = "text/csv")))))]
 async fn rank_advancement_report(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     Query(param): Query<PeriodParam>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Response> {
     auth.require_admin()?;
+    let csv = csv_export::wanted(param.format.as_deref(), &headers)?;
     let period =
         param.period.ok_or_else(|| ApiError::field(StatusCode::BAD_REQUEST, "period", "is required (YYYY-MM)"))?;
-    let report = in_snapshot(&state, |c| async move { ranks::advancement(c, &period).await }.boxed()).await?;
-    Ok(Json(to_json(&report)?))
+    let asked = period.clone();
+    let report = in_snapshot(&state, |c| async move { ranks::advancement(c, &asked).await }.boxed()).await?;
+    if !csv {
+        return Ok(Json(to_json(&report)?).into_response());
+    }
+    let zone = state.settings.time_zone;
+    let (from, to) = haat_domain::compensation::periods::bounds(&period, zone)?;
+    let rows = report.rows.iter().map(|r| {
+        let rank = |r: &Option<String>| r.clone().unwrap_or_default();
+        vec![r.member_id.to_string(), r.name.clone(), rank(&r.from_rank), r.to_rank.clone(), rank(&r.paid_as_rank)]
+    });
+    let header = ["member_id", "name", "from_rank", "to_rank", "paid_as_rank"];
+    csv_export::attachment("rank_advancement", &Interval { from, to, time_zone: zone }, &header, rows)
 }

@@ -1,0 +1,109 @@
+//! Money as a person in Bangladesh reads it: the Taka sign, South Asian
+//! digit grouping (the last three digits, then pairs: ৳1,00,000.00), and in
+//! Bengali the Bengali digits (৳১,০০,০০০.০০). One function for every page,
+//! invoice and email, so an amount never reads two ways.
+
+use super::Money;
+
+/// The language a reader chose (the dashboard's switch, the browser's
+/// preference, a member's setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// English, with Western digits.
+    English,
+    /// Bengali, with Bengali digits.
+    Bengali,
+}
+
+impl Language {
+    /// The language of a BCP 47 tag (`bn`, `bn-BD`, `en-US`, …); anything
+    /// that is not Bengali reads as English.
+    pub fn of_tag(tag: &str) -> Self {
+        let primary = tag.split(['-', '_']).next().unwrap_or_default();
+        if primary.eq_ignore_ascii_case("bn") { Self::Bengali } else { Self::English }
+    }
+}
+
+/// `amount` in Taka: `৳1,00,000.00`, `-৳250.50`, or in Bengali `৳১,০০,০০০.০০`.
+pub fn taka(amount: Money, language: Language) -> String {
+    let plain = amount.to_string();
+    let (negative, digits) = match plain.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, plain.as_str()),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "00"));
+    let grouped = south_asian_grouping(whole);
+    let text = format!("{}৳{grouped}.{fraction}", if negative { "-" } else { "" });
+    match language {
+        Language::English => text,
+        Language::Bengali => text.chars().map(bengali_digit).collect(),
+    }
+}
+
+/// `1234567` → `12,34,567`: the last three digits, then groups of two.
+fn south_asian_grouping(whole: &str) -> String {
+    if whole.len() <= 3 {
+        return whole.to_owned();
+    }
+    let (head, last_three) = whole.split_at(whole.len() - 3);
+    let mut pairs: Vec<&str> = Vec::new();
+    let mut rest = head;
+    while rest.len() > 2 {
+        let (front, pair) = rest.split_at(rest.len() - 2);
+        pairs.push(pair);
+        rest = front;
+    }
+    pairs.push(rest);
+    pairs.reverse();
+    format!("{},{last_three}", pairs.join(","))
+}
+
+fn bengali_digit(c: char) -> char {
+    match c.to_digit(10) {
+        // U+09E6 BENGALI DIGIT ZERO onwards.
+        Some(d) => char::from_u32(0x09E6 + d).unwrap_or(c),
+        None => c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    fn money(paisa: i64) -> Money {
+        Money(Decimal::new(paisa, 2))
+    }
+
+    #[test]
+    fn amounts_are_grouped_by_the_last_three_digits_then_pairs() {
+        let cases = [
+            (0, "৳0.00"),
+            (99_999, "৳999.99"),
+            (100_000, "৳1,000.00"),
+            (10_000_000, "৳1,00,000.00"),
+            (1_234_567_89, "৳12,34,567.89"),
+            (123_456_789_00, "৳12,34,56,789.00"),
+            (1_234_567_890_00, "৳1,23,45,67,890.00"),
+            (-25_050, "-৳250.50"),
+        ];
+        for (paisa, text) in cases {
+            assert_eq!(taka(money(paisa), Language::English), text, "{paisa}");
+        }
+    }
+
+    #[test]
+    fn bengali_readers_get_bengali_digits_in_the_same_grouping() {
+        assert_eq!(taka(money(10_000_000), Language::Bengali), "৳১,০০,০০০.০০");
+        assert_eq!(taka(money(-1_850), Language::Bengali), "-৳১৮.৫০");
+    }
+
+    #[test]
+    fn a_language_tag_names_bengali_by_its_primary_subtag() {
+        assert_eq!(Language::of_tag("bn-BD"), Language::Bengali);
+        assert_eq!(Language::of_tag("BN"), Language::Bengali);
+        assert_eq!(Language::of_tag("en-US"), Language::English);
+        assert_eq!(Language::of_tag("bnx"), Language::English);
+    }
+}
