@@ -76,6 +76,7 @@ def main():
         print(f"{level:>5}  {m['name']:<12} {w['pending']:>10} {w['available']:>10}")
     _, audit = call("GET", "/v1/admin/audit")
     print("\nledger audit ok:", audit["ok"])
+    print(f"\ndashboard: {API}/app (sign in with the admin key: HAAT_ADMIN_TOKEN, {ADMIN!r} by default)")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,19 @@ impl AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    layered(routes()).with_state(state)
+    let web = haat_web::router(haat_web::WebState {
+        pool: state.pool.clone(),
+        reads: state.reads.clone(),
+        settings: state.settings.clone(),
+        admin_token_digest: state.admin_token_digest,
+    });
+    // The dashboard answers its own HTML pages, errors included: it gets
+    // the process's layers but not the problem+json rewriting of the API.
+    let web = web
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
+        .layer(axum::middleware::from_fn(http_metrics::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    layered(routes()).with_state(state).nest("/app", web)
 }
 
 /// Every route, and the OpenAPI document of the same routes.

@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
 
+pub mod sessions;
+
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -62,7 +64,7 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// A new random secret token.
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     let secret: String = (0..40).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();

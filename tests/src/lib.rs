@@ -603,3 +603,18 @@ pub async fn last_months_team(app: &TestApp) -> (Vec<Value>, String) {
         .expect("move the orders into last month");
     (chain, period)
 }
+
+/// One member's cod order of one TEA-500 (450.00, BV 300.00) delivered
+/// under the five-level plan, its commissions held (30.00 and 15.00 to the
+/// two uplines of a chain of three) and everything due run.
+pub async fn delivered_and_held() -> (TestApp, Vec<Value>, Value) {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(3).await;
+    let order = app.place_order(&chain[2], &tea, 1, "cod").await;
+    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
+    wallet_reaches(&app, &chain[1], "pending", "30.00").await;
+    quiescent(&app.pool).await;
+    (app, chain, order)
+}

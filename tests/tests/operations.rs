@@ -8,21 +8,6 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-/// A sound system: a chain of three, one delivered cod order of a 450.00
-/// tea (BV 300) whose 30.00 and 15.00 commissions are held, nothing left
-/// running.
-async fn delivered_and_held() -> (TestApp, Vec<serde_json::Value>, serde_json::Value) {
-    let app = TestApp::spawn().await;
-    app.create_plan(five_level_plan(7)).await;
-    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
-    let chain = app.create_chain(3).await;
-    let order = app.place_order(&chain[2], &tea, 1, "cod").await;
-    assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
-    wallet_reaches(&app, &chain[1], "pending", "30.00").await;
-    quiescent(&app.pool).await;
-    (app, chain, order)
-}
-
 #[tokio::test]
 async fn the_audit_command_exits_zero_on_a_sound_database_and_one_naming_each_violation() {
     let (app, chain, _) = delivered_and_held().await;

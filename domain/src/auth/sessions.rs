@@ -1,0 +1,93 @@
+//! Dashboard sessions: who a browser is signed in as. The browser keeps an
+//! opaque random token; only its SHA-256 is stored (as API keys are), so a
+//! copy of the table signs no one in. Each session has its own CSRF token,
+//! which every form it posts must carry.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{Role, new_token, token_hash};
+use crate::error::{DomainError, DomainResult};
+
+/// How long a session lasts after sign-in.
+pub const LIFETIME: Duration = Duration::hours(12);
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Admin or member.
+    pub role: Role,
+    /// The member a member session is bound to.
+    pub member_id: Option<Uuid>,
+    /// What its forms must carry.
+    pub csrf_token: String,
+    /// When it ends by itself.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A session just opened, with the token the browser keeps (the only time
+/// it is seen).
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// For the cookie.
+    pub token: String,
+    /// The session.
+    pub session: Session,
+}
+
+/// Opens a session for an admin (`member_id` none) or a member.
+pub async fn open(conn: &mut PgConnection, role: Role, member_id: Option<Uuid>) -> DomainResult<Opened> {
+    match (role, member_id) {
+        (Role::Admin, None) | (Role::Member, Some(_)) => {}
+        _ => return Err(DomainError::Internal(anyhow::anyhow!("a {} session cannot be opened", role.as_str()))),
+    }
+    let token = new_token();
+    let csrf_token = new_token();
+    let expires_at = Utc::now() + LIFETIME;
+    sqlx::query!(
+        "INSERT INTO web_sessions (token_hash, role, member_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        token_hash(&token),
+        role.as_str(),
+        member_id,
+        csrf_token,
+        expires_at
+    )
+    .execute(conn)
+    .await?;
+    Ok(Opened { token, session: Session { role, member_id, csrf_token, expires_at } })
+}
+
+/// The live session of `token`: none when unknown, ended or expired.
+pub async fn find(conn: &mut PgConnection, token: &str) -> DomainResult<Option<Session>> {
+    let row = sqlx::query!(
+        r#"SELECT role AS "role: Role", member_id, csrf_token, expires_at FROM web_sessions
+            WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > now()"#,
+        token_hash(token)
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Session {
+        role: r.role,
+        member_id: r.member_id,
+        csrf_token: r.csrf_token,
+        expires_at: r.expires_at,
+    }))
+}
+
+/// Ends the session of `token` (signing out); ending it twice changes nothing.
+pub async fn end(conn: &mut PgConnection, token: &str) -> DomainResult<()> {
+    sqlx::query!(
+        "UPDATE web_sessions SET ended_at = now() WHERE token_hash = $1 AND ended_at IS NULL",
+        token_hash(token)
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A random token for a form that is posted before any session exists
+/// (the sign-in form's CSRF token, kept in its own cookie).
+pub fn form_token() -> String {
+    new_token()
+}

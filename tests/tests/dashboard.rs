@@ -1,0 +1,126 @@
+//! The dashboard through the real api and worker: an admin signs in with
+//! the admin key and reads this month's figures of a scenario placed
+//! through the API, and a form without its CSRF token is refused.
+
+use haat_tests::*;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+/// A client that shows redirects instead of following them, as a test of
+/// where a page sends the browser must.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+/// The value a response sets for cookie `name`, and the cookie's attributes.
+fn cookie(response: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| (value.to_owned(), attributes.trim().to_owned()))
+    })
+}
+
+/// The sign-in form's CSRF token and its cookie.
+async fn sign_in_form(app: &TestApp, client: &reqwest::Client) -> String {
+    let form = client.get(format!("{}/app/sign-in", app.base)).send().await.expect("form");
+    assert_eq!(form.status(), StatusCode::OK);
+    let (token, attributes) = cookie(&form, "haat_sign_in").expect("the form's CSRF cookie");
+    assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Lax"), "{attributes}");
+    let page = form.text().await.expect("page");
+    assert!(page.contains(&format!("name=\"csrf\" value=\"{token}\"")), "{page}");
+    assert!(page.contains("<label for=\"key\">Admin key</label>"), "{page}");
+    token
+}
+
+/// `GET /app` with the session cookie.
+async fn home(app: &TestApp, client: &reqwest::Client, session: &str) -> reqwest::Response {
+    client
+        .get(format!("{}/app", app.base))
+        .header(COOKIE, format!("haat_session={session}"))
+        .send()
+        .await
+        .expect("home")
+}
+
+async fn sessions(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM web_sessions").fetch_one(&app.pool).await.expect("count")
+}
+
+#[tokio::test]
+async fn a_visitor_is_sent_to_sign_in_and_a_wrong_key_or_a_missing_token_signs_no_one_in() {
+    let app = TestApp::spawn().await;
+    let client = browser();
+    let home = client.get(format!("{}/app", app.base)).send().await.expect("home");
+    assert_eq!((home.status(), home.headers()[LOCATION].to_str().ok()), (StatusCode::SEE_OTHER, Some("/app/sign-in")));
+
+    let csrf = sign_in_form(&app, &client).await;
+    let wrong = client
+        .post(format!("{}/app/sign-in", app.base))
+        .header(COOKIE, format!("haat_sign_in={csrf}"))
+        .form(&[("key", "not-the-key"), ("csrf", &csrf)])
+        .send()
+        .await
+        .expect("wrong key");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().await.expect("page").contains("That is not an admin key"));
+    // The right key without the form's cookie: refused, as a form posted from elsewhere.
+    let forged = client
+        .post(format!("{}/app/sign-in", app.base))
+        .form(&[("key", app.admin_token.as_str()), ("csrf", &csrf)])
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(sessions(&app).await, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn an_admin_signs_in_sees_this_months_figures_and_a_sign_out_without_its_token_is_refused() {
+    let (app, _, _) = delivered_and_held().await;
+    let client = browser();
+    let csrf = sign_in_form(&app, &client).await;
+    let signed = client
+        .post(format!("{}/app/sign-in", app.base))
+        .header(COOKIE, format!("haat_sign_in={csrf}"))
+        .form(&[("key", app.admin_token.as_str()), ("csrf", &csrf)])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!((signed.status(), signed.headers()[LOCATION].to_str().ok()), (StatusCode::SEE_OTHER, Some("/app")));
+    let (session, attributes) = cookie(&signed, "haat_session").expect("a session cookie");
+    assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Lax"), "{attributes}");
+    let stored: String =
+        sqlx::query_scalar("SELECT token_hash FROM web_sessions").fetch_one(&app.pool).await.expect("row");
+    assert_ne!(stored, session, "only the token's digest is kept");
+
+    let shown = home(&app, &client, &session).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    let page = shown.text().await.expect("page");
+    // One cod order of 450.00, paid at delivery; 10% and 5% of BV 300.00 to the two uplines.
+    for figure in [
+        "<dd id=\"orders\">1</dd>",
+        "<dd id=\"net-sales\">৳450.00</dd>",
+        "<dd id=\"accrued\">৳45.00</dd>",
+        "<dd id=\"owed\">৳45.00</dd>",
+        "<dd id=\"dead-jobs\">0</dd>",
+    ] {
+        assert!(page.contains(figure), "{figure} in {page}");
+    }
+    let token: String =
+        sqlx::query_scalar("SELECT csrf_token FROM web_sessions").fetch_one(&app.pool).await.expect("csrf");
+    assert!(page.contains(&format!("name=\"csrf\" value=\"{token}\"")), "the sign-out form carries the token");
+
+    let sign_out = |csrf: Option<String>| {
+        let request =
+            client.post(format!("{}/app/sign-out", app.base)).header(COOKIE, format!("haat_session={session}"));
+        let form: Vec<(&str, String)> = csrf.map(|c| vec![("csrf", c)]).unwrap_or_default();
+        request.form(&form).send()
+    };
+    assert_eq!(sign_out(None).await.expect("no token").status(), StatusCode::FORBIDDEN);
+    assert_eq!(sign_out(Some("forged".into())).await.expect("forged").status(), StatusCode::FORBIDDEN);
+    assert_eq!(home(&app, &client, &session).await.status(), StatusCode::OK, "still signed in");
+    let out = sign_out(Some(token)).await.expect("sign out");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(home(&app, &client, &session).await.status(), StatusCode::SEE_OTHER, "the session ended");
+}

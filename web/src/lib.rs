@@ -1,0 +1,44 @@
+//! The dashboard: server-rendered pages, mounted by `haat-api` under
+//! `/app`, readable without JavaScript and loading nothing from outside
+//! (its one stylesheet is served from here). Every figure comes from the
+//! same `domain` reads as the JSON routes; no business rule lives in a
+//! page or a handler.
+//!
+//! This is its first part: an admin signs in with the admin key, sees this
+//! month's overview and signs out. Member sign-in by emailed link and the
+//! member pages are not built yet.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use haat_platform::settings::Settings;
+use sqlx::PgPool;
+
+mod cookies;
+mod overview;
+mod pages;
+mod sign_in;
+
+/// What the pages share.
+#[derive(Clone)]
+pub struct WebState {
+    /// The database (sessions are written here).
+    pub pool: PgPool,
+    /// Where reads that may lag go (the replica when one is configured).
+    pub reads: PgPool,
+    /// Validated settings (zone, currency).
+    pub settings: Arc<Settings>,
+    /// SHA-256 of the configured admin token, compared in constant time.
+    pub admin_token_digest: [u8; 32],
+}
+
+/// The dashboard's routes, to be nested under `/app`.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/assets/app.css", get(pages::stylesheet))
+        .with_state(state)
+}

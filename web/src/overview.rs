@@ -1,0 +1,104 @@
+//! The admin's overview: this month's sales and commissions, what the shop
+//! owes its members, and the jobs that need a person — each figure the
+//! same read as its JSON report, over the month in the deployment's zone.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::Utc;
+use haat_domain::auth::Role;
+use haat_domain::auth::sessions::{self, Session};
+use haat_domain::compensation::periods;
+use haat_domain::error::DomainResult;
+use haat_domain::jobs::admin::{self, Status};
+use haat_domain::money::Money;
+use haat_domain::money::display::{Language, taka};
+use haat_domain::reports::commissions::{self, CommissionGroup};
+use haat_domain::reports::sales::{self, SalesGroup};
+use haat_domain::reports::{Interval, liabilities};
+use maud::{Markup, html};
+
+use crate::pages::{answer, frame, to_sign_in};
+use crate::sign_in::failed;
+use crate::{WebState, cookies};
+
+/// Dead jobs counted on the overview before it says "more than".
+const DEAD_SHOWN: i64 = 100;
+
+/// `GET /app`: the overview of a signed-in admin.
+pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return to_sign_in(),
+        Err(e) => return failed(&e),
+    };
+    if session.role != Role::Admin {
+        let body = html! { p { "Member pages are not open yet." } };
+        return answer(StatusCode::NOT_FOUND, frame("Not found", Some(&session.csrf_token), body));
+    }
+    match figures(&state).await {
+        Ok(f) => answer(StatusCode::OK, frame("This month", Some(&session.csrf_token), f.render())),
+        Err(e) => failed(&e),
+    }
+}
+
+/// The live session the request's cookie names, if any.
+pub async fn signed_in(state: &WebState, headers: &HeaderMap) -> DomainResult<Option<Session>> {
+    let Some(token) = cookies::read(headers, cookies::SESSION) else { return Ok(None) };
+    let mut conn = state.pool.acquire().await?;
+    sessions::find(&mut conn, &token).await
+}
+
+/// What the overview shows.
+struct Figures {
+    period: String,
+    orders: i64,
+    net_sales: Money,
+    accrued: Money,
+    owed: Money,
+    dead_jobs: usize,
+}
+
+async fn figures(state: &WebState) -> DomainResult<Figures> {
+    let zone = state.settings.time_zone;
+    let currency = &state.settings.currency;
+    let period = periods::period_of(Utc::now(), zone);
+    let (from, to) = periods::bounds(&period, zone)?;
+    let month = Interval { from, to, time_zone: zone };
+    let mut tx = state.reads.begin().await?;
+    haat_platform::db::snapshot(&mut tx).await?;
+    let sold = sales::sales(&mut tx, &month, SalesGroup::Day, currency).await?;
+    let earned = commissions::commissions(&mut tx, &month, CommissionGroup::Kind, None, currency).await?;
+    let owed = liabilities::roll_forward(&mut tx, &month, currency).await?;
+    let dead = admin::list(&mut tx, Status::Dead, None, None, DEAD_SHOWN + 1).await?;
+    tx.rollback().await?;
+    Ok(Figures {
+        period,
+        orders: sold.totals.orders,
+        net_sales: sold.totals.net,
+        accrued: earned.totals.accrued,
+        owed: owed.total.closing,
+        dead_jobs: dead.len(),
+    })
+}
+
+impl Figures {
+    fn render(&self) -> Markup {
+        let money = |m: Money| taka(m, Language::English);
+        let dead = if self.dead_jobs as i64 > DEAD_SHOWN {
+            format!("more than {DEAD_SHOWN}")
+        } else {
+            self.dead_jobs.to_string()
+        };
+        html! {
+            p { "Period " (self.period) }
+            dl.figures {
+                dt { "Orders paid" } dd #orders { (self.orders) }
+                dt { "Net sales" } dd #net-sales { (money(self.net_sales)) }
+                dt { "Commissions accrued" } dd #accrued { (money(self.accrued)) }
+                dt { "Owed to members (now)" } dd #owed { (money(self.owed)) }
+                dt { "Dead jobs" } dd #dead-jobs { (dead) }
+            }
+        }
+    }
+}
