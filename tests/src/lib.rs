@@ -3,6 +3,7 @@
 //! `haat-api` and `haat-worker` processes talking to both. Tests talk HTTP
 //! and signed webhooks to the api and await conditions (never fixed sleeps).
 
+pub mod browser;
 pub mod chaos;
 pub mod providers;
 pub mod smtp;

@@ -124,3 +124,26 @@ async fn an_admin_signs_in_sees_this_months_figures_and_a_sign_out_without_its_t
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert_eq!(home(&app, &client, &session).await.status(), StatusCode::SEE_OTHER, "the session ended");
 }
+
+#[tokio::test]
+async fn in_a_real_browser_an_admin_signs_in_reads_the_figures_and_signs_out() {
+    let (app, _, _) = delivered_and_held().await;
+    let browser = haat_tests::browser::Browser::start().await;
+    browser.open(&format!("{}/app", app.base)).await;
+    assert_eq!(browser.path().await, "/app/sign-in", "a visitor is sent to sign in");
+    browser.screenshot("sign-in").await;
+    browser.type_into("#key", &app.admin_token).await;
+    browser.click("button[type=submit]").await;
+    eventually("the overview", || async { (browser.path().await == "/app").then_some(()) }).await;
+    assert_eq!(browser.text("h1").await, "This month");
+    assert_eq!(browser.text("#orders").await, "1");
+    assert_eq!(browser.text("#net-sales").await, "৳450.00");
+    assert_eq!(browser.text("#accrued").await, "৳45.00");
+    assert_eq!(browser.text("#owed").await, "৳45.00");
+    browser.screenshot("admin-overview").await;
+    browser.click("header button[type=submit]").await;
+    eventually("signed out", || async { (browser.path().await == "/app/sign-in").then_some(()) }).await;
+    browser.open(&format!("{}/app", app.base)).await;
+    assert_eq!(browser.path().await, "/app/sign-in", "the session ended");
+    browser.close().await;
+}

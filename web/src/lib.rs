@@ -40,5 +40,7 @@ pub fn router(state: WebState) -> Router {
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/assets/app.css", get(pages::stylesheet))
+        .route("/assets/fonts/noto-sans-bengali-400.woff2", get(pages::bengali_regular))
+        .route("/assets/fonts/noto-sans-bengali-700.woff2", get(pages::bengali_bold))
         .with_state(state)
 }

@@ -13,6 +13,25 @@ pub async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET).into_response()
 }
 
+/// The Bengali font (the Taka sign and the script), regular and bold
+/// (`web/assets/fonts/README.md`).
+const BENGALI_400: &[u8] = include_bytes!("../assets/fonts/noto-sans-bengali-bengali-400-normal.woff2");
+const BENGALI_700: &[u8] = include_bytes!("../assets/fonts/noto-sans-bengali-bengali-700-normal.woff2");
+
+/// `GET /app/assets/fonts/noto-sans-bengali-400.woff2`.
+pub async fn bengali_regular() -> Response {
+    font(BENGALI_400)
+}
+
+/// `GET /app/assets/fonts/noto-sans-bengali-700.woff2`.
+pub async fn bengali_bold() -> Response {
+    font(BENGALI_700)
+}
+
+fn font(bytes: &'static [u8]) -> Response {
+    ([(header::CONTENT_TYPE, "font/woff2"), (header::CACHE_CONTROL, "public, max-age=604800")], bytes).into_response()
+}
+
 /// A whole page: `title` as its heading, and a sign-out form when signed
 /// in (carrying the session's CSRF token).
 pub fn frame(title: &str, signed_in: Option<&str>, body: Markup) -> Markup {

@@ -1,0 +1,97 @@
+//! A real headless browser for the dashboard's tests: the system's
+//! Chromium, driven over WebDriver by the system's chromedriver (both
+//! Debian packages, installed by `scripts/bootstrap`; nothing downloads a
+//! browser of its own). Screenshots go under `target/screenshots/`.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::process::{Child, Command};
+
+use crate::{eventually, workspace_dir};
+
+/// A browser session and the driver serving it (stopped with it).
+pub struct Browser {
+    /// The WebDriver client.
+    pub client: Client,
+    _driver: Child,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and opens a headless Chromium.
+    pub async fn start() -> Self {
+        // Two TLS back ends are linked in; the driver speaks plain HTTP,
+        // but the client still needs one chosen (a second call is a no-op).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let logs = workspace_dir().join("target").join("test-logs");
+        std::fs::create_dir_all(&logs).ok();
+        let log = std::fs::File::create(logs.join(format!("chromedriver-{port}.log"))).expect("driver log");
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (scripts/bootstrap installs chromium-driver)");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                // The tests may run as root, where Chromium's sandbox cannot start.
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,900", "--lang=en-US"]
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let client = eventually("chromedriver answers", || {
+            let (url, capabilities) = (url.clone(), capabilities.clone());
+            async move {
+                let mut builder = ClientBuilder::rustls().ok()?;
+                builder.capabilities(capabilities).connect(&url).await.ok()
+            }
+        })
+        .await;
+        Self { client, _driver: driver }
+    }
+
+    /// Opens `url`.
+    pub async fn open(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+    }
+
+    /// The text of the element `css` selects.
+    pub async fn text(&self, css: &str) -> String {
+        self.client.find(Locator::Css(css)).await.expect(css).text().await.expect("text")
+    }
+
+    /// Types `text` into the field `css` selects.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.client.find(Locator::Css(css)).await.expect(css).send_keys(text).await.expect("typing");
+    }
+
+    /// Clicks the element `css` selects.
+    pub async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.expect(css).click().await.expect("click");
+    }
+
+    /// The path of the page shown now.
+    pub async fn path(&self) -> String {
+        self.client.current_url().await.expect("url").path().to_owned()
+    }
+
+    /// Saves a screenshot of the page as `target/screenshots/{name}.png`.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = workspace_dir().join("target").join("screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write the screenshot");
+    }
+
+    /// Ends the browser session.
+    pub async fn close(self) {
+        self.client.close().await.expect("close the browser");
+    }
+}
