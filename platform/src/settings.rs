@@ -77,6 +77,9 @@ pub struct Settings {
     /// keeps each close as a run an admin reads, then commits or discards,
     /// before any bonus is posted.
     pub period_close_mode: haat_domain::compensation::periods::CloseMode,
+    /// `HAAT_PUBLIC_URL` (default `http://` and `HAAT_API_ADDR`): where
+    /// people reach haat, for the links it emails (a member's sign-in link).
+    pub public_url: String,
     /// `HAAT_REPORT_TIME_LIMIT_SECONDS` (default 120, 1 to 3600): the
     /// longest a statement of a report served to a request may run; past
     /// it the report is cancelled and answered 503.
@@ -215,6 +218,7 @@ impl std::fmt::Debug for Settings {
             .field("period_close_mode", &self.period_close_mode)
             .field("simulation_inline_orders", &self.simulation_inline_orders)
             .field("report_time_limit", &self.report_time_limit)
+            .field("public_url", &self.public_url)
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
@@ -291,6 +295,13 @@ impl Settings {
         let db_pool = whole("HAAT_DB_POOL", 10u32, 1..=200, "connections")?;
         let return_window_days = whole("HAAT_RETURN_WINDOW_DAYS", 15u32, 0..=365, "days")?;
         let simulation_inline_orders = whole("HAAT_SIMULATION_INLINE_ORDERS", 20_000i64, 0..=1_000_000, "orders")?;
+        let public_url = var("HAAT_PUBLIC_URL").unwrap_or_else(|| format!("http://{api_addr}"));
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
+            || public_url.contains(char::is_whitespace)
+        {
+            anyhow::bail!("HAAT_PUBLIC_URL must be an http:// or https:// address, e.g. https://shop.example.com");
+        }
         let report_time_limit =
             std::time::Duration::from_secs(whole("HAAT_REPORT_TIME_LIMIT_SECONDS", 120u64, 1..=3_600, "seconds")?);
         let mask_downline_names = match var("HAAT_MASK_DOWNLINE_NAMES").as_deref() {
@@ -337,6 +348,7 @@ impl Settings {
             period_close_mode,
             simulation_inline_orders,
             report_time_limit,
+            public_url,
             campaign_grace_seconds,
             points_expiry_cron,
             prune_cron,

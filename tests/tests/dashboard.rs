@@ -133,7 +133,7 @@ async fn in_a_real_browser_an_admin_signs_in_reads_the_figures_and_signs_out() {
     assert_eq!(browser.path().await, "/app/sign-in", "a visitor is sent to sign in");
     browser.screenshot("sign-in").await;
     browser.type_into("#key", &app.admin_token).await;
-    browser.click("button[type=submit]").await;
+    browser.click("#admin-sign-in button[type=submit]").await;
     eventually("the overview", || async { (browser.path().await == "/app").then_some(()) }).await;
     assert_eq!(browser.text("h1").await, "This month");
     assert_eq!(browser.text("#orders").await, "1");
@@ -146,4 +146,76 @@ async fn in_a_real_browser_an_admin_signs_in_reads_the_figures_and_signs_out() {
     browser.open(&format!("{}/app", app.base)).await;
     assert_eq!(browser.path().await, "/app/sign-in", "the session ended");
     browser.close().await;
+}
+
+/// The token of the sign-in link emailed to `email`, once it has arrived.
+async fn emailed_token(app: &TestApp, email: &str) -> String {
+    let mail = eventually("the sign-in email", || async {
+        app.smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.to.iter().any(|t| t.contains(email)) && m.data.contains("sign-in link"))
+    })
+    .await;
+    // The body may be quoted-printable: `=` itself is then `=3D`, and long lines are broken by `=\r\n`.
+    let data = mail.data.replace("=\r\n", "").replace("=3D", "=");
+    let start = data.find("token=").expect("a link with a token") + "token=".len();
+    data[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+}
+
+/// Posts the link's confirmation form (with a fresh form token), as the browser does.
+async fn spend(app: &TestApp, client: &reqwest::Client, token: &str) -> reqwest::Response {
+    let page = client.get(format!("{}/app/sign-in/link?token={token}", app.base)).send().await.expect("link page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let (csrf, _) = cookie(&page, "haat_sign_in").expect("the form's CSRF cookie");
+    client
+        .post(format!("{}/app/sign-in/link", app.base))
+        .header(COOKIE, format!("haat_sign_in={csrf}"))
+        .form(&[("token", token), ("csrf", &csrf)])
+        .send()
+        .await
+        .expect("spend the link")
+}
+
+#[tokio::test]
+async fn a_member_signs_in_through_the_emailed_link_once_and_sees_only_its_own_wallet() {
+    let (app, chain, _) = delivered_and_held().await;
+    let client = browser();
+    let ask = |email: String| {
+        let (app, client) = (&app, &client);
+        async move {
+            let csrf = sign_in_form(app, client).await;
+            let answer = client
+                .post(format!("{}/app/sign-in/email", app.base))
+                .header(COOKIE, format!("haat_sign_in={csrf}"))
+                .form(&[("email", email.as_str()), ("csrf", &csrf)])
+                .send()
+                .await
+                .expect("ask for a link");
+            (answer.status(), answer.text().await.expect("page"))
+        }
+    };
+    // An address that is no member's gets the same answer, and no link.
+    let (status, page) = ask("nobody@example.com".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("If that address belongs to a member"), "{page}");
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM sign_in_links").fetch_one(&app.pool).await.expect("n");
+    assert_eq!(links, 0);
+
+    let email = chain[1]["email"].as_str().unwrap_or_default().to_uppercase();
+    assert_eq!(ask(email.clone()).await, (status, page), "the address is matched whatever its case");
+    let token = emailed_token(&app, &email.to_lowercase()).await;
+    let spent = spend(&app, &client, &token).await;
+    assert_eq!((spent.status(), spent.headers()[LOCATION].to_str().ok()), (StatusCode::SEE_OTHER, Some("/app")));
+    let (session, _) = cookie(&spent, "haat_session").expect("a member session");
+    let wallet = home(&app, &client, &session).await.text().await.expect("wallet");
+    assert!(wallet.contains(chain[1]["name"].as_str().unwrap_or("?")), "{wallet}");
+    // Level 1 of BV 300.00 at 10%, held.
+    assert!(wallet.contains("<dd id=\"pending\">৳30.00</dd>"), "{wallet}");
+    assert!(wallet.contains("<dd id=\"available\">৳0.00</dd>"), "{wallet}");
+    assert!(!wallet.contains("Net sales"), "a member sees nothing of the shop's figures");
+
+    let again = spend(&app, &client, &token).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a link works once");
+    assert_eq!(sessions(&app).await, 1);
 }

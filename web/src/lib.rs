@@ -4,9 +4,9 @@
 //! same `domain` reads as the JSON routes; no business rule lives in a
 //! page or a handler.
 //!
-//! This is its first part: an admin signs in with the admin key, sees this
-//! month's overview and signs out. Member sign-in by emailed link and the
-//! member pages are not built yet.
+//! This is its first part: an admin signs in with the admin key and sees
+//! this month's overview; a member signs in with an emailed link and sees
+//! its wallet; both sign out. The other pages are not built yet.
 
 use std::sync::Arc;
 
@@ -38,6 +38,8 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(overview::page))
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-in/email", post(sign_in::email_link))
+        .route("/sign-in/link", get(sign_in::confirm_link).post(sign_in::spend_link))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/assets/fonts/noto-sans-bengali-400.woff2", get(pages::bengali_regular))

@@ -1,6 +1,7 @@
-//! The admin's overview: this month's sales and commissions, what the shop
-//! owes its members, and the jobs that need a person — each figure the
-//! same read as its JSON report, over the month in the deployment's zone.
+//! The home page: for an admin this month's sales and commissions, what
+//! the shop owes its members, and the jobs that need a person — each figure
+//! the same read as its JSON report, over the month in the deployment's
+//! zone; for a member its own wallet, and nothing of anyone else's.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -32,14 +33,33 @@ pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response
         Ok(None) => return to_sign_in(),
         Err(e) => return failed(&e),
     };
-    if session.role != Role::Admin {
-        let body = html! { p { "Member pages are not open yet." } };
-        return answer(StatusCode::NOT_FOUND, frame("Not found", Some(&session.csrf_token), body));
+    if let (Role::Member, Some(member)) = (session.role, session.member_id) {
+        return match wallet(&state, member).await {
+            Ok(page) => answer(StatusCode::OK, frame("Your wallet", Some(&session.csrf_token), page)),
+            Err(e) => failed(&e),
+        };
     }
     match figures(&state).await {
         Ok(f) => answer(StatusCode::OK, frame("This month", Some(&session.csrf_token), f.render())),
         Err(e) => failed(&e),
     }
+}
+
+/// A member's balances, as the wallet route reads them.
+async fn wallet(state: &WebState, member: uuid::Uuid) -> DomainResult<Markup> {
+    let mut conn = state.pool.acquire().await?;
+    let who = haat_domain::network::members::get(&mut conn, member).await?;
+    let w = haat_domain::ledger::wallet(&mut conn, member).await?;
+    let money = |d| taka(Money(haat_domain::money::in_minor_units(d)), Language::English);
+    Ok(html! {
+        p { (who.name) }
+        dl.figures {
+            dt { "Held (pending)" } dd #pending { (money(w.pending)) }
+            dt { "Available" } dd #available { (money(w.available)) }
+            dt { "Store credit" } dd #credit { (money(w.credit)) }
+            dt { "Set aside for withdrawals" } dd #reserved { (money(w.reserved)) }
+        }
+    })
 }
 
 /// The live session the request's cookie names, if any.

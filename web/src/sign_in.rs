@@ -1,6 +1,7 @@
 //! Signing in and out. An admin signs in with the admin key (the
-//! configured one, or an admin API key); the form carries a CSRF token
-//! from its own cookie, and a session's forms carry the session's token.
+//! configured one, or an admin API key); a member with a one-time link
+//! emailed to its address (15 minutes, once). The sign-in forms carry a
+//! CSRF token from their own cookie, and a session's forms the session's.
 
 use axum::Form;
 use axum::extract::State;
@@ -18,12 +19,17 @@ use crate::{WebState, cookies};
 /// How long the sign-in form's CSRF cookie lives (seconds).
 const FORM_LIFETIME: i64 = 15 * 60;
 
-/// `GET /app/sign-in`: the form, with a fresh CSRF token in its cookie.
+/// `GET /app/sign-in`: the forms, with a fresh CSRF token in their cookie.
 pub async fn form(headers: HeaderMap) -> Response {
-    let csrf = haat_domain::auth::sessions::form_token();
-    let page = sign_in_page(&csrf, None);
+    let csrf = sessions::form_token();
+    with_form_token(&headers, &csrf, sign_in_page(&csrf, None))
+}
+
+/// A page of forms posted before any session exists, answered with the
+/// cookie holding their CSRF token.
+fn with_form_token(headers: &HeaderMap, csrf: &str, page: maud::Markup) -> Response {
     let mut response = answer(StatusCode::OK, page);
-    let (name, value) = cookies::set(&headers, cookies::SIGN_IN, &csrf, FORM_LIFETIME);
+    let (name, value) = cookies::set(headers, cookies::SIGN_IN, csrf, FORM_LIFETIME);
     if let Ok(value) = value.parse() {
         response.headers_mut().insert(name, value);
     }
@@ -35,14 +41,40 @@ fn sign_in_page(csrf: &str, problem: Option<&str>) -> maud::Markup {
         @if let Some(problem) = problem {
             p.problem role="alert" { (problem) }
         }
-        form method="post" action="/app/sign-in" {
-            input type="hidden" name="csrf" value=(csrf);
-            label for="key" { "Admin key" }
-            input id="key" name="key" type="password" autocomplete="current-password" required;
-            button type="submit" { "Sign in" }
+        section {
+            h2 { "Members" }
+            form #member-sign-in method="post" action="/app/sign-in/email" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="email" { "Your email address" }
+                input id="email" name="email" type="email" autocomplete="email" required;
+                button type="submit" { "Email me a sign-in link" }
+            }
+        }
+        section {
+            h2 { "Office" }
+            form #admin-sign-in method="post" action="/app/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="key" { "Admin key" }
+                input id="key" name="key" type="password" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
         }
     };
     frame("Sign in", None, body)
+}
+
+/// Whether the posted CSRF token is the one the form's cookie holds.
+fn form_token_matches(headers: &HeaderMap, posted: &str) -> bool {
+    cookies::read(headers, cookies::SIGN_IN)
+        .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(posted.as_bytes())))
+}
+
+/// The answer to a sign-in that opened `opened`: its cookie, the form's
+/// spent, and the way home.
+fn signed_in(headers: &HeaderMap, opened: &sessions::Opened) -> Response {
+    let session = cookies::set(headers, cookies::SESSION, &opened.token, sessions::LIFETIME.num_seconds());
+    let spent = cookies::set(headers, cookies::SIGN_IN, "", 0);
+    (AppendHeaders([session, spent]), Redirect::to("/app")).into_response()
 }
 
 /// The sign-in form as posted.
@@ -54,9 +86,8 @@ pub struct SignIn {
 
 /// `POST /app/sign-in`: an admin key opens an admin session.
 pub async fn submit(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<SignIn>) -> Response {
-    match cookies::read(&headers, cookies::SIGN_IN) {
-        Some(expected) if bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())) => {}
-        _ => return forbidden(),
+    if !form_token_matches(&headers, &form.csrf) {
+        return forbidden();
     }
     match is_admin_key(&state, form.key.trim()).await {
         Ok(true) => {}
@@ -71,11 +102,87 @@ pub async fn submit(State(state): State<WebState>, headers: HeaderMap, Form(form
         Err(e) => Err(e.into()),
     };
     match opened {
-        Ok(opened) => {
-            let lifetime = sessions::LIFETIME.num_seconds();
-            let session = cookies::set(&headers, cookies::SESSION, &opened.token, lifetime);
-            let spent = cookies::set(&headers, cookies::SIGN_IN, "", 0);
-            (AppendHeaders([session, spent]), Redirect::to("/app")).into_response()
+        Ok(opened) => signed_in(&headers, &opened),
+        Err(e) => failed(&e),
+    }
+}
+
+/// The member's form as posted.
+#[derive(Deserialize)]
+pub struct EmailLink {
+    email: String,
+    csrf: String,
+}
+
+/// `POST /app/sign-in/email`: emails a one-time link to the member with
+/// that address, and answers the same whether there is one or not.
+pub async fn email_link(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<EmailLink>) -> Response {
+    if !form_token_matches(&headers, &form.csrf) {
+        return forbidden();
+    }
+    let link_base = format!("{}/app/sign-in/link", state.settings.public_url);
+    let queued = async {
+        let mut tx = state.pool.begin().await?;
+        sessions::email_link(&mut tx, &form.email, &link_base).await?;
+        tx.commit().await?;
+        Ok::<_, haat_domain::error::DomainError>(())
+    };
+    if let Err(e) = queued.await {
+        return failed(&e);
+    }
+    let minutes = sessions::LINK_LIFETIME.num_minutes();
+    let body = html! {
+        p role="status" { "If that address belongs to a member, a sign-in link is on its way. It works once, for " (minutes) " minutes." }
+    };
+    answer(StatusCode::OK, frame("Check your email", None, body))
+}
+
+/// `?token=` of an emailed link.
+#[derive(Deserialize)]
+pub struct LinkToken {
+    token: Option<String>,
+}
+
+/// `GET /app/sign-in/link?token=`: asks to confirm, so that a mail
+/// scanner following the link does not spend it.
+pub async fn confirm_link(headers: HeaderMap, axum::extract::Query(link): axum::extract::Query<LinkToken>) -> Response {
+    let csrf = sessions::form_token();
+    let token = link.token.unwrap_or_default();
+    let body = html! {
+        form method="post" action="/app/sign-in/link" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="token" value=(token);
+            button type="submit" { "Sign in" }
+        }
+    };
+    with_form_token(&headers, &csrf, frame("Sign in", None, body))
+}
+
+/// The confirmation as posted.
+#[derive(Deserialize)]
+pub struct SpendLink {
+    token: String,
+    csrf: String,
+}
+
+/// `POST /app/sign-in/link`: spends the link and opens the member's session.
+pub async fn spend_link(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<SpendLink>) -> Response {
+    if !form_token_matches(&headers, &form.csrf) {
+        return forbidden();
+    }
+    let opened = async {
+        let mut tx = state.pool.begin().await?;
+        let Some(member) = sessions::redeem_link(&mut tx, &form.token).await? else { return Ok(None) };
+        let opened = sessions::open(&mut tx, Role::Member, Some(member)).await?;
+        tx.commit().await?;
+        Ok::<_, haat_domain::error::DomainError>(Some(opened))
+    };
+    match opened.await {
+        Ok(Some(opened)) => signed_in(&headers, &opened),
+        Ok(None) => {
+            let body =
+                html! { p.problem role="alert" { "This link has been used or has expired. Ask for a new one." } };
+            answer(StatusCode::UNAUTHORIZED, frame("Link not valid", None, body))
         }
         Err(e) => failed(&e),
     }

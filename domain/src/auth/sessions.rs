@@ -91,3 +91,54 @@ pub async fn end(conn: &mut PgConnection, token: &str) -> DomainResult<()> {
 pub fn form_token() -> String {
     new_token()
 }
+
+/// How long an emailed sign-in link can be used.
+pub const LINK_LIFETIME: Duration = Duration::minutes(15);
+
+/// Emails a one-time sign-in link to the member with `email`, if there is
+/// one (and says nothing either way, so the form tells no one who is a
+/// member). The email is queued in the caller's transaction; the link is
+/// `{link_base}?token=…`.
+pub async fn email_link(conn: &mut PgConnection, email: &str, link_base: &str) -> DomainResult<()> {
+    let Some(member) = sqlx::query!("SELECT id, name, email FROM members WHERE lower(email) = lower($1)", email.trim())
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let token = new_token();
+    let hash = token_hash(&token);
+    sqlx::query!(
+        "INSERT INTO sign_in_links (token_hash, member_id, expires_at) VALUES ($1, $2, $3)",
+        hash,
+        member.id,
+        Utc::now() + LINK_LIFETIME
+    )
+    .execute(&mut *conn)
+    .await?;
+    let body = format!(
+        "Dear {},\n\nsign in to your haat dashboard with this link (it works once, for {} minutes):\n\n{link_base}?token={token}\n\nIf you did not ask for it, ignore this email.\n",
+        member.name,
+        LINK_LIFETIME.num_minutes()
+    );
+    let queued = crate::notifications::Email {
+        dedupe_key: format!("sign_in:{hash}"),
+        member_id: Some(member.id),
+        to: member.email,
+        subject: "Your haat sign-in link".into(),
+        body,
+    };
+    crate::notifications::queue(conn, &queued).await
+}
+
+/// Spends a sign-in link: the member it was for, once, within its 15
+/// minutes; none when unknown, used or expired.
+pub async fn redeem_link(conn: &mut PgConnection, token: &str) -> DomainResult<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        "UPDATE sign_in_links SET used_at = now()
+          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING member_id",
+        token_hash(token)
+    )
+    .fetch_optional(conn)
+    .await?)
+}
