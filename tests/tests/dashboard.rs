@@ -219,3 +219,24 @@ async fn a_member_signs_in_through_the_emailed_link_once_and_sees_only_its_own_w
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a link works once");
     assert_eq!(sessions(&app).await, 1);
 }
+
+#[tokio::test]
+async fn in_a_real_browser_a_member_signs_in_through_the_emailed_link_and_sees_its_wallet() {
+    let (app, chain, _) = delivered_and_held().await;
+    let email = chain[1]["email"].as_str().unwrap_or_default().to_owned();
+    let browser = haat_tests::browser::Browser::start().await;
+    browser.open(&format!("{}/app/sign-in", app.base)).await;
+    browser.type_into("#email", &email).await;
+    browser.click("#member-sign-in button[type=submit]").await;
+    eventually("the link is on its way", || async { (browser.path().await == "/app/sign-in/email").then_some(()) })
+        .await;
+    let token = emailed_token(&app, &email).await;
+    browser.open(&format!("{}/app/sign-in/link?token={token}", app.base)).await;
+    browser.click("button[type=submit]").await;
+    eventually("the wallet", || async { (browser.path().await == "/app").then_some(()) }).await;
+    assert_eq!(browser.text("h1").await, "Your wallet");
+    assert_eq!(browser.text("#pending").await, "৳30.00");
+    assert_eq!(browser.text("#available").await, "৳0.00");
+    browser.screenshot("member-wallet").await;
+    browser.close().await;
+}
