@@ -144,7 +144,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
     if let Some(replica) = replica {
         state.reads = replica;
     }
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+    // The dashboard counts sign-in attempts by the client's address.
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await.context("serving HTTP")
 }
 
 /// Seeds the demo into an empty database and writes what it made to `path`

@@ -240,3 +240,28 @@ async fn in_a_real_browser_a_member_signs_in_through_the_emailed_link_and_sees_i
     browser.screenshot("member-wallet").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn after_ten_sign_in_attempts_in_fifteen_minutes_even_the_right_key_is_refused() {
+    let app = TestApp::spawn().await;
+    let client = browser();
+    let csrf = sign_in_form(&app, &client).await;
+    let attempt = |key: String| {
+        let (app, client, csrf) = (&app, &client, csrf.clone());
+        async move {
+            client
+                .post(format!("{}/app/sign-in", app.base))
+                .header(COOKIE, format!("haat_sign_in={csrf}"))
+                .form(&[("key", key.as_str()), ("csrf", &csrf)])
+                .send()
+                .await
+                .expect("attempt")
+                .status()
+        }
+    };
+    for guess in 0..10 {
+        assert_eq!(attempt(format!("guess-{guess}")).await, StatusCode::UNAUTHORIZED, "guess {guess}");
+    }
+    assert_eq!(attempt(app.admin_token.clone()).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sessions(&app).await, 0);
+}

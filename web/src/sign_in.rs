@@ -4,7 +4,9 @@
 //! CSRF token from their own cookie, and a session's forms the session's.
 
 use axum::Form;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use haat_domain::auth::{self, Role, sessions};
@@ -63,6 +65,34 @@ fn sign_in_page(csrf: &str, problem: Option<&str>) -> maud::Markup {
     frame("Sign in", None, body)
 }
 
+/// What every sign-in form's POST checks first: the attempt is counted
+/// (too many from one address: 429), then the form's CSRF token (403).
+/// `None` when it may go on.
+async fn refused(state: &WebState, from: SocketAddr, headers: &HeaderMap, posted_csrf: &str) -> Option<Response> {
+    if let Some(answer) = too_many(state, from).await {
+        return Some(answer);
+    }
+    (!form_token_matches(headers, posted_csrf)).then(forbidden)
+}
+
+/// Counts a sign-in attempt from the client's address; `Some(answer)`
+/// when there were too many (429) or the count failed.
+async fn too_many(state: &WebState, from: SocketAddr) -> Option<Response> {
+    let allowed = match state.pool.acquire().await {
+        Ok(mut conn) => sessions::attempt_allowed(&mut conn, &from.ip().to_string()).await,
+        Err(e) => Err(e.into()),
+    };
+    match allowed {
+        Ok(true) => None,
+        Ok(false) => {
+            let minutes = sessions::ATTEMPT_WINDOW.num_minutes();
+            let body = html! { p.problem role="alert" { "Too many sign-in attempts from here. Try again in " (minutes) " minutes." } };
+            Some(answer(StatusCode::TOO_MANY_REQUESTS, frame("Too many attempts", None, body)))
+        }
+        Err(e) => Some(failed(&e)),
+    }
+}
+
 /// Whether the posted CSRF token is the one the form's cookie holds.
 fn form_token_matches(headers: &HeaderMap, posted: &str) -> bool {
     cookies::read(headers, cookies::SIGN_IN)
@@ -85,9 +115,14 @@ pub struct SignIn {
 }
 
 /// `POST /app/sign-in`: an admin key opens an admin session.
-pub async fn submit(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<SignIn>) -> Response {
-    if !form_token_matches(&headers, &form.csrf) {
-        return forbidden();
+pub async fn submit(
+    State(state): State<WebState>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    if let Some(refused) = refused(&state, from, &headers, &form.csrf).await {
+        return refused;
     }
     match is_admin_key(&state, form.key.trim()).await {
         Ok(true) => {}
@@ -116,9 +151,14 @@ pub struct EmailLink {
 
 /// `POST /app/sign-in/email`: emails a one-time link to the member with
 /// that address, and answers the same whether there is one or not.
-pub async fn email_link(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<EmailLink>) -> Response {
-    if !form_token_matches(&headers, &form.csrf) {
-        return forbidden();
+pub async fn email_link(
+    State(state): State<WebState>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<EmailLink>,
+) -> Response {
+    if let Some(refused) = refused(&state, from, &headers, &form.csrf).await {
+        return refused;
     }
     let link_base = format!("{}/app/sign-in/link", state.settings.public_url);
     let queued = async {
@@ -166,9 +206,14 @@ pub struct SpendLink {
 }
 
 /// `POST /app/sign-in/link`: spends the link and opens the member's session.
-pub async fn spend_link(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<SpendLink>) -> Response {
-    if !form_token_matches(&headers, &form.csrf) {
-        return forbidden();
+pub async fn spend_link(
+    State(state): State<WebState>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SpendLink>,
+) -> Response {
+    if let Some(refused) = refused(&state, from, &headers, &form.csrf).await {
+        return refused;
     }
     let opened = async {
         let mut tx = state.pool.begin().await?;

@@ -142,3 +142,25 @@ pub async fn redeem_link(conn: &mut PgConnection, token: &str) -> DomainResult<O
     .fetch_optional(conn)
     .await?)
 }
+
+/// Sign-in attempts one address may make in [`ATTEMPT_WINDOW`].
+pub const MAX_ATTEMPTS: i64 = 10;
+
+/// The window the attempts are counted over.
+pub const ATTEMPT_WINDOW: Duration = Duration::minutes(15);
+
+/// Records a sign-in attempt from `who` (the client's address) and says
+/// whether it may go on: at most [`MAX_ATTEMPTS`] in [`ATTEMPT_WINDOW`],
+/// counted before any key or link is checked, so guessing costs the same
+/// whether the guesses are right or wrong.
+pub async fn attempt_allowed(conn: &mut PgConnection, who: &str) -> DomainResult<bool> {
+    sqlx::query!("INSERT INTO sign_in_attempts (who) VALUES ($1)", who).execute(&mut *conn).await?;
+    let recent = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM sign_in_attempts WHERE who = $1 AND at > $2"#,
+        who,
+        Utc::now() - ATTEMPT_WINDOW
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(recent <= MAX_ATTEMPTS)
+}

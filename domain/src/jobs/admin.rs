@@ -228,6 +228,8 @@ pub async fn prune(conn: &mut PgConnection, before: DateTime<Utc>) -> DomainResu
     }
     // What those jobs reported goes with them.
     sqlx::query!("DELETE FROM job_results WHERE finished_at < $1", before).execute(&mut *conn).await?;
-    sqlx::query!("DELETE FROM job_progress WHERE updated_at < $1", before).execute(conn).await?;
+    sqlx::query!("DELETE FROM job_progress WHERE updated_at < $1", before).execute(&mut *conn).await?;
+    // Sign-in attempts only matter for minutes.
+    sqlx::query!("DELETE FROM sign_in_attempts WHERE at < $1", before).execute(conn).await?;
     Ok(pruned)
 }
