@@ -87,8 +87,7 @@ where
     F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<(Heading, RowStream<'c, R>)>>,
 {
     let mut tx = pool.begin().await?;
-    haat_platform::db::snapshot(&mut tx).await?;
-    haat_platform::db::time_limit(&mut tx, limit).await?;
+    haat_platform::db::report_snapshot(&mut tx, limit).await?;
     {
         let (heading, mut rows) = read(&mut tx).await?;
         let mut encoder = Encoder::start(&shape, &heading)?;

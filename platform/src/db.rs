@@ -131,3 +131,13 @@ pub async fn time_limit(conn: &mut PgConnection, limit: std::time::Duration) -> 
     sqlx::query_scalar!("SELECT set_config('statement_timeout', $1, true)", millis).fetch_one(conn).await?;
     Ok(())
 }
+
+/// A report served to a request: one snapshot ([`snapshot`]) whose every
+/// statement is bounded by `limit` ([`time_limit`]).
+pub async fn report_snapshot(
+    conn: &mut PgConnection,
+    limit: std::time::Duration,
+) -> haat_domain::error::DomainResult<()> {
+    snapshot(conn).await?;
+    time_limit(conn, limit).await
+}

@@ -265,3 +265,64 @@ async fn after_ten_sign_in_attempts_in_fifteen_minutes_even_the_right_key_is_ref
     assert_eq!(attempt(app.admin_token.clone()).await, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(sessions(&app).await, 0);
 }
+
+#[tokio::test]
+async fn a_sign_in_link_works_until_its_last_second_and_not_after_and_bad_fields_are_named() {
+    let (app, chain, _) = delivered_and_held().await;
+    let client = browser();
+    let email = |i: usize| chain[i]["email"].as_str().unwrap_or_default().to_owned();
+    let ask = |email: String| {
+        let (app, client) = (&app, &client);
+        async move {
+            let csrf = sign_in_form(app, client).await;
+            let status = client
+                .post(format!("{}/app/sign-in/email", app.base))
+                .header(COOKIE, format!("haat_sign_in={csrf}"))
+                .form(&[("email", email.as_str()), ("csrf", &csrf)])
+                .send()
+                .await
+                .expect("ask")
+                .status();
+            assert_eq!(status, StatusCode::OK);
+        }
+    };
+    // Moved to one second past its end: refused.
+    ask(email(1)).await;
+    let token = emailed_token(&app, &email(1)).await;
+    sqlx::query("UPDATE sign_in_links SET expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .expect("age");
+    assert_eq!(spend(&app, &client, &token).await.status(), StatusCode::UNAUTHORIZED);
+    // A fresh one moved to two seconds before its end: still good.
+    ask(email(0)).await;
+    let fresh = emailed_token(&app, &email(0)).await;
+    sqlx::query("UPDATE sign_in_links SET expires_at = now() + interval '2 seconds' WHERE used_at IS NULL AND expires_at > now()")
+        .execute(&app.pool)
+        .await
+        .expect("near its end");
+    assert_eq!(spend(&app, &client, &fresh).await.status(), StatusCode::SEE_OTHER);
+
+    // Each field is bounded in characters (a Bengali address of 255 letters is too long) and refuses NUL.
+    let csrf = sign_in_form(&app, &client).await;
+    for (email, why) in [("ক".repeat(255), "must be 1 to 254 characters"), ("a\u{0}@x.bd".to_owned(), "NUL")] {
+        let answer = client
+            .post(format!("{}/app/sign-in/email", app.base))
+            .header(COOKIE, format!("haat_sign_in={csrf}"))
+            .form(&[("email", email.as_str()), ("csrf", &csrf)])
+            .send()
+            .await
+            .expect("bad email");
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = answer.text().await.expect("page");
+        assert!(page.contains("email: must") && page.contains(why), "{page}");
+    }
+    let unknown = client
+        .post(format!("{}/app/sign-in/email", app.base))
+        .header(COOKIE, format!("haat_sign_in={csrf}"))
+        .form(&[("email", email(0).as_str()), ("csrf", &csrf), ("admin", "yes")])
+        .send()
+        .await
+        .expect("unknown field");
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

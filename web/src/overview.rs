@@ -86,7 +86,7 @@ async fn figures(state: &WebState) -> DomainResult<Figures> {
     let (from, to) = periods::bounds(&period, zone)?;
     let month = Interval { from, to, time_zone: zone };
     let mut tx = state.reads.begin().await?;
-    haat_platform::db::snapshot(&mut tx).await?;
+    haat_platform::db::report_snapshot(&mut tx, state.settings.report_time_limit).await?;
     let sold = sales::sales(&mut tx, &month, SalesGroup::Day, currency).await?;
     let earned = commissions::commissions(&mut tx, &month, CommissionGroup::Kind, None, currency).await?;
     let owed = liabilities::roll_forward(&mut tx, &month, currency).await?;

@@ -93,6 +93,21 @@ async fn too_many(state: &WebState, from: SocketAddr) -> Option<Response> {
     }
 }
 
+/// The longest a posted key, token or CSRF token may be (ours are 45).
+const TOKEN_CHARS: usize = 200;
+/// The longest email address (RFC 5321's path limit).
+const EMAIL_CHARS: usize = 254;
+
+/// Each posted field within its length (in characters) and free of NUL,
+/// or a 422 page naming the first that is not.
+fn invalid(fields: &[(&str, &str, usize)]) -> Option<Response> {
+    let (field, problem) = fields.iter().find_map(|(name, value, max)| {
+        haat_domain::input::required(value, *max).err().map(|e| (*name, e.to_string()))
+    })?;
+    let body = html! { p.problem role="alert" { (field) ": " (problem) ". Nothing was done." } };
+    Some(answer(StatusCode::UNPROCESSABLE_ENTITY, frame("Check the form", None, body)))
+}
+
 /// Whether the posted CSRF token is the one the form's cookie holds.
 fn form_token_matches(headers: &HeaderMap, posted: &str) -> bool {
     cookies::read(headers, cookies::SIGN_IN)
@@ -109,6 +124,7 @@ fn signed_in(headers: &HeaderMap, opened: &sessions::Opened) -> Response {
 
 /// The sign-in form as posted.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignIn {
     key: String,
     csrf: String,
@@ -123,6 +139,9 @@ pub async fn submit(
 ) -> Response {
     if let Some(refused) = refused(&state, from, &headers, &form.csrf).await {
         return refused;
+    }
+    if let Some(invalid) = invalid(&[("key", &form.key, TOKEN_CHARS)]) {
+        return invalid;
     }
     match is_admin_key(&state, form.key.trim()).await {
         Ok(true) => {}
@@ -144,6 +163,7 @@ pub async fn submit(
 
 /// The member's form as posted.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EmailLink {
     email: String,
     csrf: String,
@@ -159,6 +179,9 @@ pub async fn email_link(
 ) -> Response {
     if let Some(refused) = refused(&state, from, &headers, &form.csrf).await {
         return refused;
+    }
+    if let Some(invalid) = invalid(&[("email", &form.email, EMAIL_CHARS)]) {
+        return invalid;
     }
     let link_base = format!("{}/app/sign-in/link", state.settings.public_url);
     let queued = async {
@@ -200,6 +223,7 @@ pub async fn confirm_link(headers: HeaderMap, axum::extract::Query(link): axum::
 
 /// The confirmation as posted.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SpendLink {
     token: String,
     csrf: String,
@@ -214,6 +238,9 @@ pub async fn spend_link(
 ) -> Response {
     if let Some(refused) = refused(&state, from, &headers, &form.csrf).await {
         return refused;
+    }
+    if let Some(invalid) = invalid(&[("token", &form.token, TOKEN_CHARS)]) {
+        return invalid;
     }
     let opened = async {
         let mut tx = state.pool.begin().await?;
@@ -245,6 +272,7 @@ async fn is_admin_key(state: &WebState, key: &str) -> haat_domain::error::Domain
 
 /// The sign-out form as posted.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignOut {
     csrf: Option<String>,
 }

@@ -118,8 +118,7 @@ async fn in_snapshot<T>(
     read: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<T>>,
 ) -> ApiResult<T> {
     let mut tx = state.reads.begin().await?;
-    haat_platform::db::snapshot(&mut tx).await?;
-    haat_platform::db::time_limit(&mut tx, state.settings.report_time_limit).await?;
+    haat_platform::db::report_snapshot(&mut tx, state.settings.report_time_limit).await?;
     let report = read(&mut tx).await?;
     tx.rollback().await?;
     Ok(report)
