@@ -6,6 +6,7 @@
 
 pub mod cascade_inputs;
 pub mod commissions;
+pub mod explained;
 pub mod periods;
 pub mod plans;
 pub mod simulation;

@@ -90,6 +90,32 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write the screenshot");
     }
 
+    /// Waits until the page shows an element `css` selects, and gives its text.
+    pub async fn text_once_shown(&self, css: &str) -> String {
+        eventually(css, || async {
+            let found = self.client.find(Locator::Css(css)).await.ok()?;
+            found.text().await.ok()
+        })
+        .await
+    }
+
+    /// What axe-core (vendored under `tests/vendor/axe-core`) finds wrong
+    /// on the page shown now against WCAG 2 A and AA and its best
+    /// practices — labels, headings in order, contrast, landmarks — as
+    /// `rule: elements`; empty when it finds nothing.
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        let axe = std::fs::read_to_string(workspace_dir().join("tests/vendor/axe-core/axe.min.js")).expect("axe-core");
+        self.client.execute(&axe, vec![]).await.expect("load axe-core");
+        let run = r#"
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } })
+               .then(r => done(r.passes.length === 0 ? ["axe-core checked nothing"]
+                         : r.violations.map(v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", "))),
+                     e => done(["axe-core failed: " + e]));"#;
+        let found = self.client.execute_async(run, vec![]).await.expect("run axe-core");
+        serde_json::from_value(found).expect("a list of violations")
+    }
+
     /// Ends the browser session.
     pub async fn close(self) {
         self.client.close().await.expect("close the browser");

@@ -8,6 +8,7 @@ pub mod chaos;
 pub mod providers;
 pub mod smtp;
 pub mod standin;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -617,5 +618,21 @@ pub async fn delivered_and_held() -> (TestApp, Vec<Value>, Value) {
     assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);
     wallet_reaches(&app, &chain[1], "pending", "30.00").await;
     quiescent(&app.pool).await;
+    (app, chain, order)
+}
+
+/// One member's cod order of one KIT-1 (15,000.00, BV 12,000.00) delivered
+/// under the five-level plan in a chain of two, and its commission
+/// released: the sponsor has 1,200.00 available to withdraw.
+pub async fn released_kit_commission() -> (TestApp, Vec<Value>, Value) {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let kit = app.create_product("KIT-1", "15000.00", "12000.00", 10).await;
+    let chain = app.create_chain(2).await;
+    let order = app.place_order(&chain[1], &kit, 1, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    wallet_reaches(&app, &chain[0], "pending", "1200.00").await;
+    let_days_pass(&app, 8).await;
+    wallet_reaches(&app, &chain[0], "available", "1200.00").await;
     (app, chain, order)
 }

@@ -2,36 +2,10 @@
 //! the admin key and reads this month's figures of a scenario placed
 //! through the API, and a form without its CSRF token is refused.
 
+use haat_tests::web::{self, cookie, emailed_token, sign_in_form, spend};
 use haat_tests::*;
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-
-/// A client that shows redirects instead of following them, as a test of
-/// where a page sends the browser must.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-/// The value a response sets for cookie `name`, and the cookie's attributes.
-fn cookie(response: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
-        let (key, value) = pair.split_once('=')?;
-        (key == name).then(|| (value.to_owned(), attributes.trim().to_owned()))
-    })
-}
-
-/// The sign-in form's CSRF token and its cookie.
-async fn sign_in_form(app: &TestApp, client: &reqwest::Client) -> String {
-    let form = client.get(format!("{}/app/sign-in", app.base)).send().await.expect("form");
-    assert_eq!(form.status(), StatusCode::OK);
-    let (token, attributes) = cookie(&form, "haat_sign_in").expect("the form's CSRF cookie");
-    assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Lax"), "{attributes}");
-    let page = form.text().await.expect("page");
-    assert!(page.contains(&format!("name=\"csrf\" value=\"{token}\"")), "{page}");
-    assert!(page.contains("<label for=\"key\">Admin key</label>"), "{page}");
-    token
-}
+use reqwest::header::{COOKIE, LOCATION};
 
 /// `GET /app` with the session cookie.
 async fn home(app: &TestApp, client: &reqwest::Client, session: &str) -> reqwest::Response {
@@ -50,7 +24,7 @@ async fn sessions(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn a_visitor_is_sent_to_sign_in_and_a_wrong_key_or_a_missing_token_signs_no_one_in() {
     let app = TestApp::spawn().await;
-    let client = browser();
+    let client = web::client();
     let home = client.get(format!("{}/app", app.base)).send().await.expect("home");
     assert_eq!((home.status(), home.headers()[LOCATION].to_str().ok()), (StatusCode::SEE_OTHER, Some("/app/sign-in")));
 
@@ -78,15 +52,8 @@ async fn a_visitor_is_sent_to_sign_in_and_a_wrong_key_or_a_missing_token_signs_n
 #[tokio::test]
 async fn an_admin_signs_in_sees_this_months_figures_and_a_sign_out_without_its_token_is_refused() {
     let (app, _, _) = delivered_and_held().await;
-    let client = browser();
-    let csrf = sign_in_form(&app, &client).await;
-    let signed = client
-        .post(format!("{}/app/sign-in", app.base))
-        .header(COOKIE, format!("haat_sign_in={csrf}"))
-        .form(&[("key", app.admin_token.as_str()), ("csrf", &csrf)])
-        .send()
-        .await
-        .expect("sign in");
+    let client = web::client();
+    let signed = web::admin_sign_in(&app, &client).await;
     assert_eq!((signed.status(), signed.headers()[LOCATION].to_str().ok()), (StatusCode::SEE_OTHER, Some("/app")));
     let (session, attributes) = cookie(&signed, "haat_session").expect("a session cookie");
     assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Lax"), "{attributes}");
@@ -148,39 +115,10 @@ async fn in_a_real_browser_an_admin_signs_in_reads_the_figures_and_signs_out() {
     browser.close().await;
 }
 
-/// The token of the sign-in link emailed to `email`, once it has arrived.
-async fn emailed_token(app: &TestApp, email: &str) -> String {
-    let mail = eventually("the sign-in email", || async {
-        app.smtp
-            .messages()
-            .into_iter()
-            .find(|m| m.to.iter().any(|t| t.contains(email)) && m.data.contains("sign-in link"))
-    })
-    .await;
-    // The body may be quoted-printable: `=` itself is then `=3D`, and long lines are broken by `=\r\n`.
-    let data = mail.data.replace("=\r\n", "").replace("=3D", "=");
-    let start = data.find("token=").expect("a link with a token") + "token=".len();
-    data[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
-}
-
-/// Posts the link's confirmation form (with a fresh form token), as the browser does.
-async fn spend(app: &TestApp, client: &reqwest::Client, token: &str) -> reqwest::Response {
-    let page = client.get(format!("{}/app/sign-in/link?token={token}", app.base)).send().await.expect("link page");
-    assert_eq!(page.status(), StatusCode::OK);
-    let (csrf, _) = cookie(&page, "haat_sign_in").expect("the form's CSRF cookie");
-    client
-        .post(format!("{}/app/sign-in/link", app.base))
-        .header(COOKIE, format!("haat_sign_in={csrf}"))
-        .form(&[("token", token), ("csrf", &csrf)])
-        .send()
-        .await
-        .expect("spend the link")
-}
-
 #[tokio::test]
 async fn a_member_signs_in_through_the_emailed_link_once_and_sees_only_its_own_wallet() {
     let (app, chain, _) = delivered_and_held().await;
-    let client = browser();
+    let client = web::client();
     let ask = |email: String| {
         let (app, client) = (&app, &client);
         async move {
@@ -208,7 +146,10 @@ async fn a_member_signs_in_through_the_emailed_link_once_and_sees_only_its_own_w
     let spent = spend(&app, &client, &token).await;
     assert_eq!((spent.status(), spent.headers()[LOCATION].to_str().ok()), (StatusCode::SEE_OTHER, Some("/app")));
     let (session, _) = cookie(&spent, "haat_session").expect("a member session");
-    let wallet = home(&app, &client, &session).await.text().await.expect("wallet");
+    let home = home(&app, &client, &session).await;
+    let own = format!("/app/members/{}", chain[1]["id"].as_str().unwrap_or_default());
+    assert_eq!((home.status(), home.headers()[LOCATION].to_str().ok()), (StatusCode::SEE_OTHER, Some(own.as_str())));
+    let (_, wallet) = web::page(&app, &session, &own).await;
     assert!(wallet.contains(chain[1]["name"].as_str().unwrap_or("?")), "{wallet}");
     // Level 1 of BV 300.00 at 10%, held.
     assert!(wallet.contains("<dd id=\"pending\">৳30.00</dd>"), "{wallet}");
@@ -233,7 +174,8 @@ async fn in_a_real_browser_a_member_signs_in_through_the_emailed_link_and_sees_i
     let token = emailed_token(&app, &email).await;
     browser.open(&format!("{}/app/sign-in/link?token={token}", app.base)).await;
     browser.click("button[type=submit]").await;
-    eventually("the wallet", || async { (browser.path().await == "/app").then_some(()) }).await;
+    let own = format!("/app/members/{}", chain[1]["id"].as_str().unwrap_or_default());
+    eventually("the wallet", || async { (browser.path().await == own).then_some(()) }).await;
     assert_eq!(browser.text("h1").await, "Your wallet");
     assert_eq!(browser.text("#pending").await, "৳30.00");
     assert_eq!(browser.text("#available").await, "৳0.00");
@@ -244,7 +186,7 @@ async fn in_a_real_browser_a_member_signs_in_through_the_emailed_link_and_sees_i
 #[tokio::test]
 async fn after_ten_sign_in_attempts_in_fifteen_minutes_even_the_right_key_is_refused() {
     let app = TestApp::spawn().await;
-    let client = browser();
+    let client = web::client();
     let csrf = sign_in_form(&app, &client).await;
     let attempt = |key: String| {
         let (app, client, csrf) = (&app, &client, csrf.clone());
@@ -269,7 +211,7 @@ async fn after_ten_sign_in_attempts_in_fifteen_minutes_even_the_right_key_is_ref
 #[tokio::test]
 async fn a_sign_in_link_works_until_its_last_second_and_not_after_and_bad_fields_are_named() {
     let (app, chain, _) = delivered_and_held().await;
-    let client = browser();
+    let client = web::client();
     let email = |i: usize| chain[i]["email"].as_str().unwrap_or_default().to_owned();
     let ask = |email: String| {
         let (app, client) = (&app, &client);

@@ -23,15 +23,7 @@ fn refused_on(problem: &Value, field: &str, says: &str) -> bool {
 
 #[tokio::test]
 async fn a_withdrawal_is_requested_approved_and_paid_and_every_refusal_names_its_field() {
-    let app = TestApp::spawn().await;
-    app.create_plan(five_level_plan(7)).await;
-    let kit = app.create_product("KIT-1", "15000.00", "12000.00", 10).await;
-    let chain = app.create_chain(2).await;
-    let order = app.place_order(&chain[1], &kit, 1, "cod").await;
-    app.send_event("couriers", &delivered_event(&order)).await;
-    wallet_reaches(&app, &chain[0], "pending", "1200.00").await;
-    let_days_pass(&app, 8).await;
-    wallet_reaches(&app, &chain[0], "available", "1200.00").await;
+    let (app, chain, order) = released_kit_commission().await;
     let sponsor = &chain[0];
 
     let (s, p) = request(&app, sponsor, "400.00", "k-small").await;

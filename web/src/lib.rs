@@ -4,9 +4,12 @@
 //! same `domain` reads as the JSON routes; no business rule lives in a
 //! page or a handler.
 //!
-//! This is its first part: an admin signs in with the admin key and sees
-//! this month's overview; a member signs in with an emailed link and sees
-//! its wallet; both sign out. The other pages are not built yet.
+//! Built so far: sign-in (the admin key; a member's emailed one-time
+//! link) and sign-out; the admin's month overview and payout queue; a
+//! member's wallet, commission lines in words, team tree opened a level
+//! at a time, and withdrawals (request, status). A member sees only its
+//! own pages; the office sees every member's. The other pages of the
+//! dashboard are not built yet (ARCHITECTURE.md).
 
 use std::sync::Arc;
 
@@ -15,10 +18,18 @@ use axum::routing::{get, post};
 use haat_platform::settings::Settings;
 use sqlx::PgPool;
 
+mod commissions;
 mod cookies;
+mod member;
+mod once;
 mod overview;
 mod pages;
+mod payouts;
+mod session;
 mod sign_in;
+mod team;
+mod wallet;
+mod withdrawals;
 
 /// What the pages share.
 #[derive(Clone)]
@@ -41,6 +52,13 @@ pub fn router(state: WebState) -> Router {
         .route("/sign-in/email", post(sign_in::email_link))
         .route("/sign-in/link", get(sign_in::confirm_link).post(sign_in::spend_link))
         .route("/sign-out", post(sign_in::sign_out))
+        .route("/members/{id}", get(wallet::page))
+        .route("/members/{id}/commissions", get(commissions::page))
+        .route("/members/{id}/team", get(team::page))
+        .route("/members/{id}/withdrawals", get(withdrawals::page).post(withdrawals::request))
+        .route("/payouts", get(payouts::page))
+        .route("/payouts/{id}/{step}", post(payouts::step))
+        .route("/assets/htmx.min.js", get(pages::htmx))
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/assets/fonts/noto-sans-bengali-400.woff2", get(pages::bengali_regular))
         .route("/assets/fonts/noto-sans-bengali-700.woff2", get(pages::bengali_bold))

@@ -1,14 +1,13 @@
 //! The home page: for an admin this month's sales and commissions, what
 //! the shop owes its members, and the jobs that need a person — each figure
 //! the same read as its JSON report, over the month in the deployment's
-//! zone; for a member its own wallet, and nothing of anyone else's.
+//! zone. A member is sent to its own wallet.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use haat_domain::auth::Role;
-use haat_domain::auth::sessions::{self, Session};
 use haat_domain::compensation::periods;
 use haat_domain::error::DomainResult;
 use haat_domain::jobs::admin::{self, Status};
@@ -19,54 +18,27 @@ use haat_domain::reports::sales::{self, SalesGroup};
 use haat_domain::reports::{Interval, liabilities};
 use maud::{Markup, html};
 
-use crate::pages::{answer, frame, to_sign_in};
+use crate::pages::{answer, frame};
 use crate::sign_in::failed;
-use crate::{WebState, cookies};
+use crate::{WebState, session};
 
 /// Dead jobs counted on the overview before it says "more than".
 const DEAD_SHOWN: i64 = 100;
 
-/// `GET /app`: the overview of a signed-in admin.
+/// `GET /app`: the overview of a signed-in admin; a member goes to its
+/// own wallet.
 pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return to_sign_in(),
-        Err(e) => return failed(&e),
+    let session = match session::required(&state, &headers).await {
+        Ok(session) => session,
+        Err(answer) => return answer,
     };
     if let (Role::Member, Some(member)) = (session.role, session.member_id) {
-        return match wallet(&state, member).await {
-            Ok(page) => answer(StatusCode::OK, frame("Your wallet", Some(&session.csrf_token), page)),
-            Err(e) => failed(&e),
-        };
+        return Redirect::to(&format!("/app/members/{member}")).into_response();
     }
     match figures(&state).await {
-        Ok(f) => answer(StatusCode::OK, frame("This month", Some(&session.csrf_token), f.render())),
+        Ok(f) => answer(StatusCode::OK, frame("This month", Some(&session), f.render())),
         Err(e) => failed(&e),
     }
-}
-
-/// A member's balances, as the wallet route reads them.
-async fn wallet(state: &WebState, member: uuid::Uuid) -> DomainResult<Markup> {
-    let mut conn = state.pool.acquire().await?;
-    let who = haat_domain::network::members::get(&mut conn, member).await?;
-    let w = haat_domain::ledger::wallet(&mut conn, member).await?;
-    let money = |d| taka(Money(haat_domain::money::in_minor_units(d)), Language::English);
-    Ok(html! {
-        p { (who.name) }
-        dl.figures {
-            dt { "Held (pending)" } dd #pending { (money(w.pending)) }
-            dt { "Available" } dd #available { (money(w.available)) }
-            dt { "Store credit" } dd #credit { (money(w.credit)) }
-            dt { "Set aside for withdrawals" } dd #reserved { (money(w.reserved)) }
-        }
-    })
-}
-
-/// The live session the request's cookie names, if any.
-pub async fn signed_in(state: &WebState, headers: &HeaderMap) -> DomainResult<Option<Session>> {
-    let Some(token) = cookies::read(headers, cookies::SESSION) else { return Ok(None) };
-    let mut conn = state.pool.acquire().await?;
-    sessions::find(&mut conn, &token).await
 }
 
 /// What the overview shows.

@@ -3,6 +3,8 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use haat_domain::auth::Role;
+use haat_domain::auth::sessions::Session;
 use maud::{DOCTYPE, Markup, html};
 
 /// The stylesheet, served from here (nothing loads from elsewhere).
@@ -32,9 +34,21 @@ fn font(bytes: &'static [u8]) -> Response {
     ([(header::CONTENT_TYPE, "font/woff2"), (header::CACHE_CONTROL, "public, max-age=604800")], bytes).into_response()
 }
 
-/// A whole page: `title` as its heading, and a sign-out form when signed
-/// in (carrying the session's CSRF token).
-pub fn frame(title: &str, signed_in: Option<&str>, body: Markup) -> Markup {
+/// The htmx script, served from here: it loads parts of pages (a level of
+/// the team tree) that plain links also reach without it.
+const HTMX: &str = include_str!("../assets/vendor/htmx.min.js");
+
+/// `GET /app/assets/htmx.min.js`.
+pub async fn htmx() -> Response {
+    let headers =
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=604800")];
+    (headers, HTMX).into_response()
+}
+
+/// A whole page: `title` as its heading, and when signed in the way
+/// around for the session's role and a sign-out form (carrying the
+/// session's CSRF token).
+pub fn frame(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -43,13 +57,15 @@ pub fn frame(title: &str, signed_in: Option<&str>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · haat" }
                 link rel="stylesheet" href="/app/assets/app.css";
+                script src="/app/assets/htmx.min.js" defer {}
             }
             body {
                 header {
                     span.brand { "haat" }
-                    @if let Some(csrf) = signed_in {
+                    @if let Some(session) = session {
+                        (nav(session))
                         form method="post" action="/app/sign-out" {
-                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="csrf" value=(session.csrf_token);
                             button type="submit" { "Sign out" }
                         }
                     }
@@ -57,6 +73,26 @@ pub fn frame(title: &str, signed_in: Option<&str>, body: Markup) -> Markup {
                 main {
                     h1 { (title) }
                     (body)
+                }
+            }
+        }
+    }
+}
+
+/// The pages a session's role has.
+fn nav(session: &Session) -> Markup {
+    html! {
+        nav aria-label="Main" {
+            @match (session.role, session.member_id) {
+                (Role::Member, Some(member)) => {
+                    a href=(format!("/app/members/{member}")) { "Wallet" }
+                    a href=(format!("/app/members/{member}/commissions")) { "Commissions" }
+                    a href=(format!("/app/members/{member}/team")) { "Team" }
+                    a href=(format!("/app/members/{member}/withdrawals")) { "Withdrawals" }
+                }
+                _ => {
+                    a href="/app" { "Overview" }
+                    a href="/app/payouts" { "Payouts" }
                 }
             }
         }

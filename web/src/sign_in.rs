@@ -100,7 +100,7 @@ const EMAIL_CHARS: usize = 254;
 
 /// Each posted field within its length (in characters) and free of NUL,
 /// or a 422 page naming the first that is not.
-fn invalid(fields: &[(&str, &str, usize)]) -> Option<Response> {
+pub fn invalid(fields: &[(&str, &str, usize)]) -> Option<Response> {
     let (field, problem) = fields.iter().find_map(|(name, value, max)| {
         haat_domain::input::required(value, *max).err().map(|e| (*name, e.to_string()))
     })?;

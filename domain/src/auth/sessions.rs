@@ -26,6 +26,18 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+impl Session {
+    /// Whether this session may see `member_id`'s pages: an admin any
+    /// member's, a member only its own (the same isolation as a member API
+    /// key; anything else is answered as not found).
+    pub fn may_see(&self, member_id: Uuid) -> bool {
+        match self.role {
+            Role::Member => self.member_id == Some(member_id),
+            _ => true,
+        }
+    }
+}
+
 /// A session just opened, with the token the browser keeps (the only time
 /// it is seen).
 #[derive(Debug, Clone)]

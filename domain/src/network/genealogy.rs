@@ -167,6 +167,52 @@ pub async fn tree(
     Ok(assemble(member_id, found, &parents))
 }
 
+/// How many levels `member_id` sits below `root` (0: it is `root`), or
+/// not found when it is not in `root`'s downline: what keeps a member
+/// expanding only its own tree. One walk up from `member_id`, as long as
+/// the tree is deep there.
+pub async fn level_below(conn: &mut PgConnection, root: Uuid, member_id: Uuid) -> DomainResult<i32> {
+    let level = sqlx::query_scalar!(
+        r#"WITH RECURSIVE up (id, parent_id, level) AS (
+               SELECT m.id, m.parent_id, 0 FROM members m WHERE m.id = $2
+             UNION ALL
+               SELECT p.id, p.parent_id, up.level + 1 FROM up JOIN members p ON p.id = up.parent_id
+                WHERE up.id <> $1
+           )
+           SELECT level AS "level!" FROM up WHERE id = $1"#,
+        root,
+        member_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    level.ok_or(DomainError::NotFound("member"))
+}
+
+/// A page of the members placed directly under `node`, a member of
+/// `root`'s downline (or `root` itself), with levels counted from `root`
+/// and names masked as `root` may see them: one level of a tree that is
+/// opened a member at a time.
+pub async fn children(
+    conn: &mut PgConnection,
+    root: Uuid,
+    node: Uuid,
+    period: &str,
+    after: Option<Uuid>,
+    limit: i64,
+    mask: bool,
+) -> DomainResult<Vec<Downline>> {
+    let offset = level_below(conn, root, node).await?;
+    let after = after.map(|id| (1, id));
+    let found = team_members(conn, node, 1, period, after, limit, false).await?;
+    Ok(found
+        .into_iter()
+        .map(|d| {
+            let level = d.level + offset;
+            Downline { name: shown_name(&d.name, level, mask), level, ..d }
+        })
+        .collect())
+}
+
 /// Each member's parent, for hanging the nodes together.
 async fn parents_of(
     conn: &mut PgConnection,

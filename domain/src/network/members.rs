@@ -198,6 +198,13 @@ pub struct Ancestor {
     pub suspended: bool,
 }
 
+/// The names of `ids` (those that exist), for lists that show members
+/// by name: one query for a whole page.
+pub async fn names(conn: &mut PgConnection, ids: &[Uuid]) -> DomainResult<std::collections::HashMap<Uuid, String>> {
+    let rows = sqlx::query!("SELECT id, name FROM members WHERE id = ANY($1)", ids).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
 /// The member's upline, nearest first, at most `levels` long. One recursive
 /// query of `levels` primary-key lookups: its cost depends on the levels
 /// asked for, not on the size or depth of the tree.

@@ -1,0 +1,74 @@
+//! What every member page shares: whose page it is, its heading ("Your
+//! wallet" to the member, "Rahim's wallet" to the office), and the tabs
+//! between the member's pages.
+
+use haat_domain::auth::Role;
+use haat_domain::auth::sessions::Session;
+use haat_domain::error::DomainResult;
+use haat_domain::network::members;
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use haat_domain::error::DomainError;
+
+use crate::sign_in::failed;
+use crate::{WebState, session};
+
+/// The viewer and the member of a member page, or the answer when the
+/// viewer may not see it or there is no such member (both 404).
+pub async fn open(state: &WebState, headers: &HeaderMap, id: Uuid) -> Result<(Session, Whose), Response> {
+    let session = session::seeing(state, headers, id).await?;
+    match Whose::read(state, &session, id).await {
+        Ok(whose) => Ok((session, whose)),
+        Err(DomainError::NotFound(_)) => Err(session::not_found()),
+        Err(e) => Err(failed(&e)),
+    }
+}
+
+/// The member a page is about, as its heading names them.
+pub struct Whose {
+    /// The member.
+    pub id: Uuid,
+    /// Their name.
+    pub name: String,
+    /// Whether the member is looking at their own page.
+    pub own: bool,
+}
+
+impl Whose {
+    /// Reads the member (not found when there is none).
+    pub async fn read(state: &WebState, session: &Session, id: Uuid) -> DomainResult<Self> {
+        let mut conn = state.reads.acquire().await?;
+        let member = members::get(&mut conn, id).await?;
+        Ok(Self { id, name: member.name, own: session.role == Role::Member })
+    }
+
+    /// `Your {what}` or `{name}'s {what}`.
+    pub fn title(&self, what: &str) -> String {
+        if self.own { format!("Your {what}") } else { format!("{}'s {what}", self.name) }
+    }
+
+    /// The tabs between this member's pages, `current` marked.
+    pub fn tabs(&self, current: &str) -> Markup {
+        let base = format!("/app/members/{}", self.id);
+        let tabs = [
+            ("wallet", "Wallet", base.clone()),
+            ("commissions", "Commissions", format!("{base}/commissions")),
+            ("team", "Team", format!("{base}/team")),
+            ("withdrawals", "Withdrawals", format!("{base}/withdrawals")),
+        ];
+        html! {
+            nav.tabs aria-label="This member's pages" {
+                @for (key, label, href) in tabs {
+                    @if key == current {
+                        a href=(href) aria-current="page" { (label) }
+                    } @else {
+                        a href=(href) { (label) }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! A form that moves money is done once: each rendering carries a fresh
+//! idempotency key in a hidden field, claimed as the JSON routes claim an
+//! `Idempotency-Key` (the same table, a scope of the dashboard's own). A
+//! double click, a reload that posts again or a retry after a lost answer
+//! gets the first answer again and changes nothing twice.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::future::BoxFuture;
+use haat_domain::auth::sessions::Session;
+use haat_domain::error::{DomainError, DomainResult};
+use haat_domain::idempotency::{self, Claim};
+use maud::html;
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+
+use crate::WebState;
+use crate::pages::{answer, frame};
+use crate::sign_in::failed;
+
+/// The longest idempotency key a form may post (ours are 45 characters).
+const KEY_CHARS: usize = 200;
+
+/// What a form's write does inside its transaction: where to send the
+/// browser when it is done.
+pub trait Write: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<String>> + Send {}
+impl<F> Write for F where F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<String>> + Send {}
+
+/// One posted form: who posted it, its key, and what identifies the request.
+pub struct Posted<'a> {
+    /// The session that posted it.
+    pub session: &'a Session,
+    /// The form's idempotency key.
+    pub key: &'a str,
+    /// The path posted to.
+    pub path: &'a str,
+    /// The form's fields, serialised, for telling a replay from a reuse.
+    pub fields: serde_json::Value,
+}
+
+/// Runs `write` once for the form's key: the first time in one
+/// transaction with the stored answer; again, the stored answer.
+pub async fn run(state: &WebState, posted: Posted<'_>, write: impl Write) -> Response {
+    if posted.key.is_empty() || haat_domain::input::chars(posted.key) > KEY_CHARS {
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key: must be 1 to 200 characters");
+    }
+    match attempt(state, &posted, write).await {
+        Ok(response) => response,
+        Err(e) => failed(&e),
+    }
+}
+
+async fn attempt(state: &WebState, posted: &Posted<'_>, write: impl Write) -> DomainResult<Response> {
+    let scope = scope(posted.session);
+    let hash = idempotency::request_hash("POST", posted.path, posted.fields.to_string().as_bytes());
+    let mut conn = state.pool.acquire().await?;
+    match idempotency::claim(&mut conn, &scope, posted.key, &hash).await? {
+        Claim::Replay(status, body) => return Ok(replayed(status, &body)),
+        Claim::Mismatch => {
+            return Ok(refused(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key: was already used for another form"));
+        }
+        Claim::InFlight => {
+            return Ok(refused(
+                StatusCode::CONFLICT,
+                "This form was already sent and is being done. Reload in a moment.",
+            ));
+        }
+        Claim::Fresh => {}
+    }
+    let mut tx = conn.begin().await?;
+    match write(&mut tx).await {
+        Ok(location) => {
+            idempotency::complete(&mut tx, &scope, posted.key, 303, &json!({ "location": location })).await?;
+            tx.commit().await?;
+            Ok(Redirect::to(&location).into_response())
+        }
+        Err(e) => {
+            tx.rollback().await.ok();
+            match refusal(&e) {
+                Some((status, text)) => {
+                    let body = json!({ "problem": text });
+                    idempotency::complete(&mut conn, &scope, posted.key, status.as_u16(), &body).await?;
+                    Ok(refused(status, &text))
+                }
+                None => {
+                    idempotency::release(&mut conn, &scope, posted.key).await.ok();
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Who did it, as the ledger's steps record it (`web:member:{id}`,
+/// `web:admin`); also the scope of the session's keys, so the dashboard's
+/// keys are kept apart from API keys' and from other members'.
+pub fn scope(session: &Session) -> String {
+    match session.member_id {
+        Some(member) => format!("web:member:{member}"),
+        None => format!("web:{}", session.role.as_str()),
+    }
+}
+
+/// A refusal the viewer can act on (a field's rule, a state that does not
+/// allow it), in words naming the field; none for our own failures.
+fn refusal(e: &DomainError) -> Option<(StatusCode, String)> {
+    match e {
+        DomainError::Invalid(fields) => {
+            let text = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
+            Some((StatusCode::UNPROCESSABLE_ENTITY, text))
+        }
+        DomainError::Conflict { field, message } => {
+            let text = field.as_ref().map_or_else(|| message.clone(), |f| format!("{f}: {message}"));
+            Some((StatusCode::CONFLICT, text))
+        }
+        DomainError::NotFound(what) => Some((StatusCode::NOT_FOUND, format!("{what}: not found"))),
+        _ => None,
+    }
+}
+
+/// The stored answer, again.
+fn replayed(status: u16, body: &serde_json::Value) -> Response {
+    match (status, body["location"].as_str(), body["problem"].as_str()) {
+        (303, Some(location), _) => Redirect::to(location).into_response(),
+        (_, _, Some(problem)) => refused(StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT), problem),
+        _ => refused(StatusCode::CONFLICT, "This form was already sent."),
+    }
+}
+
+/// A page saying what was refused and that nothing was done.
+fn refused(status: StatusCode, text: &str) -> Response {
+    let body = html! { p.problem role="alert" { (text.trim_end_matches('.')) ". Nothing was done." } };
+    answer(status, frame("Not done", None, body))
+}

@@ -1,0 +1,156 @@
+//! A member's withdrawals: each with where it stands and its steps, and a
+//! form to request one (a request is done once per rendering of the form).
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use futures::FutureExt;
+use haat_domain::auth::sessions;
+use haat_domain::error::DomainResult;
+use haat_domain::ledger::withdrawals::{self, NewWithdrawal, Rules, Withdrawal};
+use haat_domain::money::display::{Language, taka};
+use haat_domain::money::{Money, in_minor_units};
+use maud::{Markup, html};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::member::{self, Whose};
+use crate::once::{self, Posted};
+use crate::pages::{answer, frame};
+use crate::sign_in::{failed, invalid};
+use crate::{WebState, session};
+
+/// Withdrawals the page lists.
+const SHOWN: i64 = 50;
+
+/// `GET /app/members/{id}/withdrawals`.
+pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
+    let (session, whose) = match member::open(&state, &headers, id).await {
+        Ok(opened) => opened,
+        Err(answer) => return answer,
+    };
+    let listed = async {
+        let mut conn = state.reads.acquire().await?;
+        withdrawals::list_for_member(&mut conn, id, None, SHOWN).await
+    };
+    match listed.await {
+        Ok(list) => {
+            let body = render(&state, &whose, &session.csrf_token, &list);
+            answer(StatusCode::OK, frame(&whose.title("withdrawals"), Some(&session), body))
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+fn render(state: &WebState, whose: &Whose, csrf: &str, list: &[Withdrawal]) -> Markup {
+    let zone = state.settings.time_zone;
+    let money = |d| taka(Money(in_minor_units(d)), Language::English);
+    let s = &state.settings;
+    html! {
+        (whose.tabs("withdrawals"))
+        section {
+            h2 { "Request a withdrawal" }
+            p { "At least " (money(s.withdrawal_min)) ", in multiples of " (money(s.withdrawal_multiple)) ", from the available balance." }
+            form #request-withdrawal method="post" action=(format!("/app/members/{}/withdrawals", whose.id)) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="idempotency_key" value=(sessions::form_token());
+                label for="amount" { "Amount (৳)" }
+                input #amount name="amount" inputmode="decimal" required;
+                label for="method" { "Paid by" }
+                select #method name="method" {
+                    option value="bkash" { "bKash" }
+                    option value="nagad" { "Nagad" }
+                    option value="rocket" { "Rocket" }
+                    option value="bank" { "Bank transfer" }
+                }
+                label for="account" { "Wallet or account number" }
+                input #account name="account" required maxlength="64";
+                button type="submit" { "Request" }
+            }
+        }
+        section {
+            h2 { "Withdrawals" }
+            @if list.is_empty() {
+                p { "None yet." }
+            } @else {
+                table #withdrawals {
+                    caption { "Withdrawals, newest first" }
+                    thead { tr { th scope="col" { "Asked" } th scope="col" { "Amount" } th scope="col" { "To" } th scope="col" { "Status" } th scope="col" { "Steps" } } }
+                    tbody {
+                        @for w in list {
+                            tr data-withdrawal=(w.id) {
+                                td { (w.created_at.with_timezone(&zone).format("%-d %b %Y %H:%M")) }
+                                td.amount { (money(w.amount)) }
+                                td { (w.method) " " (w.account) }
+                                td.status { (w.status.as_str()) }
+                                td {
+                                    @for step in &w.history {
+                                        (step.status.as_str()) " " (step.at.with_timezone(&zone).format("%-d %b %H:%M")) br;
+                                    }
+                                    @if let Some(reference) = &w.reference { "ref " (reference) }
+                                    @if let Some(note) = &w.note { " · " (note) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The request form as posted.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requested {
+    amount: String,
+    method: String,
+    account: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    idempotency_key: String,
+}
+
+/// `POST /app/members/{id}/withdrawals`: requests one, once for the form's key.
+pub async fn request(
+    State(state): State<WebState>,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    Form(form): Form<Requested>,
+) -> Response {
+    let session = match session::seeing(&state, &headers, id).await {
+        Ok(session) => session,
+        Err(answer) => return answer,
+    };
+    if let Some(refused) = session::forged(&session, &form.csrf) {
+        return refused;
+    }
+    let bounded = [("amount", form.amount.as_str(), 32), ("method", &form.method, 32), ("account", &form.account, 64)];
+    if let Some(invalid) = invalid(&bounded) {
+        return invalid;
+    }
+    let path = format!("/app/members/{id}/withdrawals");
+    let input = NewWithdrawal {
+        amount: form.amount.trim().to_owned(),
+        method: form.method.clone(),
+        account: form.account.clone(),
+    };
+    let s = &state.settings;
+    let rules = Rules { min: s.withdrawal_min, multiple: s.withdrawal_multiple };
+    let currency = s.currency.clone();
+    let source = once::scope(&session);
+    let back = path.clone();
+    let fields = serde_json::to_value(&form).unwrap_or_default();
+    let posted = Posted { session: &session, key: &form.idempotency_key, path: &path, fields };
+    once::run(&state, posted, move |tx| {
+        async move {
+            haat_domain::network::members::get(tx, id).await?;
+            withdrawals::request(tx, id, &input, rules, &currency, &source).await?;
+            DomainResult::Ok(back)
+        }
+        .boxed()
+    })
+    .await
+}
