@@ -12,7 +12,9 @@
 //! the audit over them (every check, and the cascade re-run alone):
 //! `--audit-orders 0` skips it, `--only audit` stops after it. Then the
 //! real api serves every finance report over that month, JSON and CSV,
-//! timed, with its peak memory (`--only reports` stops after that).
+//! timed, with its peak memory (`--only reports` stops after that). Last,
+//! the dashboard's team page over a 5,000-member downline is timed
+//! (`--only dashboard` runs that phase alone, on a database of its own).
 //!
 //! `scripts/bench` (release build of every program, then
 //! `target/release/haat-bench --members 1000000 --purchases 200000 --campaign-purchases 100000`;
@@ -20,6 +22,7 @@
 //! dropped either way).
 
 mod audit;
+mod dashboard;
 mod load;
 mod pgbench;
 mod procs;
@@ -92,12 +95,12 @@ fn args() -> Result<Args> {
             "--lag-rate" => a.load.lag_rate = u32::try_from(n()?.max(1))?,
             "--products" => a.load.products = n()?.max(1),
             "--audit-orders" => a.audit_orders = n()?,
-            "--only" if value == "audit" || value == "reports" => a.only = Some(value),
+            "--only" if ["audit", "reports", "dashboard"].contains(&value.as_str()) => a.only = Some(value),
             "--keep-database" if value == "yes" || value == "no" => a.keep_database = value == "yes",
             _ => bail!(
                 "unknown flag {flag}: expected --members, --purchases, --campaign-purchases, --clients, --seconds, \
                  --orders, --webhook-rate, --lag-rate, --products or --audit-orders, each with a whole number, \
-                 or --only audit|reports, or --keep-database yes|no"
+                 or --only audit|reports|dashboard, or --keep-database yes|no"
             ),
         }
     }
@@ -122,6 +125,21 @@ async fn main() -> Result<()> {
         drop_database(&server, &name).await?;
     }
     result
+}
+
+/// `--only dashboard`: the dashboard phase on a database of its own
+/// downlines (and a root above them), nothing else.
+async fn dashboard_alone(pool: &PgPool, url: &str) -> Result<()> {
+    let root = Uuid::now_v7();
+    let mut tx = pool.begin().await?;
+    seed::members(&mut tx, &[SeedMember { id: root, parent_id: None }], CURRENCY).await?;
+    tx.commit().await?;
+    let (product, plan) = seed_catalog_and_plan(pool).await?;
+    let figures = dashboard::run(pool, url, root, product, plan).await?;
+    println!("| figure | value |");
+    println!("| --- | --- |");
+    dashboard::print(&figures);
+    Ok(())
 }
 
 /// The maintenance URL of the server and the name of a fresh database on it.
@@ -155,6 +173,9 @@ pub(crate) async fn drop_database(server: &str, name: &str) -> Result<()> {
 }
 
 async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> {
+    if args.only.as_deref() == Some("dashboard") {
+        return dashboard_alone(pool, url).await;
+    }
     let started = Instant::now();
     let (chain, everyone) = seed_tree(pool, args.members).await?;
     let seeded_tree = started.elapsed();
@@ -201,6 +222,7 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
     sqlx::query("VACUUM ANALYZE apalis.jobs").execute(pool).await?;
     let load = load::run(url, pool, &everyone[1..], &catalog, &args.load).await?;
     let tps = pgbench::tps(server, args.load.clients, Duration::from_secs(args.load.seconds)).await?;
+    let pages = dashboard::run(pool, url, everyone[0], product, plan).await?;
 
     println!("haat-bench: {} members (one {CHAIN}-deep chain), {} past purchases", args.members, args.purchases);
     println!("seeding: tree {:.1} s, everything {:.1} s", seeded_tree.as_secs_f64(), seeded.as_secs_f64());
@@ -234,8 +256,9 @@ async fn run(pool: &PgPool, server: &str, url: &str, args: &Args) -> Result<()> 
         campaign.release.as_secs_f64()
     );
     print_load(&args.load, &load, tps);
+    dashboard::print(&pages);
     let ratio = deep.0.as_secs_f64() / shallow.0.as_secs_f64();
-    print_targets(&load, tps, ratio, campaign.settle, close);
+    print_targets(&load, tps, ratio, campaign.settle, close, &pages);
     Ok(())
 }
 
@@ -274,9 +297,17 @@ fn print_load(a: &LoadArgs, l: &LoadFigures, tps: f64) {
 }
 
 /// The issue's first-round targets beside what this run reached.
-fn print_targets(l: &LoadFigures, tps: f64, cascade_ratio: f64, settle: Duration, close: Duration) {
+fn print_targets(
+    l: &LoadFigures,
+    tps: f64,
+    cascade_ratio: f64,
+    settle: Duration,
+    close: Duration,
+    pages: &dashboard::Figures,
+) {
     let two = l.carried.iter().find(|(w, _)| *w == 2).map_or(0.0, |(_, r)| *r);
-    let rows: [(&str, &str, String, bool); 8] = [
+    let tree = pages.flat.0.max(pages.bushy.0);
+    let rows: [(&str, &str, String, bool); 9] = [
         (
             "webhooks accepted/s ÷ pgbench tps",
             "≥ 0.30",
@@ -299,6 +330,12 @@ fn print_targets(l: &LoadFigures, tps: f64, cascade_ratio: f64, settle: Duration
             "< 150 MB each",
             format!("{:.0} / {:.0} MiB", l.api_peak_mib, l.worker_peak_mib),
             l.api_peak_mib.max(l.worker_peak_mib) * 1.048_576 < 150.0,
+        ),
+        (
+            "team page's first level, 5,000-member downline (median)",
+            "< 300 ms",
+            ms(tree),
+            tree < Duration::from_millis(300),
         ),
     ];
     println!();
