@@ -636,3 +636,30 @@ pub async fn released_kit_commission() -> (TestApp, Vec<Value>, Value) {
     wallet_reaches(&app, &chain[0], "available", "1200.00").await;
     (app, chain, order)
 }
+
+/// A member's cod order whose placed-order email's job is dead: the first
+/// worker is replaced by one whose mail server refuses every connection
+/// and that retries fast (20, 40 and 80 ms in process, then scheduled, at
+/// most `longest_ms`), with its log in JSON. Returns the app (that worker
+/// still running), the order and the dead job as listed, and the working
+/// SMTP URL to put back.
+pub async fn dead_placed_email(longest_ms: &str) -> (TestApp, Value, Value, String) {
+    let mut app = TestApp::spawn().await;
+    assert!(app.terminate_worker(0).await.success());
+    let good_smtp = format!("smtp://127.0.0.1:{}", app.smtp.port);
+    app.set_worker_env("HAAT_SMTP_URL", "smtp://127.0.0.1:9");
+    app.set_worker_env("HAAT_RETRY_FIRST_MS", "20");
+    app.set_worker_env("HAAT_RETRY_IN_PROCESS_MS", "100");
+    app.set_worker_env("HAAT_RETRY_LONGEST_MS", longest_ms);
+    app.set_worker_env("HAAT_LOG_FORMAT", "json");
+    app.start_worker().await;
+    let member = &app.create_chain(1).await[0];
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let order = app.place_order(member, &tea, 1, "cod").await;
+    let dead = eventually("the placed email's job is dead", || async {
+        let (_, jobs) = app.admin("GET", "/v1/admin/jobs?status=dead&queue=notifications", None).await;
+        jobs["items"].as_array().and_then(|items| items.first().cloned())
+    })
+    .await;
+    (app, order, dead, good_smtp)
+}

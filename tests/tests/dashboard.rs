@@ -99,6 +99,8 @@ async fn in_a_real_browser_an_admin_signs_in_reads_the_figures_and_signs_out() {
     browser.open(&format!("{}/app", app.base)).await;
     assert_eq!(browser.path().await, "/app/sign-in", "a visitor is sent to sign in");
     browser.screenshot("sign-in").await;
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "sign-in: {violations:#?}");
     browser.type_into("#key", &app.admin_token).await;
     browser.click("#admin-sign-in button[type=submit]").await;
     eventually("the overview", || async { (browser.path().await == "/app").then_some(()) }).await;

@@ -133,27 +133,9 @@ async fn a_worker_killed_in_the_middle_of_a_settlement_leaves_it_to_another_whic
 
 #[tokio::test]
 async fn a_job_that_always_fails_is_dead_after_its_attempts_with_growing_delays_and_an_admin_retries_it() {
-    let mut app = TestApp::spawn().await;
-    assert!(app.terminate_worker(0).await.success());
-    // A worker whose mail server refuses every connection, retrying fast.
-    let good_smtp = format!("smtp://127.0.0.1:{}", app.smtp.port);
-    app.set_worker_env("HAAT_SMTP_URL", "smtp://127.0.0.1:9");
     // 20, 40 and 80 ms are waited in process; from 160 ms on (at most
     // 300 ms) each next attempt is scheduled in the job table.
-    app.set_worker_env("HAAT_RETRY_FIRST_MS", "20");
-    app.set_worker_env("HAAT_RETRY_IN_PROCESS_MS", "100");
-    app.set_worker_env("HAAT_RETRY_LONGEST_MS", "300");
-    app.set_worker_env("HAAT_LOG_FORMAT", "json");
-    app.start_worker().await;
-    let member = &app.create_chain(1).await[0];
-    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
-    let order = app.place_order(member, &tea, 1, "cod").await;
-
-    let dead = eventually("the placed email's job is dead", || async {
-        let (_, jobs) = app.admin("GET", "/v1/admin/jobs?status=dead&queue=notifications", None).await;
-        jobs["items"].as_array().and_then(|items| items.first().cloned())
-    })
-    .await;
+    let (mut app, order, dead, good_smtp) = dead_placed_email("300").await;
     assert_eq!((dead["attempts"].as_i64(), dead["max_attempts"].as_i64()), (Some(21), Some(21)), "{dead}");
     let key = dead["key"].as_str().unwrap_or_default().to_owned();
     assert!(key.starts_with("notify:"), "{dead}");

@@ -20,7 +20,9 @@ use sqlx::PgPool;
 
 mod commissions;
 mod cookies;
+mod jobs;
 mod member;
+mod office;
 mod once;
 mod overview;
 mod pages;
@@ -52,7 +54,12 @@ pub fn router(state: WebState) -> Router {
         .route("/sign-in/email", post(sign_in::email_link))
         .route("/sign-in/link", get(sign_in::confirm_link).post(sign_in::spend_link))
         .route("/sign-out", post(sign_in::sign_out))
+        .route("/members", get(office::search))
         .route("/members/{id}", get(wallet::page))
+        .route("/members/{id}/status", post(office::set_status))
+        .route("/members/{id}/placement", post(office::place))
+        .route("/jobs", get(jobs::page))
+        .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/members/{id}/commissions", get(commissions::page))
         .route("/members/{id}/team", get(team::page))
         .route("/members/{id}/withdrawals", get(withdrawals::page).post(withdrawals::request))

@@ -33,6 +33,8 @@ pub struct Whose {
     pub id: Uuid,
     /// Their name.
     pub name: String,
+    /// The member as stored (what the office's panel shows).
+    pub member: members::Member,
     /// Whether the member is looking at their own page.
     pub own: bool,
 }
@@ -42,7 +44,7 @@ impl Whose {
     pub async fn read(state: &WebState, session: &Session, id: Uuid) -> DomainResult<Self> {
         let mut conn = state.reads.acquire().await?;
         let member = members::get(&mut conn, id).await?;
-        Ok(Self { id, name: member.name, own: session.role == Role::Member })
+        Ok(Self { id, name: member.name.clone(), member, own: session.role == Role::Member })
     }
 
     /// `Your {what}` or `{name}'s {what}`.

@@ -4,7 +4,7 @@
 //! double click, a reload that posts again or a retry after a lost answer
 //! gets the first answer again and changes nothing twice.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::future::BoxFuture;
 use haat_domain::auth::sessions::Session;
@@ -14,9 +14,9 @@ use maud::html;
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
-use crate::WebState;
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
+use crate::{WebState, session};
 
 /// The longest idempotency key a form may post (ours are 45 characters).
 const KEY_CHARS: usize = 200;
@@ -36,6 +36,26 @@ pub struct Posted<'a> {
     pub path: &'a str,
     /// The form's fields, serialised, for telling a replay from a reuse.
     pub fields: serde_json::Value,
+}
+
+/// An office form: answered only to an admin's session carrying its CSRF
+/// token (404 and 403 otherwise), then done once for its key.
+pub async fn office_form(
+    state: &WebState,
+    headers: &HeaderMap,
+    path: &str,
+    (csrf, key): (&str, &str),
+    fields: serde_json::Value,
+    write: impl Write,
+) -> Response {
+    let session = match session::admin(state, headers).await {
+        Ok(session) => session,
+        Err(answer) => return answer,
+    };
+    if let Some(refused) = session::forged(&session, csrf) {
+        return refused;
+    }
+    run(state, Posted { session: &session, key, path, fields }, write).await
 }
 
 /// Runs `write` once for the form's key: the first time in one
@@ -97,9 +117,13 @@ async fn attempt(state: &WebState, posted: &Posted<'_>, write: impl Write) -> Do
 pub fn scope(session: &Session) -> String {
     match session.member_id {
         Some(member) => format!("web:member:{member}"),
-        None => format!("web:{}", session.role.as_str()),
+        None => OFFICE.to_owned(),
     }
 }
+
+/// The scope and source of the office's sessions (only admin sessions
+/// have no member).
+pub const OFFICE: &str = "web:admin";
 
 /// A refusal the viewer can act on (a field's rule, a state that does not
 /// allow it), in words naming the field; none for our own failures.

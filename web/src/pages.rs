@@ -92,7 +92,9 @@ fn nav(session: &Session) -> Markup {
                 }
                 _ => {
                     a href="/app" { "Overview" }
+                    a href="/app/members" { "Members" }
                     a href="/app/payouts" { "Payouts" }
+                    a href="/app/jobs" { "Jobs" }
                 }
             }
         }

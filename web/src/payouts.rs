@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-use crate::once::{self, Posted};
+use crate::once;
 use crate::pages::{answer, frame};
 use crate::sign_in::{failed, invalid};
 use crate::{WebState, session};
@@ -151,13 +151,6 @@ pub async fn step(
     headers: HeaderMap,
     Form(form): Form<Stepped>,
 ) -> Response {
-    let session = match session::admin(&state, &headers).await {
-        Ok(session) => session,
-        Err(answer) => return answer,
-    };
-    if let Some(refused) = session::forged(&session, &form.csrf) {
-        return refused;
-    }
     let action = match step.as_str() {
         "approve" => Action::Approve,
         "paid" => Action::Paid,
@@ -176,12 +169,11 @@ pub async fn step(
     }
     let path = format!("/app/payouts/{id}/{step}");
     let currency = state.settings.currency.clone();
-    let source = once::scope(&session);
+    let source = once::OFFICE;
     let fields = serde_json::to_value(&form).unwrap_or_default();
-    let posted = Posted { session: &session, key: &form.idempotency_key, path: &path, fields };
-    once::run(&state, posted, move |tx| {
+    once::office_form(&state, &headers, &path, (&form.csrf, &form.idempotency_key), fields, move |tx| {
         async move {
-            let w = withdrawals::act(tx, id, action, reference.as_deref(), note.as_deref(), &currency, &source).await?;
+            let w = withdrawals::act(tx, id, action, reference.as_deref(), note.as_deref(), &currency, source).await?;
             DomainResult::Ok(format!("/app/payouts?status={}", w.status.as_str()))
         }
         .boxed()

@@ -104,8 +104,13 @@ pub fn invalid(fields: &[(&str, &str, usize)]) -> Option<Response> {
     let (field, problem) = fields.iter().find_map(|(name, value, max)| {
         haat_domain::input::required(value, *max).err().map(|e| (*name, e.to_string()))
     })?;
+    Some(bad_field(field, &problem))
+}
+
+/// A 422 page naming the field and what is wrong with it.
+pub fn bad_field(field: &str, problem: &str) -> Response {
     let body = html! { p.problem role="alert" { (field) ": " (problem) ". Nothing was done." } };
-    Some(answer(StatusCode::UNPROCESSABLE_ENTITY, frame("Check the form", None, body)))
+    answer(StatusCode::UNPROCESSABLE_ENTITY, frame("Check the form", None, body))
 }
 
 /// Whether the posted CSRF token is the one the form's cookie holds.

@@ -22,7 +22,12 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
     };
     match balances(&state, id).await {
         Ok(figures) => {
-            let body = html! { (whose.tabs("wallet")) p { (whose.name) } (figures) };
+            let body = html! {
+                (whose.tabs("wallet"))
+                p { (whose.name) }
+                (figures)
+                @if !whose.own { (crate::office::panel(&whose.member, &session.csrf_token)) }
+            };
             answer(StatusCode::OK, frame(&whose.title("wallet"), Some(&session), body))
         }
         Err(e) => failed(&e),

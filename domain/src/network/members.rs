@@ -187,6 +187,17 @@ pub async fn search(
     .await?)
 }
 
+/// The one member whose email, phone or referral code is exactly `q`, as
+/// the office names a member in a form; refused naming `field` when no
+/// member is.
+pub async fn looked_up(conn: &mut PgConnection, field: &str, q: &str) -> DomainResult<Member> {
+    let found = search(conn, Some(q), None, 1).await.map_err(|_| DomainError::invalid(field, "is too long"))?;
+    found
+        .into_iter()
+        .next()
+        .ok_or_else(|| DomainError::invalid(field, "no member has that email, phone or referral code"))
+}
+
 /// A member of someone's upline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ancestor {

@@ -1,0 +1,152 @@
+//! The office's pages through the real api and worker: finding a member
+//! and placing, suspending and reinstating it (a move into its own
+//! downline refused with the reason shown), and a dead job retried from the
+//! jobs page until its email is really sent. Each page passes axe-core.
+
+use haat_tests::browser::Browser;
+use haat_tests::web::{self, admin_session, hidden};
+use haat_tests::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap_or_default()
+}
+
+/// Signs the office in with the admin key, in `browser`.
+async fn office_signs_in(app: &TestApp, browser: &Browser) {
+    browser.open(&format!("{}/app/sign-in", app.base)).await;
+    browser.type_into("#key", &app.admin_token).await;
+    browser.click("#admin-sign-in button[type=submit]").await;
+    eventually("the overview", || async { (browser.path().await == "/app").then_some(()) }).await;
+    let found = browser.accessibility_violations().await;
+    assert!(found.is_empty(), "overview: {found:#?}");
+}
+
+async fn parent_of(app: &TestApp, member: &Value) -> Option<uuid::Uuid> {
+    let id: uuid::Uuid = id(member).parse().expect("id");
+    sqlx::query_scalar("SELECT parent_id FROM members WHERE id = $1").bind(id).fetch_one(&app.pool).await.expect("row")
+}
+
+#[tokio::test]
+async fn in_a_real_browser_the_office_finds_a_member_and_a_move_into_its_own_downline_is_refused_with_the_reason() {
+    let (app, chain, _) = delivered_and_held().await;
+    let browser = Browser::start().await;
+    office_signs_in(&app, &browser).await;
+    browser.click("header nav a[href='/app/members']").await;
+    browser.type_into("#q", chain[0]["email"].as_str().unwrap_or_default()).await;
+    browser.click("#member-search button[type=submit]").await;
+    let found = format!("#members tr[data-member='{}'] a", id(&chain[0]));
+    assert_eq!(browser.text_once_shown(&found).await, "Member 0");
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "members: {violations:#?}");
+    browser.click(&found).await;
+    assert_eq!(browser.text_once_shown("h1").await, "Member 0's wallet");
+    assert_eq!(browser.text("#pending").await, "৳15.00");
+    assert_eq!(browser.text("#member-status").await, "active");
+    browser.screenshot("admin-member").await;
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "a member's page with the office's panel: {violations:#?}");
+
+    browser.type_into("#parent", chain[2]["referral_code"].as_str().unwrap_or_default()).await;
+    browser.click("#placement button[type=submit]").await;
+    let refusal = browser.text_once_shown("p.problem").await;
+    assert_eq!(
+        refusal,
+        "parent_id: is the member itself or in its downline: the move would create a cycle. Nothing was done."
+    );
+    assert_eq!(parent_of(&app, &chain[0]).await, None, "nothing moved");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_office_places_suspends_and_reinstates_a_member_each_once_per_form() {
+    let (app, chain, _) = delivered_and_held().await;
+    let admin = admin_session(&app).await;
+    let page_of = |member: &Value| format!("/app/members/{}", id(member));
+    let (_, page) = web::page(&app, &admin, &page_of(&chain[2])).await;
+    let place = format!("{}/placement", page_of(&chain[2]));
+    let (csrf, key) = (hidden(&page, "id=\"placement\"", "csrf"), hidden(&page, "id=\"placement\"", "idempotency_key"));
+    let under_top = [
+        ("csrf", csrf.as_str()),
+        ("idempotency_key", &key),
+        ("parent", chain[0]["email"].as_str().unwrap_or_default()),
+    ];
+    let moved = web::post(&app, &admin, &place, &under_top).await;
+    assert_eq!(moved, (StatusCode::SEE_OTHER, Some(format!("{}/team", page_of(&chain[2])))));
+    assert_eq!(web::post(&app, &admin, &place, &under_top).await, moved, "a repost gets the first answer");
+    assert_eq!(parent_of(&app, &chain[2]).await.map(|p| p.to_string()), Some(id(&chain[0]).to_owned()));
+    let nobody = [("csrf", csrf.as_str()), ("idempotency_key", "k-nobody"), ("parent", "nobody@example.com")];
+    let (status, _) = web::post(&app, &admin, &place, &nobody).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let status_of = |member: &Value| {
+        let id: uuid::Uuid = id(member).parse().expect("id");
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT status FROM members WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .expect("row")
+        }
+    };
+    let flip = |page: String| {
+        let path = format!("{}/status", page_of(&chain[1]));
+        let (app, admin) = (&app, &admin);
+        async move {
+            let fields = [
+                ("csrf", hidden(&page, "member-status-form", "csrf")),
+                ("idempotency_key", hidden(&page, "member-status-form", "idempotency_key")),
+                ("to", hidden(&page, "member-status-form", "to")),
+            ];
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            web::post(app, admin, &path, &fields).await
+        }
+    };
+    let (_, page) = web::page(&app, &admin, &page_of(&chain[1])).await;
+    assert!(page.contains(">Suspend</button>"), "{page}");
+    assert_eq!(flip(page.clone()).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(status_of(&chain[1]).await, "suspended");
+    assert_eq!(flip(page).await.0, StatusCode::SEE_OTHER, "the same form again");
+    assert_eq!(status_of(&chain[1]).await, "suspended", "is not a second flip");
+    let (_, page) = web::page(&app, &admin, &page_of(&chain[1])).await;
+    assert!(page.contains("<dd id=\"member-status\">suspended</dd>") && page.contains(">Reinstate</button>"), "{page}");
+    flip(page).await;
+    assert_eq!(status_of(&chain[1]).await, "active");
+    let forged = [("csrf", "forged"), ("idempotency_key", "k-forged"), ("to", "suspended")];
+    let path = format!("{}/status", page_of(&chain[1]));
+    assert_eq!(web::post(&app, &admin, &path, &forged).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(status_of(&chain[1]).await, "active");
+}
+
+#[tokio::test]
+async fn in_a_real_browser_the_office_retries_a_dead_job_and_its_email_is_sent() {
+    let (mut app, order, dead, good_smtp) = dead_placed_email("100").await;
+    assert!(app.terminate_worker(1).await.success());
+    app.set_worker_env("HAAT_SMTP_URL", &good_smtp);
+    app.start_worker().await;
+
+    let browser = Browser::start().await;
+    office_signs_in(&app, &browser).await;
+    browser.click("header nav a[href='/app/jobs']").await;
+    let row = format!("#jobs tr[data-job='{}']", id(&dead));
+    let shown = browser.text_once_shown(&row).await;
+    assert!(shown.contains("notifications") && shown.contains("21 of 21"), "{shown}");
+    assert!(shown.contains(dead["key"].as_str().unwrap_or("?")), "{shown}");
+    assert!(shown.contains("1 email(s) not sent"), "the last error is shown: {shown}");
+    browser.screenshot("admin-jobs").await;
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "jobs: {violations:#?}");
+    browser.click(&format!("{row} button[type=submit]")).await;
+    assert_eq!(
+        browser.text_once_shown("#no-dead-jobs").await,
+        "No dead jobs: every job has run or will run by itself."
+    );
+    let invoice = order["invoice_no"].as_str().unwrap_or_default().to_owned();
+    eventually("the placed email arrives", || async {
+        app.smtp.messages().into_iter().find(|m| m.data.contains(&invoice))
+    })
+    .await;
+    browser.close().await;
+}

@@ -1,0 +1,109 @@
+//! The jobs that need a person: dead ones (every attempt used) with their
+//! last error, each with a retry (done once per form, as the API's retry).
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use futures::FutureExt;
+use haat_domain::auth::sessions;
+use haat_domain::error::DomainResult;
+use haat_domain::jobs::admin::{self, JobView, Status};
+use maud::{Markup, html};
+use serde::{Deserialize, Serialize};
+
+use crate::once;
+use crate::pages::{answer, frame};
+use crate::sign_in::failed;
+use crate::{WebState, session};
+
+/// Dead jobs the page lists.
+const SHOWN: i64 = 100;
+
+/// `GET /app/jobs`.
+pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let session = match session::admin(&state, &headers).await {
+        Ok(session) => session,
+        Err(answer) => return answer,
+    };
+    let listed = async {
+        let mut conn = state.pool.acquire().await?;
+        admin::list(&mut conn, Status::Dead, None, None, SHOWN).await
+    };
+    match listed.await {
+        Ok(jobs) => {
+            answer(StatusCode::OK, frame("Dead jobs", Some(&session), render(&state, &session.csrf_token, &jobs)))
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+fn render(state: &WebState, csrf: &str, jobs: &[JobView]) -> Markup {
+    let zone = state.settings.time_zone;
+    html! {
+        @if jobs.is_empty() {
+            p #no-dead-jobs { "No dead jobs: every job has run or will run by itself." }
+        } @else {
+            table #jobs {
+                caption { "Jobs that used every attempt, newest first" }
+                thead { tr { th scope="col" { "Queue" } th scope="col" { "What" } th scope="col" { "Attempts" } th scope="col" { "Last tried" } th scope="col" { "Last error" } th scope="col" { "Retry" } } }
+                tbody {
+                    @for job in jobs {
+                        tr data-job=(job.id) {
+                            td { (job.queue) }
+                            td { (job.key.as_deref().unwrap_or("—")) }
+                            td { (job.attempts) " of " (job.max_attempts) }
+                            td { (job.done_at.unwrap_or(job.run_at).with_timezone(&zone).format("%-d %b %Y %H:%M:%S")) }
+                            td.error { (last_error(job)) }
+                            td {
+                                form.step method="post" action=(format!("/app/jobs/{}/retry", job.id)) {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="idempotency_key" value=(sessions::form_token());
+                                    button type="submit" { "Retry" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The last attempt's error as text (the queue keeps it as JSON).
+fn last_error(job: &JobView) -> String {
+    match &job.last_result {
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(other) => other.get("Err").and_then(|e| e.as_str()).map_or_else(|| other.to_string(), str::to_owned),
+        None => "—".into(),
+    }
+}
+
+/// A retry's form as posted.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    idempotency_key: String,
+}
+
+/// `POST /app/jobs/{id}/retry`.
+pub async fn retry(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<Retry>,
+) -> Response {
+    let path = format!("/app/jobs/{id}/retry");
+    let fields = serde_json::to_value(&form).unwrap_or_default();
+    once::office_form(&state, &headers, &path, (&form.csrf, &form.idempotency_key), fields, move |tx| {
+        async move {
+            admin::retry(tx, &id).await?;
+            DomainResult::Ok("/app/jobs".to_owned())
+        }
+        .boxed()
+    })
+    .await
+}
