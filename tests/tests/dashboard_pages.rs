@@ -138,7 +138,7 @@ async fn a_member_session_gets_not_found_for_another_members_pages_and_the_offic
     let session = member_session(&app, chain[1]["email"].as_str().unwrap_or_default()).await;
     let own = format!("/app/members/{}", id(&chain[1]));
     let other = format!("/app/members/{}", id(&chain[0]));
-    for tab in ["", "/commissions", "/team", "/withdrawals"] {
+    for tab in ["", "/commissions", "/team", "/orders", "/withdrawals"] {
         assert_eq!(web::page(&app, &session, &format!("{own}{tab}")).await.0, StatusCode::OK, "own {tab}");
         let (status, page) = web::page(&app, &session, &format!("{other}{tab}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "another's {tab}");
@@ -218,4 +218,32 @@ async fn a_withdrawal_form_without_its_csrf_token_is_refused_and_a_double_click_
     assert_eq!(steps, 1);
     let unsigned = [("idempotency_key", "k-unsigned"), ("step", "approve")];
     assert_eq!(web::post(&app, &admin, &approve, &unsigned).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn in_a_real_browser_a_member_reads_its_order_with_its_history_and_another_members_order_is_not_found() {
+    let (app, chain, order) = delivered_and_held().await;
+    let buyer = &chain[2];
+    let browser = Browser::start().await;
+    member_signs_in(&app, &browser, buyer["email"].as_str().unwrap_or_default()).await;
+    browser.click("nav.tabs a[href$='/orders']").await;
+    let row = format!("#orders tr[data-order='{}']", id(&order));
+    assert_eq!(browser.text_once_shown(&format!("{row} td.status")).await, "delivered");
+    assert_eq!(browser.text(&format!("{row} td.amount")).await, "৳450.00");
+    accessible(&browser, "orders").await;
+    browser.click(&format!("{row} a")).await;
+    assert_eq!(browser.text_once_shown("h1").await, format!("Order {}", order["invoice_no"].as_str().unwrap_or("?")));
+    assert_eq!(browser.text("#order-total").await, "৳450.00");
+    assert_eq!(browser.text("#lines tbody td").await, "TEA-500 (TEA-500)");
+    let history = browser.text("#history").await;
+    let steps: Vec<&str> = history.lines().filter_map(|l| l.rsplit(" · ").next()).collect();
+    assert_eq!(steps, ["pending_payment", "delivered"], "{history}");
+    browser.screenshot("member-order").await;
+    accessible(&browser, "an order").await;
+    browser.close().await;
+
+    // The order under another member's own pages: not found, as if there were none.
+    let other = member_session(&app, chain[1]["email"].as_str().unwrap_or_default()).await;
+    let path = format!("/app/members/{}/orders/{}", id(&chain[1]), id(&order));
+    assert_eq!(web::page(&app, &other, &path).await.0, StatusCode::NOT_FOUND);
 }

@@ -6,8 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use haat_domain::auth::Role;
 use haat_domain::compensation::explained::{self, ExplainedLine};
-use haat_domain::money::display::{Language, taka};
-use haat_domain::money::{Money, in_minor_units};
+use haat_domain::money::display::{Language, taka_of};
 use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -67,7 +66,7 @@ fn render(state: &WebState, whose: &Whose, lines: &[ExplainedLine]) -> Markup {
                         tr {
                             td { (l.line.created_at.with_timezone(&zone).format("%-d %b %Y")) }
                             td.explained { (l.sentence(zone)) }
-                            td.amount { (taka(Money(in_minor_units(l.line.amount)), Language::English)) }
+                            td.amount { (taka_of(l.line.amount, Language::English)) }
                             td { (l.line.status.as_str()) }
                         }
                     }

@@ -24,6 +24,7 @@ mod jobs;
 mod member;
 mod office;
 mod once;
+mod orders;
 mod overview;
 mod pages;
 mod payouts;
@@ -62,6 +63,8 @@ pub fn router(state: WebState) -> Router {
         .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/members/{id}/commissions", get(commissions::page))
         .route("/members/{id}/team", get(team::page))
+        .route("/members/{id}/orders", get(orders::list))
+        .route("/members/{id}/orders/{order}", get(orders::show))
         .route("/members/{id}/withdrawals", get(withdrawals::page).post(withdrawals::request))
         .route("/payouts", get(payouts::page))
         .route("/payouts/{id}/{step}", post(payouts::step))

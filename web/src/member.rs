@@ -59,6 +59,7 @@ impl Whose {
             ("wallet", "Wallet", base.clone()),
             ("commissions", "Commissions", format!("{base}/commissions")),
             ("team", "Team", format!("{base}/team")),
+            ("orders", "Orders", format!("{base}/orders")),
             ("withdrawals", "Withdrawals", format!("{base}/withdrawals")),
         ];
         html! {

@@ -88,6 +88,7 @@ fn nav(session: &Session) -> Markup {
                     a href=(format!("/app/members/{member}")) { "Wallet" }
                     a href=(format!("/app/members/{member}/commissions")) { "Commissions" }
                     a href=(format!("/app/members/{member}/team")) { "Team" }
+                    a href=(format!("/app/members/{member}/orders")) { "Orders" }
                     a href=(format!("/app/members/{member}/withdrawals")) { "Withdrawals" }
                 }
                 _ => {

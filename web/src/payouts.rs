@@ -11,8 +11,7 @@ use futures::FutureExt;
 use haat_domain::auth::sessions;
 use haat_domain::error::DomainResult;
 use haat_domain::ledger::withdrawals::{self, Action, Withdrawal, WithdrawalStatus};
-use haat_domain::money::display::{Language, taka};
-use haat_domain::money::{Money, in_minor_units};
+use haat_domain::money::display::{Language, taka_of};
 use haat_domain::network::members;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -82,7 +81,7 @@ fn render(state: &WebState, csrf: &str, status: &str, list: &[Withdrawal], names
                         tr data-withdrawal=(w.id) {
                             td { a href=(format!("/app/members/{}", w.member_id)) { (names.get(&w.member_id).map_or("?", String::as_str)) } }
                             td { (w.created_at.with_timezone(&zone).format("%-d %b %Y %H:%M")) }
-                            td.amount { (taka(Money(in_minor_units(w.amount)), Language::English)) }
+                            td.amount { (taka_of(w.amount, Language::English)) }
                             td { (w.method) " " (w.account) }
                             td.status { (w.status.as_str()) }
                             td.steps { (steps(csrf, w)) }

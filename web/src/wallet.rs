@@ -4,8 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use haat_domain::error::DomainResult;
-use haat_domain::money::display::{Language, taka};
-use haat_domain::money::{Money, in_minor_units};
+use haat_domain::money::display::{Language, taka_of};
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -37,7 +36,7 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
 async fn balances(state: &WebState, member: Uuid) -> DomainResult<Markup> {
     let mut conn = state.pool.acquire().await?;
     let w = haat_domain::ledger::wallet(&mut conn, member).await?;
-    let money = |d| taka(Money(in_minor_units(d)), Language::English);
+    let money = |d| taka_of(d, Language::English);
     Ok(html! {
         dl.figures {
             dt { "Held (pending)" } dd #pending { (money(w.pending)) }

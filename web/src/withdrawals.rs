@@ -9,8 +9,7 @@ use futures::FutureExt;
 use haat_domain::auth::sessions;
 use haat_domain::error::DomainResult;
 use haat_domain::ledger::withdrawals::{self, NewWithdrawal, Rules, Withdrawal};
-use haat_domain::money::display::{Language, taka};
-use haat_domain::money::{Money, in_minor_units};
+use haat_domain::money::display::{Language, taka_of};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -45,7 +44,7 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
 
 fn render(state: &WebState, whose: &Whose, csrf: &str, list: &[Withdrawal]) -> Markup {
     let zone = state.settings.time_zone;
-    let money = |d| taka(Money(in_minor_units(d)), Language::English);
+    let money = |d| taka_of(d, Language::English);
     let s = &state.settings;
     html! {
         (whose.tabs("withdrawals"))

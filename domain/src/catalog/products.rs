@@ -221,6 +221,13 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Product> {
         .ok_or(DomainError::NotFound("product"))
 }
 
+/// The SKU and name of each of `ids` that exists, for pages that show
+/// order lines: one query for a whole order.
+pub async fn labels(conn: &mut PgConnection, ids: &[Uuid]) -> DomainResult<std::collections::HashMap<Uuid, String>> {
+    let rows = sqlx::query!("SELECT id, sku, name FROM products WHERE id = ANY($1)", ids).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.id, format!("{} ({})", r.name, r.sku))).collect())
+}
+
 /// A page of products ordered by id, after cursor `after`.
 pub async fn list(conn: &mut PgConnection, after: Option<Uuid>, limit: i64) -> DomainResult<Vec<Product>> {
     Ok(sqlx::query_as!(

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::commissions::{self, CommissionStatus, CommissionView};
 use crate::error::DomainResult;
-use crate::money::display::{Language, taka};
-use crate::money::{Money, VOLUME_SCALE, format, in_minor_units};
+use crate::money::display::{Language, taka_of};
+use crate::money::{VOLUME_SCALE, format};
 use crate::network::genealogy::shown_name;
 use crate::rules::cascade::Kind;
 
@@ -74,7 +74,7 @@ impl ExplainedLine {
         if let Some(factor) = l.cap_factor {
             text.push_str(&format!(", × {} by the payout cap", factor.normalize()));
         }
-        text.push_str(&format!(" = {}", taka(Money(in_minor_units(l.amount)), Language::English)));
+        text.push_str(&format!(" = {}", taka_of(l.amount, Language::English)));
         text.push_str(&standing(l, zone));
         text
     }
@@ -90,14 +90,14 @@ fn standing(l: &CommissionView, zone: Tz) -> String {
     let back = if l.reversed_amount.is_zero() || l.status == CommissionStatus::Reversed {
         String::new()
     } else {
-        format!(" ({} of it taken back by a return)", taka(Money(in_minor_units(l.reversed_amount)), Language::English))
+        format!(" ({} of it taken back by a return)", taka_of(l.reversed_amount, Language::English))
     };
     let when = day(l.release_at, zone);
     match l.status {
         CommissionStatus::Pending => format!(", held until {when}{back}"),
         CommissionStatus::Available => format!(", available since {when}{back}"),
         CommissionStatus::Reversed => {
-            format!(", reversed ({} taken back)", taka(Money(in_minor_units(l.reversed_amount)), Language::English))
+            format!(", reversed ({} taken back)", taka_of(l.reversed_amount, Language::English))
         }
     }
 }

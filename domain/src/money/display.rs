@@ -40,6 +40,12 @@ pub fn taka(amount: Money, language: Language) -> String {
     }
 }
 
+/// A stored amount (a decimal of any scale) in Taka, to the paisa: what
+/// pages and emails show of a balance, a line or a total.
+pub fn taka_of(amount: rust_decimal::Decimal, language: Language) -> String {
+    taka(Money(super::in_minor_units(amount)), language)
+}
+
 /// `1234567` → `12,34,567`: the last three digits, then groups of two.
 fn south_asian_grouping(whole: &str) -> String {
     if whole.len() <= 3 {
