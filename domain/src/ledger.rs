@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult};
 
 pub mod bulk;
+pub mod held;
 pub mod keys;
 mod kinds;
 pub mod withdrawals;

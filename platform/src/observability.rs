@@ -5,7 +5,7 @@
 //! `metrics` macros.
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 /// Installs the process-wide recorder (once) and returns its handle.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
@@ -16,18 +16,13 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 /// set from the job table first. A database error leaves the gauges as
 /// they were (the scrape still answers).
 pub async fn render(handle: &PrometheusHandle, pool: &PgPool) -> String {
-    // The job table is the queue library's: checked at run time.
-    let rows = sqlx::query("SELECT job_type, status, count(*) AS n FROM apalis.jobs GROUP BY job_type, status")
-        .fetch_all(pool)
-        .await;
-    if let Ok(rows) = rows {
-        for r in rows {
-            let (queue, status, n): (String, String, i64) = (
-                r.try_get("job_type").unwrap_or_default(),
-                r.try_get("status").unwrap_or_default(),
-                r.try_get("n").unwrap_or_default(),
-            );
-            metrics::gauge!("haat_jobs", "queue" => queue, "status" => status).set(n as f64);
+    let depths = match pool.acquire().await {
+        Ok(mut conn) => haat_domain::jobs::admin::depths(&mut conn).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Ok(depths) = depths {
+        for d in depths {
+            metrics::gauge!("haat_jobs", "queue" => d.table, "status" => d.status).set(d.jobs as f64);
         }
     }
     handle.render()

@@ -70,10 +70,23 @@ async fn an_admin_signs_in_sees_this_months_figures_and_a_sign_out_without_its_t
         "<dd id=\"net-sales\">৳450.00</dd>",
         "<dd id=\"accrued\">৳45.00</dd>",
         "<dd id=\"owed\">৳45.00</dd>",
-        "<dd id=\"dead-jobs\">0</dd>",
+        "<dd id=\"dead-jobs\"><a href=\"/app/jobs\">0</a></dd>",
+        "<dd id=\"orders-today\">1</dd>",
+        "<dd id=\"net-sales-today\">৳450.00</dd>",
     ] {
         assert!(page.contains(figure), "{figure} in {page}");
     }
+    // The charts' figures: today's bar is the day's sales and commissions.
+    let today = chrono::Utc::now().format("%-d");
+    let bar = |chart: &str| {
+        let from = page.find(&format!("id=\"{chart}\"")).expect("the chart");
+        let row = format!("<th scope=\"row\">{today}</th><td class=\"amount\">");
+        let start = page[from..].find(&row).map(|i| from + i + row.len()).expect("today's row");
+        page[start..].split('<').next().unwrap_or_default().to_owned()
+    };
+    assert_eq!((bar("sales-by-day"), bar("commissions-by-day")), ("৳450.00".to_owned(), "৳45.00".to_owned()));
+    // The hold's release job waits for its day.
+    assert!(page.contains("<tr><td>holds</td><td>Pending</td><td>1</td></tr>"), "{page}");
     let token: String =
         sqlx::query_scalar("SELECT csrf_token FROM web_sessions").fetch_one(&app.pool).await.expect("csrf");
     assert!(page.contains(&format!("name=\"csrf\" value=\"{token}\"")), "the sign-out form carries the token");
@@ -157,6 +170,10 @@ async fn a_member_signs_in_through_the_emailed_link_once_and_sees_only_its_own_w
     assert!(wallet.contains("<dd id=\"pending\">৳30.00</dd>"), "{wallet}");
     assert!(wallet.contains("<dd id=\"available\">৳0.00</dd>"), "{wallet}");
     assert!(!wallet.contains("Net sales"), "a member sees nothing of the shop's figures");
+    // This month's bar of the earnings chart: the level commission.
+    let month = chrono::Utc::now().format("%b %Y");
+    let row = format!("<tr><th scope=\"row\">{month}</th><td class=\"amount\">৳30.00</td></tr>");
+    assert!(wallet.contains("<th scope=\"col\">Level commissions</th>") && wallet.contains(&row), "{wallet}");
 
     let again = spend(&app, &client, &token).await;
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a link works once");

@@ -48,12 +48,17 @@ async fn in_a_real_browser_a_member_reads_its_commission_in_words_and_opens_two_
     // Level 2 of BV 300.00 at 5%, held for seven days.
     assert_eq!(browser.text("#pending").await, "৳15.00");
     assert_eq!(browser.text("#available").await, "৳0.00");
+    let until = release_at.format("%-d %b %Y").to_string();
+    let released = browser.text("#releases tbody tr").await;
+    assert_eq!(
+        released.split_whitespace().collect::<Vec<_>>().join(" "),
+        format!("{until} commissions available ৳15.00")
+    );
     accessible(&browser, "wallet").await;
 
     browser.click("nav.tabs a[href$='/commissions']").await;
     let said = browser.text_once_shown("#commissions tbody tr td.explained").await;
     let invoice = order["invoice_no"].as_str().unwrap_or_default();
-    let until = release_at.format("%-d %b %Y");
     assert_eq!(said, format!("Level 2 of Member 2's order {invoice}: 5% of BV 300.00 = ৳15.00, held until {until}"));
     assert_eq!(browser.text("#commissions tbody tr td.amount").await, "৳15.00");
     browser.screenshot("member-commissions").await;

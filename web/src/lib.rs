@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use haat_platform::settings::Settings;
 use sqlx::PgPool;
 
+mod chart;
 mod commissions;
 mod cookies;
 mod jobs;

@@ -6,18 +6,19 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use haat_domain::auth::Role;
 use haat_domain::compensation::periods;
 use haat_domain::error::DomainResult;
-use haat_domain::jobs::admin::{self, Status};
+use haat_domain::jobs::admin::{self, Depth, Status};
 use haat_domain::money::Money;
-use haat_domain::money::display::{Language, taka};
+use haat_domain::money::display::{Language, taka, taka_of};
 use haat_domain::reports::commissions::{self, CommissionGroup};
 use haat_domain::reports::sales::{self, SalesGroup};
 use haat_domain::reports::{Interval, liabilities};
 use maud::{Markup, html};
 
+use crate::chart::{self, Bar};
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
 use crate::{WebState, session};
@@ -46,9 +47,13 @@ struct Figures {
     period: String,
     orders: i64,
     net_sales: Money,
+    today: (i64, Money),
     accrued: Money,
     owed: Money,
     dead_jobs: usize,
+    /// This month's days: net sales and commissions accrued.
+    days: Vec<(NaiveDate, Money, Money)>,
+    depths: Vec<Depth>,
 }
 
 async fn figures(state: &WebState) -> DomainResult<Figures> {
@@ -60,17 +65,40 @@ async fn figures(state: &WebState) -> DomainResult<Figures> {
     let mut tx = state.reads.begin().await?;
     haat_platform::db::report_snapshot(&mut tx, state.settings.report_time_limit).await?;
     let sold = sales::sales(&mut tx, &month, SalesGroup::Day, currency).await?;
-    let earned = commissions::commissions(&mut tx, &month, CommissionGroup::Kind, None, currency).await?;
+    let earned = commissions::commissions(&mut tx, &month, CommissionGroup::Day, None, currency).await?;
     let owed = liabilities::roll_forward(&mut tx, &month, currency).await?;
     let dead = admin::list(&mut tx, Status::Dead, None, None, DEAD_SHOWN + 1).await?;
+    let depths = admin::depths(&mut tx).await?;
     tx.rollback().await?;
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let (first, next) = (from.with_timezone(&zone).date_naive(), to.with_timezone(&zone).date_naive());
+    let days: Vec<(NaiveDate, Money, Money)> = first
+        .iter_days()
+        .take_while(|d| *d < next)
+        .map(|d| {
+            let key = d.format("%Y-%m-%d").to_string();
+            let net = sold.rows.iter().find(|r| r.key.as_deref() == Some(key.as_str())).map_or(Money::ZERO, |r| r.net);
+            let paid =
+                earned.rows.iter().find(|r| r.key.as_deref() == Some(key.as_str())).map_or(Money::ZERO, |r| r.accrued);
+            (d, net, paid)
+        })
+        .collect();
+    let key = today.format("%Y-%m-%d").to_string();
+    let today = sold
+        .rows
+        .iter()
+        .find(|r| r.key.as_deref() == Some(key.as_str()))
+        .map_or((0, Money::ZERO), |r| (r.orders, r.net));
     Ok(Figures {
         period,
         orders: sold.totals.orders,
         net_sales: sold.totals.net,
+        today,
         accrued: earned.totals.accrued,
         owed: owed.total.closing,
         dead_jobs: dead.len(),
+        days,
+        depths,
     })
 }
 
@@ -82,14 +110,38 @@ impl Figures {
         } else {
             self.dead_jobs.to_string()
         };
+        let amount = |d: rust_decimal::Decimal| taka_of(d, Language::English);
+        let bars = |pick: fn(&(NaiveDate, Money, Money)) -> Money| -> Vec<Bar> {
+            self.days.iter().map(|d| Bar { label: d.0.format("%-d").to_string(), values: vec![pick(d).0] }).collect()
+        };
         html! {
             p { "Period " (self.period) }
             dl.figures {
+                dt { "Orders paid today" } dd #orders-today { (self.today.0) }
+                dt { "Net sales today" } dd #net-sales-today { (money(self.today.1)) }
                 dt { "Orders paid" } dd #orders { (self.orders) }
                 dt { "Net sales" } dd #net-sales { (money(self.net_sales)) }
                 dt { "Commissions accrued" } dd #accrued { (money(self.accrued)) }
                 dt { "Owed to members (now)" } dd #owed { (money(self.owed)) }
-                dt { "Dead jobs" } dd #dead-jobs { (dead) }
+                dt { "Dead jobs" } dd #dead-jobs { a href="/app/jobs" { (dead) } }
+            }
+            (chart::bars(("sales-by-day", "Net sales per day this month", "Day"), &["Net sales"], &bars(|d| d.1), amount))
+            (chart::bars(("commissions-by-day", "Commissions accrued per day this month", "Day"), &["Accrued"], &bars(|d| d.2), amount))
+            section {
+                h2 { "Queues" }
+                @if self.depths.iter().all(|d| d.status == "Done") {
+                    p { "No job is waiting, running or failed." }
+                } @else {
+                    table #queues {
+                        caption { "Jobs not done, by queue and status" }
+                        thead { tr { th scope="col" { "Queue" } th scope="col" { "Status" } th scope="col" { "Jobs" } } }
+                        tbody {
+                            @for d in self.depths.iter().filter(|d| d.status != "Done") {
+                                tr { td { (d.queue) } td { (d.status) } td { (d.jobs) } }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -3,12 +3,18 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use chrono::Utc;
+use haat_domain::compensation::periods;
 use haat_domain::error::DomainResult;
+use haat_domain::ledger::held::{self, HeldSource};
 use haat_domain::money::display::{Language, taka_of};
+use haat_domain::reports::commissions;
 use maud::{Markup, html};
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::WebState;
+use crate::chart::{self, Bar};
 use crate::member;
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
@@ -19,12 +25,15 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
         Ok(opened) => opened,
         Err(answer) => return answer,
     };
-    match balances(&state, id).await {
-        Ok(figures) => {
+    let read =
+        async { Ok::<_, haat_domain::error::DomainError>((balances(&state, id).await?, earnings(&state, id).await?)) };
+    match read.await {
+        Ok((figures, chart)) => {
             let body = html! {
                 (whose.tabs("wallet"))
                 p { (whose.name) }
                 (figures)
+                (chart)
                 @if !whose.own { (crate::office::panel(&whose.member, &session.csrf_token)) }
             };
             answer(StatusCode::OK, frame(&whose.title("wallet"), Some(&session), body))
@@ -36,6 +45,7 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
 async fn balances(state: &WebState, member: Uuid) -> DomainResult<Markup> {
     let mut conn = state.pool.acquire().await?;
     let w = haat_domain::ledger::wallet(&mut conn, member).await?;
+    let releases = held::releases(&mut conn, member, state.settings.time_zone).await?;
     let money = |d| taka_of(d, Language::English);
     Ok(html! {
         dl.figures {
@@ -44,5 +54,80 @@ async fn balances(state: &WebState, member: Uuid) -> DomainResult<Markup> {
             dt { "Store credit" } dd #credit { (money(w.credit)) }
             dt { "Set aside for withdrawals" } dd #reserved { (money(w.reserved)) }
         }
+        @if !releases.is_empty() {
+            section {
+                h2 { "When held money is released" }
+                table #releases {
+                    caption { "Held money by the day its hold ends" }
+                    thead { tr { th scope="col" { "Day" } th scope="col" { "From" } th scope="col" { "Becomes" } th scope="col" { "Amount" } } }
+                    tbody {
+                        @for r in &releases {
+                            tr {
+                                td { (r.day.format("%-d %b %Y")) }
+                                td { (source(r.source)) }
+                                td { @if r.source.becomes_available() { "available" } @else { "store credit" } }
+                                td.amount { (money(r.amount)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     })
+}
+
+/// The last twelve months' earnings by kind (what was accrued), as a chart.
+async fn earnings(state: &WebState, member: Uuid) -> DomainResult<Markup> {
+    let zone = state.settings.time_zone;
+    let months = periods::last_periods(Utc::now(), zone, 12);
+    let mut tx = state.reads.begin().await?;
+    haat_platform::db::report_snapshot(&mut tx, state.settings.report_time_limit).await?;
+    let read = commissions::monthly_by_kind(&mut tx, member, &months, zone, &state.settings.currency).await?;
+    tx.rollback().await?;
+    let mut kinds: Vec<String> =
+        read.iter().flat_map(|(_, r)| r.rows.iter().filter_map(|row| row.key.clone())).collect();
+    kinds.sort();
+    kinds.dedup();
+    let bars: Vec<Bar> = read
+        .iter()
+        .map(|(period, report)| Bar {
+            label: month_label(period),
+            values: kinds
+                .iter()
+                .map(|k| report.rows.iter().find(|r| r.key.as_ref() == Some(k)).map_or(Decimal::ZERO, |r| r.accrued.0))
+                .collect(),
+        })
+        .collect();
+    let names: Vec<&str> = kinds.iter().map(|k| kind_name(k)).collect();
+    let caption = "Earned in the last twelve months, by kind";
+    Ok(chart::bars(("earnings", caption, "Month"), &names, &bars, |d| taka_of(d, Language::English)))
+}
+
+/// `2026-12` → `Dec 2026`.
+fn month_label(period: &str) -> String {
+    chrono::NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d")
+        .map_or_else(|_| period.to_owned(), |d| d.format("%b %Y").to_string())
+}
+
+/// A kind of earning in words.
+fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "level" => "Level commissions",
+        "retail" => "Retail (guest orders)",
+        "pickup" => "Pickup point",
+        "bonus" => "Period bonuses",
+        "cashback" => "Campaign cashback",
+        "order_reward" => "Rewards on own orders",
+        _ => "Other",
+    }
+}
+
+/// A held source in words.
+fn source(s: HeldSource) -> &'static str {
+    match s {
+        HeldSource::Commission => "commissions",
+        HeldSource::OrderCashback => "cashback on your orders",
+        HeldSource::OrderPoints => "points on your orders",
+        HeldSource::CampaignCashback => "campaign cashback",
+    }
 }

@@ -35,6 +35,18 @@ pub fn previous_period(at: DateTime<Utc>, tz: Tz) -> String {
     format!("{y:04}-{m:02}")
 }
 
+/// The `n` periods ending with the one `at` falls in, oldest first
+/// (`n` = 12: the last twelve months, this one included).
+pub fn last_periods(at: DateTime<Utc>, tz: Tz, n: u32) -> Vec<String> {
+    let local = at.with_timezone(&tz).date_naive();
+    let first = NaiveDate::from_ymd_opt(local.year(), local.month(), 1).unwrap_or(local);
+    (0..n)
+        .rev()
+        .filter_map(|back| first.checked_sub_months(chrono::Months::new(back)))
+        .map(|d| d.format("%Y-%m").to_string())
+        .collect()
+}
+
 /// The instants a period starts and ends (exclusive) in `tz`.
 pub fn bounds(period: &str, tz: Tz) -> DomainResult<(DateTime<Utc>, DateTime<Utc>)> {
     let bad = || DomainError::invalid("period", "must be a month, YYYY-MM");
@@ -463,6 +475,16 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().expect("an RFC 3339 time")
+    }
+
+    #[test]
+    fn the_last_twelve_periods_end_with_the_local_month_and_cross_the_year() {
+        let months = last_periods(utc("2026-02-28T19:00:00Z"), chrono_tz::Asia::Dhaka, 12);
+        // 01:00 on 1 March in Dhaka.
+        assert_eq!(months.first().map(String::as_str), Some("2025-04"));
+        assert_eq!(months.last().map(String::as_str), Some("2026-03"));
+        assert_eq!(months.len(), 12);
+        assert_eq!(last_periods(utc("2026-01-15T00:00:00Z"), chrono_tz::UTC, 2), ["2025-12", "2026-01"]);
     }
 
     #[test]

@@ -130,6 +130,37 @@ fn view(row: &sqlx::postgres::PgRow) -> DomainResult<JobView> {
     })
 }
 
+/// How many jobs one queue has in one of the queue library's statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Depth {
+    /// The queue library's table name (`haat.notifications`).
+    pub table: String,
+    /// The queue's public name (`notifications`).
+    pub queue: String,
+    /// The library's status (`Pending`, `Running`, `Done`, `Failed`, `Killed`, …).
+    pub status: String,
+    /// How many.
+    pub jobs: i64,
+}
+
+/// Every queue's jobs counted by status, by queue then status: what the
+/// metrics gauges and the office's overview show.
+pub async fn depths(conn: &mut PgConnection) -> DomainResult<Vec<Depth>> {
+    // The job table is the queue library's: checked at run time.
+    let rows = sqlx::query(
+        "SELECT job_type, status, count(*) AS n FROM apalis.jobs GROUP BY job_type, status ORDER BY job_type, status",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let table: String = r.try_get("job_type")?;
+            let queue = Queue::of_table(&table).map_or_else(|| table.clone(), |q| q.name().to_owned());
+            Ok(Depth { queue, table, status: r.try_get("status")?, jobs: r.try_get("n")? })
+        })
+        .collect()
+}
+
 /// Jobs in `status`, optionally of one queue, newest first (by id, which
 /// the queue library makes in time order), at most `limit`, before the
 /// cursor `before` (the last id of the previous page).

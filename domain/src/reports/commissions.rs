@@ -115,6 +115,25 @@ pub async fn commissions(
     Ok(Commissions { heading, group_by, rows, totals })
 }
 
+/// One member's earnings in each of `periods` (months, in `zone`), by
+/// kind: the member's commissions report of each month, for the chart of
+/// a member's last twelve months.
+pub async fn monthly_by_kind(
+    conn: &mut PgConnection,
+    member: Uuid,
+    periods: &[String],
+    zone: chrono_tz::Tz,
+    currency: &str,
+) -> DomainResult<Vec<(String, Commissions)>> {
+    let mut months = Vec::with_capacity(periods.len());
+    for period in periods {
+        let (from, to) = crate::compensation::periods::bounds(period, zone)?;
+        let month = Interval { from, to, time_zone: zone };
+        months.push((period.clone(), commissions(conn, &month, CommissionGroup::Kind, Some(member), currency).await?));
+    }
+    Ok(months)
+}
+
 /// The commissions report's heading, then its rows as they are read (the
 /// groups in key order, the totals last). Run it in a snapshot.
 pub async fn commission_rows<'c>(
