@@ -142,3 +142,16 @@ pub fn hidden(page: &str, after: &str, name: &str) -> String {
         page[from..].find(&marker).map(|i| from + i + marker.len()).unwrap_or_else(|| panic!("{name} in {page}"));
     page[start..].chars().take_while(|c| *c != '"').collect()
 }
+
+/// Signs `email`'s member in through its emailed link, in `browser`.
+pub async fn member_signs_in(app: &TestApp, browser: &crate::browser::Browser, email: &str) {
+    browser.open(&format!("{}/app/sign-in", app.base)).await;
+    browser.type_into("#email", email).await;
+    browser.click("#member-sign-in button[type=submit]").await;
+    eventually("the link is on its way", || async { (browser.path().await == "/app/sign-in/email").then_some(()) })
+        .await;
+    let token = emailed_token(app, email).await;
+    browser.open(&format!("{}/app/sign-in/link?token={token}", app.base)).await;
+    browser.click("#confirm-link button[type=submit]").await;
+    eventually("the wallet", || async { browser.path().await.starts_with("/app/members/").then_some(()) }).await;
+}

@@ -123,7 +123,7 @@ async fn in_a_real_browser_an_admin_signs_in_reads_the_figures_and_signs_out() {
     assert_eq!(browser.text("#accrued").await, "৳45.00");
     assert_eq!(browser.text("#owed").await, "৳45.00");
     browser.screenshot("admin-overview").await;
-    browser.click("header button[type=submit]").await;
+    browser.click("#sign-out button[type=submit]").await;
     eventually("signed out", || async { (browser.path().await == "/app/sign-in").then_some(()) }).await;
     browser.open(&format!("{}/app", app.base)).await;
     assert_eq!(browser.path().await, "/app/sign-in", "the session ended");
@@ -192,7 +192,7 @@ async fn in_a_real_browser_a_member_signs_in_through_the_emailed_link_and_sees_i
         .await;
     let token = emailed_token(&app, &email).await;
     browser.open(&format!("{}/app/sign-in/link?token={token}", app.base)).await;
-    browser.click("button[type=submit]").await;
+    browser.click("#confirm-link button[type=submit]").await;
     let own = format!("/app/members/{}", chain[1]["id"].as_str().unwrap_or_default());
     eventually("the wallet", || async { (browser.path().await == own).then_some(()) }).await;
     assert_eq!(browser.text("h1").await, "Your wallet");

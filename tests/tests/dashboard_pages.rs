@@ -6,26 +6,13 @@
 //! Every main page is checked by axe-core.
 
 use haat_tests::browser::Browser;
-use haat_tests::web::{self, admin_session, emailed_token, hidden, member_session};
+use haat_tests::web::{self, admin_session, hidden, member_session, member_signs_in};
 use haat_tests::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap_or_default()
-}
-
-/// Signs `email`'s member in through its emailed link, in `browser`.
-async fn member_signs_in(app: &TestApp, browser: &Browser, email: &str) {
-    browser.open(&format!("{}/app/sign-in", app.base)).await;
-    browser.type_into("#email", email).await;
-    browser.click("#member-sign-in button[type=submit]").await;
-    eventually("the link is on its way", || async { (browser.path().await == "/app/sign-in/email").then_some(()) })
-        .await;
-    let token = emailed_token(app, email).await;
-    browser.open(&format!("{}/app/sign-in/link?token={token}", app.base)).await;
-    browser.click("button[type=submit]").await;
-    eventually("the wallet", || async { browser.path().await.starts_with("/app/members/").then_some(()) }).await;
 }
 
 /// Fails naming every accessibility violation of the page shown now.

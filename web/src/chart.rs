@@ -7,6 +7,8 @@ use maud::{Markup, html};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
+use crate::words::t;
+
 /// Series colours, each at least 3:1 against the white page.
 const COLOURS: [&str; 6] = ["#0b5c3b", "#1d4ed8", "#b45309", "#7c3aed", "#be123c", "#374151"];
 /// The drawing's size (it scales with the page).
@@ -63,7 +65,7 @@ pub fn bars(
                 }
             }
             details {
-                summary { "The figures" }
+                summary { (t("The figures")) }
                 table {
                     caption { (caption) }
                     thead { tr { th scope="col" { (key) } @for name in series { th scope="col" { (name) } } } }

@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use haat_domain::auth::Role;
 use haat_domain::compensation::explained::{self, ExplainedLine};
-use haat_domain::money::display::{Language, taka_of};
 use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -15,6 +14,7 @@ use crate::WebState;
 use crate::member::{self, Whose};
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
+use crate::words::{self, t};
 
 /// Lines a page shows.
 const PER_PAGE: i64 = 50;
@@ -56,18 +56,18 @@ fn render(state: &WebState, whose: &Whose, lines: &[ExplainedLine]) -> Markup {
     html! {
         (whose.tabs("commissions"))
         @if shown.is_empty() {
-            p { "No commissions yet." }
+            p { (t("No commissions yet.")) }
         } @else {
             table #commissions {
-                caption { "Commission lines, newest first" }
-                thead { tr { th scope="col" { "Earned" } th scope="col" { "What for" } th scope="col" { "Amount" } th scope="col" { "Status" } } }
+                caption { (t("Commission lines, newest first")) }
+                thead { tr { th scope="col" { (t("Earned")) } th scope="col" { (t("What for")) } th scope="col" { (t("Amount")) } th scope="col" { (t("Status")) } } }
                 tbody {
                     @for l in shown {
                         tr {
-                            td { (l.line.created_at.with_timezone(&zone).format("%-d %b %Y")) }
-                            td.explained { (l.sentence(zone)) }
-                            td.amount { (taka_of(l.line.amount, Language::English)) }
-                            td { (l.line.status.as_str()) }
+                            td { (words::day(l.line.created_at.with_timezone(&zone).date_naive())) }
+                            td.explained { (l.sentence(zone, words::language())) }
+                            td.amount { (words::money(l.line.amount)) }
+                            td { (t(l.line.status.as_str())) }
                         }
                     }
                 }
@@ -75,7 +75,7 @@ fn render(state: &WebState, whose: &Whose, lines: &[ExplainedLine]) -> Markup {
         }
         @if lines.len() > shown.len() {
             @if let Some(last) = shown.last() {
-                p { a href=(format!("/app/members/{}/commissions?before={}", whose.id, last.line.id)) { "Older lines" } }
+                p { a href=(format!("/app/members/{}/commissions?before={}", whose.id, last.line.id)) { (t("Older lines")) } }
             }
         }
     }

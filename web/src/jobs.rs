@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::once;
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
-use crate::{WebState, session};
+use crate::words::t;
+use crate::{WebState, session, words};
 
 /// Dead jobs the page lists.
 const SHOWN: i64 = 100;
@@ -32,7 +33,7 @@ pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response
     };
     match listed.await {
         Ok(jobs) => {
-            answer(StatusCode::OK, frame("Dead jobs", Some(&session), render(&state, &session.csrf_token, &jobs)))
+            answer(StatusCode::OK, frame(t("Dead jobs"), Some(&session), render(&state, &session.csrf_token, &jobs)))
         }
         Err(e) => failed(&e),
     }
@@ -53,7 +54,7 @@ fn render(state: &WebState, csrf: &str, jobs: &[JobView]) -> Markup {
                             td { (job.queue) }
                             td { (job.key.as_deref().unwrap_or("—")) }
                             td { (job.attempts) " of " (job.max_attempts) }
-                            td { (job.done_at.unwrap_or(job.run_at).with_timezone(&zone).format("%-d %b %Y %H:%M:%S")) }
+                            td { (words::day_time(job.done_at.unwrap_or(job.run_at), zone)) }
                             td.error { (last_error(job)) }
                             td {
                                 form.step method="post" action=(format!("/app/jobs/{}/retry", job.id)) {

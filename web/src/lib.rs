@@ -34,6 +34,7 @@ mod sign_in;
 mod team;
 mod wallet;
 mod withdrawals;
+mod words;
 
 /// What the pages share.
 #[derive(Clone)]
@@ -70,8 +71,10 @@ pub fn router(state: WebState) -> Router {
         .route("/payouts", get(payouts::page))
         .route("/payouts/{id}/{step}", post(payouts::step))
         .route("/assets/htmx.min.js", get(pages::htmx))
+        .route("/language", post(pages::switch_language))
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/assets/fonts/noto-sans-bengali-400.woff2", get(pages::bengali_regular))
         .route("/assets/fonts/noto-sans-bengali-700.woff2", get(pages::bengali_bold))
+        .layer(axum::middleware::from_fn(words::layer))
         .with_state(state)
 }

@@ -14,7 +14,9 @@ use axum::response::Response;
 use haat_domain::error::DomainError;
 
 use crate::sign_in::failed;
+use crate::words::{self, t};
 use crate::{WebState, session};
+use haat_domain::money::display::Language;
 
 /// The viewer and the member of a member page, or the answer when the
 /// viewer may not see it or there is no such member (both 404).
@@ -47,9 +49,15 @@ impl Whose {
         Ok(Self { id, name: member.name.clone(), member, own: session.role == Role::Member })
     }
 
-    /// `Your {what}` or `{name}'s {what}`.
-    pub fn title(&self, what: &str) -> String {
-        if self.own { format!("Your {what}") } else { format!("{}'s {what}", self.name) }
+    /// `Your {what}` or `{name}'s {what}`, in the reader's language.
+    pub fn title(&self, what: &'static str) -> String {
+        let what = t(what);
+        match (self.own, words::language()) {
+            (true, Language::English) => format!("Your {what}"),
+            (true, Language::Bengali) => format!("আপনার {what}"),
+            (false, Language::English) => format!("{}'s {what}", self.name),
+            (false, Language::Bengali) => format!("{}-এর {what}", self.name),
+        }
     }
 
     /// The tabs between this member's pages, `current` marked.
@@ -63,12 +71,12 @@ impl Whose {
             ("withdrawals", "Withdrawals", format!("{base}/withdrawals")),
         ];
         html! {
-            nav.tabs aria-label="This member's pages" {
+            nav.tabs aria-label=(t("This member's pages")) {
                 @for (key, label, href) in tabs {
                     @if key == current {
-                        a href=(href) aria-current="page" { (label) }
+                        a href=(href) aria-current="page" { (t(label)) }
                     } @else {
-                        a href=(href) { (label) }
+                        a href=(href) { (t(label)) }
                     }
                 }
             }

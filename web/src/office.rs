@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::once;
 use crate::pages::{answer, frame};
 use crate::sign_in::{bad_field, failed, invalid};
+use crate::words::{self, t};
 use crate::{WebState, session};
 
 /// Members a search page lists.
@@ -48,7 +49,7 @@ pub async fn search(State(state): State<WebState>, Query(search): Query<Search>,
         Err(e) => return failed(&e),
     };
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    answer(status, frame("Members", Some(&session), render(&state, &q, &found, problem.as_deref())))
+    answer(status, frame(t("Members"), Some(&session), render(&state, &q, &found, problem.as_deref())))
 }
 
 fn render(state: &WebState, q: &str, found: &[Member], problem: Option<&str>) -> Markup {
@@ -67,15 +68,15 @@ fn render(state: &WebState, q: &str, found: &[Member], problem: Option<&str>) ->
         } @else {
             table #members {
                 caption { @if q.trim().is_empty() { "The newest members" } @else { "The member found" } }
-                thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Referral code" } th scope="col" { "Status" } th scope="col" { "Joined" } } }
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Referral code" } th scope="col" { (t("Status")) } th scope="col" { "Joined" } } }
                 tbody {
                     @for m in found {
                         tr data-member=(m.id) {
                             td { a href=(format!("/app/members/{}", m.id)) { (m.name) } }
                             td { (m.email) }
                             td { (m.referral_code) }
-                            td.status { (m.status.as_str()) }
-                            td { (m.joined_at.with_timezone(&zone).format("%-d %b %Y")) }
+                            td.status { (t(m.status.as_str())) }
+                            td { (words::day(m.joined_at.with_timezone(&zone).date_naive())) }
                         }
                     }
                 }
@@ -93,11 +94,11 @@ pub fn panel(member: &Member, csrf: &str) -> Markup {
     };
     html! {
         section #office {
-            h2 { "Office" }
+            h2 { (t("Office")) }
             dl.figures {
                 dt { "Email" } dd { (member.email) }
                 dt { "Referral code" } dd { (member.referral_code) }
-                dt { "Status" } dd #member-status { (member.status.as_str()) }
+                dt { (t("Status")) } dd #member-status { (t(member.status.as_str())) }
             }
             form.step #member-status-form method="post" action=(format!("{base}/status")) {
                 input type="hidden" name="csrf" value=(csrf);

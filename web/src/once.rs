@@ -16,6 +16,7 @@ use sqlx::{Connection, PgConnection};
 
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
+use crate::words::t;
 use crate::{WebState, session};
 
 /// The longest idempotency key a form may post (ours are 45 characters).
@@ -154,5 +155,5 @@ fn replayed(status: u16, body: &serde_json::Value) -> Response {
 /// A page saying what was refused and that nothing was done.
 fn refused(status: StatusCode, text: &str) -> Response {
     let body = html! { p.problem role="alert" { (text.trim_end_matches('.')) ". Nothing was done." } };
-    answer(status, frame("Not done", None, body))
+    answer(status, frame(t("Not done"), None, body))
 }

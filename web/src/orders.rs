@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use haat_domain::catalog::products;
 use haat_domain::error::{DomainError, DomainResult};
-use haat_domain::money::display::{Language, taka_of};
 use haat_domain::money::{VOLUME_SCALE, format};
 use haat_domain::orders::{self, Order, OrderSummary};
 use maud::{Markup, html};
@@ -19,12 +18,12 @@ use crate::pages::{answer, frame};
 use crate::sign_in::failed;
 use crate::{WebState, session};
 
+use crate::words::{self, t};
+
 /// Orders the list shows.
 const SHOWN: i64 = 50;
 
-fn money(d: rust_decimal::Decimal) -> String {
-    taka_of(d, Language::English)
-}
+use crate::words::money;
 
 /// `GET /app/members/{id}/orders`.
 pub async fn list(State(state): State<WebState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
@@ -49,20 +48,20 @@ fn render_list(state: &WebState, whose: &Whose, list: &[OrderSummary]) -> Markup
     html! {
         (whose.tabs("orders"))
         @if list.is_empty() {
-            p { "No orders yet." }
+            p { (t("No orders yet.")) }
         } @else {
             table #orders {
-                caption { "Orders, newest first" }
-                thead { tr { th scope="col" { "Invoice" } th scope="col" { "Placed" } th scope="col" { "Status" } th scope="col" { "Total" } th scope="col" { "PV" } th scope="col" { "BV" } } }
+                caption { (t("Orders, newest first")) }
+                thead { tr { th scope="col" { (t("Invoice")) } th scope="col" { (t("Placed")) } th scope="col" { (t("Status")) } th scope="col" { (t("Total")) } th scope="col" { "PV" } th scope="col" { "BV" } } }
                 tbody {
                     @for o in list {
                         tr data-order=(o.id) {
                             td { a href=(format!("/app/members/{}/orders/{}", whose.id, o.id)) { (o.invoice_no) } }
-                            td { (o.created_at.with_timezone(&zone).format("%-d %b %Y")) }
-                            td.status { (o.status.as_str()) }
+                            td { (words::day(o.created_at.with_timezone(&zone).date_naive())) }
+                            td.status { (t(o.status.as_str())) }
                             td.amount { (money(o.total)) }
-                            td { (format(o.pv, VOLUME_SCALE)) }
-                            td { (format(o.bv, VOLUME_SCALE)) }
+                            td { (words::number(format(o.pv, VOLUME_SCALE))) }
+                            td { (words::number(format(o.bv, VOLUME_SCALE))) }
                         }
                     }
                 }
@@ -93,7 +92,7 @@ pub async fn show(
     };
     match read.await {
         Ok((o, labels)) => {
-            let title = format!("Order {}", o.invoice_no);
+            let title = format!("{} {}", t("Order"), o.invoice_no);
             answer(StatusCode::OK, frame(&title, Some(&session), render_order(&state, &whose, &o, &labels)))
         }
         Err(DomainError::NotFound(_)) => session::not_found(),
@@ -103,38 +102,38 @@ pub async fn show(
 
 fn render_order(state: &WebState, whose: &Whose, o: &Order, labels: &HashMap<Uuid, String>) -> Markup {
     let zone = state.settings.time_zone;
-    let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%-d %b %Y %H:%M").to_string();
+    let at = |at: chrono::DateTime<chrono::Utc>| words::day_time(at, zone);
     html! {
         (whose.tabs("orders"))
         dl.figures {
-            dt { "Status" } dd #order-status { (o.status.as_str()) }
-            dt { "Paid by" } dd { (o.payment_method.as_str()) }
-            dt { "Subtotal" } dd { (money(o.subtotal)) }
-            dt { "Discount" } dd { (money(o.discount)) }
-            dt { "Store credit" } dd { (money(o.store_credit)) }
-            dt { "Total" } dd #order-total { (money(o.total)) }
-            dt { "PV / BV" } dd { (format(o.pv, VOLUME_SCALE)) " / " (format(o.bv, VOLUME_SCALE)) }
+            dt { (t("Status")) } dd #order-status { (t(o.status.as_str())) }
+            dt { (t("Paid by")) } dd { (o.payment_method.as_str()) }
+            dt { (t("Subtotal")) } dd { (money(o.subtotal)) }
+            dt { (t("Discount")) } dd { (money(o.discount)) }
+            dt { (t("Store credit")) } dd { (money(o.store_credit)) }
+            dt { (t("Total")) } dd #order-total { (money(o.total)) }
+            dt { "PV / BV" } dd { (words::number(format(o.pv, VOLUME_SCALE))) " / " (words::number(format(o.bv, VOLUME_SCALE))) }
         }
         table #lines {
-            caption { "Lines" }
-            thead { tr { th scope="col" { "Product" } th scope="col" { "Units" } th scope="col" { "Unit price" } th scope="col" { "Line total" } th scope="col" { "Returned" } } }
+            caption { (t("Lines")) }
+            thead { tr { th scope="col" { (t("Product")) } th scope="col" { (t("Units")) } th scope="col" { (t("Unit price")) } th scope="col" { (t("Line total")) } th scope="col" { (t("Returned")) } } }
             tbody {
                 @for l in &o.lines {
                     tr {
                         td { (labels.get(&l.product_id).map_or("?", String::as_str)) }
-                        td { (l.quantity) }
+                        td { (words::number(l.quantity)) }
                         td.amount { (money(l.unit_price)) }
                         td.amount { (money(l.line_total)) }
-                        td { (l.reversed_quantity) }
+                        td { (words::number(l.reversed_quantity)) }
                     }
                 }
             }
         }
         section {
-            h2 { "History" }
+            h2 { (t("History")) }
             ol #history {
                 @for h in &o.history {
-                    li { (at(h.at)) " · " (h.status.as_str()) }
+                    li { (at(h.at)) " · " (t(h.status.as_str())) }
                 }
             }
         }

@@ -12,7 +12,6 @@ use haat_domain::compensation::periods;
 use haat_domain::error::DomainResult;
 use haat_domain::jobs::admin::{self, Depth, Status};
 use haat_domain::money::Money;
-use haat_domain::money::display::{Language, taka, taka_of};
 use haat_domain::reports::commissions::{self, CommissionGroup};
 use haat_domain::reports::sales::{self, SalesGroup};
 use haat_domain::reports::{Interval, liabilities};
@@ -21,6 +20,7 @@ use maud::{Markup, html};
 use crate::chart::{self, Bar};
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
+use crate::words::{self, t};
 use crate::{WebState, session};
 
 /// Dead jobs counted on the overview before it says "more than".
@@ -37,7 +37,7 @@ pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response
         return Redirect::to(&format!("/app/members/{member}")).into_response();
     }
     match figures(&state).await {
-        Ok(f) => answer(StatusCode::OK, frame("This month", Some(&session), f.render())),
+        Ok(f) => answer(StatusCode::OK, frame(t("This month"), Some(&session), f.render())),
         Err(e) => failed(&e),
     }
 }
@@ -104,37 +104,37 @@ async fn figures(state: &WebState) -> DomainResult<Figures> {
 
 impl Figures {
     fn render(&self) -> Markup {
-        let money = |m: Money| taka(m, Language::English);
+        let money = |m: Money| words::money(m.0);
         let dead = if self.dead_jobs as i64 > DEAD_SHOWN {
             format!("more than {DEAD_SHOWN}")
         } else {
             self.dead_jobs.to_string()
         };
-        let amount = |d: rust_decimal::Decimal| taka_of(d, Language::English);
+        let amount = words::money;
         let bars = |pick: fn(&(NaiveDate, Money, Money)) -> Money| -> Vec<Bar> {
-            self.days.iter().map(|d| Bar { label: d.0.format("%-d").to_string(), values: vec![pick(d).0] }).collect()
+            self.days.iter().map(|d| Bar { label: words::number(d.0.format("%-d")), values: vec![pick(d).0] }).collect()
         };
         html! {
-            p { "Period " (self.period) }
+            p { (t("Period")) " " (words::month(&self.period)) }
             dl.figures {
-                dt { "Orders paid today" } dd #orders-today { (self.today.0) }
-                dt { "Net sales today" } dd #net-sales-today { (money(self.today.1)) }
-                dt { "Orders paid" } dd #orders { (self.orders) }
-                dt { "Net sales" } dd #net-sales { (money(self.net_sales)) }
-                dt { "Commissions accrued" } dd #accrued { (money(self.accrued)) }
-                dt { "Owed to members (now)" } dd #owed { (money(self.owed)) }
-                dt { "Dead jobs" } dd #dead-jobs { a href="/app/jobs" { (dead) } }
+                dt { (t("Orders paid today")) } dd #orders-today { (words::number(self.today.0)) }
+                dt { (t("Net sales today")) } dd #net-sales-today { (money(self.today.1)) }
+                dt { (t("Orders paid")) } dd #orders { (words::number(self.orders)) }
+                dt { (t("Net sales")) } dd #net-sales { (money(self.net_sales)) }
+                dt { (t("Commissions accrued")) } dd #accrued { (money(self.accrued)) }
+                dt { (t("Owed to members (now)")) } dd #owed { (money(self.owed)) }
+                dt { (t("Dead jobs")) } dd #dead-jobs { a href="/app/jobs" { (dead) } }
             }
-            (chart::bars(("sales-by-day", "Net sales per day this month", "Day"), &["Net sales"], &bars(|d| d.1), amount))
-            (chart::bars(("commissions-by-day", "Commissions accrued per day this month", "Day"), &["Accrued"], &bars(|d| d.2), amount))
+            (chart::bars(("sales-by-day", t("Net sales per day this month"), t("Day")), &[t("Net sales")], &bars(|d| d.1), amount))
+            (chart::bars(("commissions-by-day", t("Commissions accrued per day this month"), t("Day")), &[t("Accrued")], &bars(|d| d.2), amount))
             section {
-                h2 { "Queues" }
+                h2 { (t("Queues")) }
                 @if self.depths.iter().all(|d| d.status == "Done") {
-                    p { "No job is waiting, running or failed." }
+                    p { (t("No job is waiting, running or failed.")) }
                 } @else {
                     table #queues {
-                        caption { "Jobs not done, by queue and status" }
-                        thead { tr { th scope="col" { "Queue" } th scope="col" { "Status" } th scope="col" { "Jobs" } } }
+                        caption { (t("Jobs not done, by queue and status")) }
+                        thead { tr { th scope="col" { "Queue" } th scope="col" { (t("Status")) } th scope="col" { (t("Jobs")) } } }
                         tbody {
                             @for d in self.depths.iter().filter(|d| d.status != "Done") {
                                 tr { td { (d.queue) } td { (d.status) } td { (d.jobs) } }

@@ -7,6 +7,8 @@ use haat_domain::auth::Role;
 use haat_domain::auth::sessions::Session;
 use maud::{DOCTYPE, Markup, html};
 
+use crate::words::{self, t};
+
 /// The stylesheet, served from here (nothing loads from elsewhere).
 const STYLESHEET: &str = include_str!("../assets/app.css");
 
@@ -45,13 +47,13 @@ pub async fn htmx() -> Response {
     (headers, HTMX).into_response()
 }
 
-/// A whole page: `title` as its heading, and when signed in the way
-/// around for the session's role and a sign-out form (carrying the
-/// session's CSRF token).
+/// A whole page: `title` as its heading, the language switch, and when
+/// signed in the way around for the session's role and a sign-out form
+/// (carrying the session's CSRF token).
 pub fn frame(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(words::language().tag()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -62,11 +64,12 @@ pub fn frame(title: &str, session: Option<&Session>, body: Markup) -> Markup {
             body {
                 header {
                     span.brand { "haat" }
+                    @if let Some(session) = session { (nav(session)) }
+                    (switch())
                     @if let Some(session) = session {
-                        (nav(session))
-                        form method="post" action="/app/sign-out" {
+                        form #sign-out method="post" action="/app/sign-out" {
                             input type="hidden" name="csrf" value=(session.csrf_token);
-                            button type="submit" { "Sign out" }
+                            button type="submit" { (t("Sign out")) }
                         }
                     }
                 }
@@ -79,27 +82,55 @@ pub fn frame(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     }
 }
 
+/// The language switch: each language named in itself.
+fn switch() -> Markup {
+    html! {
+        form #language method="post" action="/app/language" aria-label=(t("Language")) {
+            input type="hidden" name="back" value=(words::path());
+            button type="submit" name="lang" value="en" lang="en" { "English" }
+            button type="submit" name="lang" value="bn" lang="bn" { "বাংলা" }
+        }
+    }
+}
+
 /// The pages a session's role has.
 fn nav(session: &Session) -> Markup {
     html! {
-        nav aria-label="Main" {
+        nav aria-label=(t("Main")) {
             @match (session.role, session.member_id) {
                 (Role::Member, Some(member)) => {
-                    a href=(format!("/app/members/{member}")) { "Wallet" }
-                    a href=(format!("/app/members/{member}/commissions")) { "Commissions" }
-                    a href=(format!("/app/members/{member}/team")) { "Team" }
-                    a href=(format!("/app/members/{member}/orders")) { "Orders" }
-                    a href=(format!("/app/members/{member}/withdrawals")) { "Withdrawals" }
+                    a href=(format!("/app/members/{member}")) { (t("Wallet")) }
+                    a href=(format!("/app/members/{member}/commissions")) { (t("Commissions")) }
+                    a href=(format!("/app/members/{member}/team")) { (t("Team")) }
+                    a href=(format!("/app/members/{member}/orders")) { (t("Orders")) }
+                    a href=(format!("/app/members/{member}/withdrawals")) { (t("Withdrawals")) }
                 }
                 _ => {
-                    a href="/app" { "Overview" }
-                    a href="/app/members" { "Members" }
-                    a href="/app/payouts" { "Payouts" }
-                    a href="/app/jobs" { "Jobs" }
+                    a href="/app" { (t("Overview")) }
+                    a href="/app/members" { (t("Members")) }
+                    a href="/app/payouts" { (t("Payouts")) }
+                    a href="/app/jobs" { (t("Jobs")) }
                 }
             }
         }
     }
+}
+
+/// The switch as posted.
+#[derive(serde::Deserialize)]
+pub struct Switch {
+    lang: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /app/language`: remembers the language in this browser for a
+/// year and goes back to the page. It changes nothing but the cookie the
+/// browser itself keeps, so it carries no CSRF token.
+pub async fn switch_language(headers: axum::http::HeaderMap, axum::Form(form): axum::Form<Switch>) -> Response {
+    let language = haat_domain::money::display::Language::of_tag(&form.lang);
+    let cookie = crate::cookies::set(&headers, words::COOKIE, language.tag(), 365 * 24 * 3600);
+    ([cookie], Redirect::to(words::back_to(&form.back))).into_response()
 }
 
 /// A page answered with `status`.
@@ -109,8 +140,8 @@ pub fn answer(status: StatusCode, page: Markup) -> Response {
 
 /// A refused form (its CSRF token missing or wrong): nothing was done.
 pub fn forbidden() -> Response {
-    let body = html! { p { "This form has expired or did not come from this site. Nothing was done." } };
-    answer(StatusCode::FORBIDDEN, frame("Not allowed", None, body))
+    let body = html! { p { (t("This form has expired or did not come from this site. Nothing was done.")) } };
+    answer(StatusCode::FORBIDDEN, frame(t("Not allowed"), None, body))
 }
 
 /// Where a visitor without a session goes.

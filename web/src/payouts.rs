@@ -11,7 +11,6 @@ use futures::FutureExt;
 use haat_domain::auth::sessions;
 use haat_domain::error::DomainResult;
 use haat_domain::ledger::withdrawals::{self, Action, Withdrawal, WithdrawalStatus};
-use haat_domain::money::display::{Language, taka_of};
 use haat_domain::network::members;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use uuid::Uuid;
 use crate::once;
 use crate::pages::{answer, frame};
 use crate::sign_in::{failed, invalid};
+use crate::words::{self, t};
 use crate::{WebState, session};
 
 /// Withdrawals the queue shows.
@@ -50,7 +50,7 @@ pub async fn page(State(state): State<WebState>, Query(filter): Query<Filter>, h
     match listed.await {
         Ok((list, names)) => {
             let body = render(&state, &session.csrf_token, &status, &list, &names);
-            answer(StatusCode::OK, frame("Payouts", Some(&session), body))
+            answer(StatusCode::OK, frame(t("Payouts"), Some(&session), body))
         }
         Err(haat_domain::error::DomainError::Invalid(_)) => session::not_found(),
         Err(e) => failed(&e),
@@ -75,15 +75,15 @@ fn render(state: &WebState, csrf: &str, status: &str, list: &[Withdrawal], names
         } @else {
             table #payouts {
                 caption { "Withdrawals " (status) ", newest first" }
-                thead { tr { th scope="col" { "Member" } th scope="col" { "Asked" } th scope="col" { "Amount" } th scope="col" { "To" } th scope="col" { "Status" } th scope="col" { "Steps" } } }
+                thead { tr { th scope="col" { "Member" } th scope="col" { (t("Asked")) } th scope="col" { (t("Amount")) } th scope="col" { (t("To")) } th scope="col" { (t("Status")) } th scope="col" { (t("Steps")) } } }
                 tbody {
                     @for w in list {
                         tr data-withdrawal=(w.id) {
                             td { a href=(format!("/app/members/{}", w.member_id)) { (names.get(&w.member_id).map_or("?", String::as_str)) } }
-                            td { (w.created_at.with_timezone(&zone).format("%-d %b %Y %H:%M")) }
-                            td.amount { (taka_of(w.amount, Language::English)) }
+                            td { (words::day_time(w.created_at, zone)) }
+                            td.amount { (words::money(w.amount)) }
                             td { (w.method) " " (w.account) }
-                            td.status { (w.status.as_str()) }
+                            td.status { (t(w.status.as_str())) }
                             td.steps { (steps(csrf, w)) }
                         }
                     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::pages::{answer, forbidden, frame, to_sign_in};
 use crate::sign_in::failed;
+use crate::words::t;
 use crate::{WebState, cookies};
 
 /// The live session the request's cookie names, if any.
@@ -53,6 +54,6 @@ pub fn forged(session: &Session, posted: &str) -> Option<Response> {
 
 /// The page for something that does not exist or is not the viewer's.
 pub fn not_found() -> Response {
-    let body = html! { p { "There is no such page." } };
-    answer(StatusCode::NOT_FOUND, frame("Not found", None, body))
+    let body = html! { p { (t("There is no such page.")) } };
+    answer(StatusCode::NOT_FOUND, frame(t("Not found"), None, body))
 }

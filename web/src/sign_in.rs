@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::pages::{answer, forbidden, frame, to_sign_in};
+use crate::words::{self, t};
 use crate::{WebState, cookies};
 
 /// How long the sign-in form's CSRF cookie lives (seconds).
@@ -44,25 +45,25 @@ fn sign_in_page(csrf: &str, problem: Option<&str>) -> maud::Markup {
             p.problem role="alert" { (problem) }
         }
         section {
-            h2 { "Members" }
+            h2 { (t("Members")) }
             form #member-sign-in method="post" action="/app/sign-in/email" {
                 input type="hidden" name="csrf" value=(csrf);
-                label for="email" { "Your email address" }
+                label for="email" { (t("Your email address")) }
                 input id="email" name="email" type="email" autocomplete="email" required;
-                button type="submit" { "Email me a sign-in link" }
+                button type="submit" { (t("Email me a sign-in link")) }
             }
         }
         section {
-            h2 { "Office" }
+            h2 { (t("Office")) }
             form #admin-sign-in method="post" action="/app/sign-in" {
                 input type="hidden" name="csrf" value=(csrf);
-                label for="key" { "Admin key" }
+                label for="key" { (t("Admin key")) }
                 input id="key" name="key" type="password" autocomplete="current-password" required;
-                button type="submit" { "Sign in" }
+                button type="submit" { (t("Sign in")) }
             }
         }
     };
-    frame("Sign in", None, body)
+    frame(t("Sign in"), None, body)
 }
 
 /// What every sign-in form's POST checks first: the attempt is counted
@@ -86,8 +87,8 @@ async fn too_many(state: &WebState, from: SocketAddr) -> Option<Response> {
         Ok(true) => None,
         Ok(false) => {
             let minutes = sessions::ATTEMPT_WINDOW.num_minutes();
-            let body = html! { p.problem role="alert" { "Too many sign-in attempts from here. Try again in " (minutes) " minutes." } };
-            Some(answer(StatusCode::TOO_MANY_REQUESTS, frame("Too many attempts", None, body)))
+            let body = html! { p.problem role="alert" { (words::tf("Too many sign-in attempts from here. Try again in {} minutes.", minutes)) } };
+            Some(answer(StatusCode::TOO_MANY_REQUESTS, frame(t("Too many attempts"), None, body)))
         }
         Err(e) => Some(failed(&e)),
     }
@@ -110,7 +111,7 @@ pub fn invalid(fields: &[(&str, &str, usize)]) -> Option<Response> {
 /// A 422 page naming the field and what is wrong with it.
 pub fn bad_field(field: &str, problem: &str) -> Response {
     let body = html! { p.problem role="alert" { (field) ": " (problem) ". Nothing was done." } };
-    answer(StatusCode::UNPROCESSABLE_ENTITY, frame("Check the form", None, body))
+    answer(StatusCode::UNPROCESSABLE_ENTITY, frame(t("Check the form"), None, body))
 }
 
 /// Whether the posted CSRF token is the one the form's cookie holds.
@@ -151,7 +152,7 @@ pub async fn submit(
     match is_admin_key(&state, form.key.trim()).await {
         Ok(true) => {}
         Ok(false) => {
-            let page = sign_in_page(&form.csrf, Some("That is not an admin key. Nothing was signed in."));
+            let page = sign_in_page(&form.csrf, Some(t("That is not an admin key. Nothing was signed in.")));
             return answer(StatusCode::UNAUTHORIZED, page);
         }
         Err(e) => return failed(&e),
@@ -200,9 +201,9 @@ pub async fn email_link(
     }
     let minutes = sessions::LINK_LIFETIME.num_minutes();
     let body = html! {
-        p role="status" { "If that address belongs to a member, a sign-in link is on its way. It works once, for " (minutes) " minutes." }
+        p role="status" { (words::tf("If that address belongs to a member, a sign-in link is on its way. It works once, for {} minutes.", minutes)) }
     };
-    answer(StatusCode::OK, frame("Check your email", None, body))
+    answer(StatusCode::OK, frame(t("Check your email"), None, body))
 }
 
 /// `?token=` of an emailed link.
@@ -217,13 +218,13 @@ pub async fn confirm_link(headers: HeaderMap, axum::extract::Query(link): axum::
     let csrf = sessions::form_token();
     let token = link.token.unwrap_or_default();
     let body = html! {
-        form method="post" action="/app/sign-in/link" {
+        form #confirm-link method="post" action="/app/sign-in/link" {
             input type="hidden" name="csrf" value=(csrf);
             input type="hidden" name="token" value=(token);
-            button type="submit" { "Sign in" }
+            button type="submit" { (t("Sign in")) }
         }
     };
-    with_form_token(&headers, &csrf, frame("Sign in", None, body))
+    with_form_token(&headers, &csrf, frame(t("Sign in"), None, body))
 }
 
 /// The confirmation as posted.
@@ -258,8 +259,8 @@ pub async fn spend_link(
         Ok(Some(opened)) => signed_in(&headers, &opened),
         Ok(None) => {
             let body =
-                html! { p.problem role="alert" { "This link has been used or has expired. Ask for a new one." } };
-            answer(StatusCode::UNAUTHORIZED, frame("Link not valid", None, body))
+                html! { p.problem role="alert" { (t("This link has been used or has expired. Ask for a new one.")) } };
+            answer(StatusCode::UNAUTHORIZED, frame(t("Link not valid"), None, body))
         }
         Err(e) => failed(&e),
     }
@@ -305,6 +306,6 @@ pub async fn sign_out(State(state): State<WebState>, headers: HeaderMap, Form(fo
 /// Something failed on our side: logged, and a page that says so.
 pub fn failed(e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "dashboard page failed");
-    let body = html! { p { "Something went wrong on our side. Nothing was changed; try again." } };
-    answer(StatusCode::INTERNAL_SERVER_ERROR, frame("Something went wrong", None, body))
+    let body = html! { p { (t("Something went wrong on our side. Nothing was changed; try again.")) } };
+    answer(StatusCode::INTERNAL_SERVER_ERROR, frame(t("Something went wrong"), None, body))
 }

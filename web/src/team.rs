@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::member::{self, Whose};
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
+use crate::words::{self, t};
 use crate::{WebState, session};
 
 /// Members one level shows before "more".
@@ -62,12 +63,12 @@ pub async fn page(
     }
     let body = html! {
         (whose.tabs("team"))
-        p { "Personal volume of " (period) "; group volume and rank of the last closed period." }
+        p { (t("Personal volume of this month; group volume and rank of the last closed period.")) }
         @if node != id {
-            p { a href=(format!("/app/members/{id}/team")) { "Back to the first level" } }
+            p { a href=(format!("/app/members/{id}/team")) { (t("Back to the first level")) } }
         }
         @if found.is_empty() {
-            p { "No one is placed here yet." }
+            p { (t("No one is placed here yet.")) }
         } @else {
             ul.tree #team { (items) }
         }
@@ -84,7 +85,7 @@ fn items(whose: &Whose, node: Uuid, found: &[Downline]) -> Markup {
         @if found.len() > shown.len() {
             @if let Some(last) = shown.last() {
                 @let more = format!("{base}?under={node}&after={}", last.member_id);
-                li.more { a href=(more) hx-get=(more) hx-target="closest li" hx-swap="outerHTML" { "More members" } }
+                li.more { a href=(more) hx-get=(more) hx-target="closest li" hx-swap="outerHTML" { (t("More members")) } }
             }
         }
     }
@@ -95,14 +96,14 @@ fn item(base: &str, d: &Downline) -> Markup {
     html! {
         li data-member=(d.member_id) data-level=(d.level) {
             span.name { (d.name) }
-            " · level " (d.level) " · " (d.status.as_str())
-            " · PV " (d.personal_pv) " · BV " (d.personal_bv)
-            @if let Some(group) = d.group_bv { " · group BV " (group) }
+            " · " (t("level")) " " (words::number(d.level)) " · " (t(d.status.as_str()))
+            " · PV " (words::number(d.personal_pv)) " · BV " (words::number(d.personal_bv))
+            @if let Some(group) = d.group_bv { " · " (t("group BV")) " " (words::number(group)) }
             @if let Some(rank) = &d.rank { " · " (rank) }
             @if d.direct_members > 0 {
                 details hx-get=(opens) hx-trigger="toggle once" hx-target="find ul" {
-                    summary { (d.direct_members) " under " (d.name) }
-                    ul { li { a href=(opens) { "Open this level" } } }
+                    summary { (words::number(d.direct_members)) " " (t("under")) " " (d.name) }
+                    ul { li { a href=(opens) { (t("Open this level")) } } }
                 }
             }
         }

@@ -7,7 +7,6 @@ use chrono::Utc;
 use haat_domain::compensation::periods;
 use haat_domain::error::DomainResult;
 use haat_domain::ledger::held::{self, HeldSource};
-use haat_domain::money::display::{Language, taka_of};
 use haat_domain::reports::commissions;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
@@ -18,6 +17,7 @@ use crate::chart::{self, Bar};
 use crate::member;
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
+use crate::words::{self, t};
 
 /// `GET /app/members/{id}`.
 pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
@@ -46,26 +46,26 @@ async fn balances(state: &WebState, member: Uuid) -> DomainResult<Markup> {
     let mut conn = state.pool.acquire().await?;
     let w = haat_domain::ledger::wallet(&mut conn, member).await?;
     let releases = held::releases(&mut conn, member, state.settings.time_zone).await?;
-    let money = |d| taka_of(d, Language::English);
+    let money = words::money;
     Ok(html! {
         dl.figures {
-            dt { "Held (pending)" } dd #pending { (money(w.pending)) }
-            dt { "Available" } dd #available { (money(w.available)) }
-            dt { "Store credit" } dd #credit { (money(w.credit)) }
-            dt { "Set aside for withdrawals" } dd #reserved { (money(w.reserved)) }
+            dt { (t("Held (pending)")) } dd #pending { (money(w.pending)) }
+            dt { (t("Available")) } dd #available { (money(w.available)) }
+            dt { (t("Store credit")) } dd #credit { (money(w.credit)) }
+            dt { (t("Set aside for withdrawals")) } dd #reserved { (money(w.reserved)) }
         }
         @if !releases.is_empty() {
             section {
-                h2 { "When held money is released" }
+                h2 { (t("When held money is released")) }
                 table #releases {
-                    caption { "Held money by the day its hold ends" }
-                    thead { tr { th scope="col" { "Day" } th scope="col" { "From" } th scope="col" { "Becomes" } th scope="col" { "Amount" } } }
+                    caption { (t("Held money by the day its hold ends")) }
+                    thead { tr { th scope="col" { (t("Day")) } th scope="col" { (t("From")) } th scope="col" { (t("Becomes")) } th scope="col" { (t("Amount")) } } }
                     tbody {
                         @for r in &releases {
                             tr {
-                                td { (r.day.format("%-d %b %Y")) }
-                                td { (source(r.source)) }
-                                td { @if r.source.becomes_available() { "available" } @else { "store credit" } }
+                                td { (words::day(r.day)) }
+                                td { (t(source(r.source))) }
+                                td { @if r.source.becomes_available() { (t("available")) } @else { (t("store credit")) } }
                                 td.amount { (money(r.amount)) }
                             }
                         }
@@ -91,22 +91,16 @@ async fn earnings(state: &WebState, member: Uuid) -> DomainResult<Markup> {
     let bars: Vec<Bar> = read
         .iter()
         .map(|(period, report)| Bar {
-            label: month_label(period),
+            label: words::month(period),
             values: kinds
                 .iter()
                 .map(|k| report.rows.iter().find(|r| r.key.as_ref() == Some(k)).map_or(Decimal::ZERO, |r| r.accrued.0))
                 .collect(),
         })
         .collect();
-    let names: Vec<&str> = kinds.iter().map(|k| kind_name(k)).collect();
+    let names: Vec<&str> = kinds.iter().map(|k| t(kind_name(k))).collect();
     let caption = "Earned in the last twelve months, by kind";
-    Ok(chart::bars(("earnings", caption, "Month"), &names, &bars, |d| taka_of(d, Language::English)))
-}
-
-/// `2026-12` → `Dec 2026`.
-fn month_label(period: &str) -> String {
-    chrono::NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d")
-        .map_or_else(|_| period.to_owned(), |d| d.format("%b %Y").to_string())
+    Ok(chart::bars(("earnings", t(caption), t("Month")), &names, &bars, words::money))
 }
 
 /// A kind of earning in words.

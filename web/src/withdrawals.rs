@@ -9,7 +9,6 @@ use futures::FutureExt;
 use haat_domain::auth::sessions;
 use haat_domain::error::DomainResult;
 use haat_domain::ledger::withdrawals::{self, NewWithdrawal, Rules, Withdrawal};
-use haat_domain::money::display::{Language, taka_of};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -19,6 +18,8 @@ use crate::once::{self, Posted};
 use crate::pages::{answer, frame};
 use crate::sign_in::{failed, invalid};
 use crate::{WebState, session};
+
+use crate::words::{self, t};
 
 /// Withdrawals the page lists.
 const SHOWN: i64 = 50;
@@ -44,48 +45,48 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
 
 fn render(state: &WebState, whose: &Whose, csrf: &str, list: &[Withdrawal]) -> Markup {
     let zone = state.settings.time_zone;
-    let money = |d| taka_of(d, Language::English);
+    let money = words::money;
     let s = &state.settings;
     html! {
         (whose.tabs("withdrawals"))
         section {
-            h2 { "Request a withdrawal" }
-            p { "At least " (money(s.withdrawal_min)) ", in multiples of " (money(s.withdrawal_multiple)) ", from the available balance." }
+            h2 { (t("Request a withdrawal")) }
+            p { (t("At least")) " " (money(s.withdrawal_min)) ", " (t("in multiples of")) " " (money(s.withdrawal_multiple)) ", " (t("from the available balance.")) }
             form #request-withdrawal method="post" action=(format!("/app/members/{}/withdrawals", whose.id)) {
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="idempotency_key" value=(sessions::form_token());
-                label for="amount" { "Amount (৳)" }
+                label for="amount" { (t("Amount (৳)")) }
                 input #amount name="amount" inputmode="decimal" required;
-                label for="method" { "Paid by" }
+                label for="method" { (t("Paid by")) }
                 select #method name="method" {
                     option value="bkash" { "bKash" }
                     option value="nagad" { "Nagad" }
                     option value="rocket" { "Rocket" }
-                    option value="bank" { "Bank transfer" }
+                    option value="bank" { (t("Bank transfer")) }
                 }
-                label for="account" { "Wallet or account number" }
+                label for="account" { (t("Wallet or account number")) }
                 input #account name="account" required maxlength="64";
-                button type="submit" { "Request" }
+                button type="submit" { (t("Request")) }
             }
         }
         section {
-            h2 { "Withdrawals" }
+            h2 { (t("Withdrawals")) }
             @if list.is_empty() {
-                p { "None yet." }
+                p { (t("None yet.")) }
             } @else {
                 table #withdrawals {
-                    caption { "Withdrawals, newest first" }
-                    thead { tr { th scope="col" { "Asked" } th scope="col" { "Amount" } th scope="col" { "To" } th scope="col" { "Status" } th scope="col" { "Steps" } } }
+                    caption { (t("Withdrawals, newest first")) }
+                    thead { tr { th scope="col" { (t("Asked")) } th scope="col" { (t("Amount")) } th scope="col" { (t("To")) } th scope="col" { (t("Status")) } th scope="col" { (t("Steps")) } } }
                     tbody {
                         @for w in list {
                             tr data-withdrawal=(w.id) {
-                                td { (w.created_at.with_timezone(&zone).format("%-d %b %Y %H:%M")) }
+                                td { (words::day_time(w.created_at, zone)) }
                                 td.amount { (money(w.amount)) }
                                 td { (w.method) " " (w.account) }
-                                td.status { (w.status.as_str()) }
+                                td.status { (t(w.status.as_str())) }
                                 td {
                                     @for step in &w.history {
-                                        (step.status.as_str()) " " (step.at.with_timezone(&zone).format("%-d %b %H:%M")) br;
+                                        (t(step.status.as_str())) " " (words::day_time(step.at, zone)) br;
                                     }
                                     @if let Some(reference) = &w.reference { "ref " (reference) }
                                     @if let Some(note) = &w.note { " · " (note) }

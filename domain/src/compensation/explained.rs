@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
@@ -13,7 +12,7 @@ use uuid::Uuid;
 
 use super::commissions::{self, CommissionStatus, CommissionView};
 use crate::error::DomainResult;
-use crate::money::display::{Language, taka_of};
+use crate::money::display::{Language, day, digits, taka_of};
 use crate::money::{VOLUME_SCALE, format};
 use crate::network::genealogy::shown_name;
 use crate::rules::cascade::Kind;
@@ -59,9 +58,17 @@ pub async fn for_member(
 }
 
 impl ExplainedLine {
-    /// The line in one English sentence, its dates in `zone`.
-    pub fn sentence(&self, zone: Tz) -> String {
+    /// The line in one sentence in `language`, its dates in `zone`.
+    pub fn sentence(&self, zone: Tz, language: Language) -> String {
+        match language {
+            Language::English => self.english(zone),
+            Language::Bengali => self.bengali(zone),
+        }
+    }
+
+    fn english(&self, zone: Tz) -> String {
         let l = &self.line;
+        let money = |d| taka_of(d, Language::English);
         let whose = match l.kind {
             Kind::Level => format!("Level {} of {}'s order {}", l.physical_level, self.buyer, self.invoice_no),
             Kind::Retail => format!("Referral of {}'s guest order {}", self.buyer, self.invoice_no),
@@ -74,10 +81,51 @@ impl ExplainedLine {
         if let Some(factor) = l.cap_factor {
             text.push_str(&format!(", × {} by the payout cap", factor.normalize()));
         }
-        text.push_str(&format!(" = {}", taka_of(l.amount, Language::English)));
-        text.push_str(&standing(l, zone));
+        text.push_str(&format!(" = {}", money(l.amount)));
+        let when = day(l.release_at.with_timezone(&zone).date_naive(), Language::English);
+        let back = partly_back(l).map(|d| format!(" ({} of it taken back by a return)", money(d))).unwrap_or_default();
+        text.push_str(&match l.status {
+            CommissionStatus::Pending => format!(", held until {when}{back}"),
+            CommissionStatus::Available => format!(", available since {when}{back}"),
+            CommissionStatus::Reversed => format!(", reversed ({} taken back)", money(l.reversed_amount)),
+        });
         text
     }
+
+    fn bengali(&self, zone: Tz) -> String {
+        let l = &self.line;
+        let bn = Language::Bengali;
+        let money = |d| taka_of(d, bn);
+        let n = |i: i32| digits(&i.to_string(), bn);
+        let whose = match l.kind {
+            Kind::Level => format!("{}-এর অর্ডার {}-এ লেভেল {}", self.buyer, self.invoice_no, n(l.physical_level)),
+            Kind::Retail => format!("{}-এর গেস্ট অর্ডার {}-এ রেফারেল", self.buyer, self.invoice_no),
+            Kind::Pickup => format!("{}-এর অর্ডার {}-এ পিকআপ পয়েন্ট", self.buyer, self.invoice_no),
+        };
+        let basis = digits(&format(l.basis, VOLUME_SCALE), bn);
+        let mut text = format!("{whose}: BV {basis}-এর {}", digits(&percent(l.rate), bn));
+        if l.kind == Kind::Level && l.paid_level != l.physical_level {
+            text.push_str(&format!(" (লেভেল {}-এর হার, মাঝের সদস্যরা যোগ্য নন)", n(l.paid_level)));
+        }
+        if let Some(factor) = l.cap_factor {
+            text.push_str(&format!(", পেআউট সীমায় × {}", digits(&factor.normalize().to_string(), bn)));
+        }
+        text.push_str(&format!(" = {}", money(l.amount)));
+        let when = day(l.release_at.with_timezone(&zone).date_naive(), bn);
+        let back =
+            partly_back(l).map(|d| format!(" (এর মধ্যে {} রিটার্নে ফেরত নেওয়া হয়েছে)", money(d))).unwrap_or_default();
+        text.push_str(&match l.status {
+            CommissionStatus::Pending => format!(", {when} পর্যন্ত আটকে আছে{back}"),
+            CommissionStatus::Available => format!(", {when} থেকে তোলা যায়{back}"),
+            CommissionStatus::Reversed => format!(", ফেরত নেওয়া হয়েছে ({})", money(l.reversed_amount)),
+        });
+        text
+    }
+}
+
+/// What a return took back of a line that still stands, if anything.
+fn partly_back(l: &CommissionView) -> Option<Decimal> {
+    (!l.reversed_amount.is_zero() && l.status != CommissionStatus::Reversed).then_some(l.reversed_amount)
 }
 
 /// `0.03` → `3%`, `0.125` → `12.5%`.
@@ -85,31 +133,9 @@ fn percent(rate: Decimal) -> String {
     format!("{}%", (rate * Decimal::ONE_HUNDRED).normalize())
 }
 
-/// Where the line stands, after its amount.
-fn standing(l: &CommissionView, zone: Tz) -> String {
-    let back = if l.reversed_amount.is_zero() || l.status == CommissionStatus::Reversed {
-        String::new()
-    } else {
-        format!(" ({} of it taken back by a return)", taka_of(l.reversed_amount, Language::English))
-    };
-    let when = day(l.release_at, zone);
-    match l.status {
-        CommissionStatus::Pending => format!(", held until {when}{back}"),
-        CommissionStatus::Available => format!(", available since {when}{back}"),
-        CommissionStatus::Reversed => {
-            format!(", reversed ({} taken back)", taka_of(l.reversed_amount, Language::English))
-        }
-    }
-}
-
-/// A date as a reader writes it: `8 Dec 2026`.
-fn day(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone).format("%-d %b %Y").to_string()
-}
-
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     use super::*;
 
@@ -146,11 +172,11 @@ mod tests {
     fn a_held_level_line_says_whose_order_the_rate_the_basis_and_the_day_it_is_released() {
         let l = line(Kind::Level, 3, 3, CommissionStatus::Pending);
         assert_eq!(
-            l.sentence(chrono_tz::Asia::Dhaka),
+            l.sentence(chrono_tz::Asia::Dhaka, Language::English),
             "Level 3 of Karim's order INV-000123: 3% of BV 600.00 = ৳18.00, held until 8 Dec 2026"
         );
         assert_eq!(
-            l.sentence(chrono_tz::UTC),
+            l.sentence(chrono_tz::UTC, Language::English),
             "Level 3 of Karim's order INV-000123: 3% of BV 600.00 = ৳18.00, held until 7 Dec 2026"
         );
     }
@@ -161,9 +187,18 @@ mod tests {
         l.line.cap_factor = Some("0.800000".parse().expect("factor"));
         l.line.reversed_amount = "5.00".parse().expect("amount");
         assert_eq!(
-            l.sentence(chrono_tz::Asia::Dhaka),
+            l.sentence(chrono_tz::Asia::Dhaka, Language::English),
             "Level 4 of Karim's order INV-000123: 3% of BV 600.00 (level 2's rate, members between not qualifying), \
              × 0.8 by the payout cap = ৳18.00, available since 8 Dec 2026 (৳5.00 of it taken back by a return)"
+        );
+    }
+
+    #[test]
+    fn a_bengali_reader_gets_the_sentence_in_bengali_with_bengali_digits() {
+        let l = line(Kind::Level, 3, 3, CommissionStatus::Pending);
+        assert_eq!(
+            l.sentence(chrono_tz::Asia::Dhaka, Language::Bengali),
+            "Karim-এর অর্ডার INV-000123-এ লেভেল ৩: BV ৬০০.০০-এর ৩% = ৳১৮.০০, ৮ ডিসেম্বর ২০২৬ পর্যন্ত আটকে আছে"
         );
     }
 
@@ -172,10 +207,13 @@ mod tests {
         let mut l = line(Kind::Retail, 1, 1, CommissionStatus::Reversed);
         l.line.reversed_amount = "18.00".parse().expect("amount");
         assert_eq!(
-            l.sentence(chrono_tz::Asia::Dhaka),
+            l.sentence(chrono_tz::Asia::Dhaka, Language::English),
             "Referral of Karim's guest order INV-000123: 3% of BV 600.00 = ৳18.00, reversed (৳18.00 taken back)"
         );
         let p = line(Kind::Pickup, 1, 1, CommissionStatus::Pending);
-        assert!(p.sentence(chrono_tz::Asia::Dhaka).starts_with("Pickup point of Karim's order INV-000123: 3%"));
+        assert!(
+            p.sentence(chrono_tz::Asia::Dhaka, Language::English)
+                .starts_with("Pickup point of Karim's order INV-000123: 3%")
+        );
     }
 }

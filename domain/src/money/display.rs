@@ -1,7 +1,8 @@
-//! Money as a person in Bangladesh reads it: the Taka sign, South Asian
-//! digit grouping (the last three digits, then pairs: ৳1,00,000.00), and in
-//! Bengali the Bengali digits (৳১,০০,০০০.০০). One function for every page,
-//! invoice and email, so an amount never reads two ways.
+//! Money, numbers and dates as a person in Bangladesh reads them: the Taka
+//! sign, South Asian digit grouping (the last three digits, then pairs:
+//! ৳1,00,000.00), and in Bengali the Bengali digits (৳১,০০,০০০.০০) and
+//! month names (৮ ডিসেম্বর ২০২৬). One function for each, for every page,
+//! invoice and email, so a figure never reads two ways.
 
 use super::Money;
 
@@ -16,6 +17,14 @@ pub enum Language {
 }
 
 impl Language {
+    /// Its BCP 47 tag (`en`, `bn`), for `lang` attributes and cookies.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::English => "en",
+            Self::Bengali => "bn",
+        }
+    }
+
     /// The language of a BCP 47 tag (`bn`, `bn-BD`, `en-US`, …); anything
     /// that is not Bengali reads as English.
     pub fn of_tag(tag: &str) -> Self {
@@ -44,6 +53,48 @@ pub fn taka(amount: Money, language: Language) -> String {
 /// pages and emails show of a balance, a line or a total.
 pub fn taka_of(amount: rust_decimal::Decimal, language: Language) -> String {
     taka(Money(super::in_minor_units(amount)), language)
+}
+
+/// `text` with its digits in `language` (Bengali digits for Bengali).
+pub fn digits(text: &str, language: Language) -> String {
+    match language {
+        Language::English => text.to_owned(),
+        Language::Bengali => text.chars().map(bengali_digit).collect(),
+    }
+}
+
+/// The months in Bengali, January first.
+const BENGALI_MONTHS: [&str; 12] =
+    ["জানুয়ারি", "ফেব্রুয়ারি", "মার্চ", "এপ্রিল", "মে", "জুন", "জুলাই", "আগস্ট", "সেপ্টেম্বর", "অক্টোবর", "নভেম্বর", "ডিসেম্বর"];
+
+/// A day as a reader writes it: `8 Dec 2026`, `৮ ডিসেম্বর ২০২৬`.
+pub fn day(date: chrono::NaiveDate, language: Language) -> String {
+    use chrono::Datelike;
+    match language {
+        Language::English => date.format("%-d %b %Y").to_string(),
+        Language::Bengali => {
+            let month = BENGALI_MONTHS[date.month0() as usize];
+            digits(&format!("{} {month} {}", date.day(), date.year()), language)
+        }
+    }
+}
+
+/// A month (`2026-12`) as a reader writes it: `Dec 2026`, `ডিসেম্বর ২০২৬`.
+pub fn month(period: &str, language: Language) -> String {
+    use chrono::Datelike;
+    let Ok(first) = chrono::NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d") else {
+        return period.to_owned();
+    };
+    match language {
+        Language::English => first.format("%b %Y").to_string(),
+        Language::Bengali => digits(&format!("{} {}", BENGALI_MONTHS[first.month0() as usize], first.year()), language),
+    }
+}
+
+/// A moment as a reader in `zone` writes it: `8 Dec 2026 14:05`.
+pub fn day_time(at: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz, language: Language) -> String {
+    let local = at.with_timezone(&zone);
+    format!("{} {}", day(local.date_naive(), language), digits(&local.format("%H:%M").to_string(), language))
 }
 
 /// `1234567` → `12,34,567`: the last three digits, then groups of two.
@@ -103,6 +154,17 @@ mod tests {
     fn bengali_readers_get_bengali_digits_in_the_same_grouping() {
         assert_eq!(taka(money(10_000_000), Language::Bengali), "৳১,০০,০০০.০০");
         assert_eq!(taka(money(-1_850), Language::Bengali), "-৳১৮.৫০");
+    }
+
+    #[test]
+    fn days_and_months_read_in_the_readers_language() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 8).expect("date");
+        assert_eq!(day(d, Language::English), "8 Dec 2026");
+        assert_eq!(day(d, Language::Bengali), "৮ ডিসেম্বর ২০২৬");
+        assert_eq!(month("2026-01", Language::Bengali), "জানুয়ারি ২০২৬");
+        assert_eq!(month("2026-01", Language::English), "Jan 2026");
+        let at = "2026-12-07T20:05:00Z".parse().expect("time");
+        assert_eq!(day_time(at, chrono_tz::Asia::Dhaka, Language::Bengali), "৮ ডিসেম্বর ২০২৬ ০২:০৫");
     }
 
     #[test]

@@ -1,0 +1,281 @@
+//! The dashboard in the reader's language, Bengali or English: chosen by
+//! the `haat_lang` cookie (the switch on every page), else by the
+//! browser's `Accept-Language`. The choice is set for the whole request by
+//! a layer around the dashboard's routes, so a page asks [`t`] for a
+//! phrase and [`money`], [`day`] and [`number`] for figures without the
+//! language passed through every function. Phrases are the English text
+//! itself; one without a Bengali entry below reads in English.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use haat_domain::money::display::{self, Language};
+use rust_decimal::Decimal;
+
+use crate::cookies;
+
+/// Who is reading: their language, and the page they asked for (where the
+/// language switch brings them back to).
+#[derive(Clone)]
+struct Reader {
+    language: Language,
+    path: String,
+}
+
+tokio::task_local! {
+    static READER: Reader;
+}
+
+/// The cookie the switch sets.
+pub const COOKIE: &str = "haat_lang";
+
+/// The language of a request: its cookie, else its first `Accept-Language`.
+pub fn of_request(headers: &HeaderMap) -> Language {
+    if let Some(chosen) = cookies::read(headers, COOKIE) {
+        return Language::of_tag(&chosen);
+    }
+    let preferred = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    preferred.split(',').next().map_or(Language::English, |tag| Language::of_tag(tag.split(';').next().unwrap_or("")))
+}
+
+/// The layer: runs the request in its reader's language and says so.
+pub async fn layer(request: Request, next: Next) -> Response {
+    let language = of_request(request.headers());
+    let path = request.uri().path_and_query().map_or("/app", |p| p.as_str());
+    let reader = Reader { language, path: format!("/app{path}") };
+    let mut response = READER.scope(reader, next.run(request)).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(language.tag()));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
+    response
+}
+
+/// The language of the request being answered (English outside one).
+pub fn language() -> Language {
+    READER.try_with(|r| r.language).unwrap_or(Language::English)
+}
+
+/// The page being answered (`/app/…`), for the switch to come back to.
+pub fn path() -> String {
+    READER.try_with(|r| r.path.clone()).unwrap_or_else(|_| "/app".into())
+}
+
+/// Where the switch may send the browser back to: a page of the
+/// dashboard's own, never another site.
+pub fn back_to(asked: &str) -> &str {
+    let ours = asked.starts_with("/app") && !asked.contains("//") && !asked.contains('\\');
+    if ours { asked } else { "/app" }
+}
+
+/// `english` in the reader's language.
+pub fn t(english: &'static str) -> &'static str {
+    match language() {
+        Language::English => english,
+        Language::Bengali => bengali(english).unwrap_or(english),
+    }
+}
+
+/// `english` (with one `{}`) in the reader's language, `arg` in its
+/// digits where the `{}` is.
+pub fn tf(english: &'static str, arg: impl std::fmt::Display) -> String {
+    t(english).replacen("{}", &number(arg), 1)
+}
+
+/// An amount in Taka in the reader's digits.
+pub fn money(amount: Decimal) -> String {
+    display::taka_of(amount, language())
+}
+
+/// A count or other plain number in the reader's digits.
+pub fn number(n: impl std::fmt::Display) -> String {
+    display::digits(&n.to_string(), language())
+}
+
+/// A day (`8 Dec 2026`).
+pub fn day(date: NaiveDate) -> String {
+    display::day(date, language())
+}
+
+/// A moment in `zone` (`8 Dec 2026 14:05`).
+pub fn day_time(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    display::day_time(at, zone, language())
+}
+
+/// A month (`2026-12` → `Dec 2026`).
+pub fn month(period: &str) -> String {
+    display::month(period, language())
+}
+
+/// The Bengali of a phrase, where there is one.
+fn bengali(english: &str) -> Option<&'static str> {
+    Some(match english {
+        // The frame and the way around.
+        "Sign out" => "সাইন আউট",
+        "Main" => "প্রধান",
+        "Language" => "ভাষা",
+        "Wallet" => "ওয়ালেট",
+        "Commissions" => "কমিশন",
+        "Team" => "টিম",
+        "Orders" => "অর্ডার",
+        "Withdrawals" => "উত্তোলন",
+        "Overview" => "সারসংক্ষেপ",
+        "Members" => "সদস্য",
+        "Payouts" => "পেআউট",
+        "Jobs" => "জব",
+        "This member's pages" => "এই সদস্যের পাতা",
+        // Titles.
+        "wallet" => "ওয়ালেট",
+        "commissions" => "কমিশন",
+        "team" => "টিম",
+        "orders" => "অর্ডার",
+        "withdrawals" => "উত্তোলন",
+        "Your" => "আপনার",
+        "This month" => "এই মাস",
+        "Dead jobs" => "বন্ধ হয়ে যাওয়া জব",
+        "Sign in" => "সাইন ইন",
+        "Not found" => "পাওয়া যায়নি",
+        "Not allowed" => "অনুমতি নেই",
+        "Not done" => "করা হয়নি",
+        "Check the form" => "ফর্মটি দেখুন",
+        "Check your email" => "আপনার ইমেইল দেখুন",
+        "Too many attempts" => "অনেকবার চেষ্টা হয়েছে",
+        "Link not valid" => "লিংকটি বৈধ নয়",
+        "Something went wrong" => "কিছু একটা ভুল হয়েছে",
+        // Sign-in.
+        "Office" => "অফিস",
+        "Your email address" => "আপনার ইমেইল ঠিকানা",
+        "Email me a sign-in link" => "আমাকে সাইন-ইন লিংক ইমেইল করুন",
+        "Admin key" => "অ্যাডমিন কী",
+        "If that address belongs to a member, a sign-in link is on its way. It works once, for {} minutes." => {
+            "ঠিকানাটি কোনো সদস্যের হলে একটি সাইন-ইন লিংক পাঠানো হচ্ছে। এটি একবার, {} মিনিটের জন্য কাজ করবে।"
+        }
+        "Too many sign-in attempts from here. Try again in {} minutes." => {
+            "এখান থেকে অনেকবার সাইন ইনের চেষ্টা হয়েছে। {} মিনিট পরে আবার চেষ্টা করুন।"
+        }
+        "Period" => "পিরিয়ড",
+        "Orders paid today" => "আজ পরিশোধিত অর্ডার",
+        "Net sales today" => "আজকের নিট বিক্রি",
+        "Orders paid" => "পরিশোধিত অর্ডার",
+        "Net sales" => "নিট বিক্রি",
+        "Commissions accrued" => "অর্জিত কমিশন",
+        "Owed to members (now)" => "সদস্যদের পাওনা (এখন)",
+        "Net sales per day this month" => "এই মাসে দিনভিত্তিক নিট বিক্রি",
+        "Commissions accrued per day this month" => "এই মাসে দিনভিত্তিক অর্জিত কমিশন",
+        "Accrued" => "অর্জিত",
+        "Queues" => "কিউ",
+        "No job is waiting, running or failed." => "কোনো জব অপেক্ষায়, চলমান বা ব্যর্থ নয়।",
+        "Jobs not done, by queue and status" => "যে জবগুলো শেষ হয়নি, কিউ ও অবস্থা অনুযায়ী",
+        "delivered" => "ডেলিভারি হয়েছে",
+        "pending_payment" => "পরিশোধের অপেক্ষায়",
+        "shipped" => "পাঠানো হয়েছে",
+        "partially_delivered" => "আংশিক ডেলিভারি",
+        "settled" => "নিষ্পন্ন",
+        "cancelled" => "বাতিল",
+        "returned" => "ফেরত",
+        "partially_returned" => "আংশিক ফেরত",
+        "refunded" => "টাকা ফেরত",
+        "partially_refunded" => "আংশিক টাকা ফেরত",
+        "That is not an admin key. Nothing was signed in." => "এটি অ্যাডমিন কী নয়। কেউ সাইন ইন হয়নি।",
+        "This link has been used or has expired. Ask for a new one." => {
+            "এই লিংকটি ব্যবহার হয়ে গেছে বা মেয়াদ শেষ। নতুন একটি চান।"
+        }
+        "There is no such page." => "এমন কোনো পাতা নেই।",
+        "This form has expired or did not come from this site. Nothing was done." => {
+            "ফর্মটির মেয়াদ শেষ বা এটি এই সাইট থেকে আসেনি। কিছুই করা হয়নি।"
+        }
+        "Something went wrong on our side. Nothing was changed; try again." => {
+            "আমাদের দিকে কিছু ভুল হয়েছে। কিছুই বদলায়নি; আবার চেষ্টা করুন।"
+        }
+        "Nothing was done." => "কিছুই করা হয়নি।",
+        // The wallet.
+        "Held (pending)" => "আটকে আছে (পেন্ডিং)",
+        "Available" => "তোলা যায়",
+        "Store credit" => "স্টোর ক্রেডিট",
+        "Set aside for withdrawals" => "উত্তোলনের জন্য রাখা",
+        "When held money is released" => "আটকে থাকা টাকা কবে ছাড়া হবে",
+        "Held money by the day its hold ends" => "যেদিন আটকে রাখা শেষ হয়, সেদিন অনুযায়ী",
+        "Day" => "দিন",
+        "From" => "উৎস",
+        "Becomes" => "হয়ে যাবে",
+        "Amount" => "পরিমাণ",
+        "available" => "তোলার যোগ্য",
+        "store credit" => "স্টোর ক্রেডিট",
+        "commissions from your team" => "টিম থেকে কমিশন",
+        "cashback on your orders" => "আপনার অর্ডারে ক্যাশব্যাক",
+        "points on your orders" => "আপনার অর্ডারে পয়েন্ট",
+        "campaign cashback" => "ক্যাম্পেইন ক্যাশব্যাক",
+        "Earned in the last twelve months, by kind" => "গত বারো মাসের আয়, ধরন অনুযায়ী",
+        "Month" => "মাস",
+        "Level commissions" => "লেভেল কমিশন",
+        "Retail (guest orders)" => "রিটেইল (গেস্ট অর্ডার)",
+        "Pickup point" => "পিকআপ পয়েন্ট",
+        "Period bonuses" => "পিরিয়ড বোনাস",
+        "Campaign cashback" => "ক্যাম্পেইন ক্যাশব্যাক",
+        "Rewards on own orders" => "নিজের অর্ডারে পুরস্কার",
+        "Other" => "অন্যান্য",
+        "The figures" => "সংখ্যাগুলো",
+        "the highest bar is" => "সবচেয়ে উঁচু বার",
+        // Commissions.
+        "No commissions yet." => "এখনো কোনো কমিশন নেই।",
+        "Commission lines, newest first" => "কমিশনের লাইন, নতুনগুলো আগে",
+        "Earned" => "আয় হয়েছে",
+        "What for" => "কিসের জন্য",
+        "Status" => "অবস্থা",
+        "Older lines" => "পুরোনো লাইন",
+        "pending" => "আটকে আছে",
+        "reversed" => "ফেরত নেওয়া",
+        // Team.
+        "Personal volume of this month; group volume and rank of the last closed period." => {
+            "ব্যক্তিগত ভলিউম এই মাসের; গ্রুপ ভলিউম ও র‍্যাংক শেষ বন্ধ হওয়া পিরিয়ডের।"
+        }
+        "Back to the first level" => "প্রথম লেভেলে ফিরুন",
+        "No one is placed here yet." => "এখানে এখনো কেউ নেই।",
+        "More members" => "আরও সদস্য",
+        "level" => "লেভেল",
+        "under" => "জন নিচে",
+        "Open this level" => "এই লেভেল খুলুন",
+        "active" => "সক্রিয়",
+        "suspended" => "স্থগিত",
+        "group BV" => "গ্রুপ BV",
+        // Orders.
+        "No orders yet." => "এখনো কোনো অর্ডার নেই।",
+        "Orders, newest first" => "অর্ডার, নতুনগুলো আগে",
+        "Invoice" => "ইনভয়েস",
+        "Placed" => "দেওয়া হয়েছে",
+        "Total" => "মোট",
+        "Order" => "অর্ডার",
+        "Paid by" => "পরিশোধের মাধ্যম",
+        "Subtotal" => "উপমোট",
+        "Discount" => "ছাড়",
+        "Lines" => "লাইন",
+        "Product" => "পণ্য",
+        "Units" => "একক",
+        "Unit price" => "একক মূল্য",
+        "Line total" => "লাইনের মোট",
+        "Returned" => "ফেরত",
+        "History" => "ইতিহাস",
+        // Withdrawals.
+        "Request a withdrawal" => "উত্তোলনের অনুরোধ",
+        "At least" => "কমপক্ষে",
+        "in multiples of" => "যার গুণিতকে",
+        "from the available balance." => "তোলার যোগ্য ব্যালেন্স থেকে।",
+        "Amount (৳)" => "পরিমাণ (৳)",
+        "Bank transfer" => "ব্যাংক ট্রান্সফার",
+        "Wallet or account number" => "ওয়ালেট বা অ্যাকাউন্ট নম্বর",
+        "Request" => "অনুরোধ করুন",
+        "None yet." => "এখনো নেই।",
+        "Withdrawals, newest first" => "উত্তোলন, নতুনগুলো আগে",
+        "Asked" => "অনুরোধের সময়",
+        "To" => "যেখানে",
+        "Steps" => "ধাপ",
+        "requested" => "অনুরোধ করা হয়েছে",
+        "approved" => "অনুমোদিত",
+        "paid" => "পরিশোধিত",
+        "rejected" => "বাতিল",
+        "failed" => "ব্যর্থ",
+        "ref" => "রেফ",
+        _ => return None,
+    })
+}
