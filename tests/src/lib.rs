@@ -663,3 +663,15 @@ pub async fn dead_placed_email(longest_ms: &str) -> (TestApp, Value, Value, Stri
     .await;
     (app, order, dead, good_smtp)
 }
+
+/// The standard plan plus 2% points, a silver tier at 1000.00 of spend
+/// (3%) and a gold one at 100000.00 (5%).
+pub fn loyalty_plan(reward: &str) -> Value {
+    let mut plan = five_level_plan(7);
+    plan["order_cashback_rate"] = json!("0.02");
+    plan["order_cashback_reward"] = json!(reward);
+    plan["tiers"] = json!([{"name": "silver", "min_spend": "1000.00", "rate": "0.03"},
+                           {"name": "gold", "min_spend": "100000.00", "rate": "0.05"}]);
+    plan["points_expiry_days"] = json!(30);
+    plan
+}

@@ -130,7 +130,7 @@ async fn a_member_session_gets_not_found_for_another_members_pages_and_the_offic
     let session = member_session(&app, chain[1]["email"].as_str().unwrap_or_default()).await;
     let own = format!("/app/members/{}", id(&chain[1]));
     let other = format!("/app/members/{}", id(&chain[0]));
-    for tab in ["", "/commissions", "/team", "/orders", "/withdrawals"] {
+    for tab in ["", "/commissions", "/team", "/orders", "/points", "/withdrawals"] {
         assert_eq!(web::page(&app, &session, &format!("{own}{tab}")).await.0, StatusCode::OK, "own {tab}");
         let (status, page) = web::page(&app, &session, &format!("{other}{tab}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "another's {tab}");
@@ -238,4 +238,36 @@ async fn in_a_real_browser_a_member_reads_its_order_with_its_history_and_another
     let other = member_session(&app, chain[1]["email"].as_str().unwrap_or_default()).await;
     let path = format!("/app/members/{}/orders/{}", id(&chain[1]), id(&order));
     assert_eq!(web::page(&app, &other, &path).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn in_a_real_browser_a_member_sees_its_tier_what_the_next_one_needs_and_when_its_points_expire() {
+    let app = TestApp::spawn().await;
+    let plan = loyalty_plan("credit");
+    app.create_plan(plan).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let buyer = &app.create_chain(2).await[1];
+    let order = app.place_order(buyer, &tea, 3, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    quiescent(&app.pool).await;
+    let_days_pass(&app, 8).await;
+    // 2% of 1,350.00, released as store credit.
+    wallet_reaches(&app, buyer, "credit", "27.00").await;
+    let expires: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT expires_at FROM order_rewards").fetch_one(&app.pool).await.expect("the lot");
+
+    let browser = Browser::start().await;
+    member_signs_in(&app, &browser, buyer["email"].as_str().unwrap_or_default()).await;
+    browser.click("nav.tabs a[href$='/points']").await;
+    assert_eq!(browser.text_once_shown("#tier").await, "silver");
+    assert_eq!(browser.text("#spend").await, "৳1,350.00");
+    assert_eq!(browser.text("#earn-rate").await, "3%");
+    assert_eq!(browser.text("#next-tier").await, "gold (5%)");
+    assert_eq!(browser.text("#to-next-tier").await, "৳98,650.00");
+    assert_eq!((browser.text("#points").await, browser.text("#pending-points").await), ("27.00".into(), "0.00".into()));
+    let lot = browser.text("#lots tbody tr").await;
+    assert_eq!(lot.split_whitespace().collect::<Vec<_>>().join(" "), format!("{} 27.00", expires.format("%-d %b %Y")));
+    browser.screenshot("member-points").await;
+    accessible(&browser, "points").await;
+    browser.close().await;
 }

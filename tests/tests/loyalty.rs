@@ -7,18 +7,6 @@ use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-/// The standard plan plus 2% points, a silver tier at 1000.00 of spend
-/// (3%) and a gold one at 100000.00 (5%).
-fn loyalty_plan(reward: &str) -> Value {
-    let mut plan = five_level_plan(7);
-    plan["order_cashback_rate"] = json!("0.02");
-    plan["order_cashback_reward"] = json!(reward);
-    plan["tiers"] = json!([{"name": "silver", "min_spend": "1000.00", "rate": "0.03"},
-                           {"name": "gold", "min_spend": "100000.00", "rate": "0.05"}]);
-    plan["points_expiry_days"] = json!(30);
-    plan
-}
-
 async fn delivered_order(app: &TestApp, buyer: &Value, product: &Value, quantity: i64) -> Value {
     let order = app.place_order(buyer, product, quantity, "cod").await;
     assert_eq!(app.send_event("couriers", &delivered_event(&order)).await.0, StatusCode::OK);

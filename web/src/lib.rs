@@ -29,6 +29,7 @@ mod orders;
 mod overview;
 mod pages;
 mod payouts;
+mod points;
 mod session;
 mod sign_in;
 mod team;
@@ -66,6 +67,7 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}/commissions", get(commissions::page))
         .route("/members/{id}/team", get(team::page))
         .route("/members/{id}/orders", get(orders::list))
+        .route("/members/{id}/points", get(points::page))
         .route("/members/{id}/orders/{order}", get(orders::show))
         .route("/members/{id}/withdrawals", get(withdrawals::page).post(withdrawals::request))
         .route("/payouts", get(payouts::page))

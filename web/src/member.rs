@@ -68,6 +68,7 @@ impl Whose {
             ("commissions", "Commissions", format!("{base}/commissions")),
             ("team", "Team", format!("{base}/team")),
             ("orders", "Orders", format!("{base}/orders")),
+            ("points", "Points", format!("{base}/points")),
             ("withdrawals", "Withdrawals", format!("{base}/withdrawals")),
         ];
         html! {

@@ -276,6 +276,21 @@ fn bengali(english: &str) -> Option<&'static str> {
         "rejected" => "বাতিল",
         "failed" => "ব্যর্থ",
         "ref" => "রেফ",
+        // Points.
+        "Points" => "পয়েন্ট",
+        "points" => "পয়েন্ট",
+        "Tier" => "টিয়ার",
+        "none yet" => "এখনো নেই",
+        "Spent in the last twelve months" => "গত বারো মাসে কেনাকাটা",
+        "The next order earns" => "পরের অর্ডারে পাবেন",
+        "Next tier" => "পরের টিয়ার",
+        "Still to spend for it" => "এর জন্য আরও কিনতে হবে",
+        "Points to spend" => "খরচযোগ্য পয়েন্ট",
+        "Points still held" => "আটকে থাকা পয়েন্ট",
+        "When points expire" => "পয়েন্টের মেয়াদ কবে শেষ",
+        "No points to spend yet." => "এখনো খরচযোগ্য পয়েন্ট নেই।",
+        "Points by the day they expire, soonest first" => "মেয়াদ শেষের দিন অনুযায়ী পয়েন্ট, আগেরগুলো আগে",
+        "Expires" => "মেয়াদ শেষ",
         _ => return None,
     })
 }

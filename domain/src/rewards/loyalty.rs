@@ -343,6 +343,15 @@ pub struct Standing {
     pub lots: Vec<Lot>,
 }
 
+impl Standing {
+    /// What is still to spend to reach the next tier (none at the top).
+    pub fn spend_to_next_tier(&self) -> Option<Money> {
+        self.next_tier
+            .as_ref()
+            .map(|next| Money((next.min_spend.0 - self.spend_12m.0).max(rust_decimal::Decimal::ZERO)))
+    }
+}
+
 /// A member's tier, points and their expiry dates, as of `now`.
 pub async fn standing(conn: &mut PgConnection, member_id: Uuid, now: DateTime<Utc>) -> DomainResult<Standing> {
     let plan = plans::in_effect(conn, now).await?;

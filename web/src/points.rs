@@ -1,0 +1,83 @@
+//! A member's points and tier: the tier its last twelve months of spending
+//! reached, the rate its next order earns, what the next tier needs, and
+//! the points it can spend with the day each lot expires.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::Utc;
+use haat_domain::rewards::loyalty::{self, Standing};
+use maud::{Markup, html};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::WebState;
+use crate::member::{self, Whose};
+use crate::pages::{answer, frame};
+use crate::sign_in::failed;
+use crate::words::{self, t};
+
+/// `GET /app/members/{id}/points`.
+pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
+    let (session, whose) = match member::open(&state, &headers, id).await {
+        Ok(opened) => opened,
+        Err(answer) => return answer,
+    };
+    let read = async {
+        let mut conn = state.reads.acquire().await?;
+        loyalty::standing(&mut conn, id, Utc::now()).await
+    };
+    match read.await {
+        Ok(standing) => {
+            answer(StatusCode::OK, frame(&whose.title("points"), Some(&session), render(&state, &whose, &standing)))
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+/// A rate as a percentage in the reader's digits (`0.03` → `3%`).
+fn percent(rate: Decimal) -> String {
+    words::number(format!("{}%", (rate * Decimal::ONE_HUNDRED).normalize()))
+}
+
+/// Points in the reader's digits, two places.
+fn points(p: Decimal) -> String {
+    words::number(haat_domain::money::format(p, haat_domain::money::MONEY_SCALE))
+}
+
+fn render(state: &WebState, whose: &Whose, s: &Standing) -> Markup {
+    let zone = state.settings.time_zone;
+    html! {
+        (whose.tabs("points"))
+        dl.figures {
+            dt { (t("Tier")) } dd #tier { (s.tier.as_ref().map_or(t("none yet"), |tier| tier.name.as_str())) }
+            dt { (t("Spent in the last twelve months")) } dd #spend { (words::money(s.spend_12m.0)) }
+            dt { (t("The next order earns")) } dd #earn-rate { (percent(s.earn_rate.0)) }
+            @if let (Some(next), Some(left)) = (&s.next_tier, s.spend_to_next_tier()) {
+                dt { (t("Next tier")) } dd #next-tier { (next.name) " (" (percent(next.rate.0)) ")" }
+                dt { (t("Still to spend for it")) } dd #to-next-tier { (words::money(left.0)) }
+            }
+            dt { (t("Points to spend")) } dd #points { (points(s.points)) }
+            dt { (t("Points still held")) } dd #pending-points { (points(s.pending_points)) }
+        }
+        section {
+            h2 { (t("When points expire")) }
+            @if s.lots.is_empty() {
+                p { (t("No points to spend yet.")) }
+            } @else {
+                table #lots {
+                    caption { (t("Points by the day they expire, soonest first")) }
+                    thead { tr { th scope="col" { (t("Expires")) } th scope="col" { (t("Points")) } } }
+                    tbody {
+                        @for lot in &s.lots {
+                            tr {
+                                td { (lot.expires_at.map_or_else(|| "—".to_owned(), |at| words::day(at.with_timezone(&zone).date_naive()))) }
+                                td.amount { (points(lot.points)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
