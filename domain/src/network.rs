@@ -4,3 +4,4 @@
 
 pub mod genealogy;
 pub mod members;
+pub mod sharing;

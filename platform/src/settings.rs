@@ -80,6 +80,10 @@ pub struct Settings {
     /// `HAAT_PUBLIC_URL` (default `http://` and `HAAT_API_ADDR`): where
     /// people reach haat, for the links it emails (a member's sign-in link).
     pub public_url: String,
+    /// `HAAT_SHOP_URL` (default `HAAT_PUBLIC_URL`): the storefront's
+    /// address, the base of members' share links (`/join?ref=`,
+    /// `/products/{sku}?ref=`).
+    pub shop_url: String,
     /// `HAAT_REPORT_TIME_LIMIT_SECONDS` (default 120, 1 to 3600): the
     /// longest a statement of a report served to a request may run; past
     /// it the report is cancelled and answered 503.
@@ -219,6 +223,7 @@ impl std::fmt::Debug for Settings {
             .field("simulation_inline_orders", &self.simulation_inline_orders)
             .field("report_time_limit", &self.report_time_limit)
             .field("public_url", &self.public_url)
+            .field("shop_url", &self.shop_url)
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
@@ -295,13 +300,9 @@ impl Settings {
         let db_pool = whole("HAAT_DB_POOL", 10u32, 1..=200, "connections")?;
         let return_window_days = whole("HAAT_RETURN_WINDOW_DAYS", 15u32, 0..=365, "days")?;
         let simulation_inline_orders = whole("HAAT_SIMULATION_INLINE_ORDERS", 20_000i64, 0..=1_000_000, "orders")?;
-        let public_url = var("HAAT_PUBLIC_URL").unwrap_or_else(|| format!("http://{api_addr}"));
-        let public_url = public_url.trim_end_matches('/').to_owned();
-        if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
-            || public_url.contains(char::is_whitespace)
-        {
-            anyhow::bail!("HAAT_PUBLIC_URL must be an http:// or https:// address, e.g. https://shop.example.com");
-        }
+        let public_url =
+            web_address("HAAT_PUBLIC_URL", var("HAAT_PUBLIC_URL").unwrap_or_else(|| format!("http://{api_addr}")))?;
+        let shop_url = web_address("HAAT_SHOP_URL", var("HAAT_SHOP_URL").unwrap_or_else(|| public_url.clone()))?;
         let report_time_limit =
             std::time::Duration::from_secs(whole("HAAT_REPORT_TIME_LIMIT_SECONDS", 120u64, 1..=3_600, "seconds")?);
         let mask_downline_names = match var("HAAT_MASK_DOWNLINE_NAMES").as_deref() {
@@ -349,6 +350,7 @@ impl Settings {
             simulation_inline_orders,
             report_time_limit,
             public_url,
+            shop_url,
             campaign_grace_seconds,
             points_expiry_cron,
             prune_cron,
@@ -376,4 +378,13 @@ impl Settings {
             demo_seed_file: var("HAAT_DEMO_SEED_FILE").map(PathBuf::from),
         })
     }
+}
+
+/// An http(s) address from setting `name`, without its trailing `/`.
+fn web_address(name: &str, value: String) -> Result<String> {
+    let address = value.trim_end_matches('/').to_owned();
+    if !(address.starts_with("http://") || address.starts_with("https://")) || address.contains(char::is_whitespace) {
+        bail!("{name} must be an http:// or https:// address, e.g. https://shop.example.com");
+    }
+    Ok(address)
 }

@@ -130,7 +130,7 @@ async fn a_member_session_gets_not_found_for_another_members_pages_and_the_offic
     let session = member_session(&app, chain[1]["email"].as_str().unwrap_or_default()).await;
     let own = format!("/app/members/{}", id(&chain[1]));
     let other = format!("/app/members/{}", id(&chain[0]));
-    for tab in ["", "/commissions", "/team", "/orders", "/points", "/withdrawals"] {
+    for tab in ["", "/commissions", "/team", "/orders", "/points", "/share", "/withdrawals"] {
         assert_eq!(web::page(&app, &session, &format!("{own}{tab}")).await.0, StatusCode::OK, "own {tab}");
         let (status, page) = web::page(&app, &session, &format!("{other}{tab}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "another's {tab}");
@@ -269,5 +269,35 @@ async fn in_a_real_browser_a_member_sees_its_tier_what_the_next_one_needs_and_wh
     assert_eq!(lot.split_whitespace().collect::<Vec<_>>().join(" "), format!("{} 27.00", expires.format("%-d %b %Y")));
     browser.screenshot("member-points").await;
     accessible(&browser, "points").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn in_a_real_browser_a_member_finds_its_join_link_and_a_link_per_product_on_sale() {
+    let (database_url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(database_url, pool, &[("HAAT_SHOP_URL", "https://shop.example.com/")]).await;
+    app.create_plan(five_level_plan(7)).await;
+    app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let retired = app.create_product("OLD-1", "100.00", "50.00", 0).await;
+    let path = format!("/v1/admin/products/{}", id(&retired));
+    let (status, _) = app.admin("PATCH", &path, Some(&serde_json::json!({"active": false}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let member = &app.create_chain(1).await[0];
+    let code = member["referral_code"].as_str().unwrap_or_default();
+
+    let browser = Browser::start().await;
+    member_signs_in(&app, &browser, member["email"].as_str().unwrap_or_default()).await;
+    browser.click("nav.tabs a[href$='/share']").await;
+    assert_eq!(browser.text_once_shown("#referral-code").await, code);
+    assert_eq!(browser.text("#join-link").await, format!("https://shop.example.com/join?ref={code}"));
+    let row = browser.text("#product-links tr[data-sku='TEA-500']").await;
+    assert!(
+        row.contains(&format!("https://shop.example.com/products?sku=TEA-500&ref={code}")) && row.contains("৳450.00"),
+        "{row}"
+    );
+    let listed = browser.client.find_all(fantoccini::Locator::Css("#product-links tbody tr")).await.expect("rows");
+    assert_eq!(listed.len(), 1, "a product no longer on sale has no link");
+    browser.screenshot("member-share").await;
+    accessible(&browser, "share").await;
     browser.close().await;
 }

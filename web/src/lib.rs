@@ -31,6 +31,7 @@ mod pages;
 mod payouts;
 mod points;
 mod session;
+mod share;
 mod sign_in;
 mod team;
 mod wallet;
@@ -68,6 +69,7 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}/team", get(team::page))
         .route("/members/{id}/orders", get(orders::list))
         .route("/members/{id}/points", get(points::page))
+        .route("/members/{id}/share", get(share::page))
         .route("/members/{id}/orders/{order}", get(orders::show))
         .route("/members/{id}/withdrawals", get(withdrawals::page).post(withdrawals::request))
         .route("/payouts", get(payouts::page))

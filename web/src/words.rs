@@ -276,6 +276,16 @@ fn bengali(english: &str) -> Option<&'static str> {
         "rejected" => "বাতিল",
         "failed" => "ব্যর্থ",
         "ref" => "রেফ",
+        // Sharing.
+        "Share" => "শেয়ার",
+        "share links" => "শেয়ার লিংক",
+        "Your referral code" => "আপনার রেফারেল কোড",
+        "Join link" => "যোগদানের লিংক",
+        "Product links" => "পণ্যের লিংক",
+        "No product is on sale yet." => "এখনো কোনো পণ্য বিক্রিতে নেই।",
+        "A guest's order through these links is your sale" => "এই লিংক দিয়ে অতিথির অর্ডার আপনার বিক্রি",
+        "Price" => "দাম",
+        "Link" => "লিংক",
         // Points.
         "Points" => "পয়েন্ট",
         "points" => "পয়েন্ট",
