@@ -5,3 +5,4 @@
 
 pub mod campaigns;
 pub mod loyalty;
+pub mod received;

@@ -130,7 +130,7 @@ async fn a_member_session_gets_not_found_for_another_members_pages_and_the_offic
     let session = member_session(&app, chain[1]["email"].as_str().unwrap_or_default()).await;
     let own = format!("/app/members/{}", id(&chain[1]));
     let other = format!("/app/members/{}", id(&chain[0]));
-    for tab in ["", "/commissions", "/team", "/orders", "/points", "/share", "/withdrawals"] {
+    for tab in ["", "/commissions", "/team", "/orders", "/points", "/cashback", "/share", "/withdrawals"] {
         assert_eq!(web::page(&app, &session, &format!("{own}{tab}")).await.0, StatusCode::OK, "own {tab}");
         let (status, page) = web::page(&app, &session, &format!("{other}{tab}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "another's {tab}");
@@ -300,4 +300,43 @@ async fn in_a_real_browser_a_member_finds_its_join_link_and_a_link_per_product_o
     browser.screenshot("member-share").await;
     accessible(&browser, "share").await;
     browser.close().await;
+}
+
+#[tokio::test]
+async fn a_member_sees_the_cashback_on_its_orders_held_and_what_a_return_took_back() {
+    let app = TestApp::spawn().await;
+    app.create_plan(loyalty_plan("cash")).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let buyer = &app.create_chain(2).await[1];
+    let order = app.place_order(buyer, &tea, 3, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    // 2% of 1,350.00, held.
+    wallet_reaches(&app, buyer, "pending", "27.00").await;
+    let release_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT release_at FROM order_rewards").fetch_one(&app.pool).await.expect("reward");
+    let session = member_session(&app, buyer["email"].as_str().unwrap_or_default()).await;
+    let path = format!("/app/members/{}/cashback", id(buyer));
+    let row = |page: &str| {
+        let start = page.find("<tbody>").expect("a row") + "<tbody>".len();
+        page[start..page.find("</tbody>").expect("the end")].to_owned()
+    };
+    let invoice = order["invoice_no"].as_str().unwrap_or_default();
+    let (status, page) = web::page(&app, &session, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    let until = release_at.format("%-d %b %Y");
+    assert_eq!(
+        row(&page),
+        format!(
+            "<tr><td>cashback on your order</td><td>{invoice}</td><td class=\"amount\">৳27.00</td>\
+                 <td class=\"amount\">৳0.00</td><td class=\"status\">held until {until}</td></tr>"
+        )
+    );
+
+    let ret =
+        serde_json::json!({"lines": [{"order_line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "damaged"});
+    let (status, _) = app.admin("POST", &format!("/v1/orders/{}/returns", id(&order)), Some(&ret)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    wallet_reaches(&app, buyer, "pending", "18.00").await;
+    let (_, page) = web::page(&app, &session, &path).await;
+    assert!(row(&page).contains("<td class=\"amount\">৳27.00</td><td class=\"amount\">৳9.00</td>"), "{page}");
 }

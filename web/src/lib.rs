@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use haat_platform::settings::Settings;
 use sqlx::PgPool;
 
+mod cashback;
 mod chart;
 mod commissions;
 mod cookies;
@@ -69,6 +70,7 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}/team", get(team::page))
         .route("/members/{id}/orders", get(orders::list))
         .route("/members/{id}/points", get(points::page))
+        .route("/members/{id}/cashback", get(cashback::page))
         .route("/members/{id}/share", get(share::page))
         .route("/members/{id}/orders/{order}", get(orders::show))
         .route("/members/{id}/withdrawals", get(withdrawals::page).post(withdrawals::request))

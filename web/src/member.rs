@@ -69,6 +69,7 @@ impl Whose {
             ("team", "Team", format!("{base}/team")),
             ("orders", "Orders", format!("{base}/orders")),
             ("points", "Points", format!("{base}/points")),
+            ("cashback", "Cashback", format!("{base}/cashback")),
             ("share", "Share", format!("{base}/share")),
             ("withdrawals", "Withdrawals", format!("{base}/withdrawals")),
         ];

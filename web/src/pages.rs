@@ -104,6 +104,7 @@ fn nav(session: &Session) -> Markup {
                     a href=(format!("/app/members/{member}/team")) { (t("Team")) }
                     a href=(format!("/app/members/{member}/orders")) { (t("Orders")) }
                     a href=(format!("/app/members/{member}/points")) { (t("Points")) }
+                    a href=(format!("/app/members/{member}/cashback")) { (t("Cashback")) }
                     a href=(format!("/app/members/{member}/share")) { (t("Share")) }
                     a href=(format!("/app/members/{member}/withdrawals")) { (t("Withdrawals")) }
                 }

@@ -276,6 +276,16 @@ fn bengali(english: &str) -> Option<&'static str> {
         "rejected" => "বাতিল",
         "failed" => "ব্যর্থ",
         "ref" => "রেফ",
+        // Cashback.
+        "Cashback" => "ক্যাশব্যাক",
+        "cashback" => "ক্যাশব্যাক",
+        "No cashback yet." => "এখনো কোনো ক্যাশব্যাক নেই।",
+        "Cashback received, newest first" => "পাওয়া ক্যাশব্যাক, নতুনগুলো আগে",
+        "Taken back" => "ফেরত নেওয়া",
+        "cashback on your order" => "আপনার অর্ডারে ক্যাশব্যাক",
+        "held until" => "আটকে থাকবে",
+        "held" => "আটকে আছে",
+        "released" => "ছাড়া হয়েছে",
         // Sharing.
         "Share" => "শেয়ার",
         "share links" => "শেয়ার লিংক",
