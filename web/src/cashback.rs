@@ -3,16 +3,15 @@
 //! held (the read is the domain's, `rewards::received`).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
+use futures::FutureExt;
 use haat_domain::rewards::received::{self, Received};
 use maud::{Markup, html};
 use uuid::Uuid;
 
 use crate::WebState;
 use crate::member::{self, Whose};
-use crate::pages::{answer, frame};
-use crate::sign_in::failed;
 use crate::words::{self, t};
 
 /// Cashbacks the page lists.
@@ -20,24 +19,19 @@ const SHOWN: i64 = 100;
 
 /// `GET /app/members/{id}/cashback`.
 pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
-    let (session, whose) = match member::open(&state, &headers, id).await {
-        Ok(opened) => opened,
-        Err(answer) => return answer,
-    };
-    let read = async {
-        let mut conn = state.reads.acquire().await?;
-        received::for_member(&mut conn, id, SHOWN).await
-    };
-    match read.await {
-        Ok(list) => {
-            answer(StatusCode::OK, frame(&whose.title("cashback"), Some(&session), render(&state, &whose, &list)))
-        }
-        Err(e) => failed(&e),
-    }
+    let zone = state.settings.time_zone;
+    member::page(
+        &state,
+        &headers,
+        id,
+        "cashback",
+        move |c| received::for_member(c, id, SHOWN).boxed(),
+        |whose, list| render(zone, whose, list),
+    )
+    .await
 }
 
-fn render(state: &WebState, whose: &Whose, list: &[Received]) -> Markup {
-    let zone = state.settings.time_zone;
+fn render(zone: chrono_tz::Tz, whose: &Whose, list: &[Received]) -> Markup {
     html! {
         (whose.tabs("cashback"))
         @if list.is_empty() {

@@ -9,14 +9,42 @@ use haat_domain::network::members;
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use futures::future::BoxFuture;
 use haat_domain::error::DomainError;
+use sqlx::PgConnection;
 
+use crate::pages::{answer, frame};
 use crate::sign_in::failed;
 use crate::words::{self, t};
 use crate::{WebState, session};
 use haat_domain::money::display::Language;
+
+/// A member page: answered only to a viewer who may see the member (404
+/// otherwise), its figures read by `read` on the read pool, rendered by
+/// `render` under the title `what` ("Your …", "Rahim's …").
+pub async fn page<T>(
+    state: &WebState,
+    headers: &HeaderMap,
+    id: Uuid,
+    what: &'static str,
+    read: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<T>>,
+    render: impl FnOnce(&Whose, &T) -> Markup,
+) -> Response {
+    let (session, whose) = match open(state, headers, id).await {
+        Ok(opened) => opened,
+        Err(answer) => return answer,
+    };
+    let read = async {
+        let mut conn = state.reads.acquire().await?;
+        read(&mut conn).await
+    };
+    match read.await {
+        Ok(figures) => answer(StatusCode::OK, frame(&whose.title(what), Some(&session), render(&whose, &figures))),
+        Err(e) => failed(&e),
+    }
+}
 
 /// The viewer and the member of a member page, or the answer when the
 /// viewer may not see it or there is no such member (both 404).

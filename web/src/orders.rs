@@ -5,6 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use futures::FutureExt;
 use haat_domain::catalog::products;
 use haat_domain::error::{DomainError, DomainResult};
 use haat_domain::money::{VOLUME_SCALE, format};
@@ -27,24 +28,13 @@ use crate::words::money;
 
 /// `GET /app/members/{id}/orders`.
 pub async fn list(State(state): State<WebState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
-    let (session, whose) = match member::open(&state, &headers, id).await {
-        Ok(opened) => opened,
-        Err(answer) => return answer,
-    };
-    let listed = async {
-        let mut conn = state.reads.acquire().await?;
-        orders::list_for_member(&mut conn, id, None, SHOWN).await
-    };
-    match listed.await {
-        Ok(list) => {
-            answer(StatusCode::OK, frame(&whose.title("orders"), Some(&session), render_list(&state, &whose, &list)))
-        }
-        Err(e) => failed(&e),
-    }
+    let zone = state.settings.time_zone;
+    let render = move |whose: &Whose, list: &Vec<OrderSummary>| render_list(zone, whose, list);
+    member::page(&state, &headers, id, "orders", move |c| orders::list_for_member(c, id, None, SHOWN).boxed(), render)
+        .await
 }
 
-fn render_list(state: &WebState, whose: &Whose, list: &[OrderSummary]) -> Markup {
-    let zone = state.settings.time_zone;
+fn render_list(zone: chrono_tz::Tz, whose: &Whose, list: &[OrderSummary]) -> Markup {
     html! {
         (whose.tabs("orders"))
         @if list.is_empty() {

@@ -3,9 +3,10 @@
 //! the points it can spend with the day each lot expires.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Utc;
+use futures::FutureExt;
 use haat_domain::rewards::loyalty::{self, Standing};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
@@ -13,26 +14,20 @@ use uuid::Uuid;
 
 use crate::WebState;
 use crate::member::{self, Whose};
-use crate::pages::{answer, frame};
-use crate::sign_in::failed;
 use crate::words::{self, t};
 
 /// `GET /app/members/{id}/points`.
 pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
-    let (session, whose) = match member::open(&state, &headers, id).await {
-        Ok(opened) => opened,
-        Err(answer) => return answer,
-    };
-    let read = async {
-        let mut conn = state.reads.acquire().await?;
-        loyalty::standing(&mut conn, id, Utc::now()).await
-    };
-    match read.await {
-        Ok(standing) => {
-            answer(StatusCode::OK, frame(&whose.title("points"), Some(&session), render(&state, &whose, &standing)))
-        }
-        Err(e) => failed(&e),
-    }
+    let zone = state.settings.time_zone;
+    member::page(
+        &state,
+        &headers,
+        id,
+        "points",
+        move |c| loyalty::standing(c, id, Utc::now()).boxed(),
+        |whose, standing| render(zone, whose, standing),
+    )
+    .await
 }
 
 /// A rate as a percentage in the reader's digits (`0.03` → `3%`).
@@ -45,8 +40,7 @@ fn points(p: Decimal) -> String {
     words::number(haat_domain::money::format(p, haat_domain::money::MONEY_SCALE))
 }
 
-fn render(state: &WebState, whose: &Whose, s: &Standing) -> Markup {
-    let zone = state.settings.time_zone;
+fn render(zone: chrono_tz::Tz, whose: &Whose, s: &Standing) -> Markup {
     html! {
         (whose.tabs("points"))
         dl.figures {

@@ -4,8 +4,9 @@
 //! domain's (`network::sharing`); the storefront's address is `HAAT_SHOP_URL`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
+use futures::FutureExt;
 use haat_domain::catalog::products::{self, Product};
 use haat_domain::network::sharing;
 use maud::{Markup, html};
@@ -13,8 +14,6 @@ use uuid::Uuid;
 
 use crate::WebState;
 use crate::member::{self, Whose};
-use crate::pages::{answer, frame};
-use crate::sign_in::failed;
 use crate::words::{self, t};
 
 /// Products the page lists.
@@ -22,25 +21,23 @@ const SHOWN: i64 = 100;
 
 /// `GET /app/members/{id}/share`.
 pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
-    let (session, whose) = match member::open(&state, &headers, id).await {
-        Ok(opened) => opened,
-        Err(answer) => return answer,
-    };
-    let read = async {
-        let mut conn = state.reads.acquire().await?;
-        products::list(&mut conn, None, SHOWN).await
-    };
-    match read.await {
-        Ok(listed) => {
-            let on_sale: Vec<Product> = listed.into_iter().filter(|p| p.active).collect();
-            answer(StatusCode::OK, frame(&whose.title("share links"), Some(&session), render(&state, &whose, &on_sale)))
-        }
-        Err(e) => failed(&e),
-    }
+    let shop = state.settings.shop_url.clone();
+    member::page(
+        &state,
+        &headers,
+        id,
+        "share links",
+        |c| products::list(c, None, SHOWN).boxed(),
+        |whose, listed| {
+            let on_sale: Vec<&Product> = listed.iter().filter(|p| p.active).collect();
+            render(&shop, whose, &on_sale)
+        },
+    )
+    .await
 }
 
-fn render(state: &WebState, whose: &Whose, on_sale: &[Product]) -> Markup {
-    let (shop, code) = (state.settings.shop_url.as_str(), whose.member.referral_code.as_str());
+fn render(shop: &str, whose: &Whose, on_sale: &[&Product]) -> Markup {
+    let code = whose.member.referral_code.as_str();
     let join = sharing::join_link(shop, code);
     html! {
         (whose.tabs("share"))
