@@ -340,3 +340,29 @@ async fn a_member_sees_the_cashback_on_its_orders_held_and_what_a_return_took_ba
     let (_, page) = web::page(&app, &session, &path).await;
     assert!(row(&page).contains("<td class=\"amount\">৳27.00</td><td class=\"amount\">৳9.00</td>"), "{page}");
 }
+
+#[tokio::test]
+async fn a_member_sees_this_periods_volume_the_rank_it_reaches_and_what_the_next_rank_still_needs() {
+    let app = TestApp::spawn().await;
+    app.create_plan(bonus_plan()).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(2).await;
+    for buyer in &chain {
+        let order = app.place_order(buyer, &tea, 1, "cod").await;
+        app.send_event("couriers", &delivered_event(&order)).await;
+    }
+    wallet_reaches(&app, &chain[0], "pending", "30.00").await;
+    quiescent(&app.pool).await;
+    let session = member_session(&app, chain[0]["email"].as_str().unwrap_or_default()).await;
+    let (_, page) = web::page(&app, &session, &format!("/app/members/{}", id(&chain[0]))).await;
+    // Its own PV 20.00 and its member's 20.00: silver (20 / 40); gold needs group PV 100.00.
+    for figure in [
+        "<dd id=\"personal-pv\">20.00</dd>",
+        "<dd id=\"group-pv\">40.00</dd>",
+        "<dd id=\"rank\">silver</dd>",
+        "<dd id=\"next-rank\">gold</dd>",
+        "<dd id=\"next-rank-needs\">personal PV 0.00, group PV 60.00</dd>",
+    ] {
+        assert!(page.contains(figure), "{figure} in {page}");
+    }
+}

@@ -4,10 +4,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
-use haat_domain::compensation::periods;
+use haat_domain::compensation::{periods, plans};
 use haat_domain::error::DomainResult;
 use haat_domain::ledger::held::{self, HeldSource};
 use haat_domain::reports::commissions;
+use haat_domain::rules::period::rank_progress;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -25,14 +26,17 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
         Ok(opened) => opened,
         Err(answer) => return answer,
     };
-    let read =
-        async { Ok::<_, haat_domain::error::DomainError>((balances(&state, id).await?, earnings(&state, id).await?)) };
+    let read = async {
+        let (figures, period) = (balances(&state, id).await?, this_period(&state, id).await?);
+        Ok::<_, haat_domain::error::DomainError>((figures, period, earnings(&state, id).await?))
+    };
     match read.await {
-        Ok((figures, chart)) => {
+        Ok((figures, period, chart)) => {
             let body = html! {
                 (whose.tabs("wallet"))
                 p { (whose.name) }
                 (figures)
+                (period)
                 (chart)
                 @if !whose.own { (crate::office::panel(&whose.member, &session.csrf_token)) }
             };
@@ -69,6 +73,35 @@ async fn balances(state: &WebState, member: Uuid) -> DomainResult<Markup> {
                                 td.amount { (money(r.amount)) }
                             }
                         }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// This period's volume so far and the rank it reaches, with what the
+/// next rank still needs (the close's own rule, `rules::period`).
+async fn this_period(state: &WebState, member: Uuid) -> DomainResult<Markup> {
+    let now = Utc::now();
+    let period = periods::period_of(now, state.settings.time_zone);
+    let mut conn = state.reads.acquire().await?;
+    let volume = haat_domain::network::members::volume(&mut conn, member, &period).await?;
+    let ranks = plans::in_effect(&mut conn, now).await?.map(|p| p.ranks).unwrap_or_default();
+    let progress = rank_progress(&ranks, volume.personal_pv, volume.group_pv);
+    let pv = |d: Decimal| words::number(haat_domain::money::format(d, haat_domain::money::VOLUME_SCALE));
+    Ok(html! {
+        section {
+            h2 { (t("This period so far")) " (" (words::month(&period)) ")" }
+            dl.figures {
+                dt { (t("Personal PV")) } dd #personal-pv { (pv(volume.personal_pv)) }
+                dt { (t("Group PV")) } dd #group-pv { (pv(volume.group_pv)) }
+                dt { (t("Rank reached")) } dd #rank { (progress.current.as_ref().map_or(t("none yet"), |r| r.name.as_str())) }
+                @if let Some(next) = &progress.next {
+                    dt { (t("Next rank")) } dd #next-rank { (next.name) }
+                    dt { (t("It still needs")) }
+                    dd #next-rank-needs {
+                        (t("personal PV")) " " (pv(progress.personal_pv_short)) ", " (t("group PV")) " " (pv(progress.group_pv_short))
                     }
                 }
             }

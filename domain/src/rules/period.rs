@@ -146,10 +146,55 @@ pub fn evaluate(
     MemberOutcome { paid_as, highest, bonuses: earned }
 }
 
+/// Where a member stands this period against the plan's ranks: the rank
+/// its figures so far would be paid as, the next one up, and what that
+/// one still needs (zero where a target is met).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankProgress {
+    /// The highest rank met so far (the close's paid-as rule).
+    pub current: Option<Rank>,
+    /// The rank above it.
+    pub next: Option<Rank>,
+    /// Personal PV the next rank still needs.
+    pub personal_pv_short: Decimal,
+    /// Group PV the next rank still needs.
+    pub group_pv_short: Decimal,
+}
+
+/// The member's rank progress from this period's figures; `ranks` lowest
+/// first, as [`evaluate`] takes them.
+pub fn rank_progress(ranks: &[Rank], personal_pv: Decimal, group_pv: Decimal) -> RankProgress {
+    let met = ranks.iter().rposition(|r| personal_pv >= r.min_personal_pv && group_pv >= r.min_group_pv);
+    let next = ranks.get(met.map_or(0, |i| i + 1)).cloned();
+    let short = |needed: Decimal, have: Decimal| (needed - have).max(Decimal::ZERO);
+    RankProgress {
+        current: met.map(|i| ranks[i].clone()),
+        personal_pv_short: next.as_ref().map_or(Decimal::ZERO, |n| short(n.min_personal_pv, personal_pv)),
+        group_pv_short: next.as_ref().map_or(Decimal::ZERO, |n| short(n.min_group_pv, group_pv)),
+        next,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn rank_progress_names_the_rank_met_the_next_and_what_it_still_needs() {
+        let ranks = vec![
+            Rank { name: "silver".into(), min_personal_pv: dec!(50), min_group_pv: dec!(500) },
+            Rank { name: "gold".into(), min_personal_pv: dec!(100), min_group_pv: dec!(5000) },
+        ];
+        let none = rank_progress(&ranks, dec!(20), dec!(600));
+        assert_eq!((none.current, none.next.map(|r| r.name)), (None, Some("silver".to_owned())));
+        assert_eq!((none.personal_pv_short, none.group_pv_short), (dec!(30), dec!(0)));
+        let silver = rank_progress(&ranks, dec!(120), dec!(700));
+        assert_eq!(silver.current.map(|r| r.name), Some("silver".to_owned()));
+        assert_eq!((silver.personal_pv_short, silver.group_pv_short), (dec!(0), dec!(4300)));
+        let top = rank_progress(&ranks, dec!(100), dec!(5000));
+        assert_eq!((top.next, top.group_pv_short), (None, dec!(0)));
+    }
     use rust_decimal_macros::dec;
 
     fn node(parent: Option<usize>, pv: i64) -> Node {
