@@ -2,6 +2,8 @@
 //! the `notify` job, marked sent once; a sent row is never sent again.
 
 use sqlx::PgConnection;
+
+use crate::money::display::Language;
 use uuid::Uuid;
 
 use crate::error::DomainResult;
@@ -72,58 +74,61 @@ pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> DomainResult<()> {
     Ok(())
 }
 
-/// Queues an email to a member (looked up by id), once per `dedupe_key`.
+/// Queues an email to a member (looked up by id), once per `dedupe_key`:
+/// `write` gives the subject and body from the member's name, in the
+/// language the member reads.
 pub async fn to_member(
     conn: &mut PgConnection,
     member_id: Uuid,
     dedupe_key: String,
-    subject: String,
-    body: impl FnOnce(&str) -> String,
+    write: impl FnOnce(&str, Language) -> (String, String),
 ) -> DomainResult<()> {
-    let m = sqlx::query!("SELECT email, name FROM members WHERE id = $1", member_id).fetch_one(&mut *conn).await?;
-    let email = Email { dedupe_key, member_id: Some(member_id), to: m.email, subject, body: body(&m.name) };
+    let m = sqlx::query!("SELECT email, name, language FROM members WHERE id = $1", member_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (subject, body) = write(&m.name, Language::of_tag(&m.language));
+    let email = Email { dedupe_key, member_id: Some(member_id), to: m.email, subject, body };
     queue(conn, &email).await
 }
 
-/// One email of a batch to members: the body is written from the member's
-/// name, which the batch looks up in one query.
-pub struct ToMember<F: Fn(&str) -> String> {
+/// One email of a batch to members: subject and body are written from the
+/// member's name and language, which the batch looks up in one query.
+pub struct ToMember<F: Fn(&str, Language) -> (String, String)> {
     /// The member.
     pub member_id: Uuid,
     /// Queued once per key.
     pub dedupe_key: String,
-    /// Subject line.
-    pub subject: String,
-    /// The body, given the member's name.
-    pub body: F,
+    /// Subject and body, given the member's name and language.
+    pub write: F,
 }
 
 /// Queues emails to many members (once per dedupe key each) and their
 /// `notify` jobs (one per [`NOTIFY_BATCH`] emails) in a few statements:
 /// what a cascade paying a whole upline, or a settlement paying thousands
 /// of buyers, needs.
-pub async fn queue_to_members<F: Fn(&str) -> String>(
+pub async fn queue_to_members<F: Fn(&str, Language) -> (String, String)>(
     conn: &mut PgConnection,
     emails: &[ToMember<F>],
 ) -> DomainResult<()> {
     let ids: Vec<Uuid> = emails.iter().map(|e| e.member_id).collect();
-    let members: std::collections::HashMap<Uuid, (String, String)> =
-        sqlx::query!("SELECT id, email, name FROM members WHERE id = ANY($1)", &ids)
+    let members: std::collections::HashMap<Uuid, (String, String, Language)> =
+        sqlx::query!("SELECT id, email, name, language FROM members WHERE id = ANY($1)", &ids)
             .fetch_all(&mut *conn)
             .await?
             .into_iter()
-            .map(|m| (m.id, (m.email, m.name)))
+            .map(|m| (m.id, (m.email, m.name, Language::of_tag(&m.language))))
             .collect();
     let (mut keys, mut member_ids, mut to, mut subjects, mut bodies, mut row_ids) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for e in emails {
-        let Some((email, name)) = members.get(&e.member_id) else { continue };
+        let Some((email, name, language)) = members.get(&e.member_id) else { continue };
+        let (subject, body) = (e.write)(name, *language);
         row_ids.push(Uuid::now_v7());
         keys.push(e.dedupe_key.clone());
         member_ids.push(e.member_id);
         to.push(email.clone());
-        subjects.push(e.subject.clone());
-        bodies.push((e.body)(name));
+        subjects.push(subject);
+        bodies.push(body);
     }
     let queued = sqlx::query_scalar!(
         "INSERT INTO notifications (id, dedupe_key, member_id, to_email, subject, body)

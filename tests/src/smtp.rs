@@ -16,6 +16,18 @@ pub struct Mail {
     pub data: String,
 }
 
+impl Mail {
+    /// The subject and text body as a reader sees them: MIME decoded
+    /// (encoded words, quoted-printable or base64, any charset), lines
+    /// ending in `\n`.
+    pub fn read(&self) -> (String, String) {
+        let parsed = mail_parser::MessageParser::default().parse(self.data.as_bytes());
+        let subject = parsed.as_ref().and_then(|m| m.subject()).unwrap_or_default().to_owned();
+        let body = parsed.as_ref().and_then(|m| m.body_text(0)).map(|b| b.replace("\r\n", "\n")).unwrap_or_default();
+        (subject, body)
+    }
+}
+
 /// The running server and what it received.
 #[derive(Clone)]
 pub struct SmtpSink {

@@ -96,3 +96,56 @@ async fn in_a_real_browser_a_member_switches_to_bengali_and_reads_its_wallet_and
     assert!(found.is_empty(), "the Bengali commissions: {found:#?}");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_members_choice_of_bengali_is_kept_for_its_emails_and_a_switch_without_its_token_is_refused() {
+    let (app, chain, _) = released_kit_commission().await;
+    let member = &chain[0];
+    let email = member["email"].as_str().unwrap_or_default().to_owned();
+    let session = web::member_session(&app, &email).await;
+    let wallet = format!("/app/members/{}", member["id"].as_str().unwrap_or_default());
+    let (_, page) = web::page(&app, &session, &wallet).await;
+    let csrf = web::hidden(&page, "id=\"language\"", "csrf");
+    let switch = |csrf: String| {
+        let (app, session, wallet) = (&app, &session, wallet.clone());
+        async move { web::post(app, session, "/app/language", &[("lang", "bn"), ("back", &wallet), ("csrf", &csrf)]).await }
+    };
+    assert_eq!(switch("forged".into()).await.0, StatusCode::FORBIDDEN);
+    let language = || async {
+        let id: uuid::Uuid = member["id"].as_str().unwrap_or_default().parse().expect("id");
+        sqlx::query_scalar::<_, String>("SELECT language FROM members WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("row")
+    };
+    assert_eq!(language().await, "en", "nothing was kept");
+    assert_eq!(switch(csrf.clone()).await, (StatusCode::SEE_OTHER, Some(wallet.clone())));
+    assert_eq!(language().await, "bn");
+
+    // A withdrawal's emails and a new sign-in link now come in Bengali, amounts with Bengali digits.
+    let path = format!("/v1/members/{}/withdrawals", member["id"].as_str().unwrap_or_default());
+    let body = serde_json::json!({"amount": "500.00", "method": "bkash", "account": "01711000000"}).to_string();
+    let (status, _) = app.call_with("POST", &path, &app.admin_token, Some(body), &[("idempotency-key", "k-bn")]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (subject, text) = eventually("the withdrawal's email", || async {
+        app.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t.contains(&email)))
+            .map(|m| m.read())
+            .find(|(s, _)| s.contains("উত্তোলন"))
+    })
+    .await;
+    assert_eq!(subject, "আপনার ৳৫০০.০০ উত্তোলন: অনুরোধ করা হয়েছে");
+    assert_eq!(text.trim_end(), "প্রিয় Member 0,\n\nআপনার ৳৫০০.০০ উত্তোলনের অবস্থা এখন: অনুরোধ করা হয়েছে।");
+    let seen = web::sign_in_mails(&app, &email).len();
+    web::member_session(&app, &email).await;
+    let mails = app.smtp.messages().into_iter().filter(|m| m.to.iter().any(|t| t.contains(&email)));
+    let links: Vec<(String, String)> =
+        mails.map(|m| m.read()).filter(|(_, b)| b.contains("/app/sign-in/link?token=")).collect();
+    let (subject, text) = links.get(seen).cloned().expect("the second sign-in email");
+    assert_eq!(subject, "আপনার haat সাইন-ইন লিংক");
+    assert!(text.starts_with("প্রিয় Member 0,\n\nএই লিংক দিয়ে") && text.contains("১৫ মিনিটের জন্য"), "{text}");
+    assert_eq!(links[0].0, "Your haat sign-in link", "the first, before the switch, was in English");
+}

@@ -65,7 +65,7 @@ pub fn frame(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                 header {
                     span.brand { "haat" }
                     @if let Some(session) = session { (nav(session)) }
-                    (switch())
+                    (switch(session))
                     @if let Some(session) = session {
                         form #sign-out method="post" action="/app/sign-out" {
                             input type="hidden" name="csrf" value=(session.csrf_token);
@@ -82,11 +82,16 @@ pub fn frame(title: &str, session: Option<&Session>, body: Markup) -> Markup {
     }
 }
 
-/// The language switch: each language named in itself.
-fn switch() -> Markup {
+/// The language switch: each language named in itself; signed in, it
+/// carries the session's CSRF token, so a member's choice is kept for its
+/// emails too.
+fn switch(session: Option<&Session>) -> Markup {
     html! {
         form #language method="post" action="/app/language" aria-label=(t("Language")) {
             input type="hidden" name="back" value=(words::path());
+            @if let Some(session) = session {
+                input type="hidden" name="csrf" value=(session.csrf_token);
+            }
             button type="submit" name="lang" value="en" lang="en" { "English" }
             button type="submit" name="lang" value="bn" lang="bn" { "বাংলা" }
         }
@@ -125,13 +130,35 @@ pub struct Switch {
     lang: String,
     #[serde(default)]
     back: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `POST /app/language`: remembers the language in this browser for a
-/// year and goes back to the page. It changes nothing but the cookie the
-/// browser itself keeps, so it carries no CSRF token.
-pub async fn switch_language(headers: axum::http::HeaderMap, axum::Form(form): axum::Form<Switch>) -> Response {
+/// year and goes back to the page. A member's session posting its CSRF
+/// token also keeps the choice on the member, for its emails. Without a
+/// session the switch changes nothing but the cookie the browser itself
+/// keeps, so it needs no token.
+pub async fn switch_language(
+    axum::extract::State(state): axum::extract::State<crate::WebState>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<Switch>,
+) -> Response {
     let language = haat_domain::money::display::Language::of_tag(&form.lang);
+    if let Ok(Some(session)) = crate::session::signed_in(&state, &headers).await {
+        if crate::session::forged(&session, &form.csrf).is_some() {
+            return forbidden();
+        }
+        if let Some(member) = session.member_id {
+            let kept = async {
+                let mut conn = state.pool.acquire().await?;
+                haat_domain::network::members::set_language(&mut conn, member, language).await
+            };
+            if let Err(e) = kept.await {
+                return crate::sign_in::failed(&e);
+            }
+        }
+    }
     let cookie = crate::cookies::set(&headers, words::COOKIE, language.tag(), 365 * 24 * 3600);
     ([cookie], Redirect::to(words::back_to(&form.back))).into_response()
 }

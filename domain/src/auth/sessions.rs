@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{Role, new_token, token_hash};
 use crate::error::{DomainError, DomainResult};
+use crate::money::display::{Language, digits};
 
 /// How long a session lasts after sign-in.
 pub const LIFETIME: Duration = Duration::hours(12);
@@ -112,10 +113,9 @@ pub const LINK_LIFETIME: Duration = Duration::minutes(15);
 /// member). The email is queued in the caller's transaction; the link is
 /// `{link_base}?token=…`.
 pub async fn email_link(conn: &mut PgConnection, email: &str, link_base: &str) -> DomainResult<()> {
-    let Some(member) = sqlx::query!("SELECT id, name, email FROM members WHERE lower(email) = lower($1)", email.trim())
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
+    let found =
+        sqlx::query!("SELECT id, name, email, language FROM members WHERE lower(email) = lower($1)", email.trim());
+    let Some(member) = found.fetch_optional(&mut *conn).await? else {
         return Ok(());
     };
     let token = new_token();
@@ -128,16 +128,31 @@ pub async fn email_link(conn: &mut PgConnection, email: &str, link_base: &str) -
     )
     .execute(&mut *conn)
     .await?;
-    let body = format!(
-        "Dear {},\n\nsign in to your haat dashboard with this link (it works once, for {} minutes):\n\n{link_base}?token={token}\n\nIf you did not ask for it, ignore this email.\n",
-        member.name,
-        LINK_LIFETIME.num_minutes()
-    );
+    let (link, minutes) = (format!("{link_base}?token={token}"), LINK_LIFETIME.num_minutes());
+    let (subject, body) = match Language::of_tag(&member.language) {
+        Language::English => (
+            "Your haat sign-in link".to_owned(),
+            format!(
+                "Dear {},\n\nsign in to your haat dashboard with this link (it works once, for {minutes} minutes):\n\n\
+                 {link}\n\nIf you did not ask for it, ignore this email.\n",
+                member.name
+            ),
+        ),
+        Language::Bengali => (
+            "আপনার haat সাইন-ইন লিংক".to_owned(),
+            format!(
+                "প্রিয় {},\n\nএই লিংক দিয়ে আপনার haat ড্যাশবোর্ডে সাইন ইন করুন (এটি একবার, {} মিনিটের জন্য কাজ \
+                 করবে):\n\n{link}\n\nআপনি না চাইলে এই ইমেইলটি উপেক্ষা করুন।\n",
+                member.name,
+                digits(&minutes.to_string(), Language::Bengali)
+            ),
+        ),
+    };
     let queued = crate::notifications::Email {
         dedupe_key: format!("sign_in:{hash}"),
         member_id: Some(member.id),
         to: member.email,
-        subject: "Your haat sign-in link".into(),
+        subject,
         body,
     };
     crate::notifications::queue(conn, &queued).await

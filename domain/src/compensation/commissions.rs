@@ -14,6 +14,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CascadeCommission, ReleaseHold};
 use crate::ledger::bulk::Transfer;
 use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
+use crate::money::display::{Language, taka_of};
 use crate::notifications::{self, ToMember};
 use crate::orders::reversals;
 use crate::rules::cascade::{self, Commission, Forfeit, Kind};
@@ -250,12 +251,24 @@ async fn notify_beneficiaries(
         .map(|(member_id, total)| ToMember {
             member_id,
             dedupe_key: format!("commission:{order_id}:{member_id}"),
-            subject: format!("You earned {total} {currency}"),
-            body: move |name: &str| {
-                format!(
-                    "Dear {name},\n\nyou earned a commission of {total} {currency} on order {invoice_no}.\n\
-                     It is held until the return period ends, then becomes available.\n"
-                )
+            write: move |name: &str, language: Language| match language {
+                Language::English => (
+                    format!("You earned {total} {currency}"),
+                    format!(
+                        "Dear {name},\n\nyou earned a commission of {total} {currency} on order {invoice_no}.\n\
+                         It is held until the return period ends, then becomes available.\n"
+                    ),
+                ),
+                Language::Bengali => {
+                    let amount = taka_of(total.0, language);
+                    (
+                        format!("আপনি {amount} আয় করেছেন"),
+                        format!(
+                            "প্রিয় {name},\n\nঅর্ডার {invoice_no}-এ আপনি {amount} কমিশন আয় করেছেন।\n\
+                             ফেরতের সময় শেষ হওয়া পর্যন্ত এটি আটকে থাকবে, তারপর তোলা যাবে।\n"
+                        ),
+                    )
+                }
             },
         })
         .collect();

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
+use crate::money::display::{Language, taka_of};
 use crate::money::{MONEY_SCALE, parse_amount};
 use crate::notifications;
 
@@ -174,7 +175,7 @@ pub async fn request(
     )
     .execute(&mut *conn)
     .await?;
-    step(conn, id, member_id, WithdrawalStatus::Requested, source, &format!("{amount} {currency}")).await?;
+    step(conn, id, member_id, WithdrawalStatus::Requested, source, (amount, currency)).await?;
     get(conn, id).await
 }
 
@@ -284,7 +285,7 @@ pub async fn act(
     )
     .execute(&mut *conn)
     .await?;
-    step(conn, id, m, action.target(), source, &format!("{amount} {currency}")).await?;
+    step(conn, id, m, action.target(), source, (amount, currency)).await?;
     get(conn, id).await
 }
 
@@ -294,7 +295,7 @@ async fn step(
     member_id: Uuid,
     status: WithdrawalStatus,
     source: &str,
-    amount: &str,
+    (amount, currency): (Decimal, &str),
 ) -> DomainResult<()> {
     sqlx::query!(
         "INSERT INTO withdrawal_history (withdrawal_id, status, source) VALUES ($1, $2, $3)",
@@ -304,9 +305,25 @@ async fn step(
     )
     .execute(&mut *conn)
     .await?;
-    let subject = format!("Your withdrawal of {amount} is {status}");
-    notifications::to_member(conn, member_id, format!("withdrawal:{id}:{status}"), subject, |name| {
-        format!("Dear {name},\n\nyour withdrawal of {amount} is now {status}.\n")
+    notifications::to_member(conn, member_id, format!("withdrawal:{id}:{status}"), |name, language| match language {
+        Language::English => (
+            format!("Your withdrawal of {amount} {currency} is {status}"),
+            format!("Dear {name},\n\nyour withdrawal of {amount} {currency} is now {status}.\n"),
+        ),
+        Language::Bengali => {
+            let taka = taka_of(amount, language);
+            let state = match status {
+                WithdrawalStatus::Requested => "অনুরোধ করা হয়েছে",
+                WithdrawalStatus::Approved => "অনুমোদিত",
+                WithdrawalStatus::Paid => "পরিশোধিত",
+                WithdrawalStatus::Rejected => "বাতিল",
+                WithdrawalStatus::Failed => "ব্যর্থ",
+            };
+            (
+                format!("আপনার {taka} উত্তোলন: {state}"),
+                format!("প্রিয় {name},\n\nআপনার {taka} উত্তোলনের অবস্থা এখন: {state}।\n"),
+            )
+        }
     })
     .await
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems, is_unique_violation};
 use crate::ledger;
+use crate::money::display::Language;
 
 /// Characters of a referral code: no 0/O, 1/I/L, so it can be read aloud.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -214,6 +215,12 @@ pub struct Ancestor {
 pub async fn names(conn: &mut PgConnection, ids: &[Uuid]) -> DomainResult<std::collections::HashMap<Uuid, String>> {
     let rows = sqlx::query!("SELECT id, name FROM members WHERE id = ANY($1)", ids).fetch_all(conn).await?;
     Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+/// Keeps the language `member_id` reads the dashboard and its emails in.
+pub async fn set_language(conn: &mut PgConnection, member_id: Uuid, language: Language) -> DomainResult<()> {
+    sqlx::query!("UPDATE members SET language = $2 WHERE id = $1", member_id, language.tag()).execute(conn).await?;
+    Ok(())
 }
 
 /// The member's upline, nearest first, at most `levels` long. One recursive

@@ -11,6 +11,7 @@ use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CreditVolume};
 use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
+use crate::money::display::Language;
 use crate::notifications::{self, Email};
 use crate::rules::order_state::{self, Facts, OrderFact, OrderStatus, Outcome, PaymentMethod, Reversed};
 
@@ -385,18 +386,38 @@ async fn mark_commissionable(
     jobs::enqueue(conn, &CreditVolume { order_id }, None).await
 }
 
+/// What happened to an order (`what` of `rules::order_state::effects`), in
+/// Bengali; English where no wording is known.
+fn order_news_in_bengali(what: &str) -> String {
+    match what {
+        "was paid" => "পরিশোধ হয়েছে".into(),
+        "was shipped" => "পাঠানো হয়েছে".into(),
+        "was delivered" => "ডেলিভারি হয়েছে".into(),
+        "was cancelled" => "বাতিল হয়েছে".into(),
+        other => other.to_owned(),
+    }
+}
+
 /// Emails the buyer (a member or a guest) what happened to the order
 /// (`what`, decided by `rules::order_state::effects`).
 async fn tell_buyer(conn: &mut PgConnection, o: &Locked, status: &str, what: &str) -> DomainResult<()> {
     let invoice_no = &o.invoice_no;
-    let subject = format!("Order {invoice_no} {what}");
     let dedupe_key = format!("order_{status}:{}", o.id);
-    let body = |name: &str| format!("Dear {name},\n\nyour order {invoice_no} {what}.\n");
+    let write = |name: &str, language: Language| match language {
+        Language::English => {
+            (format!("Order {invoice_no} {what}"), format!("Dear {name},\n\nyour order {invoice_no} {what}.\n"))
+        }
+        Language::Bengali => (
+            format!("অর্ডার {invoice_no}: {}", order_news_in_bengali(what)),
+            format!("প্রিয় {name},\n\nআপনার অর্ডার {invoice_no}: {}।\n", order_news_in_bengali(what)),
+        ),
+    };
     match (o.buyer_id, &o.guest) {
-        (Some(buyer_id), _) => notifications::to_member(conn, buyer_id, dedupe_key, subject, body).await,
+        (Some(buyer_id), _) => notifications::to_member(conn, buyer_id, dedupe_key, write).await,
         (None, Some(guest)) => {
             let text = |k: &str| guest.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            let email = Email { dedupe_key, member_id: None, to: text("email"), subject, body: body(&text("name")) };
+            let (subject, body) = write(&text("name"), Language::English);
+            let email = Email { dedupe_key, member_id: None, to: text("email"), subject, body };
             notifications::queue(conn, &email).await
         }
         (None, None) => Ok(()),

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::jobs::{self, ReverseOrder};
 use crate::ledger::{self, EntryKind, MemberAccount, SystemAccount, TakeBack};
+use crate::money::display::{Language, taka_of};
 use crate::notifications;
 use crate::rules::order_state::return_window_open;
 
@@ -363,12 +364,25 @@ async fn reverse_commissions(
         .execute(&mut *conn)
         .await?;
     for (member_id, total) in per_member {
-        let subject = format!("{total} {currency} of commission reversed");
-        notifications::to_member(conn, member_id, format!("reversal:{reversal_id}:{member_id}"), subject, |name| {
-            format!(
-                "Dear {name},\n\ngoods of order {invoice_no} were returned or refunded, so {total} {currency} \
-                 of the commission it earned you has been reversed.\n"
-            )
+        let key = format!("reversal:{reversal_id}:{member_id}");
+        notifications::to_member(conn, member_id, key, |name, language| match language {
+            Language::English => (
+                format!("{total} {currency} of commission reversed"),
+                format!(
+                    "Dear {name},\n\ngoods of order {invoice_no} were returned or refunded, so {total} {currency} \
+                     of the commission it earned you has been reversed.\n"
+                ),
+            ),
+            Language::Bengali => {
+                let amount = taka_of(total, language);
+                (
+                    format!("{amount} কমিশন ফেরত নেওয়া হয়েছে"),
+                    format!(
+                        "প্রিয় {name},\n\nঅর্ডার {invoice_no}-এর পণ্য ফেরত বা টাকা ফেরত হয়েছে, তাই এর থেকে পাওয়া \
+                         কমিশনের {amount} ফেরত নেওয়া হয়েছে।\n"
+                    ),
+                )
+            }
         })
         .await?;
     }

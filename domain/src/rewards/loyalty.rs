@@ -20,6 +20,7 @@ use crate::compensation::plans::{self, Plan, Tier};
 use crate::error::DomainResult;
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount, TakeBack};
+use crate::money::display::{Language, digits};
 use crate::money::{Money, Rate, in_minor_units};
 use crate::notifications::{self, ToMember};
 use crate::rewards::campaigns::Reward;
@@ -296,9 +297,18 @@ pub async fn expire_points(conn: &mut PgConnection, now: DateTime<Utc>, currency
         .map(|(member_id, total)| ToMember {
             member_id,
             dedupe_key: format!("points_expiry:{member_id}:{day}:{total}"),
-            subject: format!("{total} points expired"),
-            body: move |name: &str| {
-                format!("Dear {name},\n\n{total} of your points reached their age limit and have expired.\n")
+            write: move |name: &str, language: Language| match language {
+                Language::English => (
+                    format!("{total} points expired"),
+                    format!("Dear {name},\n\n{total} of your points reached their age limit and have expired.\n"),
+                ),
+                Language::Bengali => {
+                    let points = digits(&total.to_string(), language);
+                    (
+                        format!("{points} পয়েন্টের মেয়াদ শেষ"),
+                        format!("প্রিয় {name},\n\nআপনার {points} পয়েন্টের মেয়াদ শেষ হয়ে গেছে।\n"),
+                    )
+                }
             },
         })
         .collect();

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::error::DomainResult;
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{self, Account, EntryKind, MemberAccount, SystemAccount, TakeBack};
+use crate::money::display::{Language, taka_of};
 use crate::notifications;
 
 /// Moves a settled campaign's held cash (what no clawback took) from
@@ -107,14 +108,26 @@ pub async fn claw_back(conn: &mut PgConnection, order_id: Uuid, currency: &str) 
         if total.is_zero() {
             continue;
         }
-        let subject = format!("{total} {currency} of cashback reversed");
         // The cumulative amount names the email: each further reversal is news.
         let key = format!("cashback_reversal:{campaign_id}:{buyer_id}:{order_id}:{after}");
-        notifications::to_member(conn, buyer_id, key, subject, |member| {
-            format!(
-                "Dear {member},\n\ngoods of order {invoice_no} were returned or refunded, so {total} {currency} \
-                 of the cashback the campaign \"{name}\" paid you on them has been taken back.\n"
-            )
+        notifications::to_member(conn, buyer_id, key, |member, language| match language {
+            Language::English => (
+                format!("{total} {currency} of cashback reversed"),
+                format!(
+                    "Dear {member},\n\ngoods of order {invoice_no} were returned or refunded, so {total} {currency} \
+                     of the cashback the campaign \"{name}\" paid you on them has been taken back.\n"
+                ),
+            ),
+            Language::Bengali => {
+                let amount = taka_of(total, language);
+                (
+                    format!("{amount} ক্যাশব্যাক ফেরত নেওয়া হয়েছে"),
+                    format!(
+                        "প্রিয় {member},\n\nঅর্ডার {invoice_no}-এর পণ্য ফেরত বা টাকা ফেরত হয়েছে, তাই \"{name}\" \
+                         ক্যাম্পেইনের দেওয়া ক্যাশব্যাকের {amount} ফেরত নেওয়া হয়েছে।\n"
+                    ),
+                )
+            }
         })
         .await?;
     }

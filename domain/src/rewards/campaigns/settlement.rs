@@ -18,6 +18,7 @@ use crate::error::DomainResult;
 use crate::jobs::{self, CampaignStep, CampaignTask};
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{Account, EntryKind, MemberAccount, SystemAccount};
+use crate::money::display::{Language, day_time, taka_of};
 use crate::notifications::{self, ToMember};
 use crate::rules::campaign::{self, Payout, Purchase, Settlement};
 
@@ -228,20 +229,41 @@ async fn notify(
     for p in payouts {
         *per_buyer.entry(p.buyer_id).or_default() += p.amount;
     }
-    let how = match release_at {
-        Some(at) => format!("It is held until {} and then yours to withdraw.", at.format("%Y-%m-%d %H:%M UTC")),
-        None => "It is in your store credit, ready to spend.".to_owned(),
+    let how = |language: Language| match (release_at, language) {
+        (Some(at), Language::English) => {
+            format!("It is held until {} and then yours to withdraw.", at.format("%Y-%m-%d %H:%M UTC"))
+        }
+        (Some(at), Language::Bengali) => {
+            format!("এটি {} পর্যন্ত আটকে থাকবে, তারপর আপনি তুলতে পারবেন।", day_time(at, chrono_tz::UTC, language))
+        }
+        (None, Language::English) => "It is in your store credit, ready to spend.".to_owned(),
+        (None, Language::Bengali) => "এটি আপনার স্টোর ক্রেডিটে আছে, খরচ করতে পারবেন।".to_owned(),
     };
     let emails: Vec<ToMember<_>> = per_buyer
         .into_iter()
         .map(|(member_id, total)| {
-            let (name, how) = (row.name.clone(), how.clone());
+            let (name, how) = (row.name.clone(), how);
             ToMember {
                 member_id,
                 dedupe_key: format!("cashback:{}:{member_id}", row.id),
-                subject: format!("{total} {currency} cashback from {}", row.name),
-                body: move |member: &str| {
-                    format!("Dear {member},\n\nthe campaign \"{name}\" pays you {total} {currency} cashback. {how}\n")
+                write: move |member: &str, language: Language| match language {
+                    Language::English => (
+                        format!("{total} {currency} cashback from {name}"),
+                        format!(
+                            "Dear {member},\n\nthe campaign \"{name}\" pays you {total} {currency} cashback. {}\n",
+                            how(language)
+                        ),
+                    ),
+                    Language::Bengali => {
+                        let amount = taka_of(total, language);
+                        (
+                            format!("{name} থেকে {amount} ক্যাশব্যাক"),
+                            format!(
+                                "প্রিয় {member},\n\n\"{name}\" ক্যাম্পেইন আপনাকে {amount} ক্যাশব্যাক দিচ্ছে। {}\n",
+                                how(language)
+                            ),
+                        )
+                    }
                 },
             }
         })
