@@ -150,3 +150,55 @@ async fn in_a_real_browser_the_office_retries_a_dead_job_and_its_email_is_sent()
     .await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn in_a_real_browser_the_office_settles_one_campaign_now_and_cancels_another() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let now = chrono::Utc::now();
+    let campaign = |name: &str| {
+        serde_json::json!({"name": name, "scope": {"kind": "product", "product_id": tea["id"]},
+            "starts_at": (now - chrono::Duration::hours(1)).to_rfc3339(), "ends_at": (now + chrono::Duration::days(1)).to_rfc3339(),
+            "time_zone": "Asia/Dhaka", "settle_at": null, "rate": "0.10", "trigger": "reached",
+            "min_units": 1, "max_units": null, "min_value": null, "max_value": null,
+            "per_buyer_limit": 1, "reward": "cash", "budget": null})
+    };
+    let (status, launch) = app.admin("POST", "/v1/admin/campaigns", Some(&campaign("Tea launch"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{launch}");
+    let (_, spare) = app.admin("POST", "/v1/admin/campaigns", Some(&campaign("Spare"))).await;
+    let buyer = &app.create_chain(1).await[0];
+    let order = app.place_order(buyer, &tea, 1, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    quiescent(&app.pool).await;
+
+    let browser = Browser::start().await;
+    office_signs_in(&app, &browser).await;
+    browser.click("header nav a[href='/app/campaigns']").await;
+    let row = |c: &Value| format!("#campaigns tr[data-campaign='{}']", id(c));
+    assert_eq!(browser.text_once_shown(&format!("{} td.status", row(&launch))).await, "scheduled");
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "campaigns: {violations:#?}");
+    browser.click(&format!("{} button[value=settle]", row(&launch))).await;
+    let path = format!("/v1/admin/campaigns/{}", id(&launch));
+    eventually("the campaign is settled", || async {
+        let (_, c) = app.admin("GET", &path, None).await;
+        (c["status"] == "settled").then_some(())
+    })
+    .await;
+    browser.click(&format!("{} button[value=cancel]", row(&spare))).await;
+    eventually("the spare is cancelled", || async {
+        let text = browser.text(&format!("{} td.status", row(&spare))).await;
+        (text == "cancelled").then_some(())
+    })
+    .await;
+    // 10% of the one 450.00 purchase in the window.
+    assert_eq!(
+        browser.text(&format!("{} td.settlement", row(&launch))).await,
+        "paid: 1 units, 1 purchases paid, ৳45.00"
+    );
+    assert_eq!(browser.text(&format!("{} td.status", row(&launch))).await, "settled");
+    browser.screenshot("admin-campaigns").await;
+    browser.close().await;
+    wallet_reaches(&app, buyer, "pending", "45.00").await;
+}

@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use haat_platform::settings::Settings;
 use sqlx::PgPool;
 
+mod campaigns;
 mod cashback;
 mod chart;
 mod commissions;
@@ -64,6 +65,8 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}", get(wallet::page))
         .route("/members/{id}/status", post(office::set_status))
         .route("/members/{id}/placement", post(office::place))
+        .route("/campaigns", get(campaigns::page))
+        .route("/campaigns/{id}/{step}", post(campaigns::step))
         .route("/jobs", get(jobs::page))
         .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/members/{id}/commissions", get(commissions::page))
