@@ -6,19 +6,16 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::FutureExt;
 use haat_domain::auth::sessions;
 use haat_domain::error::DomainResult;
 use haat_domain::rewards::campaigns::{self, Campaign, CampaignStatus};
 use maud::{Markup, html};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::once;
-use crate::pages::{answer, frame};
-use crate::sign_in::failed;
 use crate::words::{self, t};
 use crate::{WebState, session};
 
@@ -27,24 +24,12 @@ const SHOWN: i64 = 100;
 
 /// `GET /app/campaigns`.
 pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let session = match session::admin(&state, &headers).await {
-        Ok(session) => session,
-        Err(answer) => return answer,
-    };
-    let listed = async {
-        let mut conn = state.pool.acquire().await?;
-        campaigns::list(&mut conn, None, SHOWN).await
-    };
-    match listed.await {
-        Ok(list) => {
-            answer(StatusCode::OK, frame(t("Campaigns"), Some(&session), render(&state, &session.csrf_token, &list)))
-        }
-        Err(e) => failed(&e),
-    }
+    let zone = state.settings.time_zone;
+    let render = move |csrf: &str, list: &Vec<Campaign>| render(zone, csrf, list);
+    session::office_page(&state, &headers, t("Campaigns"), |c| campaigns::list(c, None, SHOWN).boxed(), render).await
 }
 
-fn render(state: &WebState, csrf: &str, list: &[Campaign]) -> Markup {
-    let zone = state.settings.time_zone;
+fn render(zone: chrono_tz::Tz, csrf: &str, list: &[Campaign]) -> Markup {
     let at = |t: chrono::DateTime<chrono::Utc>| words::day_time(t, zone);
     html! {
         @if list.is_empty() {
@@ -97,22 +82,12 @@ fn steps(csrf: &str, c: &Campaign) -> Markup {
     }
 }
 
-/// A step's form as posted.
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Stepped {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    idempotency_key: String,
-}
-
 /// `POST /app/campaigns/{id}/{step}`: settle now or cancel, once per form.
 pub async fn step(
     State(state): State<WebState>,
     Path((id, step)): Path<(Uuid, String)>,
     headers: HeaderMap,
-    Form(form): Form<Stepped>,
+    Form(form): Form<once::Signed>,
 ) -> Response {
     let settle = match step.as_str() {
         "settle" => true,

@@ -3,18 +3,15 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::FutureExt;
 use haat_domain::auth::sessions;
 use haat_domain::error::DomainResult;
 use haat_domain::jobs::admin::{self, JobView, Status};
 use maud::{Markup, html};
-use serde::{Deserialize, Serialize};
 
 use crate::once;
-use crate::pages::{answer, frame};
-use crate::sign_in::failed;
 use crate::words::t;
 use crate::{WebState, session, words};
 
@@ -23,24 +20,14 @@ const SHOWN: i64 = 100;
 
 /// `GET /app/jobs`.
 pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let session = match session::admin(&state, &headers).await {
-        Ok(session) => session,
-        Err(answer) => return answer,
-    };
-    let listed = async {
-        let mut conn = state.pool.acquire().await?;
-        admin::list(&mut conn, Status::Dead, None, None, SHOWN).await
-    };
-    match listed.await {
-        Ok(jobs) => {
-            answer(StatusCode::OK, frame(t("Dead jobs"), Some(&session), render(&state, &session.csrf_token, &jobs)))
-        }
-        Err(e) => failed(&e),
-    }
+    let zone = state.settings.time_zone;
+    let render = move |csrf: &str, jobs: &Vec<JobView>| render(zone, csrf, jobs);
+    let title = t("Dead jobs");
+    session::office_page(&state, &headers, title, |c| admin::list(c, Status::Dead, None, None, SHOWN).boxed(), render)
+        .await
 }
 
-fn render(state: &WebState, csrf: &str, jobs: &[JobView]) -> Markup {
-    let zone = state.settings.time_zone;
+fn render(zone: chrono_tz::Tz, csrf: &str, jobs: &[JobView]) -> Markup {
     html! {
         @if jobs.is_empty() {
             p #no-dead-jobs { "No dead jobs: every job has run or will run by itself." }
@@ -80,22 +67,12 @@ fn last_error(job: &JobView) -> String {
     }
 }
 
-/// A retry's form as posted.
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Retry {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    idempotency_key: String,
-}
-
 /// `POST /app/jobs/{id}/retry`.
 pub async fn retry(
     State(state): State<WebState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<Retry>,
+    Form(form): Form<once::Signed>,
 ) -> Response {
     let path = format!("/app/jobs/{id}/retry");
     let fields = serde_json::to_value(&form).unwrap_or_default();

@@ -39,6 +39,19 @@ pub struct Posted<'a> {
     pub fields: serde_json::Value,
 }
 
+/// A form whose only fields are its CSRF token and idempotency key (a
+/// button: retry, settle now, cancel).
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signed {
+    /// The session's CSRF token.
+    #[serde(default)]
+    pub csrf: String,
+    /// The rendering's idempotency key.
+    #[serde(default)]
+    pub idempotency_key: String,
+}
+
 /// An office form: answered only to an admin's session carrying its CSRF
 /// token (404 and 403 otherwise), then done once for its key.
 pub async fn office_form(

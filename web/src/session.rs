@@ -45,6 +45,30 @@ pub async fn admin(state: &WebState, headers: &HeaderMap) -> Result<Session, Res
     if session.role == haat_domain::auth::Role::Admin { Ok(session) } else { Err(not_found()) }
 }
 
+/// An office page: answered only to an admin (404 otherwise), its figures
+/// read by `read` on the primary (the office acts on what it sees), and
+/// rendered by `render` with the session's CSRF token for its forms.
+pub async fn office_page<T>(
+    state: &WebState,
+    headers: &HeaderMap,
+    title: &str,
+    read: impl for<'c> FnOnce(&'c mut sqlx::PgConnection) -> futures::future::BoxFuture<'c, DomainResult<T>>,
+    render: impl FnOnce(&str, &T) -> maud::Markup,
+) -> Response {
+    let session = match admin(state, headers).await {
+        Ok(session) => session,
+        Err(answer) => return answer,
+    };
+    let read = async {
+        let mut conn = state.pool.acquire().await?;
+        read(&mut conn).await
+    };
+    match read.await {
+        Ok(figures) => answer(StatusCode::OK, frame(title, Some(&session), render(&session.csrf_token, &figures))),
+        Err(e) => failed(&e),
+    }
+}
+
 /// The 403 page when a posted form does not carry its session's CSRF
 /// token; none when it does.
 pub fn forged(session: &Session, posted: &str) -> Option<Response> {
