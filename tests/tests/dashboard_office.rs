@@ -202,3 +202,55 @@ async fn in_a_real_browser_the_office_settles_one_campaign_now_and_cancels_anoth
     browser.close().await;
     wallet_reaches(&app, buyer, "pending", "45.00").await;
 }
+
+#[tokio::test]
+async fn in_a_real_browser_the_office_simulates_a_draft_plan_beside_what_was_paid_and_activates_it() {
+    let (app, chain, _) = delivered_and_held().await;
+    let mut draft = five_level_plan(7);
+    draft["name"] = serde_json::json!("Richer");
+    draft["draft"] = serde_json::json!(true);
+    draft["levels"] = serde_json::json!(["0.20", "0.10"]);
+    let draft = app.create_plan(draft).await;
+    assert_eq!(draft["draft"], true, "{draft}");
+
+    let browser = Browser::start().await;
+    office_signs_in(&app, &browser).await;
+    browser.click("header nav a[href='/app/plans']").await;
+    let row = format!("#plans tr[data-plan='{}']", id(&draft));
+    assert_eq!(browser.text_once_shown(&format!("{row} td.status")).await, "draft");
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "plans: {violations:#?}");
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today - chrono::Duration::days(1), today + chrono::Duration::days(1));
+    browser.open(&format!("{}/app/plans/{}/simulation?from={from}&to={to}", app.base, id(&draft))).await;
+    // The one order's BV 300.00: 20% and 10% under the draft, 10% and 5% as paid.
+    assert_eq!(browser.text_once_shown("#sim-orders").await, "1");
+    assert_eq!(browser.text("#sim-simulated").await, "৳90.00");
+    assert_eq!(browser.text("#sim-actual").await, "৳45.00");
+    assert_eq!(browser.text("#sim-difference").await, "৳45.00");
+    let first = browser.text("#sim-members tbody tr").await;
+    assert_eq!(first.split_whitespace().collect::<Vec<_>>().join(" "), "Member 1 ৳60.00 ৳30.00 ৳30.00");
+    let second = format!("#sim-members tr[data-member='{}']", id(&chain[0]));
+    assert_eq!(
+        browser.text(&second).await.split_whitespace().collect::<Vec<_>>().join(" "),
+        "Member 0 ৳30.00 ৳15.00 ৳15.00"
+    );
+    browser.screenshot("admin-simulation").await;
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "simulation: {violations:#?}");
+
+    browser.open(&format!("{}/app/plans", app.base)).await;
+    browser.click(&format!("{row} button[value=activate]")).await;
+    eventually("the draft is active", || async {
+        let text = browser.text(&format!("{row} td.status")).await;
+        (text == "active").then_some(())
+    })
+    .await;
+    browser.close().await;
+
+    let admin = web::admin_session(&app).await;
+    let path = format!("/app/plans/{}/simulation?from=nope&to={to}", id(&draft));
+    let (status, page) = web::page(&app, &admin, &path).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("from: must be a day, YYYY-MM-DD"), "{page}");
+}

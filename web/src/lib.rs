@@ -31,6 +31,7 @@ mod orders;
 mod overview;
 mod pages;
 mod payouts;
+mod plans;
 mod points;
 mod session;
 mod share;
@@ -65,6 +66,9 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}", get(wallet::page))
         .route("/members/{id}/status", post(office::set_status))
         .route("/members/{id}/placement", post(office::place))
+        .route("/plans", get(plans::page))
+        .route("/plans/{id}/activate", post(plans::activate))
+        .route("/plans/{id}/simulation", get(plans::simulation))
         .route("/campaigns", get(campaigns::page))
         .route("/campaigns/{id}/{step}", post(campaigns::step))
         .route("/jobs", get(jobs::page))

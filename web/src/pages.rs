@@ -118,6 +118,7 @@ fn nav(session: &Session) -> Markup {
                     a href="/app/members" { (t("Members")) }
                     a href="/app/payouts" { (t("Payouts")) }
                     a href="/app/campaigns" { (t("Campaigns")) }
+                    a href="/app/plans" { (t("Plans")) }
                     a href="/app/jobs" { (t("Jobs")) }
                 }
             }

@@ -319,6 +319,30 @@ fn bengali(english: &str) -> Option<&'static str> {
         "Cancel" => "বাতিল করুন",
         "scheduled" => "নির্ধারিত",
         "recurring" => "পুনরাবৃত্ত",
+        // Plans.
+        "Plans" => "প্ল্যান",
+        "Plan" => "প্ল্যান",
+        "Plan versions, newest first" => "প্ল্যানের সংস্করণ, নতুনগুলো আগে",
+        "Version" => "সংস্করণ",
+        "Effective from" => "কার্যকর",
+        "Level rates" => "লেভেলের হার",
+        "Holding days" => "আটকে রাখার দিন",
+        "draft" => "খসড়া",
+        "Activate" => "চালু করুন",
+        "To (not included)" => "পর্যন্ত (বাদে)",
+        "Simulate" => "সিমুলেট করুন",
+        "Simulation" => "সিমুলেশন",
+        "Too many orders in this range to replay here; ask the API for a simulation job." => {
+            "এই সময়ে এখানে চালানোর জন্য অর্ডার অনেক বেশি; API-তে একটি সিমুলেশন জব চান।"
+        }
+        "Orders replayed" => "চালানো অর্ডার",
+        "This plan would have paid" => "এই প্ল্যান দিত",
+        "Paid" => "দেওয়া হয়েছে",
+        "Difference" => "পার্থক্য",
+        "The members whose pay would change most" => "যাদের আয় সবচেয়ে বেশি বদলাত",
+        "Member" => "সদস্য",
+        "Would be paid" => "পেতেন",
+        "Back to the plans" => "প্ল্যানে ফিরুন",
         // Points.
         "Points" => "পয়েন্ট",
         "points" => "পয়েন্ট",
