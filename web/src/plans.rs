@@ -108,11 +108,10 @@ pub struct Days {
     to: Option<String>,
 }
 
-/// The start of `day` (`YYYY-MM-DD`) in `zone`, or the field's 422.
-fn start_of(field: &str, day: Option<&str>, zone: chrono_tz::Tz) -> Result<DateTime<Utc>, Response> {
-    let date = day.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-    let at = date.and_then(|d| zone.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest());
-    at.map(|t| t.with_timezone(&Utc)).ok_or_else(|| bad_field(field, "must be a day, YYYY-MM-DD"))
+/// The start of `day` (`YYYY-MM-DD`) in `zone`; none when it is no day.
+fn start_of(day: Option<&str>, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    let date = day.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())?;
+    zone.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).earliest().map(|t| t.with_timezone(&Utc))
 }
 
 /// `GET /app/plans/{id}/simulation?from=&to=`.
@@ -127,9 +126,10 @@ pub async fn simulation(
         Err(answer) => return answer,
     };
     let zone = state.settings.time_zone;
-    let range = match (start_of("from", days.from.as_deref(), zone), start_of("to", days.to.as_deref(), zone)) {
-        (Ok(from), Ok(to)) => Range { from, to },
-        (Err(answer), _) | (_, Err(answer)) => return answer,
+    let range = match (start_of(days.from.as_deref(), zone), start_of(days.to.as_deref(), zone)) {
+        (Some(from), Some(to)) => Range { from, to },
+        (None, _) => return bad_field("from", "must be a day, YYYY-MM-DD"),
+        (_, None) => return bad_field("to", "must be a day, YYYY-MM-DD"),
     };
     let replayed = async {
         let mut tx = state.pool.begin().await?;
