@@ -254,3 +254,29 @@ async fn in_a_real_browser_the_office_simulates_a_draft_plan_beside_what_was_pai
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("from: must be a day, YYYY-MM-DD"), "{page}");
 }
+
+#[tokio::test]
+async fn the_office_reads_its_products_coupons_and_flash_sales() {
+    let app = TestApp::spawn().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let coupon = serde_json::json!({"code": "LAUNCH10", "kind": "percent", "value": "0.10", "starts_at": "2026-01-01T00:00:00Z",
+                                    "ends_at": "2030-01-01T00:00:00Z", "max_uses": 10, "min_subtotal": "400.00"});
+    assert_eq!(app.admin("POST", "/v1/admin/coupons", Some(&coupon)).await.0, StatusCode::CREATED);
+    let sale = serde_json::json!({"product_id": tea["id"], "price": "399.00", "starts_at": "2027-01-01T00:00:00Z",
+                                  "ends_at": "2027-01-02T00:00:00Z"});
+    let (status, answer) = app.admin("POST", "/v1/admin/flash-sales", Some(&sale)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let admin = web::admin_session(&app).await;
+    let (status, page) = web::page(&app, &admin, "/app/catalogue").await;
+    assert_eq!(status, StatusCode::OK);
+    for row in [
+        "<tr data-sku=\"TEA-500\"><td>TEA-500</td><td>TEA-500</td><td class=\"amount\">৳450.00</td><td>20.00</td><td>300.00</td><td>100</td><td>yes</td></tr>",
+        "<tr data-coupon=\"LAUNCH10\"><td>LAUNCH10</td><td>10%</td><td>1 Jan 2026 00:00 – 1 Jan 2030 00:00</td><td>0 / 10</td><td class=\"amount\">৳400.00</td></tr>",
+        "<tr><td>TEA-500 (TEA-500)</td><td class=\"amount\">৳399.00</td><td>1 Jan 2027 00:00 – 2 Jan 2027 00:00</td></tr>",
+    ] {
+        assert!(page.contains(row), "{row} in {page}");
+    }
+    let member = &app.create_chain(1).await[0];
+    let session = web::member_session(&app, member["email"].as_str().unwrap_or_default()).await;
+    assert_eq!(web::page(&app, &session, "/app/catalogue").await.0, StatusCode::NOT_FOUND);
+}

@@ -47,7 +47,7 @@ fn render(zone: chrono_tz::Tz, csrf: &str, list: &[Campaign]) -> Markup {
                         tr data-campaign=(c.id) {
                             td { (c.name) }
                             td { (at(c.starts_at)) " – " (at(c.ends_at)) }
-                            td { (c.trigger) " " (words::number(c.min_units)) "+ · " (words::number(format!("{}%", (c.rate * rust_decimal::Decimal::ONE_HUNDRED).normalize()))) " " (c.reward.as_str()) }
+                            td { (c.trigger) " " (words::number(c.min_units)) "+ · " (words::percent(c.rate)) " " (c.reward.as_str()) }
                             td { (at(c.settle_at)) }
                             td.status { (t(c.status.as_str())) }
                             td.settlement {

@@ -20,6 +20,7 @@ use sqlx::PgPool;
 
 mod campaigns;
 mod cashback;
+mod catalogue;
 mod chart;
 mod commissions;
 mod cookies;
@@ -66,6 +67,7 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}", get(wallet::page))
         .route("/members/{id}/status", post(office::set_status))
         .route("/members/{id}/placement", post(office::place))
+        .route("/catalogue", get(catalogue::page))
         .route("/plans", get(plans::page))
         .route("/plans/{id}/activate", post(plans::activate))
         .route("/plans/{id}/simulation", get(plans::simulation))

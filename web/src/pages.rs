@@ -119,6 +119,7 @@ fn nav(session: &Session) -> Markup {
                     a href="/app/payouts" { (t("Payouts")) }
                     a href="/app/campaigns" { (t("Campaigns")) }
                     a href="/app/plans" { (t("Plans")) }
+                    a href="/app/catalogue" { (t("Catalogue")) }
                     a href="/app/jobs" { (t("Jobs")) }
                 }
             }

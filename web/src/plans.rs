@@ -16,7 +16,6 @@ use haat_domain::compensation::simulation::{self, Range, Simulation};
 use haat_domain::error::{DomainError, DomainResult};
 use haat_domain::jobs::progress::Progress;
 use maud::{Markup, html};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -37,8 +36,7 @@ pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response
 }
 
 fn rates(levels: &[haat_domain::money::Rate]) -> String {
-    let each: Vec<String> = levels.iter().map(|r| format!("{}%", (r.0 * Decimal::ONE_HUNDRED).normalize())).collect();
-    words::number(each.join(" · "))
+    levels.iter().map(|r| words::percent(r.0)).collect::<Vec<_>>().join(" · ")
 }
 
 fn render(csrf: &str, list: &[Plan]) -> Markup {

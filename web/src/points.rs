@@ -30,11 +30,6 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
     .await
 }
 
-/// A rate as a percentage in the reader's digits (`0.03` → `3%`).
-fn percent(rate: Decimal) -> String {
-    words::number(format!("{}%", (rate * Decimal::ONE_HUNDRED).normalize()))
-}
-
 /// Points in the reader's digits, two places.
 fn points(p: Decimal) -> String {
     words::number(haat_domain::money::format(p, haat_domain::money::MONEY_SCALE))
@@ -46,9 +41,9 @@ fn render(zone: chrono_tz::Tz, whose: &Whose, s: &Standing) -> Markup {
         dl.figures {
             dt { (t("Tier")) } dd #tier { (s.tier.as_ref().map_or(t("none yet"), |tier| tier.name.as_str())) }
             dt { (t("Spent in the last twelve months")) } dd #spend { (words::money(s.spend_12m.0)) }
-            dt { (t("The next order earns")) } dd #earn-rate { (percent(s.earn_rate.0)) }
+            dt { (t("The next order earns")) } dd #earn-rate { (words::percent(s.earn_rate.0)) }
             @if let (Some(next), Some(left)) = (&s.next_tier, s.spend_to_next_tier()) {
-                dt { (t("Next tier")) } dd #next-tier { (next.name) " (" (percent(next.rate.0)) ")" }
+                dt { (t("Next tier")) } dd #next-tier { (next.name) " (" (words::percent(next.rate.0)) ")" }
                 dt { (t("Still to spend for it")) } dd #to-next-tier { (words::money(left.0)) }
             }
             dt { (t("Points to spend")) } dd #points { (points(s.points)) }

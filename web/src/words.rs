@@ -83,6 +83,11 @@ pub fn tf(english: &'static str, arg: impl std::fmt::Display) -> String {
     t(english).replacen("{}", &number(arg), 1)
 }
 
+/// A rate as a percentage in the reader's digits (`0.125` → `12.5%`).
+pub fn percent(rate: Decimal) -> String {
+    number(format!("{}%", (rate * Decimal::ONE_HUNDRED).normalize()))
+}
+
 /// An amount in Taka in the reader's digits.
 pub fn money(amount: Decimal) -> String {
     display::taka_of(amount, language())
@@ -343,6 +348,24 @@ fn bengali(english: &str) -> Option<&'static str> {
         "Member" => "সদস্য",
         "Would be paid" => "পেতেন",
         "Back to the plans" => "প্ল্যানে ফিরুন",
+        // Catalogue.
+        "Catalogue" => "ক্যাটালগ",
+        "Products" => "পণ্য",
+        "Products, by id" => "পণ্য, আইডি অনুযায়ী",
+        "Stock" => "স্টক",
+        "On sale" => "বিক্রিতে",
+        "yes" => "হ্যাঁ",
+        "no" => "না",
+        "Coupons" => "কুপন",
+        "No coupons." => "কোনো কুপন নেই।",
+        "Coupons, newest first" => "কুপন, নতুনগুলো আগে",
+        "Code" => "কোড",
+        "Takes off" => "ছাড়",
+        "Used" => "ব্যবহার",
+        "Least subtotal" => "ন্যূনতম উপমোট",
+        "Flash sales" => "ফ্ল্যাশ সেল",
+        "No flash sales." => "কোনো ফ্ল্যাশ সেল নেই।",
+        "Flash sales, newest first" => "ফ্ল্যাশ সেল, নতুনগুলো আগে",
         // Points.
         "Points" => "পয়েন্ট",
         "points" => "পয়েন্ট",
