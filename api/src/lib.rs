@@ -52,11 +52,20 @@ impl AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    let api = layered(routes()).with_state(state.clone());
+    // The dashboard's report pages read the same reports as this API (the
+    // same JSON, the same streamed CSV), asked of this router in process.
+    let inner = api.clone();
+    let call: haat_web::ApiCall = Arc::new(move |request| {
+        let inner = inner.clone();
+        Box::pin(async move { tower::ServiceExt::oneshot(inner, request).await.unwrap_or_else(|never| match never {}) })
+    });
     let web = haat_web::router(haat_web::WebState {
         pool: state.pool.clone(),
         reads: state.reads.clone(),
         settings: state.settings.clone(),
         admin_token_digest: state.admin_token_digest,
+        api: call,
     });
     // The dashboard answers its own HTML pages, errors included: it gets
     // the process's layers but not the problem+json rewriting of the API.
@@ -64,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn(http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    layered(routes()).with_state(state).nest("/app", web)
+    api.nest("/app", web)
 }
 
 /// Every route, and the OpenAPI document of the same routes.

@@ -280,3 +280,59 @@ async fn the_office_reads_its_products_coupons_and_flash_sales() {
     let session = web::member_session(&app, member["email"].as_str().unwrap_or_default()).await;
     assert_eq!(web::page(&app, &session, "/app/catalogue").await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn in_a_real_browser_the_office_reads_a_report_and_downloads_the_same_csv_as_the_api_serves() {
+    let (app, _, _) = delivered_and_held().await;
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today, today + chrono::Duration::days(1));
+    let query = format!("from={from}&to={to}&group_by=day");
+
+    let browser = Browser::start().await;
+    office_signs_in(&app, &browser).await;
+    browser.open(&format!("{}/app/reports?report=sales&{query}", app.base)).await;
+    let row = browser.text_once_shown("#report-rows tbody tr").await;
+    // The interval's bounds, the day, 1 order, 1 unit, gross 450.00, no discount, credit or refund, net 450.00, PV, BV.
+    let expected =
+        format!("{from}T00:00:00+00:00 {to}T00:00:00+00:00 {today} 1 1 450.00 0.00 0.00 0.00 450.00 20.00 300.00");
+    assert_eq!(row, expected);
+    let totals = browser.text("#report-totals").await.split_whitespace().collect::<Vec<_>>().join(" ");
+    let sums =
+        "bv 300.00 discounts 0.00 gross 450.00 net 450.00 orders 1 pv 20.00 refunds 0.00 store_credit 0.00 units 1";
+    assert_eq!(totals, sums);
+    browser.screenshot("admin-reports").await;
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "reports: {violations:#?}");
+    browser.close().await;
+
+    let admin = web::admin_session(&app).await;
+    let csv = |path: String| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let answer = web::client()
+                .get(format!("{}{path}", app.base))
+                .header(reqwest::header::COOKIE, format!("haat_session={admin}"))
+                .bearer_auth(&app.admin_token)
+                .send()
+                .await
+                .expect("csv");
+            let kind =
+                answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            (answer.status(), kind, answer.text().await.expect("body"))
+        }
+    };
+    let from_dashboard = csv(format!("/app/reports/csv?report=sales&{query}")).await;
+    let from_api = csv(format!("/v1/admin/reports/sales?{query}&format=csv")).await;
+    assert_eq!(from_dashboard.0, StatusCode::OK);
+    assert!(from_dashboard.1.starts_with("text/csv"), "{}", from_dashboard.1);
+    assert_eq!(from_dashboard, from_api, "the same file");
+    let line = from_dashboard.2.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(line.contains(&format!(",{today},1,1,450.00,")), "{line}");
+
+    let (status, page) =
+        web::page(&app, &admin, &format!("/app/reports?report=sales&from={from}&to={to}&group_by=colour")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("group_by: must be"), "{page}");
+    let (status, _) = web::page(&app, &admin, "/app/reports?report=everything").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}

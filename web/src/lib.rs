@@ -34,6 +34,7 @@ mod pages;
 mod payouts;
 mod plans;
 mod points;
+mod reports;
 mod session;
 mod share;
 mod sign_in;
@@ -41,6 +42,12 @@ mod team;
 mod wallet;
 mod withdrawals;
 mod words;
+
+/// A request served by the API in process: how the report pages read the
+/// same reports (JSON, streamed CSV) as the API's clients, with nothing
+/// of the reports written twice.
+pub type ApiCall =
+    Arc<dyn Fn(axum::extract::Request) -> futures::future::BoxFuture<'static, axum::response::Response> + Send + Sync>;
 
 /// What the pages share.
 #[derive(Clone)]
@@ -53,6 +60,8 @@ pub struct WebState {
     pub settings: Arc<Settings>,
     /// SHA-256 of the configured admin token, compared in constant time.
     pub admin_token_digest: [u8; 32],
+    /// The API, for the report pages.
+    pub api: ApiCall,
 }
 
 /// The dashboard's routes, to be nested under `/app`.
@@ -68,6 +77,8 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}/status", post(office::set_status))
         .route("/members/{id}/placement", post(office::place))
         .route("/catalogue", get(catalogue::page))
+        .route("/reports", get(reports::page))
+        .route("/reports/csv", get(reports::csv))
         .route("/plans", get(plans::page))
         .route("/plans/{id}/activate", post(plans::activate))
         .route("/plans/{id}/simulation", get(plans::simulation))

@@ -120,6 +120,7 @@ fn nav(session: &Session) -> Markup {
                     a href="/app/campaigns" { (t("Campaigns")) }
                     a href="/app/plans" { (t("Plans")) }
                     a href="/app/catalogue" { (t("Catalogue")) }
+                    a href="/app/reports" { (t("Reports")) }
                     a href="/app/jobs" { (t("Jobs")) }
                 }
             }

@@ -366,6 +366,15 @@ fn bengali(english: &str) -> Option<&'static str> {
         "Flash sales" => "ফ্ল্যাশ সেল",
         "No flash sales." => "কোনো ফ্ল্যাশ সেল নেই।",
         "Flash sales, newest first" => "ফ্ল্যাশ সেল, নতুনগুলো আগে",
+        // Reports.
+        "Reports" => "রিপোর্ট",
+        "Report" => "রিপোর্ট",
+        "Grouped by (day, month, kind, level, member, product, status, method)" => {
+            "যেভাবে ভাগ (day, month, kind, level, member, product, status, method)"
+        }
+        "Show" => "দেখান",
+        "Rows" => "সারি",
+        "Download as CSV" => "CSV হিসেবে ডাউনলোড",
         // Points.
         "Points" => "পয়েন্ট",
         "points" => "পয়েন্ট",
