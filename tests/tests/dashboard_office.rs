@@ -336,3 +336,32 @@ async fn in_a_real_browser_the_office_reads_a_report_and_downloads_the_same_csv_
     let (status, _) = web::page(&app, &admin, "/app/reports?report=everything").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_office_runs_the_books_checks_and_sees_the_one_a_changed_summary_breaks() {
+    let (app, chain, _) = delivered_and_held().await;
+    let admin = web::admin_session(&app).await;
+    let (_, overview) = web::page(&app, &admin, "/app").await;
+    assert!(overview.contains("<a id=\"run-audit\" href=\"/app/audit\">"), "{overview}");
+    let (status, page) = web::page(&app, &admin, "/app/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<p id=\"audit-status\" role=\"status\">Every check holds: the books balance.</p>"),
+        "{page}"
+    );
+
+    let member: uuid::Uuid = id(&chain[1]).parse().expect("id");
+    sqlx::query("UPDATE ledger_hours SET amount = amount + 1 WHERE member_id = $1 AND entry_kind = 'commission'")
+        .bind(member)
+        .execute(&app.pool)
+        .await
+        .expect("tamper");
+    let (_, page) = web::page(&app, &admin, "/app/audit").await;
+    assert!(page.contains("1 checks fail."), "{page}");
+    let row = page.find("data-check=\"ledger_summary_matches_postings\"").map(|i| &page[i..]).expect("the check");
+    let row = &row[..row.find("</tr>").unwrap_or(row.len())];
+    assert!(row.contains("<td class=\"status\">no</td>") && row.contains(&member.to_string()), "{row}");
+
+    let session = web::member_session(&app, chain[1]["email"].as_str().unwrap_or_default()).await;
+    assert_eq!(web::page(&app, &session, "/app/audit").await.0, StatusCode::NOT_FOUND);
+}

@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use haat_platform::settings::Settings;
 use sqlx::PgPool;
 
+mod audit;
 mod campaigns;
 mod cashback;
 mod catalogue;
@@ -84,6 +85,7 @@ pub fn router(state: WebState) -> Router {
         .route("/plans/{id}/simulation", get(plans::simulation))
         .route("/campaigns", get(campaigns::page))
         .route("/campaigns/{id}/{step}", post(campaigns::step))
+        .route("/audit", get(audit::page))
         .route("/jobs", get(jobs::page))
         .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/members/{id}/commissions", get(commissions::page))

@@ -124,6 +124,7 @@ impl Figures {
                 dt { (t("Commissions accrued")) } dd #accrued { (money(self.accrued)) }
                 dt { (t("Owed to members (now)")) } dd #owed { (money(self.owed)) }
                 dt { (t("Dead jobs")) } dd #dead-jobs { a href="/app/jobs" { (dead) } }
+                dt { (t("Audit")) } dd { a #run-audit href="/app/audit" { (t("Run the books' checks")) } }
             }
             (chart::bars(("sales-by-day", t("Net sales per day this month"), t("Day")), &[t("Net sales")], &bars(|d| d.1), amount))
             (chart::bars(("commissions-by-day", t("Commissions accrued per day this month"), t("Day")), &[t("Accrued")], &bars(|d| d.2), amount))

@@ -122,6 +122,7 @@ fn nav(session: &Session) -> Markup {
                     a href="/app/catalogue" { (t("Catalogue")) }
                     a href="/app/reports" { (t("Reports")) }
                     a href="/app/jobs" { (t("Jobs")) }
+                    a href="/app/audit" { (t("Audit")) }
                 }
             }
         }

@@ -375,6 +375,15 @@ fn bengali(english: &str) -> Option<&'static str> {
         "Show" => "দেখান",
         "Rows" => "সারি",
         "Download as CSV" => "CSV হিসেবে ডাউনলোড",
+        // The audit.
+        "Audit" => "অডিট",
+        "Run the books' checks" => "হিসাবের পরীক্ষা চালান",
+        "Every check holds: the books balance." => "সব পরীক্ষা ঠিক আছে: হিসাব মিলছে।",
+        "{} checks fail." => "{}টি পরীক্ষা ব্যর্থ।",
+        "The books' checks" => "হিসাবের পরীক্ষা",
+        "Check" => "পরীক্ষা",
+        "Holds" => "ঠিক আছে",
+        "What breaks it" => "যা ভাঙছে",
         // Points.
         "Points" => "পয়েন্ট",
         "points" => "পয়েন্ট",
