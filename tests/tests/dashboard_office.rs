@@ -365,3 +365,58 @@ async fn the_office_runs_the_books_checks_and_sees_the_one_a_changed_summary_bre
     let session = web::member_session(&app, chain[1]["email"].as_str().unwrap_or_default()).await;
     assert_eq!(web::page(&app, &session, "/app/audit").await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_office_creates_a_campaign_from_its_form_once_and_a_bad_rate_is_named() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let admin = web::admin_session(&app).await;
+    let (_, page) = web::page(&app, &admin, "/app/campaigns").await;
+    assert!(page.contains(&format!("<option value=\"{}\">TEA-500 (TEA-500)</option>", id(&tea))), "{page}");
+    let (csrf, key) =
+        (hidden(&page, "id=\"new-campaign\"", "csrf"), hidden(&page, "id=\"new-campaign\"", "idempotency_key"));
+    let form = |rate: &'static str, key: String| {
+        let (csrf, product) = (csrf.clone(), id(&tea).to_owned());
+        vec![
+            ("csrf", csrf),
+            ("idempotency_key", key),
+            ("name", "Tea week".into()),
+            ("product", product),
+            ("starts_at", "2027-01-01".into()),
+            ("ends_at", "2027-01-07".into()),
+            ("trigger", "reached".into()),
+            ("min_units", "100".into()),
+            ("rate", rate.into()),
+            ("reward", "cash".into()),
+            ("per_buyer_limit", "1".into()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            web::post(app, admin, "/app/campaigns", &fields).await
+        }
+    };
+    let listed = || async {
+        app.admin("GET", "/v1/admin/campaigns", None).await.1["items"].as_array().cloned().unwrap_or_default()
+    };
+    assert_eq!(post(form("2", "k-bad".into())).await.0, StatusCode::UNPROCESSABLE_ENTITY, "a rate above 1");
+    assert!(listed().await.is_empty(), "nothing was created");
+    let created = post(form("0.10", key.clone())).await;
+    assert_eq!(created, (StatusCode::SEE_OTHER, Some("/app/campaigns".into())));
+    assert_eq!(post(form("0.10", key)).await, created, "the same form again");
+    let campaigns = listed().await;
+    assert_eq!(campaigns.len(), 1);
+    let c = &campaigns[0];
+    assert_eq!(
+        (c["name"].as_str(), c["scope"]["product_id"].as_str(), c["rate"].as_str(), c["min_units"].as_i64()),
+        (Some("Tea week"), Some(id(&tea)), Some("0.1"), Some(100)),
+        "{c}"
+    );
+    assert_eq!(
+        (c["status"].as_str(), c["per_buyer_limit"].as_i64(), c["reward"].as_str()),
+        (Some("scheduled"), Some(1), Some("cash"))
+    );
+}

@@ -83,7 +83,7 @@ pub fn router(state: WebState) -> Router {
         .route("/plans", get(plans::page))
         .route("/plans/{id}/activate", post(plans::activate))
         .route("/plans/{id}/simulation", get(plans::simulation))
-        .route("/campaigns", get(campaigns::page))
+        .route("/campaigns", get(campaigns::page).post(campaigns::create))
         .route("/campaigns/{id}/{step}", post(campaigns::step))
         .route("/audit", get(audit::page))
         .route("/jobs", get(jobs::page))
