@@ -65,6 +65,10 @@ async fn in_a_real_browser_a_member_reads_its_commission_in_words_and_opens_two_
     assert_eq!(level.attr("data-level").await.expect("attribute").as_deref(), Some("2"));
     browser.screenshot("member-team").await;
     accessible(&browser, "team").await;
+    // Another member's page, typed into the address bar: not found, and nothing of theirs shown.
+    browser.open(&format!("{}/app/members/{}/commissions", app.base, id(middle))).await;
+    assert_eq!(browser.text_once_shown("h1").await, "Not found");
+    assert!(!browser.text("main").await.contains("Member 1"));
     browser.close().await;
 
     // Without JavaScript the same level is a page of its own, within the member's own tree only.
