@@ -90,13 +90,16 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write the screenshot");
     }
 
+    /// The text of the element `css` selects, if the page shows one now
+    /// (none while a page is loading or when there is none).
+    pub async fn text_if_shown(&self, css: &str) -> Option<String> {
+        let found = self.client.find(Locator::Css(css)).await.ok()?;
+        found.text().await.ok()
+    }
+
     /// Waits until the page shows an element `css` selects, and gives its text.
     pub async fn text_once_shown(&self, css: &str) -> String {
-        eventually(css, || async {
-            let found = self.client.find(Locator::Css(css)).await.ok()?;
-            found.text().await.ok()
-        })
-        .await
+        eventually(css, || self.text_if_shown(css)).await
     }
 
     /// What axe-core (vendored under `tests/vendor/axe-core`) finds wrong

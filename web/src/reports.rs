@@ -145,12 +145,15 @@ fn rows_table(file: &[u8]) -> Markup {
     let rows: Vec<Vec<String>> =
         reader.records().filter_map(Result::ok).map(|r| r.iter().map(str::to_owned).collect()).collect();
     html! {
-        table #report-rows {
-            caption { (t("Rows")) }
-            thead { tr { @for c in &columns { th scope="col" { (c) } } } }
-            tbody {
-                @for row in &rows {
-                    tr { @for cell in row { td { (scalar(&Value::String(cell.clone()))) } } }
+        // Wide reports scroll sideways; the region takes the keyboard's focus so it can be scrolled without a mouse.
+        div.scroll role="region" aria-label=(t("Rows")) tabindex="0" {
+            table #report-rows {
+                caption { (t("Rows")) }
+                thead { tr { @for c in &columns { th scope="col" { (c) } } } }
+                tbody {
+                    @for row in &rows {
+                        tr { @for cell in row { td { (scalar(&Value::String(cell.clone()))) } } }
+                    }
                 }
             }
         }
