@@ -68,19 +68,25 @@ pub async fn spend(app: &TestApp, client: &reqwest::Client, token: &str) -> reqw
         .expect("spend the link")
 }
 
-/// A member's session cookie, signed in through the link emailed to `email`.
-pub async fn member_session(app: &TestApp, email: &str) -> String {
-    let client = client();
-    let seen = sign_in_mails(app, email).len();
-    let csrf = sign_in_form(app, &client).await;
-    let asked = client
+/// Asks the sign-in form for a link to `email`, as the browser posts it
+/// (with a fresh form token): the answer's status and page.
+pub async fn ask_for_link(app: &TestApp, client: &reqwest::Client, email: &str) -> (StatusCode, String) {
+    let csrf = sign_in_form(app, client).await;
+    let answer = client
         .post(format!("{}/app/sign-in/email", app.base))
         .header(COOKIE, format!("haat_sign_in={csrf}"))
         .form(&[("email", email), ("csrf", &csrf)])
         .send()
         .await
         .expect("ask for a link");
-    assert_eq!(asked.status(), StatusCode::OK);
+    (answer.status(), answer.text().await.expect("page"))
+}
+
+/// A member's session cookie, signed in through the link emailed to `email`.
+pub async fn member_session(app: &TestApp, email: &str) -> String {
+    let client = client();
+    let seen = sign_in_mails(app, email).len();
+    assert_eq!(ask_for_link(app, &client, email).await.0, StatusCode::OK);
     let token = emailed_token_after(app, email, seen).await;
     let spent = spend(app, &client, &token).await;
     assert_eq!(spent.status(), StatusCode::SEE_OTHER);

@@ -136,17 +136,7 @@ async fn a_member_signs_in_through_the_emailed_link_once_and_sees_only_its_own_w
     let client = web::client();
     let ask = |email: String| {
         let (app, client) = (&app, &client);
-        async move {
-            let csrf = sign_in_form(app, client).await;
-            let answer = client
-                .post(format!("{}/app/sign-in/email", app.base))
-                .header(COOKIE, format!("haat_sign_in={csrf}"))
-                .form(&[("email", email.as_str()), ("csrf", &csrf)])
-                .send()
-                .await
-                .expect("ask for a link");
-            (answer.status(), answer.text().await.expect("page"))
-        }
+        async move { web::ask_for_link(app, client, &email).await }
     };
     // An address that is no member's gets the same answer, and no link.
     let (status, page) = ask("nobody@example.com".into()).await;
@@ -234,18 +224,7 @@ async fn a_sign_in_link_works_until_its_last_second_and_not_after_and_bad_fields
     let email = |i: usize| chain[i]["email"].as_str().unwrap_or_default().to_owned();
     let ask = |email: String| {
         let (app, client) = (&app, &client);
-        async move {
-            let csrf = sign_in_form(app, client).await;
-            let status = client
-                .post(format!("{}/app/sign-in/email", app.base))
-                .header(COOKIE, format!("haat_sign_in={csrf}"))
-                .form(&[("email", email.as_str()), ("csrf", &csrf)])
-                .send()
-                .await
-                .expect("ask")
-                .status();
-            assert_eq!(status, StatusCode::OK);
-        }
+        async move { assert_eq!(web::ask_for_link(app, client, &email).await.0, StatusCode::OK) }
     };
     // Moved to one second past its end: refused.
     ask(email(1)).await;

@@ -403,6 +403,26 @@ async fn the_office_creates_a_campaign_from_its_form_once_and_a_bad_rate_is_name
         app.admin("GET", "/v1/admin/campaigns", None).await.1["items"].as_array().cloned().unwrap_or_default()
     };
     assert_eq!(post(form("2", "k-bad".into())).await.0, StatusCode::UNPROCESSABLE_ENTITY, "a rate above 1");
+    // The name is bounded in characters, not bytes: 201 Bengali letters are too many.
+    let named = |name: String, key: &'static str| {
+        let mut fields = form("0.10", key.into());
+        fields[2].1 = name;
+        fields
+    };
+    let (status, page) = {
+        let fields = named("ক".repeat(201), "k-long-2");
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = web::client()
+            .post(format!("{}/app/campaigns", app.base))
+            .header(reqwest::header::COOKIE, format!("haat_session={admin}"))
+            .form(&fields)
+            .send()
+            .await
+            .expect("post");
+        (answer.status(), answer.text().await.expect("page"))
+    };
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("name: must be 1 to 200 characters"), "{page}");
     assert!(listed().await.is_empty(), "nothing was created");
     let created = post(form("0.10", key.clone())).await;
     assert_eq!(created, (StatusCode::SEE_OTHER, Some("/app/campaigns".into())));

@@ -138,13 +138,23 @@ fn render(asked: &Asked, figures: Option<&(Value, axum::body::Bytes)>, csv_query
     }
 }
 
-/// The report's rows as the CSV file has them: its header, in its order.
+/// Rows a page shows; a longer report (a member per row) is read whole
+/// from its CSV.
+const ROWS_SHOWN: usize = 500;
+
+/// The report's rows as the CSV file has them: its header, in its order,
+/// the first [`ROWS_SHOWN`] of them.
 fn rows_table(file: &[u8]) -> Markup {
     let mut reader = csv::Reader::from_reader(file);
     let columns: Vec<String> = reader.headers().map(|h| h.iter().map(str::to_owned).collect()).unwrap_or_default();
+    let mut records = reader.records().filter_map(Result::ok);
     let rows: Vec<Vec<String>> =
-        reader.records().filter_map(Result::ok).map(|r| r.iter().map(str::to_owned).collect()).collect();
+        records.by_ref().take(ROWS_SHOWN).map(|r| r.iter().map(str::to_owned).collect()).collect();
+    let more = records.count();
     html! {
+        @if more > 0 {
+            p #report-more { (words::tf("The first 500 rows; {} more are in the CSV.", more)) }
+        }
         // Wide reports scroll sideways; the region takes the keyboard's focus so it can be scrolled without a mouse.
         div.scroll role="region" aria-label=(t("Rows")) tabindex="0" {
             table #report-rows {

@@ -387,6 +387,7 @@ fn bengali(english: &str) -> Option<&'static str> {
         }
         "Show" => "দেখান",
         "Rows" => "সারি",
+        "The first 500 rows; {} more are in the CSV." => "প্রথম ৫০০টি সারি; আরও {}টি CSV-তে আছে।",
         "Download as CSV" => "CSV হিসেবে ডাউনলোড",
         // The audit.
         "Audit" => "অডিট",
