@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use haat_domain::idempotency::{self, Claim};
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgConnection, Postgres};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, json_response};
@@ -63,20 +64,114 @@ pub fn key_of(headers: &HeaderMap, required: bool) -> ApiResult<Option<String>> 
 
 /// Runs `work` in one transaction, honouring the request's idempotency key.
 pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResult<Response> {
-    let key = key_of(req.headers, req.required)?;
-    let Some(key) = key else {
+    let claimed = match claim(state, req).await? {
+        Claimed::Answered(res) => return Ok(res),
+        Claimed::First(claimed) => claimed,
+    };
+    let Some(mut first) = claimed else {
         let mut tx = state.pool.begin().await?;
         let (status, body) = work(&mut tx).await?;
         tx.commit().await?;
         return Ok(json_response(status, body));
     };
+    // The write runs on the connection that claimed the key: holding one
+    // connection while waiting for a second would starve the pool as soon
+    // as more requests than connections arrive at once.
+    let outcome = {
+        let mut tx = first.conn.begin().await?;
+        match work(&mut tx).await {
+            Ok((status, body)) => {
+                idempotency::complete(&mut tx, &first.scope, &first.key, status.as_u16(), &without_secrets(&body))
+                    .await?;
+                tx.commit().await?;
+                Ok((status, body))
+            }
+            Err(e) => {
+                tx.rollback().await.ok();
+                Err(e)
+            }
+        }
+    };
+    match outcome {
+        Ok((status, body)) => Ok(json_response(status, body)),
+        Err(e) => first.refused(e).await,
+    }
+}
+
+/// A request's key, claimed for its first run.
+pub struct First {
+    conn: PoolConnection<Postgres>,
+    scope: String,
+    key: String,
+}
+
+impl First {
+    /// For a request whose work spans several transactions and an outside
+    /// call: the claiming connection goes back to the pool meanwhile (held
+    /// by every waiting request, it would starve the pool).
+    pub fn detach(self) -> Detached {
+        Detached { scope: self.scope, key: self.key }
+    }
+
+    /// A refusal is a response too: the same request gets it again. A
+    /// failure of ours (5xx) frees the key, so a retry runs afresh.
+    async fn refused(mut self, e: ApiError) -> ApiResult<Response> {
+        refused(&mut self.conn, &self.scope, &self.key, e).await
+    }
+}
+
+/// A claimed key whose request does its work in transactions of its own.
+pub struct Detached {
+    scope: String,
+    key: String,
+}
+
+impl Detached {
+    /// Stores the answer of the request (whose every step is safe to
+    /// repeat): a retry with the key gets it.
+    pub async fn finish(self, state: &AppState, outcome: ApiResult<Written>) -> ApiResult<Response> {
+        let mut conn = state.pool.acquire().await?;
+        match outcome {
+            Ok((status, body)) => {
+                idempotency::complete(&mut conn, &self.scope, &self.key, status.as_u16(), &without_secrets(&body))
+                    .await?;
+                Ok(json_response(status, body))
+            }
+            Err(e) => refused(&mut conn, &self.scope, &self.key, e).await,
+        }
+    }
+}
+
+async fn refused(conn: &mut PgConnection, scope: &str, key: &str, e: ApiError) -> ApiResult<Response> {
+    if e.status.is_client_error() {
+        idempotency::complete(conn, scope, key, e.status.as_u16(), &e.body()).await?;
+    } else {
+        idempotency::release(conn, scope, key).await.ok();
+    }
+    Err(e)
+}
+
+/// What claiming a request's key found.
+pub enum Claimed {
+    /// The request was answered before (or conflicts, or is in flight): this.
+    Answered(Response),
+    /// This is the request's first run (`None`: it carries no key).
+    First(Option<First>),
+}
+
+/// Claims the request's `Idempotency-Key` (committed at once), or finds
+/// the answer it already has.
+pub async fn claim(state: &AppState, req: Request<'_>) -> ApiResult<Claimed> {
+    let Some(key) = key_of(req.headers, req.required)? else {
+        return Ok(Claimed::First(None));
+    };
     let scope = req.auth.0.key_id.clone();
     let hash = idempotency::request_hash(req.route.0, req.route.1, req.body);
     let mut conn = state.pool.acquire().await?;
-    match idempotency::claim(&mut conn, &scope, &key, &hash).await? {
+    let answered = match idempotency::claim(&mut conn, &scope, &key, &hash).await? {
         Claim::Replay(status, body) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Ok(json_response(status, body));
+            json_response(status, body)
         }
         Claim::Mismatch => {
             return Err(ApiError::field(
@@ -94,39 +189,11 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
             .into_response();
             // The contract: retry later with the same key.
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return Ok(res);
+            res
         }
-        Claim::Fresh => {}
-    }
-    // The write runs on the connection that claimed the key: holding one
-    // connection while waiting for a second would starve the pool as soon
-    // as more requests than connections arrive at once.
-    let outcome = {
-        let mut tx = conn.begin().await?;
-        match work(&mut tx).await {
-            Ok((status, body)) => {
-                idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &without_secrets(&body)).await?;
-                tx.commit().await?;
-                Ok((status, body))
-            }
-            Err(e) => {
-                tx.rollback().await.ok();
-                Err(e)
-            }
-        }
+        Claim::Fresh => return Ok(Claimed::First(Some(First { conn, scope, key }))),
     };
-    match outcome {
-        Ok((status, body)) => Ok(json_response(status, body)),
-        Err(e) if e.status.is_client_error() => {
-            // A refusal is a response too: the same request gets it again.
-            idempotency::complete(&mut conn, &scope, &key, e.status.as_u16(), &e.body()).await?;
-            Err(e)
-        }
-        Err(e) => {
-            idempotency::release(&mut conn, &scope, &key).await.ok();
-            Err(e)
-        }
-    }
+    Ok(Claimed::Answered(answered))
 }
 
 /// Fields of a response that are shown once and never stored: an API key's

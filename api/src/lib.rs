@@ -40,13 +40,20 @@ pub struct AppState {
     pub admin_token_digest: [u8; 32],
     /// The process's metrics, rendered at `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Calls to gateways' server APIs (payment sessions).
+    pub connectors: Arc<haat_connectors::Connectors>,
 }
 
 impl AppState {
     /// Builds the state.
-    pub fn new(pool: PgPool, settings: Settings, metrics: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+    pub fn new(
+        pool: PgPool,
+        settings: Settings,
+        metrics: metrics_exporter_prometheus::PrometheusHandle,
+    ) -> Result<Self> {
         let admin_token_digest = Sha256::digest(settings.admin_token.as_bytes()).into();
-        Self { reads: pool.clone(), pool, settings: Arc::new(settings), admin_token_digest, metrics }
+        let connectors = Arc::new(haat_connectors::Connectors::new(settings.providers.clone(), &settings.public_url)?);
+        Ok(Self { reads: pool.clone(), pool, settings: Arc::new(settings), admin_token_digest, metrics, connectors })
     }
 }
 
@@ -102,6 +109,7 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::flash_sales::router())
         .merge(routes::plans::router())
         .merge(routes::orders::router())
+        .merge(routes::payments::router())
         .merge(routes::pickup_points::router())
         .merge(routes::periods::router())
         .merge(routes::wallet::router())
@@ -149,7 +157,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         }
         None => None,
     };
-    let mut state = AppState::new(pool, settings, metrics);
+    let mut state = AppState::new(pool, settings, metrics)?;
     if let Some(replica) = replica {
         state.reads = replica;
     }
@@ -195,7 +203,7 @@ mod tests {
         let routes = Router::new()
             .route("/boom", axum::routing::get(boom))
             .route("/fine", axum::routing::get(|| async { "fine" }));
-        let app = layered(routes).with_state(AppState::new(pool, settings, metrics));
+        let app = layered(routes).with_state(AppState::new(pool, settings, metrics).expect("state"));
         let res =
             app.clone().oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("answer");
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -27,6 +27,12 @@ pub fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
+/// `s` cut to at most `max` characters (for texts sent to providers and
+/// stored reasons, whose limits count characters, not bytes).
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
 /// A required text: not blank, at most `max` characters, no NUL.
 pub fn required(s: &str, max: usize) -> Result<(), TextError> {
     no_nul(s)?;

@@ -25,6 +25,7 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod checkout;
 pub mod compensation;
 pub mod demo;
 pub mod error;

@@ -152,6 +152,10 @@ pub struct ProviderSettings {
     pub pathao_integration_secret: String,
     /// `HAAT_REDX_TOKEN` (secret): the `?token=` of our RedX callback URL.
     pub redx_token: String,
+    /// `HAAT_PROVIDER_TIMEOUT_MS` (default 15000, 100 to 120000): the
+    /// longest one call to a provider's server API may take; a slower one
+    /// counts as unreachable (and is asked again, or retried by its job).
+    pub timeout: Duration,
 }
 
 impl ProviderSettings {
@@ -194,6 +198,12 @@ impl ProviderSettings {
             pathao_integration_secret: var("HAAT_PATHAO_INTEGRATION_SECRET")
                 .unwrap_or_else(|| "haat-dev-pathao-integration".into()),
             redx_token: secret("HAAT_REDX_TOKEN", "haat-dev-redx-token")?,
+            timeout: Duration::from_millis(whole(
+                "HAAT_PROVIDER_TIMEOUT_MS",
+                15_000u64,
+                100..=120_000,
+                "milliseconds",
+            )?),
         })
     }
 }

@@ -437,6 +437,16 @@ pub async fn entries_of(app: &TestApp, kind: &str) -> i64 {
         .expect("count entries")
 }
 
+/// A five-level plan, a network of two and one 450.00 order (BV 300.00)
+/// by the second member: the shop the provider tests pay and deliver.
+pub async fn two_members_and_an_order(app: &TestApp, method: &str) -> (Vec<Value>, Value) {
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(2).await;
+    let order = app.place_order(&chain[1], &tea, 1, method).await;
+    (chain, order)
+}
+
 /// The JSON body of an order.
 pub fn order_body(buyer: &Value, product: &Value, quantity: i64, method: &str) -> Value {
     json!({

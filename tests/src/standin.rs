@@ -1,10 +1,12 @@
 //! A local stand-in for the payment gateways' server APIs (their real
 //! servers cannot be reached from here). It speaks the documented request
-//! and response formats — SSLCommerz's validation API, bKash's token grant,
-//! execute and payment status — checks the credentials it is called with,
-//! and answers what the test registered.
+//! and response formats — SSLCommerz's session and validation APIs,
+//! bKash's token grant and refresh, create, execute and payment status —
+//! checks the credentials and fields it is called with, records what it
+//! was sent, and answers what the test registered: a session, a refusal,
+//! a malformed answer, a 503, or an answer slower than our timeout.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -40,6 +42,16 @@ struct Books {
     calls: HashMap<String, Vec<Instant>>,
     /// How many of the next calls to a path fail with 503, by path.
     outages: HashMap<String, usize>,
+    /// How long the next calls to a path wait before answering, by path.
+    delays: HashMap<String, VecDeque<std::time::Duration>>,
+    /// Answers the next calls to a path give instead of their own, by path.
+    scripted: HashMap<String, VecDeque<Value>>,
+    /// The session forms SSLCommerz was sent, in order.
+    session_forms: Vec<BTreeMap<String, String>>,
+    /// The create bodies bKash was sent, in order.
+    create_bodies: Vec<Value>,
+    /// Where the stand-in answers (for the pages it hands out).
+    base: String,
 }
 
 /// The running stand-in.
@@ -56,12 +68,16 @@ impl Standin {
         let books = Arc::new(Mutex::new(Books::default()));
         let app = Router::new()
             .route("/validator/api/validationserverAPI.php", get(validation))
+            .route("/gwprocess/v4/api.php", post(session))
             .route("/tokenized/checkout/token/grant", post(grant))
+            .route("/tokenized/checkout/token/refresh", post(refresh))
+            .route("/tokenized/checkout/create", post(create))
             .route("/tokenized/checkout/execute", post(execute))
             .route("/tokenized/checkout/payment/status", post(status))
             .with_state(books.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("stand-in binds");
         let base = format!("http://{}", listener.local_addr().expect("address"));
+        books.lock().expect("books").base = base.clone();
         tokio::spawn(async move { axum::serve(listener, app).await.ok() });
         Self { base, books }
     }
@@ -86,11 +102,147 @@ impl Standin {
         self.books.lock().expect("books").calls.get(path).cloned().unwrap_or_default()
     }
 
-    /// The next `n` calls to `path` (only `validation` so far) answer 503,
-    /// as a gateway does while it is down.
+    /// The next `n` calls to `path` (`validation`, `session`, `create`)
+    /// answer 503, as a gateway does while it is down.
     pub fn fail_next(&self, path: &str, n: usize) {
         self.books.lock().expect("books").outages.insert(path.to_owned(), n);
     }
+
+    /// The next call to `path` (`session`, `create`) waits `delay` before
+    /// it answers, as a gateway does when it is slow.
+    pub fn delay_next(&self, path: &str, delay: std::time::Duration) {
+        self.books.lock().expect("books").delays.entry(path.to_owned()).or_default().push_back(delay);
+    }
+
+    /// The next call to `path` answers `answer` (a refusal, a malformed
+    /// answer) instead of its own.
+    pub fn answer_next(&self, path: &str, answer: Value) {
+        self.books.lock().expect("books").scripted.entry(path.to_owned()).or_default().push_back(answer);
+    }
+
+    /// The session forms SSLCommerz received, in order.
+    pub fn session_forms(&self) -> Vec<BTreeMap<String, String>> {
+        self.books.lock().expect("books").session_forms.clone()
+    }
+
+    /// The create bodies bKash received, in order.
+    pub fn create_bodies(&self) -> Vec<Value> {
+        self.books.lock().expect("books").create_bodies.clone()
+    }
+}
+
+/// The delay and scripted answer registered for this call to `path`, if any.
+fn next_of(books: &Mutex<Books>, path: &str) -> (Option<std::time::Duration>, Option<Value>) {
+    let mut b = books.lock().expect("books");
+    let delay = b.delays.get_mut(path).and_then(VecDeque::pop_front);
+    let answer = b.scripted.get_mut(path).and_then(VecDeque::pop_front);
+    (delay, answer)
+}
+
+/// The fields SSLCommerz's v4 session API requires.
+const SESSION_FIELDS: &[&str] = &[
+    "store_id",
+    "store_passwd",
+    "total_amount",
+    "currency",
+    "tran_id",
+    "success_url",
+    "fail_url",
+    "cancel_url",
+    "cus_name",
+    "cus_email",
+    "cus_add1",
+    "cus_city",
+    "cus_postcode",
+    "cus_country",
+    "cus_phone",
+    "shipping_method",
+    "num_of_item",
+    "ship_name",
+    "ship_add1",
+    "ship_city",
+    "ship_postcode",
+    "ship_country",
+    "product_name",
+    "product_category",
+    "product_profile",
+];
+
+async fn session(State(books): State<Arc<Mutex<Books>>>, body: String) -> Result<Json<Value>, StatusCode> {
+    if count_or_fail(&books, "session") {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let form: BTreeMap<String, String> = serde_urlencoded::from_str(&body).unwrap_or_default();
+    // Recorded as it arrives, so a call answered too late still counts.
+    let (n, base) = {
+        let mut b = books.lock().expect("books");
+        b.session_forms.push(form.clone());
+        (b.session_forms.len(), b.base.clone())
+    };
+    let (delay, scripted) = next_of(&books, "session");
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    let f = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    let answer = if f("store_id") != SSL_STORE_ID || f("store_passwd") != SSL_STORE_PASSWORD {
+        json!({"status": "FAILED", "failedreason": "Store Credential Error Or Store is De-active"})
+    } else if let Some(missing) = SESSION_FIELDS.iter().find(|k| f(k).trim().is_empty()) {
+        json!({"status": "FAILED", "failedreason": format!("Invalid Information: {missing} is missing")})
+    } else {
+        let key = format!("SK{n:04}{}", f("tran_id"));
+        json!({"status": "SUCCESS", "failedreason": "", "sessionkey": key,
+               "GatewayPageURL": format!("{base}/EasyCheckOut/{key}"),
+               "storeBanner": "", "storeLogo": "", "desc": []})
+    };
+    Ok(Json(scripted.unwrap_or(answer)))
+}
+
+async fn create(
+    State(books): State<Arc<Mutex<Books>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, StatusCode> {
+    if count_or_fail(&books, "create") {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let (delay, scripted) = next_of(&books, "create");
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    if !bkash_authentic(&headers) {
+        return Ok(Json(json!({"statusCode": "2079", "statusMessage": "Invalid app token"})));
+    }
+    let mut b = books.lock().expect("books");
+    b.create_bodies.push(body.clone());
+    let n = b.create_bodies.len();
+    let filled = ["payerReference", "callbackURL", "amount", "currency", "merchantInvoiceNumber"]
+        .iter()
+        .all(|k| body[*k].as_str().is_some_and(|v| !v.is_empty()));
+    let answer = if body["mode"] != "0011" || body["intent"] != "sale" || !filled {
+        json!({"statusCode": "2065", "statusMessage": "Mandatory field missing"})
+    } else {
+        let id = format!("TR0011{n:04}");
+        json!({"paymentID": id, "bkashURL": format!("{}/bkash/?paymentId={id}", b.base),
+               "callbackURL": body["callbackURL"], "amount": body["amount"], "intent": "sale",
+               "currency": body["currency"], "paymentCreateTime": "2026-12-01T10:00:00:000 GMT+0600",
+               "transactionStatus": "Initiated", "merchantInvoiceNumber": body["merchantInvoiceNumber"],
+               "statusCode": "0000", "statusMessage": "Successful"})
+    };
+    Ok(Json(scripted.unwrap_or(answer)))
+}
+
+async fn refresh(State(books): State<Arc<Mutex<Books>>>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    count(&books, "refresh");
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let ok = h("username") == BKASH_USERNAME
+        && h("password") == BKASH_PASSWORD
+        && body["refresh_token"] == "standin-refresh";
+    Json(if ok {
+        json!({"statusCode": "0000", "statusMessage": "Successful", "id_token": BKASH_TOKEN,
+               "token_type": "Bearer", "expires_in": 3600, "refresh_token": "standin-refresh"})
+    } else {
+        json!({"statusCode": "2079", "statusMessage": "Invalid refresh token"})
+    })
 }
 
 fn count(books: &Mutex<Books>, path: &str) {

@@ -14,15 +14,6 @@ async fn status_of(app: &TestApp, order: &Value) -> String {
     app.admin("GET", &format!("/v1/orders/{id}"), None).await.1["status"].as_str().unwrap_or_default().to_owned()
 }
 
-/// A network of two and one 450.00 order by the second member.
-async fn shop(app: &TestApp, method: &str) -> (Vec<Value>, Value) {
-    app.create_plan(five_level_plan(7)).await;
-    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
-    let chain = app.create_chain(2).await;
-    let order = app.place_order(&chain[1], &tea, 1, method).await;
-    (chain, order)
-}
-
 fn ipn(order: &Value, val_id: &str, password: &str) -> String {
     let fields = valid_ipn_fields(order, val_id);
     let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -32,7 +23,7 @@ fn ipn(order: &Value, val_id: &str, password: &str) -> String {
 #[tokio::test]
 async fn steadfast_is_accepted_with_its_bearer_token_refused_without_and_a_replay_changes_nothing() {
     let app = TestApp::spawn().await;
-    let (chain, order) = shop(&app, "cod").await;
+    let (chain, order) = two_members_and_an_order(&app, "cod").await;
     let body = steadfast_body(&order, "delivered", "2026-11-22 12:45:30");
     assert_eq!(app.steadfast(body.clone(), "wrong-token-of-same-size").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.steadfast(body.clone(), "").await.0, StatusCode::UNAUTHORIZED);
@@ -56,7 +47,7 @@ async fn steadfast_is_accepted_with_its_bearer_token_refused_without_and_a_repla
 #[tokio::test]
 async fn pathao_answers_its_handshake_and_refuses_events_without_the_shared_secret() {
     let app = TestApp::spawn().await;
-    let (chain, order) = shop(&app, "cod").await;
+    let (chain, order) = two_members_and_an_order(&app, "cod").await;
     let (status, headers) = app.pathao(json!({"event": "webhook_integration"}).to_string(), "").await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(headers["x-pathao-merchant-webhook-integration-secret"], PATHAO_INTEGRATION);
@@ -74,7 +65,7 @@ async fn pathao_answers_its_handshake_and_refuses_events_without_the_shared_secr
 #[tokio::test]
 async fn redx_needs_the_token_in_our_callback_url() {
     let app = TestApp::spawn().await;
-    let (chain, order) = shop(&app, "cod").await;
+    let (chain, order) = two_members_and_an_order(&app, "cod").await;
     let body = redx_body(&order, "delivered", "2026-11-22T10:00:00.000Z");
     assert_eq!(app.redx(body.clone(), "test-redx-token-3b8b").await, StatusCode::UNAUTHORIZED);
     let no_token = app.provider_post("/v1/webhooks/couriers/redx", "application/json", body.clone(), &[]).await.0;
@@ -89,7 +80,7 @@ async fn redx_needs_the_token_in_our_callback_url() {
 #[tokio::test]
 async fn an_sslcommerz_ipn_is_verified_then_confirmed_by_the_validation_api_before_the_order_is_paid() {
     let app = TestApp::spawn().await;
-    let (_, order) = shop(&app, "online").await;
+    let (_, order) = two_members_and_an_order(&app, "online").await;
     app.standin.register_validation("VAL-1", validation_answer(&order, "VAL-1", "450.00"));
 
     assert_eq!(app.sslcommerz(ipn(&order, "VAL-1", "not-the-store-password")).await, StatusCode::UNAUTHORIZED);
@@ -109,7 +100,7 @@ async fn an_sslcommerz_ipn_is_verified_then_confirmed_by_the_validation_api_befo
 #[tokio::test]
 async fn an_sslcommerz_payment_whose_validated_amount_differs_from_the_order_is_flagged_and_not_applied() {
     let app = TestApp::spawn().await;
-    let (_, order) = shop(&app, "online").await;
+    let (_, order) = two_members_and_an_order(&app, "online").await;
     // The IPN claims the full amount; the gateway's own record says 45.00.
     app.standin.register_validation("VAL-2", validation_answer(&order, "VAL-2", "45.00"));
     assert_eq!(app.sslcommerz(ipn(&order, "VAL-2", SSL_STORE_PASSWORD)).await, StatusCode::OK);
@@ -122,7 +113,7 @@ async fn an_sslcommerz_payment_whose_validated_amount_differs_from_the_order_is_
 #[tokio::test]
 async fn a_bkash_callback_only_counts_once_bkash_confirms_the_payment() {
     let app = TestApp::spawn().await;
-    let (_, order) = shop(&app, "online").await;
+    let (_, order) = two_members_and_an_order(&app, "online").await;
     app.standin.register_payment(
         "TR0011ABC",
         json!({"statusCode": "0000", "statusMessage": "Successful", "paymentID": "TR0011ABC",
@@ -152,7 +143,7 @@ async fn a_confirmation_that_fails_twice_runs_three_times_with_growing_delays_an
     app.set_worker_env("HAAT_RETRY_IN_PROCESS_MS", "300");
     app.set_worker_env("HAAT_LOG_FORMAT", "json");
     app.start_worker().await;
-    let (_, order) = shop(&app, "online").await;
+    let (_, order) = two_members_and_an_order(&app, "online").await;
     app.standin.register_validation("VAL-3", validation_answer(&order, "VAL-3", "450.00"));
     app.standin.fail_next("validation", 2);
 

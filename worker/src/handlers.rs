@@ -15,7 +15,6 @@ use haat_domain::{
     compensation::commissions, compensation::periods, compensation::simulation, integrations::webhooks, notifications,
     orders::reversals, rewards::campaigns, rewards::loyalty,
 };
-use haat_platform::settings::ProviderSettings;
 use sqlx::PgPool;
 
 use crate::mailer::Sender;
@@ -31,10 +30,8 @@ pub struct WorkerState {
     pub sender: Sender,
     /// Days after delivery within which a return is accepted.
     pub return_window_days: u32,
-    /// Provider secrets and addresses.
-    pub providers: Arc<ProviderSettings>,
-    /// HTTP client for provider APIs.
-    pub http: reqwest::Client,
+    /// Calls to providers' server APIs (with bKash's cached token).
+    pub connectors: Arc<haat_connectors::Connectors>,
     /// The deployment's time zone (volume periods).
     pub time_zone: chrono_tz::Tz,
     /// Whether a period close posts at once or waits for review.
@@ -96,8 +93,7 @@ pub async fn confirm_payment(job: ConfirmPayment, state: Data<WorkerState>) -> R
         let mut conn = state.pool.acquire().await?;
         webhooks::stored(&mut conn, job.event_id).await?
     };
-    let (confirmation, answer) =
-        crate::providers::confirm(&state.http, &state.providers, &event.provider, &event.body).await?;
+    let (confirmation, answer) = state.connectors.confirm(&event.provider, &event.body).await?;
     let mut tx = state.pool.begin().await?;
     let outcome = webhooks::confirm(&mut tx, job.event_id, &confirmation, &answer, Utc::now()).await?;
     tx.commit().await?;

@@ -6,7 +6,6 @@ pub mod cli;
 pub mod handlers;
 pub mod http;
 pub mod mailer;
-pub mod providers;
 pub mod schedule;
 pub mod wake;
 
@@ -192,8 +191,10 @@ pub async fn run(
         currency: settings.currency.clone(),
         sender: mailer::Sender::from_settings(&settings)?,
         return_window_days: settings.return_window_days,
-        providers: std::sync::Arc::new(settings.providers.clone()),
-        http: providers::client()?,
+        connectors: std::sync::Arc::new(haat_connectors::Connectors::new(
+            settings.providers.clone(),
+            &settings.public_url,
+        )?),
         time_zone: settings.time_zone,
         period_close_mode: settings.period_close_mode,
         job_retention: chrono::Duration::hours(i64::from(settings.job_retention_hours)),

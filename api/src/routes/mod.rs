@@ -10,6 +10,7 @@ pub mod loyalty;
 pub mod members;
 pub mod ops;
 pub mod orders;
+pub mod payments;
 pub mod periods;
 pub mod pickup_points;
 pub mod plans;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::checkout::payments::{self, AttemptStatus};
 use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CreditVolume};
@@ -189,6 +190,7 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
     )
     .execute(&mut *conn)
     .await?;
+    follow_payment_attempts(conn, o, next, now).await?;
     let effects = order_state::effects(o.status, status, o.commissionable_at.is_some());
     if let Some(status) = effects.history {
         record_history(conn, o.id, status, source).await?;
@@ -201,6 +203,22 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
     }
     if effects.check_commissionable {
         mark_commissionable(conn, o.id, next, now).await?;
+    }
+    Ok(())
+}
+
+/// A live payment attempt ends when the order is paid (through it or
+/// otherwise) or cancelled.
+async fn follow_payment_attempts(
+    conn: &mut PgConnection,
+    o: &Locked,
+    next: Facts,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    if next.paid && !o.facts.paid {
+        payments::follow_order(conn, o.id, AttemptStatus::Paid, now).await?;
+    } else if next.cancelled && !o.facts.cancelled {
+        payments::follow_order(conn, o.id, AttemptStatus::Expired, now).await?;
     }
     Ok(())
 }
@@ -221,6 +239,10 @@ pub async fn apply_fact(
     let o = lock(conn, order_id).await?;
     let (next, outcome) = order_state::apply(o.method, o.facts, fact);
     record_event(conn, order_id, fact.into(), outcome, source, now).await?;
+    if fact == OrderFact::PaymentFailed {
+        // The buyer may try again: the live payment page is no longer it.
+        payments::follow_order(conn, order_id, AttemptStatus::Failed, now).await?;
+    }
     if next != o.facts {
         save(conn, &o, next, source, now).await?;
     }

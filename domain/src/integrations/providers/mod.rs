@@ -214,6 +214,24 @@ pub enum ConfirmedStatus {
     Unknown(String),
 }
 
+/// Why a gateway gave no payment session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionRefused {
+    /// The gateway said no (its reason): asking again will not help.
+    Refused(String),
+    /// The answer is not what the gateway's documentation says it sends.
+    Malformed(String),
+}
+
+impl std::fmt::Display for SessionRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused(why) => write!(f, "refused: {why}"),
+            Self::Malformed(what) => write!(f, "answered something unexpected: {what}"),
+        }
+    }
+}
+
 /// A non-empty string or number field of a provider's JSON answer, as text
 /// (providers send amounts and codes either way).
 pub fn field_text(v: &serde_json::Value, key: &str) -> Option<String> {

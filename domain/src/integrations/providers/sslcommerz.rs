@@ -10,7 +10,8 @@ use md5::{Digest, Md5};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::{Confirmation, ConfirmedStatus, Normalized, Paid, field_text as text, secret_matches};
+use super::{Confirmation, ConfirmedStatus, Normalized, Paid, SessionRefused, field_text as text, secret_matches};
+use crate::checkout::payments::{Session, SessionOrder};
 use crate::rules::order_state::OrderFact;
 
 /// The IPN's fields (the last value wins for a repeated name).
@@ -98,6 +99,73 @@ pub fn parse_validation(v: &Value) -> Confirmation {
         invoice_no: text(v, "tran_id"),
         paid: Paid { amount: amount.and_then(|a| a.parse::<Decimal>().ok()), currency },
         risky: text(v, "risk_level").as_deref() == Some("1"),
+    }
+}
+
+/// Where a store asks SSLCommerz for a hosted payment session.
+pub const SESSION_PATH: &str = "/gwprocess/v4/api.php";
+
+/// The store's credentials and our addresses a session request carries.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionContext<'a> {
+    /// `store_id`.
+    pub store_id: &'a str,
+    /// `store_passwd`.
+    pub store_password: &'a str,
+    /// Our IPN address (`{public url}/v1/webhooks/payments/sslcommerz`).
+    pub ipn_url: &'a str,
+}
+
+/// The form of a session request (the v4 API's required fields): the
+/// amount, currency and invoice are OUR order's; the buyer is sent back to
+/// the storefront's `return_url` whatever the outcome, and learns the
+/// outcome from the order (the IPN, confirmed by the validation API, is
+/// what pays it). `value_a` carries our attempt id.
+pub fn session_form(order: &SessionOrder, cx: SessionContext<'_>) -> Vec<(&'static str, String)> {
+    vec![
+        ("store_id", cx.store_id.to_owned()),
+        ("store_passwd", cx.store_password.to_owned()),
+        ("total_amount", order.amount.to_string()),
+        ("currency", order.currency.clone()),
+        ("tran_id", order.invoice_no.clone()),
+        ("success_url", order.return_url.clone()),
+        ("fail_url", order.return_url.clone()),
+        ("cancel_url", order.return_url.clone()),
+        ("ipn_url", cx.ipn_url.to_owned()),
+        ("cus_name", order.customer_name.clone()),
+        ("cus_email", order.customer_email.clone()),
+        ("cus_add1", order.address_line1.clone()),
+        ("cus_city", order.city.clone()),
+        ("cus_postcode", order.postcode.clone()),
+        ("cus_country", "Bangladesh".to_owned()),
+        ("cus_phone", order.customer_phone.clone()),
+        ("shipping_method", "Courier".to_owned()),
+        ("num_of_item", order.items.to_string()),
+        ("ship_name", order.customer_name.clone()),
+        ("ship_add1", order.address_line1.clone()),
+        ("ship_city", order.city.clone()),
+        ("ship_postcode", order.postcode.clone()),
+        ("ship_country", "Bangladesh".to_owned()),
+        ("product_name", order.product_names.clone()),
+        ("product_category", order.product_categories.clone()),
+        ("product_profile", "physical-goods".to_owned()),
+        ("value_a", order.attempt_id.to_string()),
+    ]
+}
+
+/// Reads the session API's answer: `status: "SUCCESS"` with a
+/// `GatewayPageURL` and `sessionkey` is a session; `FAILED` carries
+/// `failedreason`.
+pub fn parse_session(v: &Value) -> Result<Session, SessionRefused> {
+    let status = text(v, "status").unwrap_or_default().to_ascii_uppercase();
+    match (status.as_str(), text(v, "GatewayPageURL"), text(v, "sessionkey")) {
+        ("SUCCESS", Some(url), Some(key)) if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok(Session { redirect_url: url, gateway_ref: key })
+        }
+        ("FAILED", _, _) => {
+            Err(SessionRefused::Refused(text(v, "failedreason").unwrap_or_else(|| "no reason given".into())))
+        }
+        _ => Err(SessionRefused::Malformed("no status SUCCESS with GatewayPageURL and sessionkey".into())),
     }
 }
 
