@@ -110,6 +110,7 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::plans::router())
         .merge(routes::orders::router())
         .merge(routes::payments::router())
+        .merge(routes::shipments::router())
         .merge(routes::pickup_points::router())
         .merge(routes::periods::router())
         .merge(routes::wallet::router())

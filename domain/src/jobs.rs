@@ -248,6 +248,23 @@ impl Job for SimulatePlan {
     }
 }
 
+/// Book a parcel with its courier (the `shipments` row names the courier
+/// and the order), then mark the order shipped with its tracking number.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BookShipment {
+    /// The `shipments` row.
+    pub shipment_id: Uuid,
+}
+
+impl Job for BookShipment {
+    const QUEUE: &'static str = "haat.shipments";
+    // About an hour of backoff: a courier's outage outlasts a few retries.
+    const RETRIES: usize = 14;
+    fn key(&self) -> String {
+        format!("book_shipment:{}", self.shipment_id)
+    }
+}
+
 /// Delete finished jobs older than the retention. Enqueued by the schedule
 /// of every worker serving `maintenance` (one job per tick).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -376,10 +393,12 @@ pub enum Queue {
     Expiries,
     /// `simulate_plan`: plan simulations over more orders than a request replays.
     Simulations,
+    /// `book_shipment`: parcels booked with couriers.
+    Shipments,
 }
 
 /// Every queue with its public name and its name in the job table.
-pub const QUEUES: [(Queue, &str, &str); 13] = [
+pub const QUEUES: [(Queue, &str, &str); 14] = [
     (Queue::Webhooks, "webhooks", ProcessWebhook::QUEUE),
     (Queue::Confirmations, "confirmations", ConfirmPayment::QUEUE),
     (Queue::Volume, "volume", CreditVolume::QUEUE),
@@ -393,6 +412,7 @@ pub const QUEUES: [(Queue, &str, &str); 13] = [
     (Queue::Maintenance, "maintenance", PruneJobs::QUEUE),
     (Queue::Expiries, "expiries", ExpireOrder::QUEUE),
     (Queue::Simulations, "simulations", SimulatePlan::QUEUE),
+    (Queue::Shipments, "shipments", BookShipment::QUEUE),
 ];
 
 impl Queue {

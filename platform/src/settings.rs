@@ -152,6 +152,28 @@ pub struct ProviderSettings {
     pub pathao_integration_secret: String,
     /// `HAAT_REDX_TOKEN` (secret): the `?token=` of our RedX callback URL.
     pub redx_token: String,
+    /// `HAAT_STEADFAST_BASE_URL` (default `https://portal.packzy.com/api/v1`).
+    pub steadfast_base_url: String,
+    /// `HAAT_STEADFAST_API_KEY`: the `Api-Key` Steadfast issued.
+    pub steadfast_api_key: String,
+    /// `HAAT_STEADFAST_SECRET_KEY` (secret): the `Secret-Key` Steadfast issued.
+    pub steadfast_secret_key: String,
+    /// `HAAT_PATHAO_BASE_URL` (default the sandbox, `https://courier-api-sandbox.pathao.com`).
+    pub pathao_base_url: String,
+    /// `HAAT_PATHAO_CLIENT_ID`.
+    pub pathao_client_id: String,
+    /// `HAAT_PATHAO_CLIENT_SECRET` (secret).
+    pub pathao_client_secret: String,
+    /// `HAAT_PATHAO_USERNAME`: the merchant login.
+    pub pathao_username: String,
+    /// `HAAT_PATHAO_PASSWORD` (secret).
+    pub pathao_password: String,
+    /// `HAAT_PATHAO_STORE_ID`: the merchant's pickup store at Pathao.
+    pub pathao_store_id: String,
+    /// `HAAT_REDX_BASE_URL` (default the sandbox, `https://sandbox.redx.com.bd/v1.0.0-beta`).
+    pub redx_base_url: String,
+    /// `HAAT_REDX_API_TOKEN` (secret): the `API-ACCESS-TOKEN` RedX issued.
+    pub redx_api_token: String,
     /// `HAAT_PROVIDER_TIMEOUT_MS` (default 15000, 100 to 120000): the
     /// longest one call to a provider's server API may take; a slower one
     /// counts as unreachable (and is asked again, or retried by its job).
@@ -198,6 +220,17 @@ impl ProviderSettings {
             pathao_integration_secret: var("HAAT_PATHAO_INTEGRATION_SECRET")
                 .unwrap_or_else(|| "haat-dev-pathao-integration".into()),
             redx_token: secret("HAAT_REDX_TOKEN", "haat-dev-redx-token")?,
+            steadfast_base_url: url("HAAT_STEADFAST_BASE_URL", "https://portal.packzy.com/api/v1")?,
+            steadfast_api_key: issued("HAAT_STEADFAST_API_KEY", "haat-dev-steadfast-key")?,
+            steadfast_secret_key: issued("HAAT_STEADFAST_SECRET_KEY", "haat-dev-steadfast-secret")?,
+            pathao_base_url: url("HAAT_PATHAO_BASE_URL", "https://courier-api-sandbox.pathao.com")?,
+            pathao_client_id: issued("HAAT_PATHAO_CLIENT_ID", "haat-dev-pathao-client")?,
+            pathao_client_secret: issued("HAAT_PATHAO_CLIENT_SECRET", "haat-dev-pathao-client-secret")?,
+            pathao_username: issued("HAAT_PATHAO_USERNAME", "dev@haat.local")?,
+            pathao_password: issued("HAAT_PATHAO_PASSWORD", "haat-dev-pathao-password")?,
+            pathao_store_id: issued("HAAT_PATHAO_STORE_ID", "1")?,
+            redx_base_url: url("HAAT_REDX_BASE_URL", "https://sandbox.redx.com.bd/v1.0.0-beta")?,
+            redx_api_token: issued("HAAT_REDX_API_TOKEN", "haat-dev-redx-api-token")?,
             timeout: Duration::from_millis(whole(
                 "HAAT_PROVIDER_TIMEOUT_MS",
                 15_000u64,

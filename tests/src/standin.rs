@@ -31,6 +31,23 @@ pub const BKASH_USERNAME: &str = "haat-test-user";
 /// bKash password.
 pub const BKASH_PASSWORD: &str = "haat-test-bkash-password";
 const BKASH_TOKEN: &str = "standin-id-token";
+/// Steadfast `Api-Key`.
+pub const STEADFAST_API_KEY: &str = "haat-test-steadfast-key";
+/// Steadfast `Secret-Key`.
+pub const STEADFAST_SECRET_KEY: &str = "haat-test-steadfast-secret";
+/// Pathao client id.
+pub const PATHAO_CLIENT_ID: &str = "haat-test-pathao-client";
+/// Pathao client secret.
+pub const PATHAO_CLIENT_SECRET: &str = "haat-test-pathao-client-secret";
+/// Pathao merchant login.
+pub const PATHAO_USERNAME: &str = "merchant@haat.test";
+/// Pathao merchant password.
+pub const PATHAO_PASSWORD: &str = "haat-test-pathao-password";
+/// Pathao store id.
+pub const PATHAO_STORE_ID: &str = "148221";
+/// RedX API access token.
+pub const REDX_API_TOKEN: &str = "haat-test-redx-api-token";
+const PATHAO_ACCESS_TOKEN: &str = "standin-pathao-access-token";
 
 #[derive(Default)]
 struct Books {
@@ -52,6 +69,10 @@ struct Books {
     create_bodies: Vec<Value>,
     /// Where the stand-in answers (for the pages it hands out).
     base: String,
+    /// What each courier was sent to book, by courier, in order.
+    parcels: HashMap<String, Vec<Value>>,
+    /// The invoices Steadfast holds parcels for (it refuses a repeat).
+    steadfast_invoices: Vec<String>,
 }
 
 /// The running stand-in.
@@ -72,6 +93,11 @@ impl Standin {
             .route("/tokenized/checkout/token/grant", post(grant))
             .route("/tokenized/checkout/token/refresh", post(refresh))
             .route("/tokenized/checkout/create", post(create))
+            .route("/create_order", post(steadfast_create))
+            .route("/aladdin/api/v1/issue-token", post(pathao_token))
+            .route("/aladdin/api/v1/orders", post(pathao_order))
+            .route("/areas", get(redx_areas))
+            .route("/parcel", post(redx_parcel))
             .route("/tokenized/checkout/execute", post(execute))
             .route("/tokenized/checkout/payment/status", post(status))
             .with_state(books.clone());
@@ -123,6 +149,11 @@ impl Standin {
     /// The session forms SSLCommerz received, in order.
     pub fn session_forms(&self) -> Vec<BTreeMap<String, String>> {
         self.books.lock().expect("books").session_forms.clone()
+    }
+
+    /// What `courier` (`steadfast`, `pathao`, `redx`) was sent to book, in order.
+    pub fn parcels(&self, courier: &str) -> Vec<Value> {
+        self.books.lock().expect("books").parcels.get(courier).cloned().unwrap_or_default()
     }
 
     /// The create bodies bKash received, in order.
@@ -325,4 +356,190 @@ async fn status(State(books): State<Arc<Mutex<Books>>>, headers: HeaderMap, Json
     let id = body["paymentID"].as_str().unwrap_or_default();
     let answer = books.lock().expect("books").payments.get(id).map(|(a, _)| a.clone());
     Json(answer.unwrap_or_else(|| json!({"statusCode": "2056", "statusMessage": "Invalid Payment State"})))
+}
+
+fn header(headers: &HeaderMap, name: &str) -> String {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Records a booking request of `courier` and answers its registered
+/// delay, outage or scripted answer: `Err` is the answer to give at once.
+async fn courier_call(
+    books: &Mutex<Books>,
+    courier: &str,
+    body: &Value,
+) -> Result<(usize, Option<Value>), (StatusCode, Json<Value>)> {
+    // Recorded as it arrives, even when it is then answered 503.
+    let n = {
+        let mut b = books.lock().expect("books");
+        let sent = b.parcels.entry(courier.to_owned()).or_default();
+        sent.push(body.clone());
+        sent.len()
+    };
+    if count_or_fail(books, courier) {
+        return Err((StatusCode::SERVICE_UNAVAILABLE, Json(json!({"message": "Service Unavailable"}))));
+    }
+    let (delay, scripted) = next_of(books, courier);
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    Ok((n, scripted))
+}
+
+fn text_field(body: &Value, key: &str) -> String {
+    match &body[key] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Steadfast `create_order`: `Api-Key` and `Secret-Key`, an 11-digit phone,
+/// a unique invoice.
+async fn steadfast_create(
+    State(books): State<Arc<Mutex<Books>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if header(&headers, "api-key") != STEADFAST_API_KEY || header(&headers, "secret-key") != STEADFAST_SECRET_KEY {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"status": 401, "message": "Unauthorized"})));
+    }
+    let (n, scripted) = match courier_call(&books, "steadfast", &body).await {
+        Ok(call) => call,
+        Err(answer) => return answer,
+    };
+    if let Some(answer) = scripted {
+        return (StatusCode::OK, Json(answer));
+    }
+    let invoice = text_field(&body, "invoice");
+    let phone = text_field(&body, "recipient_phone");
+    let missing = ["invoice", "recipient_name", "recipient_phone", "recipient_address"]
+        .into_iter()
+        .find(|k| text_field(&body, k).is_empty())
+        .or((!body["cod_amount"].is_number()).then_some("cod_amount"));
+    if let Some(field) = missing {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"status": 400, "errors": {field: [format!("The {field} field is required.")]}})),
+        );
+    }
+    if phone.len() != 11 || !phone.chars().all(|c| c.is_ascii_digit()) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"status": 400, "errors": {"recipient_phone": ["The recipient phone must be 11 digits."]}})),
+        );
+    }
+    let mut b = books.lock().expect("books");
+    if b.steadfast_invoices.contains(&invoice) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"status": 400, "errors": {"invoice": ["The invoice has already been taken."]}})),
+        );
+    }
+    b.steadfast_invoices.push(invoice.clone());
+    (
+        StatusCode::OK,
+        Json(json!({"status": 200, "message": "Consignment has been created successfully.",
+        "consignment": {"consignment_id": 1_424_100 + n, "invoice": invoice, "tracking_code": format!("SFT{n:05}"),
+                        "recipient_name": body["recipient_name"], "recipient_phone": phone,
+                        "recipient_address": body["recipient_address"], "cod_amount": body["cod_amount"],
+                        "status": "in_review", "note": body["note"],
+                        "created_at": "2026-12-01T10:00:00.000000Z", "updated_at": "2026-12-01T10:00:00.000000Z"}})),
+    )
+}
+
+/// Pathao `issue-token`: the password grant or the refresh grant.
+async fn pathao_token(State(books): State<Arc<Mutex<Books>>>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+    count(&books, "pathao_token");
+    let client = body["client_id"] == PATHAO_CLIENT_ID && body["client_secret"] == PATHAO_CLIENT_SECRET;
+    let grant = match body["grant_type"].as_str() {
+        Some("password") => body["username"] == PATHAO_USERNAME && body["password"] == PATHAO_PASSWORD,
+        Some("refresh_token") => body["refresh_token"] == "standin-pathao-refresh",
+        _ => false,
+    };
+    if !(client && grant) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "Invalid credentials", "type": "error", "code": 401})),
+        );
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"token_type": "Bearer", "expires_in": 432_000,
+        "access_token": PATHAO_ACCESS_TOKEN, "refresh_token": "standin-pathao-refresh"})),
+    )
+}
+
+/// Pathao `orders`: the bearer token, the merchant's store, the recipient.
+async fn pathao_order(
+    State(books): State<Arc<Mutex<Books>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if header(&headers, "authorization") != format!("Bearer {PATHAO_ACCESS_TOKEN}") {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Unauthorized", "type": "error", "code": 401})));
+    }
+    let (n, scripted) = match courier_call(&books, "pathao", &body).await {
+        Ok(call) => call,
+        Err(answer) => return answer,
+    };
+    if let Some(answer) = scripted {
+        return (StatusCode::OK, Json(answer));
+    }
+    let filled = ["store_id", "merchant_order_id", "recipient_name", "recipient_phone", "recipient_address"]
+        .iter()
+        .all(|k| !text_field(&body, k).is_empty());
+    if !filled || body["store_id"] != PATHAO_STORE_ID || body["delivery_type"] != 48 || body["item_type"] != 2 {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"message": "Please fix the given errors", "type": "error", "code": 422})),
+        );
+    }
+    let id = format!("DL1212{n:04}PTH");
+    (
+        StatusCode::OK,
+        Json(json!({"message": "Order Created Successfully", "type": "success", "code": 200,
+        "data": {"consignment_id": id, "merchant_order_id": body["merchant_order_id"], "order_status": "Pending",
+                 "delivery_fee": 80}})),
+    )
+}
+
+fn redx_authentic(headers: &HeaderMap) -> bool {
+    header(headers, "api-access-token") == format!("Bearer {REDX_API_TOKEN}")
+}
+
+/// RedX `areas?post_code=`: one Dhaka area for 1207, none elsewhere.
+async fn redx_areas(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> (StatusCode, Json<Value>) {
+    if !redx_authentic(&headers) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Unauthorized"})));
+    }
+    let areas = match q.get("post_code").map(String::as_str) {
+        Some("1207") => {
+            json!([{"id": 3, "name": "Mohammadpur(Dhaka)", "post_code": 1207, "division_name": "Dhaka", "zone_id": 1}])
+        }
+        _ => json!([]),
+    };
+    (StatusCode::OK, Json(json!({"areas": areas})))
+}
+
+/// RedX `parcel`: the token, a delivery area, the recipient.
+async fn redx_parcel(
+    State(books): State<Arc<Mutex<Books>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if !redx_authentic(&headers) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Unauthorized"})));
+    }
+    let (n, scripted) = match courier_call(&books, "redx", &body).await {
+        Ok(call) => call,
+        Err(answer) => return answer,
+    };
+    if let Some(answer) = scripted {
+        return (StatusCode::OK, Json(answer));
+    }
+    if body["delivery_area_id"] != 3 || text_field(&body, "merchant_invoice_id").is_empty() {
+        return (StatusCode::BAD_REQUEST, Json(json!({"message": "Invalid delivery area"})));
+    }
+    (StatusCode::OK, Json(json!({"tracking_id": format!("21A42{n:04}RDX")})))
 }

@@ -6,10 +6,12 @@ use apalis::prelude::{BoxDynError, Data};
 use chrono::Utc;
 use std::sync::Arc;
 
+use haat_connectors::CallError;
+use haat_domain::checkout::shipments;
 use haat_domain::jobs::progress::Progress;
 use haat_domain::jobs::{
-    CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpireOrder,
-    ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder, SimulatePlan,
+    BookShipment, CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume,
+    ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder, SimulatePlan,
 };
 use haat_domain::{
     compensation::commissions, compensation::periods, compensation::simulation, integrations::webhooks, notifications,
@@ -208,6 +210,41 @@ pub async fn prune_jobs(job: PruneJobs, state: Data<WorkerState>) -> Result<(), 
     let pruned = haat_domain::jobs::admin::prune(&mut conn, Utc::now() - state.job_retention).await?;
     tracing::info!(tick = job.tick, pruned, "finished jobs pruned");
     Ok(())
+}
+
+/// `book_shipment`: ask the courier to take the parcel (no transaction
+/// open meanwhile), then record its answer: booked (the order shipped),
+/// refused (the shipment failed, nothing retried), or a failed try (kept
+/// for the admin; the job is retried with backoff).
+pub async fn book_shipment(job: BookShipment, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let parcel = {
+        let mut conn = state.pool.acquire().await?;
+        shipments::parcel(&mut conn, job.shipment_id).await?
+    };
+    let Some(parcel) = parcel else {
+        return Ok(());
+    };
+    let now = Utc::now();
+    match state.connectors.book(&parcel).await {
+        Ok(booking) => {
+            let mut tx = state.pool.begin().await?;
+            shipments::booked(&mut tx, job.shipment_id, &booking, now).await?;
+            tx.commit().await?;
+            tracing::info!(shipment_id = %job.shipment_id, tracking = booking.tracking_number, "parcel booked");
+            Ok(())
+        }
+        Err(CallError::Refused(why)) => {
+            let mut conn = state.pool.acquire().await?;
+            shipments::refused(&mut conn, job.shipment_id, &why, now).await?;
+            tracing::warn!(shipment_id = %job.shipment_id, why, "courier refused the parcel");
+            Ok(())
+        }
+        Err(e) => {
+            let mut conn = state.pool.acquire().await?;
+            shipments::try_failed(&mut conn, job.shipment_id, &e.to_string(), now).await?;
+            Err(e.into())
+        }
+    }
 }
 
 /// `expire_order`: an online order still unpaid at the end of its payment

@@ -15,6 +15,7 @@ pub mod periods;
 pub mod pickup_points;
 pub mod plans;
 pub mod reports;
+pub mod shipments;
 pub mod wallet;
 pub mod webhooks;
 pub mod withdrawals;

@@ -412,12 +412,18 @@ async fn mark_commissionable(
 /// Bengali; English where no wording is known.
 fn order_news_in_bengali(what: &str) -> String {
     match what {
-        "was paid" => "পরিশোধ হয়েছে".into(),
-        "was shipped" => "পাঠানো হয়েছে".into(),
-        "was delivered" => "ডেলিভারি হয়েছে".into(),
-        "was cancelled" => "বাতিল হয়েছে".into(),
-        other => other.to_owned(),
+        "is paid: thank you" => "পরিশোধ হয়েছে, ধন্যবাদ",
+        "has been shipped" => "পাঠানো হয়েছে",
+        "has been delivered" => "ডেলিভারি হয়েছে",
+        "has been delivered in part" => "আংশিক ডেলিভারি হয়েছে",
+        "has been cancelled" => "বাতিল হয়েছে",
+        "has been returned" => "ফেরত এসেছে",
+        "has been returned in part" => "আংশিক ফেরত এসেছে",
+        "has been refunded" => "টাকা ফেরত দেওয়া হয়েছে",
+        "has been refunded in part" => "আংশিক টাকা ফেরত দেওয়া হয়েছে",
+        other => other,
     }
+    .to_owned()
 }
 
 /// Emails the buyer (a member or a guest) what happened to the order
@@ -425,14 +431,28 @@ fn order_news_in_bengali(what: &str) -> String {
 async fn tell_buyer(conn: &mut PgConnection, o: &Locked, status: &str, what: &str) -> DomainResult<()> {
     let invoice_no = &o.invoice_no;
     let dedupe_key = format!("order_{status}:{}", o.id);
-    let write = |name: &str, language: Language| match language {
-        Language::English => {
-            (format!("Order {invoice_no} {what}"), format!("Dear {name},\n\nyour order {invoice_no} {what}.\n"))
+    // A parcel haat booked: the buyer is told how to track it.
+    let tracking = match status {
+        "shipped" => crate::checkout::shipments::tracking_of(conn, o.id).await?,
+        _ => None,
+    };
+    let write = |name: &str, language: Language| {
+        let (subject, mut body) = match language {
+            Language::English => {
+                (format!("Order {invoice_no} {what}"), format!("Dear {name},\n\nyour order {invoice_no} {what}.\n"))
+            }
+            Language::Bengali => (
+                format!("অর্ডার {invoice_no}: {}", order_news_in_bengali(what)),
+                format!("প্রিয় {name},\n\nআপনার অর্ডার {invoice_no}: {}।\n", order_news_in_bengali(what)),
+            ),
+        };
+        if let Some((courier, number)) = &tracking {
+            body.push_str(&match language {
+                Language::English => format!("{} tracking number: {number}\n", courier.label()),
+                Language::Bengali => format!("{} ট্র্যাকিং নম্বর: {number}\n", courier.label()),
+            });
         }
-        Language::Bengali => (
-            format!("অর্ডার {invoice_no}: {}", order_news_in_bengali(what)),
-            format!("প্রিয় {name},\n\nআপনার অর্ডার {invoice_no}: {}।\n", order_news_in_bengali(what)),
-        ),
+        (subject, body)
     };
     match (o.buyer_id, &o.guest) {
         (Some(buyer_id), _) => notifications::to_member(conn, buyer_id, dedupe_key, write).await,
@@ -457,4 +477,18 @@ pub(super) fn stored_method(id: Uuid, method: &str) -> DomainResult<PaymentMetho
 pub(super) fn stored_status(id: Uuid, status: &str) -> DomainResult<OrderStatus> {
     OrderStatus::parse(status)
         .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("order {id} has unknown status {status:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_order_news_has_its_bengali_wording() {
+        for status in OrderStatus::ALL {
+            if let Some(news) = order_state::effects(OrderStatus::PendingPayment, status, false).news {
+                assert_ne!(order_news_in_bengali(news), news, "{status:?} has no Bengali wording");
+            }
+        }
+    }
 }

@@ -333,6 +333,7 @@ fn news(status: OrderStatus) -> Option<&'static str> {
     use OrderStatus as S;
     Some(match status {
         S::Paid => "is paid: thank you",
+        S::Shipped => "has been shipped",
         S::Delivered => "has been delivered",
         S::PartiallyDelivered => "has been delivered in part",
         S::Cancelled => "has been cancelled",
@@ -340,7 +341,7 @@ fn news(status: OrderStatus) -> Option<&'static str> {
         S::PartiallyReturned => "has been returned in part",
         S::Refunded => "has been refunded",
         S::PartiallyRefunded => "has been refunded in part",
-        S::PendingPayment | S::Shipped | S::Settled => return None,
+        S::PendingPayment | S::Settled => return None,
     })
 }
 

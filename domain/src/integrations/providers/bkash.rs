@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Confirmation, ConfirmedStatus, Normalized, Paid, SessionRefused, field_text as text};
+use super::{Confirmation, ConfirmedStatus, IssuedToken, Normalized, Paid, Refusal, field_text as text};
 use crate::checkout::payments::{Session, SessionOrder};
 
 /// The callback's query parameters.
@@ -97,71 +97,21 @@ pub fn create_body(order: &SessionOrder, callback_url: &str) -> Value {
 
 /// Reads `create`'s answer: `statusCode "0000"` with `paymentID` and
 /// `bkashURL` is a session; another code is bKash's refusal.
-pub fn parse_create(v: &Value) -> Result<Session, SessionRefused> {
+pub fn parse_create(v: &Value) -> Result<Session, Refusal> {
     match (text(v, "statusCode").as_deref(), text(v, "bkashURL"), text(v, "paymentID")) {
         (Some("0000"), Some(url), Some(id)) if url.starts_with("https://") || url.starts_with("http://") => {
             Ok(Session { redirect_url: url, gateway_ref: id })
         }
         (Some(code), _, _) if code != "0000" => {
-            Err(SessionRefused::Refused(format!("statusCode {code}: {}", text(v, "statusMessage").unwrap_or_default())))
+            Err(Refusal::Refused(format!("statusCode {code}: {}", text(v, "statusMessage").unwrap_or_default())))
         }
-        _ => Err(SessionRefused::Malformed("no statusCode 0000 with paymentID and bkashURL".into())),
-    }
-}
-
-/// A grant token as bKash issued it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantToken {
-    /// The `id_token` sent as `Authorization`.
-    pub id_token: String,
-    /// What `token/refresh` takes to issue the next one.
-    pub refresh_token: Option<String>,
-    /// When `id_token` stops working (`expires_in` after it was issued).
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// How long before its end a token is no longer used (a call made with it
-/// must not arrive after it expired).
-pub const TOKEN_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
-
-/// What to do for a call's token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenStep {
-    /// The cached token is good.
-    Use,
-    /// The cached token is ending: ask `token/refresh` with its refresh token.
-    Refresh(String),
-    /// No token (or no refresh token): ask `token/grant`.
-    Grant,
-}
-
-/// bKash issues a token for an hour and asks merchants to reuse it, not
-/// to grant one per call: use it until [`TOKEN_MARGIN`] before its end,
-/// then refresh it.
-pub fn token_step(cached: Option<&GrantToken>, now: chrono::DateTime<chrono::Utc>) -> TokenStep {
-    match cached {
-        Some(t) if now < t.expires_at - TOKEN_MARGIN => TokenStep::Use,
-        Some(GrantToken { refresh_token: Some(r), .. }) => TokenStep::Refresh(r.clone()),
-        _ => TokenStep::Grant,
+        _ => Err(Refusal::Malformed("no statusCode 0000 with paymentID and bkashURL".into())),
     }
 }
 
 /// Reads a `token/grant` or `token/refresh` answer received at `now`.
-pub fn parse_token(v: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<GrantToken, SessionRefused> {
-    let Some(id_token) = text(v, "id_token") else {
-        return Err(match text(v, "statusCode") {
-            Some(code) => {
-                SessionRefused::Refused(format!("statusCode {code}: {}", text(v, "statusMessage").unwrap_or_default()))
-            }
-            None => SessionRefused::Malformed("no id_token".into()),
-        });
-    };
-    let seconds = text(v, "expires_in").and_then(|s| s.parse::<i64>().ok()).unwrap_or(3600).clamp(0, 86_400);
-    Ok(GrantToken {
-        id_token,
-        refresh_token: text(v, "refresh_token"),
-        expires_at: now + chrono::Duration::seconds(seconds),
-    })
+pub fn parse_token(v: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<IssuedToken, Refusal> {
+    super::parse_issued_token(v, "id_token", now)
 }
 
 #[cfg(test)]
@@ -190,8 +140,9 @@ mod tests {
 
     #[test]
     fn a_token_is_reused_until_five_minutes_before_its_end_then_refreshed() {
+        use super::super::{TokenStep, token_step};
         let now = chrono::Utc::now();
-        let token = |ends_in: i64, refresh: Option<&str>| GrantToken {
+        let token = |ends_in: i64, refresh: Option<&str>| IssuedToken {
             id_token: "t".into(),
             refresh_token: refresh.map(str::to_owned),
             expires_at: now + chrono::Duration::seconds(ends_in),
@@ -210,7 +161,7 @@ mod tests {
         let ok = serde_json::json!({"statusCode": "0000", "paymentID": "TR0011ABC", "bkashURL": "https://sandbox.payment.bkash.com/?paymentId=TR0011ABC"});
         assert_eq!(parse_create(&ok).map(|s| s.gateway_ref), Ok("TR0011ABC".into()));
         let no = serde_json::json!({"statusCode": "2023", "statusMessage": "Insufficient Balance"});
-        assert_eq!(parse_create(&no), Err(SessionRefused::Refused("statusCode 2023: Insufficient Balance".into())));
-        assert!(matches!(parse_create(&serde_json::json!({"paymentID": "x"})), Err(SessionRefused::Malformed(_))));
+        assert_eq!(parse_create(&no), Err(Refusal::Refused("statusCode 2023: Insufficient Balance".into())));
+        assert!(matches!(parse_create(&serde_json::json!({"paymentID": "x"})), Err(Refusal::Malformed(_))));
     }
 }

@@ -214,21 +214,96 @@ pub enum ConfirmedStatus {
     Unknown(String),
 }
 
-/// Why a gateway gave no payment session.
+/// Why a provider did not do what it was asked (open a payment session,
+/// book a parcel, issue a token).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionRefused {
+pub enum Refusal {
     /// The gateway said no (its reason): asking again will not help.
     Refused(String),
     /// The answer is not what the gateway's documentation says it sends.
     Malformed(String),
 }
 
-impl std::fmt::Display for SessionRefused {
+impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Refused(why) => write!(f, "refused: {why}"),
             Self::Malformed(what) => write!(f, "answered something unexpected: {what}"),
         }
+    }
+}
+
+/// An access token a provider issued (bKash's grant token, Pathao's
+/// OAuth token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The token sent as `Authorization`.
+    pub id_token: String,
+    /// What `token/refresh` takes to issue the next one.
+    pub refresh_token: Option<String>,
+    /// When `id_token` stops working (`expires_in` after it was issued).
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How long before its end a token is no longer used (a call made with it
+/// must not arrive after it expired).
+pub const TOKEN_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
+/// What to do for a call's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenStep {
+    /// The cached token is good.
+    Use,
+    /// The cached token is ending: ask `token/refresh` with its refresh token.
+    Refresh(String),
+    /// No token (or no refresh token): ask `token/grant`.
+    Grant,
+}
+
+/// Providers issue a token for a while (bKash an hour, Pathao days) and ask
+/// merchants to reuse it, not to ask for one per call: use it until
+/// [`TOKEN_MARGIN`] before its end, then refresh it.
+pub fn token_step(cached: Option<&IssuedToken>, now: chrono::DateTime<chrono::Utc>) -> TokenStep {
+    match cached {
+        Some(t) if now < t.expires_at - TOKEN_MARGIN => TokenStep::Use,
+        Some(IssuedToken { refresh_token: Some(r), .. }) => TokenStep::Refresh(r.clone()),
+        _ => TokenStep::Grant,
+    }
+}
+
+/// Reads a token answer received at `now`: the token in `field`, its
+/// `refresh_token` and `expires_in` (seconds; an hour when missing). An
+/// answer without the token is the provider's refusal (its `statusCode`
+/// or `message`) or malformed.
+pub fn parse_issued_token(
+    v: &serde_json::Value,
+    field: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<IssuedToken, Refusal> {
+    let Some(token) = field_text(v, field) else {
+        let code = field_text(v, "statusCode").or_else(|| field_text(v, "code"));
+        let message = field_text(v, "statusMessage").or_else(|| field_text(v, "message")).unwrap_or_default();
+        return Err(match code {
+            Some(code) => Refusal::Refused(format!("{code}: {message}")),
+            None => Refusal::Malformed(format!("no {field}")),
+        });
+    };
+    let seconds = field_text(v, "expires_in").and_then(|s| s.parse::<i64>().ok()).unwrap_or(3600).clamp(0, 30 * 86_400);
+    Ok(IssuedToken {
+        id_token: token,
+        refresh_token: field_text(v, "refresh_token"),
+        expires_at: now + chrono::Duration::seconds(seconds),
+    })
+}
+
+/// An amount as a JSON number, for couriers whose APIs take numbers
+/// (`cod_amount: 1060`): whole taka as an integer, else the shortest
+/// decimal that reads back as the amount (paisa never need more).
+pub fn json_amount(amount: Decimal) -> serde_json::Value {
+    let amount = amount.normalize();
+    match i64::try_from(amount) {
+        Ok(whole) if amount.fract().is_zero() => serde_json::Value::from(whole),
+        _ => amount.to_string().parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null),
     }
 }
 

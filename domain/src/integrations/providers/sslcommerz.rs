@@ -10,7 +10,7 @@ use md5::{Digest, Md5};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::{Confirmation, ConfirmedStatus, Normalized, Paid, SessionRefused, field_text as text, secret_matches};
+use super::{Confirmation, ConfirmedStatus, Normalized, Paid, Refusal, field_text as text, secret_matches};
 use crate::checkout::payments::{Session, SessionOrder};
 use crate::rules::order_state::OrderFact;
 
@@ -156,16 +156,14 @@ pub fn session_form(order: &SessionOrder, cx: SessionContext<'_>) -> Vec<(&'stat
 /// Reads the session API's answer: `status: "SUCCESS"` with a
 /// `GatewayPageURL` and `sessionkey` is a session; `FAILED` carries
 /// `failedreason`.
-pub fn parse_session(v: &Value) -> Result<Session, SessionRefused> {
+pub fn parse_session(v: &Value) -> Result<Session, Refusal> {
     let status = text(v, "status").unwrap_or_default().to_ascii_uppercase();
     match (status.as_str(), text(v, "GatewayPageURL"), text(v, "sessionkey")) {
         ("SUCCESS", Some(url), Some(key)) if url.starts_with("https://") || url.starts_with("http://") => {
             Ok(Session { redirect_url: url, gateway_ref: key })
         }
-        ("FAILED", _, _) => {
-            Err(SessionRefused::Refused(text(v, "failedreason").unwrap_or_else(|| "no reason given".into())))
-        }
-        _ => Err(SessionRefused::Malformed("no status SUCCESS with GatewayPageURL and sessionkey".into())),
+        ("FAILED", _, _) => Err(Refusal::Refused(text(v, "failedreason").unwrap_or_else(|| "no reason given".into()))),
+        _ => Err(Refusal::Malformed("no status SUCCESS with GatewayPageURL and sessionkey".into())),
     }
 }
 

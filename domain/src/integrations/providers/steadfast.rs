@@ -5,7 +5,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::Refusal;
 use super::{CourierOutcome, Normalized, courier_event, normalise_status, scalar_text};
+use crate::checkout::shipments::{Booking, Parcel};
 
 #[derive(Debug, Deserialize)]
 struct Event {
@@ -51,6 +53,43 @@ pub fn normalize(body: &str) -> Option<Normalized> {
         return Some(Normalized::RecordedOnly(format!("recorded:{kind}")));
     };
     Some(courier_event(e.invoice, outcome(&status), &status))
+}
+
+/// Where a parcel is booked (under the API's base URL).
+pub const CREATE_PATH: &str = "/create_order";
+
+/// `create_order`'s body: our invoice number (which Steadfast requires to
+/// be unique, so a repeated booking of an order is refused, not doubled),
+/// the recipient, and the amount to collect in whole or decimal taka.
+pub fn create_order_body(p: &Parcel) -> serde_json::Value {
+    serde_json::json!({
+        "invoice": p.invoice_no,
+        "recipient_name": p.recipient_name,
+        "recipient_phone": p.recipient_phone,
+        "recipient_address": p.recipient_address,
+        "cod_amount": super::json_amount(p.cod_amount),
+        "note": p.note.clone().unwrap_or_default(),
+        "item_description": p.item_description,
+        "total_lot": p.items,
+        "delivery_type": 0,
+    })
+}
+
+/// Reads `create_order`'s answer: `status 200` with a `consignment`
+/// (`consignment_id`, `tracking_code`) is a booking.
+pub fn parse_created(v: &serde_json::Value) -> Result<Booking, Refusal> {
+    let c = v.get("consignment");
+    let id = c.and_then(|c| super::field_text(c, "consignment_id"));
+    let code = c.and_then(|c| super::field_text(c, "tracking_code"));
+    match (super::field_text(v, "status").as_deref(), id, code) {
+        (Some("200"), Some(consignment_id), Some(tracking_number)) => Ok(Booking { consignment_id, tracking_number }),
+        (Some(status), _, _) if status != "200" => Err(Refusal::Refused(format!(
+            "status {status}: {}",
+            super::field_text(v, "message")
+                .unwrap_or_else(|| v.get("errors").map(|e| e.to_string()).unwrap_or_default())
+        ))),
+        _ => Err(Refusal::Malformed("no status 200 with consignment_id and tracking_code".into())),
+    }
 }
 
 #[cfg(test)]
