@@ -7,6 +7,7 @@ pub mod extract;
 pub mod http_metrics;
 pub mod idem;
 pub mod openapi;
+pub mod pdf;
 pub mod report_stream;
 pub mod routes;
 
@@ -111,6 +112,7 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::orders::router())
         .merge(routes::payments::router())
         .merge(routes::shipments::router())
+        .merge(routes::invoices::router())
         .merge(routes::pickup_points::router())
         .merge(routes::periods::router())
         .merge(routes::wallet::router())

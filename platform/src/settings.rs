@@ -84,6 +84,15 @@ pub struct Settings {
     /// address, the base of members' share links (`/join?ref=`,
     /// `/products/{sku}?ref=`).
     pub shop_url: String,
+    /// `HAAT_SHOP_NAME` (default `haat shop`): the seller's name on invoices.
+    pub shop_name: String,
+    /// `HAAT_SHOP_ADDRESS` (default `Dhaka, Bangladesh`): the seller's
+    /// address on invoices (`\n` for a new line).
+    pub shop_address: String,
+    /// `HAAT_CHROMIUM` (default: `chromium`, `chromium-browser` or
+    /// `google-chrome`, the first on `PATH`): the headless browser that
+    /// renders invoice PDFs from their HTML. None found: PDFs answer 503.
+    pub chromium: Option<PathBuf>,
     /// `HAAT_REPORT_TIME_LIMIT_SECONDS` (default 120, 1 to 3600): the
     /// longest a statement of a report served to a request may run; past
     /// it the report is cancelled and answered 503.
@@ -267,6 +276,8 @@ impl std::fmt::Debug for Settings {
             .field("report_time_limit", &self.report_time_limit)
             .field("public_url", &self.public_url)
             .field("shop_url", &self.shop_url)
+            .field("shop_name", &self.shop_name)
+            .field("chromium", &self.chromium)
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
@@ -394,6 +405,9 @@ impl Settings {
             report_time_limit,
             public_url,
             shop_url,
+            shop_name: text_setting("HAAT_SHOP_NAME", "haat shop", 200)?,
+            shop_address: text_setting("HAAT_SHOP_ADDRESS", "Dhaka, Bangladesh", 500)?.replace("\\n", "\n"),
+            chromium: chromium()?,
             campaign_grace_seconds,
             points_expiry_cron,
             prune_cron,
@@ -421,6 +435,32 @@ impl Settings {
             demo_seed_file: var("HAAT_DEMO_SEED_FILE").map(PathBuf::from),
         })
     }
+}
+
+/// A printed text from setting `name` (else `default`): at most `max`
+/// characters.
+fn text_setting(name: &str, default: &str, max: usize) -> Result<String> {
+    let v = var(name).unwrap_or_else(|| default.to_owned());
+    if v.chars().count() > max || v.contains('\0') {
+        bail!("{name} must be at most {max} characters");
+    }
+    Ok(v.trim().to_owned())
+}
+
+/// `HAAT_CHROMIUM`, which must exist when set; else the first Chromium on `PATH`.
+fn chromium() -> Result<Option<PathBuf>> {
+    if let Some(path) = var("HAAT_CHROMIUM") {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            bail!("HAAT_CHROMIUM must be the path of a Chromium executable");
+        }
+        return Ok(Some(path));
+    }
+    let dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
+    Ok(["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |d| d.join(name)))
+        .find(|p| p.is_file()))
 }
 
 /// An http(s) address from setting `name`, without its trailing `/`.

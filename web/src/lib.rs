@@ -25,6 +25,7 @@ mod catalogue;
 mod chart;
 mod commissions;
 mod cookies;
+pub mod invoice;
 mod jobs;
 mod member;
 mod office;

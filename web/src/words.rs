@@ -52,6 +52,12 @@ pub async fn layer(request: Request, next: Next) -> Response {
     response
 }
 
+/// Runs `render` as if answering a reader of `language` (for a document
+/// rendered outside the dashboard's layer: an invoice asked of the API).
+pub fn rendered_in<R>(language: Language, render: impl FnOnce() -> R) -> R {
+    READER.sync_scope(Reader { language, path: "/app".into() }, render)
+}
+
 /// The language of the request being answered (English outside one).
 pub fn language() -> Language {
     READER.try_with(|r| r.language).unwrap_or(Language::English)
@@ -116,6 +122,18 @@ pub fn month(period: &str) -> String {
 /// The Bengali of a phrase, where there is one.
 fn bengali(english: &str) -> Option<&'static str> {
     Some(match english {
+        // Invoices and packing slips.
+        "Packing slip" => "প্যাকিং স্লিপ",
+        "Invoice number" => "ইনভয়েস নম্বর",
+        "Date" => "তারিখ",
+        "Deliver to" => "যেখানে পৌঁছাবে",
+        "Item" => "পণ্য",
+        "Quantity" => "সংখ্যা",
+        "Payment" => "পরিশোধ",
+        "Cash on delivery: collect" => "ক্যাশ অন ডেলিভারি: আদায় করুন",
+        "Paid online" => "অনলাইনে পরিশোধিত",
+        "Online payment not received yet" => "অনলাইন পরিশোধ এখনো আসেনি",
+        "Thank you for your order." => "আপনার অর্ডারের জন্য ধন্যবাদ।",
         // The frame and the way around.
         "Sign out" => "সাইন আউট",
         "Main" => "প্রধান",

@@ -4,6 +4,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod coupons;
 pub mod flash_sales;
+pub mod invoices;
 pub mod jobs;
 pub mod keys;
 pub mod loyalty;
