@@ -106,6 +106,10 @@ async fn the_invoice_pdf_printed_by_chromium_holds_the_exact_totals() {
     assert_eq!(res.headers()["content-type"], "application/pdf");
     let bytes = res.bytes().await.expect("pdf");
     assert!(bytes.starts_with(b"%PDF"));
+    // Kept for a person to look at, beside the dashboard's screenshots.
+    let kept = workspace_dir().join("target").join("screenshots");
+    std::fs::create_dir_all(&kept).ok();
+    std::fs::write(kept.join("invoice-en.pdf"), &bytes).ok();
     let text = pdf_text(&bytes);
     for shown in [order["invoice_no"].as_str().unwrap_or_default(), "Total", "1,24,500.00", "1,25,000.00", "-৳500.00"]
     {
