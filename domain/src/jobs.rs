@@ -265,6 +265,22 @@ impl Job for BookShipment {
     }
 }
 
+/// Book the orders of a shipment batch, a bounded number per transaction
+/// (each order's parcel is then booked by its own `book_shipment`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BookShipments {
+    /// The `shipment_batches` row.
+    pub batch_id: Uuid,
+}
+
+impl Job for BookShipments {
+    const QUEUE: &'static str = "haat.shipment_batches";
+    const RETRIES: usize = 14;
+    fn key(&self) -> String {
+        format!("book_shipments:{}", self.batch_id)
+    }
+}
+
 /// Delete finished jobs older than the retention. Enqueued by the schedule
 /// of every worker serving `maintenance` (one job per tick).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -395,10 +411,12 @@ pub enum Queue {
     Simulations,
     /// `book_shipment`: parcels booked with couriers.
     Shipments,
+    /// `book_shipments`: many orders' bookings made in bounded batches.
+    ShipmentBatches,
 }
 
 /// Every queue with its public name and its name in the job table.
-pub const QUEUES: [(Queue, &str, &str); 14] = [
+pub const QUEUES: [(Queue, &str, &str); 15] = [
     (Queue::Webhooks, "webhooks", ProcessWebhook::QUEUE),
     (Queue::Confirmations, "confirmations", ConfirmPayment::QUEUE),
     (Queue::Volume, "volume", CreditVolume::QUEUE),
@@ -413,6 +431,7 @@ pub const QUEUES: [(Queue, &str, &str); 14] = [
     (Queue::Expiries, "expiries", ExpireOrder::QUEUE),
     (Queue::Simulations, "simulations", SimulatePlan::QUEUE),
     (Queue::Shipments, "shipments", BookShipment::QUEUE),
+    (Queue::ShipmentBatches, "shipment_batches", BookShipments::QUEUE),
 ];
 
 impl Queue {

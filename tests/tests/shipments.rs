@@ -145,3 +145,59 @@ async fn an_unpaid_online_order_is_not_ready_to_ship_and_an_unknown_courier_is_n
     assert!(shipments_of(&app, &order).await.is_empty());
     assert!(app.standin.parcels("steadfast").is_empty());
 }
+
+#[tokio::test]
+async fn a_morning_batch_books_every_ready_order_once_and_says_why_it_left_the_others() {
+    let app = TestApp::spawn().await;
+    let (chain, first) = two_members_and_an_order(&app, "cod").await;
+    let soap = app.create_product("SOAP-1", "120.00", "60.00", 500).await;
+    let mut ready = vec![first];
+    for _ in 0..24 {
+        ready.push(app.place_order(&chain[1], &soap, 1, "cod").await);
+    }
+    let unpaid = app.place_order(&chain[1], &soap, 1, "online").await;
+    // One of them was booked by hand before the batch.
+    book(&app, &ready[3], &json!({"courier": "steadfast"}), "by-hand").await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let mut ids: Vec<String> = ready.iter().map(id).collect();
+    ids.extend([id(&unpaid), unknown.clone(), id(&ready[0])]);
+    let path = "/v1/shipments/batches";
+    let body = json!({"courier": "steadfast", "order_ids": ids});
+    let (status, queued) = app.admin("POST", path, Some(&body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    let job = format!("/v1/admin/jobs/{}", queued["job_id"].as_str().unwrap_or_default());
+    let result = eventually("the batch job is done", || async {
+        let (_, j) = app.admin("GET", &job, None).await;
+        (j["status"] == "Done").then(|| j["result"].clone())
+    })
+    .await;
+    let outcome = &result["outcome"];
+    assert_eq!(outcome["orders"], 27, "the repeated id counts once: {result}");
+    assert_eq!(outcome["requested"], 24);
+    assert_eq!(outcome["already"], 1);
+    let refused: Vec<(Value, Value)> = outcome["refused"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (r["order_id"].clone(), r["why"].clone()))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (json!(id(&unpaid)), json!("the order is pending_payment: it is not ready to ship")),
+            (json!(unknown), json!("no such order")),
+        ]
+    );
+    for order in &ready {
+        assert_eq!(settled_shipment(&app, order).await["status"], "booked");
+    }
+    let sent = app.standin.parcels("steadfast");
+    let mut invoices: Vec<String> = sent.iter().map(|p| p["invoice"].as_str().unwrap_or_default().to_owned()).collect();
+    invoices.sort();
+    invoices.dedup();
+    assert_eq!((sent.len(), invoices.len()), (25, 25), "each ready order's parcel sent once");
+    assert_eq!(sent.iter().filter(|p| p["cod_amount"] == 120).count(), 24);
+    let (status, problem) = app.admin("POST", path, Some(&json!({"courier": "steadfast", "order_ids": []}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "order_ids");
+}

@@ -10,8 +10,9 @@ use haat_connectors::CallError;
 use haat_domain::checkout::shipments;
 use haat_domain::jobs::progress::Progress;
 use haat_domain::jobs::{
-    BookShipment, CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume,
-    ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder, SimulatePlan,
+    BookShipment, BookShipments, CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment,
+    CreditVolume, ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
+    SimulatePlan,
 };
 use haat_domain::{
     compensation::commissions, compensation::periods, compensation::simulation, integrations::webhooks, notifications,
@@ -245,6 +246,19 @@ pub async fn book_shipment(job: BookShipment, state: Data<WorkerState>) -> Resul
             Err(e.into())
         }
     }
+}
+
+/// `book_shipments`: a batch's orders booked a hundred per transaction;
+/// what it did (requested, already booked, refused with why) is the job's
+/// result.
+pub async fn book_shipments(job: BookShipments, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut progress = Progress::of_job(&state.pool, job.key(), "orders");
+    let outcome = shipments::book_batch(&state.pool, job.batch_id, Utc::now(), &mut progress).await?;
+    let mut conn = state.pool.acquire().await?;
+    let result = serde_json::json!({"batch_id": job.batch_id, "outcome": outcome});
+    haat_domain::jobs::admin::record_result(&mut conn, &job.key(), &result).await?;
+    tracing::info!(batch_id = %job.batch_id, requested = outcome.requested, refused = outcome.refused.len(), "shipment batch booked");
+    Ok(())
 }
 
 /// `expire_order`: an online order still unpaid at the end of its payment

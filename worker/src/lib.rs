@@ -18,8 +18,8 @@ use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::retry::{NextAttempt, RetrySchedule};
 use haat_domain::jobs::{
-    BookShipment, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume, ExpireOrder,
-    ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder, SimulatePlan,
+    BookShipment, BookShipments, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume,
+    ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder, SimulatePlan,
 };
 use haat_platform::settings::Settings;
 use tracing::Instrument;
@@ -256,6 +256,9 @@ pub async fn run(
             }
             QueueKind::Shipments => {
                 register!(monitor, registry, BookShipment, handlers::book_shipment, n)
+            }
+            QueueKind::ShipmentBatches => {
+                register!(monitor, registry, BookShipments, handlers::book_shipments, n)
             }
             QueueKind::Simulations => {
                 register!(monitor, registry, SimulatePlan, handlers::simulate_plan, n)

@@ -21,7 +21,7 @@ use crate::idem;
 
 /// Shipment routes.
 pub fn router() -> Routes {
-    Routes::new().routes(routes!(create, list))
+    Routes::new().routes(routes!(create, list)).routes(routes!(create_batch))
 }
 
 /// `POST /v1/orders/{id}/shipments`.
@@ -41,8 +41,7 @@ struct NewShipment {
 /// the order shipped with its tracking number. Asking again while one is
 /// live answers that one: an order is never booked twice.
 #[utoipa::path(post, path = "/v1/orders/{id}/shipments", tag = "orders", request_body = NewShipment,
-    params(("id" = OrderId, Path, description = "The order"),
-           ("Idempotency-Key" = String, Header, description = "Optional: the same key and body answer the first response again")),
+    params(("id" = OrderId, Path, description = "The order")),
     responses((status = 202, description = "The booking (`booking` until the courier answers)", body = Shipment)))]
 async fn create(
     State(state): State<AppState>,
@@ -64,7 +63,9 @@ async fn create(
     idem::run(&state, req, move |tx| {
         async move {
             let note = input.note.as_deref().filter(|n| !n.trim().is_empty());
-            let s = shipments::request(tx, order_id, input.courier, note, &source, chrono::Utc::now()).await?;
+            let s = shipments::request(tx, order_id, input.courier, note, &source, chrono::Utc::now())
+                .await?
+                .into_shipment();
             Ok((StatusCode::ACCEPTED, to_json(&s)?))
         }
         .boxed()
@@ -82,4 +83,41 @@ async fn list(State(state): State<AppState>, auth: Auth, PathId(id): PathId<Orde
     auth.require_member_access(owner, "order")?;
     let items = shipments::of_order(&mut conn, id.uuid()).await?;
     Ok(Json(json!({ "items": to_json(&items)?, "next_cursor": null })))
+}
+
+/// `POST /v1/shipments/batches`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewBatch {
+    /// `steadfast`, `pathao` or `redx`.
+    courier: Courier,
+    /// The orders to book, 1 to 5000 (repeats count once).
+    order_ids: Vec<uuid::Uuid>,
+}
+
+/// Books many orders at once, as a shop does every morning (admin,
+/// storefront): one job books them a hundred per transaction, each
+/// order's parcel then booked by its own job. Orders not ready, already
+/// booked with another courier, or unknown are listed in the job's result
+/// (`GET /v1/admin/jobs/{job_id}`) with why.
+#[utoipa::path(post, path = "/v1/shipments/batches", tag = "orders", request_body = NewBatch,
+    responses((status = 202, description = "Queued: `{\"status\":\"queued\",\"job_id\",\"batch_id\"}`", body = super::Queued)))]
+async fn create_batch(
+    State(state): State<AppState>,
+    auth: Auth,
+    req: idem::PostRequest,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    auth.require_storefront()?;
+    let input: NewBatch = parse_json(&body)?;
+    let source = auth.source();
+    idem::post(&state, &auth, &req, &body, move |tx| {
+        async move {
+            let batch_id = shipments::request_many(tx, input.courier, &input.order_ids, &source).await?;
+            let job_id = super::id_of_job(tx, &haat_domain::jobs::BookShipments { batch_id }).await?;
+            Ok((StatusCode::ACCEPTED, json!({"status": "queued", "job_id": job_id, "batch_id": batch_id})))
+        }
+        .boxed()
+    })
+    .await
 }

@@ -15,7 +15,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
-use crate::jobs::{self, BookShipment};
+use crate::jobs::progress::Progress;
+use crate::jobs::{self, BookShipment, BookShipments};
 use crate::rules::order_state::{OrderFact, OrderStatus, PaymentMethod};
 
 crate::words::stored_words!(
@@ -121,6 +122,24 @@ pub struct Booking {
     pub tracking_number: String,
 }
 
+/// What asking for a booking did.
+#[derive(Debug, Clone)]
+pub enum Requested {
+    /// A booking was written, its job queued.
+    New(Shipment),
+    /// The order already has this live booking.
+    Live(Shipment),
+}
+
+impl Requested {
+    /// The booking either way.
+    pub fn into_shipment(self) -> Shipment {
+        match self {
+            Self::New(s) | Self::Live(s) => s,
+        }
+    }
+}
+
 /// Asks for `order_id` to be booked with `courier` (the job does it), or
 /// answers the live booking. The order must be ready to ship: paid, or a
 /// cash-on-delivery order not yet shipped or cancelled.
@@ -131,7 +150,7 @@ pub async fn request(
     note: Option<&str>,
     requested_by: &str,
     now: DateTime<Utc>,
-) -> DomainResult<Shipment> {
+) -> DomainResult<Requested> {
     let o = sqlx::query!("SELECT status, payment_method, total FROM orders WHERE id = $1 FOR UPDATE", order_id)
         .fetch_optional(&mut *conn)
         .await?
@@ -149,7 +168,7 @@ pub async fn request(
                 format!("the order is already booked with {}", live.courier.label()),
             ));
         }
-        return Ok(live);
+        return Ok(Requested::Live(live));
     }
     if !ready {
         return Err(DomainError::conflict("order", format!("the order is {}: it is not ready to ship", o.status)));
@@ -170,7 +189,7 @@ pub async fn request(
     .execute(&mut *conn)
     .await?;
     jobs::enqueue_for_new_row(conn, &[BookShipment { shipment_id: id }]).await?;
-    get(conn, id).await
+    Ok(Requested::New(get(conn, id).await?))
 }
 
 async fn live(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Option<Shipment>> {
@@ -320,6 +339,104 @@ pub async fn of_order(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<V
         out.push(get(conn, id).await?);
     }
     Ok(out)
+}
+
+/// The most orders one batch books.
+pub const MOST_IN_BATCH: usize = 5000;
+/// Orders booked per transaction by a batch's job: a few row locks held
+/// briefly rather than thousands held for the whole batch.
+pub const PER_TRANSACTION: usize = 100;
+
+/// Asks for many orders to be booked with `courier` at once: the batch
+/// and its `book_shipments` job, written in the caller's transaction.
+/// Repeated ids count once. Returns the batch's id.
+pub async fn request_many(
+    conn: &mut PgConnection,
+    courier: Courier,
+    order_ids: &[Uuid],
+    requested_by: &str,
+) -> DomainResult<Uuid> {
+    let mut ids: Vec<Uuid> = Vec::with_capacity(order_ids.len());
+    for id in order_ids {
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    if ids.is_empty() || ids.len() > MOST_IN_BATCH {
+        return Err(DomainError::invalid("order_ids", format!("must name 1 to {MOST_IN_BATCH} orders")));
+    }
+    let batch_id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO shipment_batches (id, courier, order_ids, requested_by) VALUES ($1, $2, $3, $4)",
+        batch_id,
+        courier.as_str(),
+        &ids,
+        requested_by
+    )
+    .execute(&mut *conn)
+    .await?;
+    jobs::enqueue_for_new_row(conn, &[BookShipments { batch_id }]).await?;
+    Ok(batch_id)
+}
+
+/// What a batch's job did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BatchOutcome {
+    /// Orders named.
+    pub orders: usize,
+    /// Bookings made by this batch (each now booked by its own job).
+    pub requested: usize,
+    /// Orders already booked (or being booked) with this courier.
+    pub already: usize,
+    /// Orders not booked, each with why (not ready, another courier, unknown).
+    pub refused: Vec<Refused>,
+}
+
+/// An order a batch did not book.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refused {
+    /// The order.
+    pub order_id: Uuid,
+    /// Why.
+    pub why: String,
+}
+
+/// Books the orders of batch `batch_id`, [`PER_TRANSACTION`] per
+/// transaction on `pool`, reporting orders done to `progress`. Safe to run
+/// again: an order booked by an earlier run is `already`.
+pub async fn book_batch(
+    pool: &sqlx::PgPool,
+    batch_id: Uuid,
+    now: DateTime<Utc>,
+    progress: &mut Progress,
+) -> DomainResult<BatchOutcome> {
+    let batch = sqlx::query!(
+        r#"SELECT courier AS "courier: Courier", order_ids, requested_by FROM shipment_batches WHERE id = $1"#,
+        batch_id
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(DomainError::NotFound("shipment batch"))?;
+    let mut outcome = BatchOutcome { orders: batch.order_ids.len(), ..BatchOutcome::default() };
+    let source = format!("{}:batch:{batch_id}", batch.requested_by);
+    for (n, chunk) in batch.order_ids.chunks(PER_TRANSACTION).enumerate() {
+        let mut tx = pool.begin().await?;
+        for &order_id in chunk {
+            match request(&mut tx, order_id, batch.courier, None, &source, now).await {
+                Ok(Requested::New(_)) => outcome.requested += 1,
+                Ok(Requested::Live(_)) => outcome.already += 1,
+                Err(DomainError::NotFound(_)) => {
+                    outcome.refused.push(Refused { order_id, why: "no such order".into() })
+                }
+                Err(DomainError::Conflict { message, .. }) => outcome.refused.push(Refused { order_id, why: message }),
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        let done = (n * PER_TRANSACTION + chunk.len()) as i64;
+        progress.report(done, Some(batch.order_ids.len() as i64)).await?;
+    }
+    Ok(outcome)
 }
 
 /// The courier and tracking number of an order's booked parcel (for the
