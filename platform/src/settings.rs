@@ -62,6 +62,10 @@ pub struct Settings {
     /// order waits for its payment; then it expires (cancelled, its stock
     /// and coupon use given back).
     pub payment_window_seconds: u32,
+    /// `HAAT_PAYMENT_SESSION_SECONDS` (default 1800, 1 to 86400): how long
+    /// a payment session haat opens at a gateway is offered to the buyer
+    /// (never past the order's payment window); then a new one may be opened.
+    pub payment_session_seconds: u32,
     /// `HAAT_WITHDRAWAL_MIN` (default 500.00): the smallest withdrawal.
     pub withdrawal_min: Decimal,
     /// `HAAT_WITHDRAWAL_MULTIPLE` (default 100.00): withdrawals are whole
@@ -267,6 +271,7 @@ impl std::fmt::Debug for Settings {
             .field("return_window_days", &self.return_window_days)
             .field("mask_downline_names", &self.mask_downline_names)
             .field("payment_window_seconds", &self.payment_window_seconds)
+            .field("payment_session_seconds", &self.payment_session_seconds)
             .field("withdrawal_min", &self.withdrawal_min)
             .field("withdrawal_multiple", &self.withdrawal_multiple)
             .field("providers", &"<secrets>")
@@ -418,6 +423,7 @@ impl Settings {
             return_window_days,
             mask_downline_names,
             payment_window_seconds,
+            payment_session_seconds: whole("HAAT_PAYMENT_SESSION_SECONDS", 1800u32, 1..=86_400, "seconds")?,
             withdrawal_min,
             withdrawal_multiple,
             providers: ProviderSettings::from_env()?,

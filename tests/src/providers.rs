@@ -169,8 +169,17 @@ impl TestApp {
 
     /// The buyer's browser lands on our bKash callback URL.
     pub async fn bkash_callback(&self, payment_id: &str, status: &str) -> StatusCode {
+        self.bkash_callback_answer(payment_id, status).await.0
+    }
+
+    /// [`Self::bkash_callback`], with where it sends the browser next (its
+    /// `Location`, not followed).
+    pub async fn bkash_callback_answer(&self, payment_id: &str, status: &str) -> (StatusCode, Option<String>) {
         let url = format!("{}/v1/webhooks/payments/bkash?paymentID={payment_id}&status={status}", self.base);
-        self.http.get(url).send().await.expect("callback reaches the api").status()
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let res = browser.get(url).send().await.expect("callback reaches the api");
+        let location = res.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (res.status(), location)
     }
 
     /// The number of stored webhook events of `provider`.

@@ -229,7 +229,10 @@ async fn bkash_create_answers_its_page_and_one_grant_token_serves_every_call_of_
                    "amount": amount, "transactionStatus": "Completed", "currency": "BDT", "intent": "sale",
                    "merchantInvoiceNumber": order["invoice_no"]}),
         );
-        assert_eq!(app.bkash_callback(id, "success").await, StatusCode::OK);
+        // The buyer's browser comes back from bKash and goes on to the storefront.
+        let (status, location) = app.bkash_callback_answer(id, "success").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(location.as_deref(), Some(RETURN_URL));
     }
     for order in [&first, &second] {
         let id = order["id"].as_str().unwrap_or_default().to_owned();
@@ -241,4 +244,48 @@ async fn bkash_create_answers_its_page_and_one_grant_token_serves_every_call_of_
     }
     assert_eq!(app.standin.calls("execute"), 2);
     assert_eq!(app.standin.calls("grant"), 2, "one token for the api, one for the worker's two confirmations");
+}
+
+#[tokio::test]
+async fn a_session_past_its_life_reads_expired_and_the_buyer_can_open_a_new_one() {
+    let (url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(url, pool, &[("HAAT_PAYMENT_SESSION_SECONDS", "1")]).await;
+    let (_, order) = two_members_and_an_order(&app, "online").await;
+    let (status, first) = pay(&app, &order, &sslcommerz(), "s1").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let expired = eventually("the session's life has passed", || async {
+        attempts(&app, &order).await.pop().filter(|a| a["status"] == "expired")
+    })
+    .await;
+    assert_eq!(expired["id"], first["id"]);
+    let (status, second) = pay(&app, &order, &sslcommerz(), "s2").await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_ne!(second["id"], first["id"]);
+    assert_eq!(second["status"], "open");
+    let statuses: Vec<Value> = attempts(&app, &order).await.iter().map(|a| a["status"].clone()).collect();
+    assert_eq!(statuses, ["expired", "open"]);
+}
+
+#[tokio::test]
+async fn the_buyer_opens_a_payment_for_its_own_order_and_no_one_elses() {
+    let app = TestApp::spawn().await;
+    let (chain, order) = two_members_and_an_order(&app, "online").await;
+    let key_of = |member: &Value| {
+        let body = json!({"role": "member", "member_id": member["id"]});
+        let app = &app;
+        async move {
+            app.admin("POST", "/v1/admin/api-keys", Some(&body)).await.1["token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    let (buyer, sponsor) = (key_of(&chain[1]).await, key_of(&chain[0]).await);
+    let path = format!("/v1/orders/{}/payments", order["id"].as_str().unwrap_or_default());
+    let body = Some(sslcommerz().to_string());
+    let (status, _) = app.call_with("POST", &path, &sponsor, body.clone(), &[("idempotency-key", "m1")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(app.standin.calls("session"), 0);
+    let (status, attempt) = app.call_with("POST", &path, &buyer, body, &[("idempotency-key", "m2")]).await;
+    assert_eq!(status, StatusCode::CREATED, "{attempt}");
 }

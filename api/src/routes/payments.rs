@@ -78,11 +78,14 @@ async fn create(
 /// opening (awaited), or a new one — the gateway asked between two
 /// transactions, never inside one.
 async fn open(state: &AppState, order_id: uuid::Uuid, input: &NewPayment) -> ApiResult<Written> {
-    let window = chrono::Duration::seconds(i64::from(state.settings.payment_window_seconds));
+    let lifetimes = payments::Lifetimes {
+        session: chrono::Duration::seconds(i64::from(state.settings.payment_session_seconds)),
+        payment_window: chrono::Duration::seconds(i64::from(state.settings.payment_window_seconds)),
+    };
     let begun = {
         let mut tx = state.pool.begin().await?;
-        let begun =
-            payments::begin(&mut tx, order_id, input.provider, &input.return_url, window, chrono::Utc::now()).await?;
+        let (gateway, url) = (input.provider, &input.return_url);
+        let begun = payments::begin(&mut tx, order_id, gateway, url, lifetimes, chrono::Utc::now()).await?;
         tx.commit().await?;
         begun
     };

@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use haat_domain::checkout::payments::{self, Gateway};
 use haat_domain::integrations::providers::{self, bkash, pathao, redx, sslcommerz, steadfast};
 use haat_domain::integrations::webhooks::{self, Channel, EventView};
 use haat_domain::money::DecimalText;
@@ -257,16 +258,23 @@ async fn pathao_event(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Api
     params(
         ("paymentID" = String, Query, description = "bKash's payment id"),
         ("status" = String, Query, description = "`success`, `failure` or `cancel` (not trusted: bKash is asked)")),
-    responses((status = 200, description = "Stored as a hint (or a duplicate)", body = Ack)))]
+    responses((status = 200, description = "Stored as a hint (or a duplicate)", body = Ack),
+              (status = 303, description = "Stored; the buyer is sent back to the storefront's `return_url` of the payment session haat opened")))]
 async fn bkash_callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let callback = bkash::parse_callback(query.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "paymentID", e))?;
     let mut tx = state.pool.begin().await?;
     let fresh = webhooks::store_bkash_hint(&mut tx, &callback).await?;
+    let back_to = payments::return_url_of(&mut tx, Gateway::Bkash, &callback.payment_id).await?;
     tx.commit().await?;
     tracing::info!(provider = "bkash", payment_id = callback.payment_id, fresh, "payment hint accepted");
     count_stored("bkash", fresh);
-    Ok(accepted())
+    // The buyer's browser came here from bKash's page: a session haat
+    // opened sends it back to the storefront, which reads the order.
+    Ok(match back_to {
+        Some(url) => axum::response::Redirect::to(&url).into_response(),
+        None => accepted(),
+    })
 }
 
 /// `?provider=&outcome=` of the webhook event list.

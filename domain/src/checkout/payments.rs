@@ -139,6 +139,17 @@ pub fn check_return_url(url: &str) -> DomainResult<()> {
     }
 }
 
+/// How long a buyer may pay: through one session, and for the order.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// A session's life (`HAAT_PAYMENT_SESSION_SECONDS`): past it, a new
+    /// one may be opened.
+    pub session: chrono::Duration,
+    /// The order's payment window (`HAAT_PAYMENT_WINDOW_SECONDS`): no
+    /// session outlives it.
+    pub payment_window: chrono::Duration,
+}
+
 /// An attempt still `creating` this long after it was made was abandoned
 /// (its process died while asking the gateway) and no longer blocks a new one.
 pub const ABANDONED_AFTER: chrono::Duration = chrono::Duration::minutes(2);
@@ -152,7 +163,7 @@ pub async fn begin(
     order_id: Uuid,
     gateway: Gateway,
     return_url: &str,
-    payment_window: chrono::Duration,
+    lifetimes: Lifetimes,
     now: DateTime<Utc>,
 ) -> DomainResult<Begun> {
     let o = sqlx::query!(
@@ -172,10 +183,11 @@ pub async fn begin(
             format!("the order is {}: it is not waiting for a payment", o.status),
         ));
     }
-    let expires_at = o.created_at + payment_window;
-    if expires_at <= now {
+    let order_deadline = o.created_at + lifetimes.payment_window;
+    if order_deadline <= now {
         return Err(DomainError::conflict("order", "the order's payment window has ended"));
     }
+    let expires_at = order_deadline.min(now + lifetimes.session);
     close_stale(conn, order_id, now).await?;
     if let Some(live) = live(conn, order_id).await? {
         return match (live.status, live.provider == gateway) {
@@ -335,6 +347,22 @@ pub(crate) async fn follow_order(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Where the buyer of the session `gateway_ref` at `gateway` returns to
+/// on the storefront, if haat opened that session.
+pub async fn return_url_of(
+    conn: &mut PgConnection,
+    gateway: Gateway,
+    gateway_ref: &str,
+) -> DomainResult<Option<String>> {
+    Ok(sqlx::query_scalar!(
+        "SELECT return_url FROM payment_attempts WHERE provider = $1 AND gateway_ref = $2",
+        gateway.as_str(),
+        gateway_ref
+    )
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// One attempt. An open attempt whose time has passed reads as `expired`.
