@@ -79,6 +79,21 @@ async fn a_cod_order_is_booked_once_under_duplicate_requests_and_the_buyer_gets_
     quiescent(&app.pool).await;
     assert_eq!(app.standin.parcels("steadfast").len(), 1);
     assert_eq!(shipments_of(&app, &order).await.len(), 1);
+
+    // The buyer reads the tracking number on its order's page, and prints the invoice.
+    let session = haat_tests::web::member_session(&app, &email).await;
+    let buyer = chain[1]["id"].as_str().unwrap_or_default();
+    let path = format!("/app/members/{buyer}/orders/{}", id(&order));
+    let (status, page) = haat_tests::web::page(&app, &session, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Steadfast · Tracking number: <strong class=\"tracking\">SFT00001</strong>"), "{page}");
+    let (status, invoice) = haat_tests::web::page(&app, &session, &format!("{path}/invoice")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(invoice.contains("Cash on delivery: collect ৳450.00"), "{invoice}");
+    let sponsor = chain[0]["id"].as_str().unwrap_or_default();
+    let (status, _) =
+        haat_tests::web::page(&app, &session, &format!("/app/members/{sponsor}/orders/{}/invoice", id(&order))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -96,6 +96,7 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}/cashback", get(cashback::page))
         .route("/members/{id}/share", get(share::page))
         .route("/members/{id}/orders/{order}", get(orders::show))
+        .route("/members/{id}/orders/{order}/invoice", get(orders::invoice))
         .route("/members/{id}/withdrawals", get(withdrawals::page).post(withdrawals::request))
         .route("/payouts", get(payouts::page))
         .route("/payouts/{id}/{step}", post(payouts::step))

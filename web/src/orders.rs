@@ -4,9 +4,10 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use haat_domain::catalog::products;
+use haat_domain::checkout::shipments::{self, Shipment, ShipmentStatus};
 use haat_domain::error::{DomainError, DomainResult};
 use haat_domain::money::{VOLUME_SCALE, format};
 use haat_domain::orders::{self, Order, OrderSummary};
@@ -14,6 +15,7 @@ use maud::{Markup, html};
 use std::collections::HashMap;
 use uuid::Uuid;
 
+use crate::invoice;
 use crate::member::{self, Whose};
 use crate::pages::{answer, frame};
 use crate::sign_in::failed;
@@ -78,12 +80,64 @@ pub async fn show(
         let o = orders::get(&mut conn, order).await?;
         let ids: Vec<Uuid> = o.lines.iter().map(|l| l.product_id).collect();
         let labels = products::labels(&mut conn, &ids).await?;
-        DomainResult::Ok((o, labels))
+        let parcels = shipments::of_order(&mut conn, order).await?;
+        DomainResult::Ok((o, labels, parcels))
+    };
+    match read.await {
+        Ok((o, labels, parcels)) => {
+            let title = format!("{} {}", t("Order"), o.invoice_no);
+            let body = html! { (render_order(&state, &whose, &o, &labels)) (render_parcels(id, &o, &parcels)) };
+            answer(StatusCode::OK, frame(&title, Some(&session), body))
+        }
+        Err(DomainError::NotFound(_)) => session::not_found(),
+        Err(e) => failed(&e),
+    }
+}
+
+/// Where the order's parcel is, and its printable invoice.
+fn render_parcels(member: Uuid, o: &Order, parcels: &[Shipment]) -> Markup {
+    html! {
+        section #parcel {
+            h2 { (t("Delivery")) }
+            @for s in parcels.iter().filter(|s| s.status == ShipmentStatus::Booked) {
+                p { (s.courier.label()) " · " (t("Tracking number")) ": "
+                    strong.tracking { (s.tracking_number.as_deref().unwrap_or_default()) } }
+            }
+            p { a #invoice-link href=(format!("/app/members/{member}/orders/{}/invoice", o.id)) { (t("Print the invoice")) } }
+        }
+    }
+}
+
+/// `GET /app/members/{id}/orders/{order}/invoice`: the order's invoice,
+/// the document the API serves, in the reader's language.
+pub async fn invoice(
+    State(state): State<WebState>,
+    Path((id, order)): Path<(Uuid, Uuid)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(answer) = member::open(&state, &headers, id).await {
+        return answer;
+    }
+    let read = async {
+        let mut conn = state.reads.acquire().await?;
+        if orders::owner_of(&mut conn, order).await? != id {
+            return Err(DomainError::NotFound("order"));
+        }
+        let o = orders::get(&mut conn, order).await?;
+        let ids: Vec<Uuid> = o.lines.iter().map(|l| l.product_id).collect();
+        DomainResult::Ok((o, products::labels(&mut conn, &ids).await?))
     };
     match read.await {
         Ok((o, labels)) => {
-            let title = format!("{} {}", t("Order"), o.invoice_no);
-            answer(StatusCode::OK, frame(&title, Some(&session), render_order(&state, &whose, &o, &labels)))
+            let s = &state.settings;
+            let doc = invoice::Document {
+                order: &o,
+                products: &labels,
+                shop: invoice::Shop { name: &s.shop_name, address: &s.shop_address },
+                zone: s.time_zone,
+            };
+            let page = invoice::render(&doc, invoice::Variant::Invoice, invoice::Paper::A4, words::language());
+            ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
         }
         Err(DomainError::NotFound(_)) => session::not_found(),
         Err(e) => failed(&e),

@@ -134,6 +134,9 @@ fn bengali(english: &str) -> Option<&'static str> {
         "Paid online" => "অনলাইনে পরিশোধিত",
         "Online payment not received yet" => "অনলাইন পরিশোধ এখনো আসেনি",
         "Thank you for your order." => "আপনার অর্ডারের জন্য ধন্যবাদ।",
+        "Delivery" => "ডেলিভারি",
+        "Tracking number" => "ট্র্যাকিং নম্বর",
+        "Print the invoice" => "ইনভয়েস প্রিন্ট করুন",
         // The frame and the way around.
         "Sign out" => "সাইন আউট",
         "Main" => "প্রধান",
