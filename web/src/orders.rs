@@ -73,14 +73,8 @@ pub async fn show(
         Err(answer) => return answer,
     };
     let read = async {
-        let mut conn = state.reads.acquire().await?;
-        if orders::owner_of(&mut conn, order).await? != id {
-            return Err(DomainError::NotFound("order"));
-        }
-        let o = orders::get(&mut conn, order).await?;
-        let ids: Vec<Uuid> = o.lines.iter().map(|l| l.product_id).collect();
-        let labels = products::labels(&mut conn, &ids).await?;
-        let parcels = shipments::of_order(&mut conn, order).await?;
+        let (o, labels) = own_order(&state, id, order).await?;
+        let parcels = shipments::of_order(&mut *state.reads.acquire().await?, order).await?;
         DomainResult::Ok((o, labels, parcels))
     };
     match read.await {
@@ -92,6 +86,19 @@ pub async fn show(
         Err(DomainError::NotFound(_)) => session::not_found(),
         Err(e) => failed(&e),
     }
+}
+
+/// Member `member`'s order `order` with its products' labels; another
+/// member's order is not found.
+async fn own_order(state: &WebState, member: Uuid, order: Uuid) -> DomainResult<(Order, HashMap<Uuid, String>)> {
+    let mut conn = state.reads.acquire().await?;
+    if orders::owner_of(&mut conn, order).await? != member {
+        return Err(DomainError::NotFound("order"));
+    }
+    let o = orders::get(&mut conn, order).await?;
+    let ids: Vec<Uuid> = o.lines.iter().map(|l| l.product_id).collect();
+    let labels = products::labels(&mut conn, &ids).await?;
+    Ok((o, labels))
 }
 
 /// Where the order's parcel is, and its printable invoice.
@@ -118,16 +125,7 @@ pub async fn invoice(
     if let Err(answer) = member::open(&state, &headers, id).await {
         return answer;
     }
-    let read = async {
-        let mut conn = state.reads.acquire().await?;
-        if orders::owner_of(&mut conn, order).await? != id {
-            return Err(DomainError::NotFound("order"));
-        }
-        let o = orders::get(&mut conn, order).await?;
-        let ids: Vec<Uuid> = o.lines.iter().map(|l| l.product_id).collect();
-        DomainResult::Ok((o, products::labels(&mut conn, &ids).await?))
-    };
-    match read.await {
+    match own_order(&state, id, order).await {
         Ok((o, labels)) => {
             let s = &state.settings;
             let doc = invoice::Document {
