@@ -113,6 +113,7 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::payments::router())
         .merge(routes::shipments::router())
         .merge(routes::invoices::router())
+        .merge(routes::sellers::router())
         .merge(routes::pickup_points::router())
         .merge(routes::periods::router())
         .merge(routes::wallet::router())

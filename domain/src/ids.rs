@@ -92,6 +92,11 @@ typed_id!(
     "withdrawal"
 );
 typed_id!(
+    /// A marketplace seller.
+    SellerId,
+    "seller"
+);
+typed_id!(
     /// An API key (never its secret).
     ApiKeyId,
     "api key"
@@ -112,6 +117,7 @@ pub fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema:
         one::<CampaignId>(),
         one::<WithdrawalId>(),
         one::<ApiKeyId>(),
+        one::<SellerId>(),
     ]
 }
 

@@ -27,6 +27,17 @@ pub fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
+/// Whether `s` reads as an email address (at most 254 characters, one
+/// `@`, a dot in the domain).
+pub fn looks_like_email(s: &str) -> bool {
+    chars(s) <= 254 && s.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.contains('@'))
+}
+
+/// Whether `s` reads as a phone number: at most 20 digits, `+`, `-` or spaces.
+pub fn looks_like_phone(s: &str) -> bool {
+    s.len() <= 20 && s.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c))
+}
+
 /// `s` cut to at most `max` characters (for texts sent to providers and
 /// stored reasons, whose limits count characters, not bytes).
 pub fn truncate_chars(s: &str, max: usize) -> String {

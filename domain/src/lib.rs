@@ -35,6 +35,7 @@ pub mod input;
 pub mod integrations;
 pub mod jobs;
 pub mod ledger;
+pub mod marketplace;
 pub mod money;
 pub mod network;
 pub mod notifications;

@@ -437,6 +437,18 @@ pub async fn entries_of(app: &TestApp, kind: &str) -> i64 {
         .expect("count entries")
 }
 
+/// A marketplace seller, recorded and approved (admin): its id.
+pub async fn approved_seller(app: &TestApp, name: &str) -> uuid::Uuid {
+    let body = json!({"name": name, "email": format!("{}@sellers.example.com", uuid::Uuid::new_v4().simple()),
+                      "payout_method": "bkash", "payout_account": "01711000001"});
+    let (status, seller) = app.admin("POST", "/v1/admin/sellers", Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "seller recorded: {seller}");
+    let id = seller["id"].as_str().unwrap_or_default().to_owned();
+    let (status, approved) = app.admin("POST", &format!("/v1/admin/sellers/{id}/approve"), None).await;
+    assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
+    id.parse().expect("a seller id")
+}
+
 /// A five-level plan, a network of two and one 450.00 order (BV 300.00)
 /// by the second member: the shop the provider tests pay and deliver.
 pub async fn two_members_and_an_order(app: &TestApp, method: &str) -> (Vec<Value>, Value) {

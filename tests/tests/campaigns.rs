@@ -317,7 +317,7 @@ async fn a_budget_scales_every_payout_by_one_factor_and_the_sum_stays_within_it(
 #[tokio::test]
 async fn a_seller_scope_counts_only_that_sellers_products_and_only_orders_paid_inside_the_window() {
     let app = app_with_plan(7).await;
-    let (seller, rival) = (Uuid::now_v7(), Uuid::now_v7());
+    let (seller, rival) = (approved_seller(&app, "Ours").await, approved_seller(&app, "Rival").await);
     let ours =
         [product(&app, "OURS-1", "100.00", Some(seller)).await, product(&app, "OURS-2", "200.00", Some(seller)).await];
     let theirs = product(&app, "THEIRS", "100.00", Some(rival)).await;

@@ -258,7 +258,7 @@ fn renamed(key: &str, row: &[&str]) -> Vec<String> {
 async fn sales_add_up_to_the_same_totals_by_product_category_seller_and_day_with_discounts_spread_to_the_paisa() {
     let app = TestApp::spawn().await;
     app.create_plan(five_level_plan(7)).await;
-    let seller = uuid::Uuid::new_v4().to_string();
+    let seller = approved_seller(&app, "Soap maker").await.to_string();
     let tea = product(&app, "TEA-1", "grocery", "500.00", "10.00", "400.00", None).await;
     let soap = product(&app, "SOAP-1", "beauty", "300.00", "5.00", "200.00", Some(&seller)).await;
     let coupon = json!({"code": "FLAT100", "kind": "fixed", "value": "100.00", "starts_at": "2026-01-01T00:00:00Z",

@@ -16,6 +16,7 @@ pub mod periods;
 pub mod pickup_points;
 pub mod plans;
 pub mod reports;
+pub mod sellers;
 pub mod shipments;
 pub mod wallet;
 pub mod webhooks;

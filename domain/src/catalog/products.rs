@@ -159,6 +159,9 @@ fn on_unique(e: sqlx::Error) -> DomainError {
 /// Creates a product.
 pub async fn create(conn: &mut PgConnection, input: &ProductInput) -> DomainResult<Product> {
     let c = check(input, true)?;
+    if let Some(seller_id) = input.seller_id {
+        crate::marketplace::sellers::check_selling(conn, seller_id).await?;
+    }
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO products (id, sku, name, category, price, pv, bv, stock, active, commissionable, seller_id)
@@ -185,6 +188,9 @@ pub async fn create(conn: &mut PgConnection, input: &ProductInput) -> DomainResu
 /// volume they copied when they were placed.
 pub async fn patch(conn: &mut PgConnection, id: Uuid, input: &ProductInput) -> DomainResult<Product> {
     let c = check(input, false)?;
+    if let Some(seller_id) = input.seller_id {
+        crate::marketplace::sellers::check_selling(conn, seller_id).await?;
+    }
     let done = sqlx::query!(
         "UPDATE products SET sku = coalesce($2, sku), name = coalesce($3, name),
                 category = coalesce($4, category), price = coalesce($5, price), pv = coalesce($6, pv),

@@ -72,17 +72,11 @@ fn validate(input: &NewMember) -> DomainResult<()> {
     if input.name.trim().is_empty() || crate::input::chars(&input.name) > 200 {
         p.add("name", "must be 1 to 200 characters");
     }
-    let email = input.email.trim();
-    let looks_like_email = crate::input::chars(email) <= 254
-        && email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.contains('@'));
-    if !looks_like_email {
+    if !crate::input::looks_like_email(input.email.trim()) {
         p.add("email", "must be an email address");
     }
-    if let Some(phone) = &input.phone {
-        let ok = phone.len() <= 20 && phone.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c));
-        if !ok {
-            p.add("phone", "must be a phone number of digits, '+', '-' or spaces");
-        }
+    if input.phone.as_deref().is_some_and(|phone| !crate::input::looks_like_phone(phone)) {
+        p.add("phone", "must be a phone number of digits, '+', '-' or spaces");
     }
     p.finish()
 }

@@ -396,17 +396,20 @@ async fn price_lines(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult
     let mut found = BTreeMap::new();
     for (product_id, (_, first_line)) in wanted(lines) {
         let row = sqlx::query!(
-            "SELECT price, pv, bv, category, commissionable FROM products WHERE id = $1 AND active",
+            r#"SELECT p.price, p.pv, p.bv, p.category, p.commissionable, s.status AS "seller_status?"
+                 FROM products p LEFT JOIN sellers s ON s.id = p.seller_id WHERE p.id = $1 AND p.active"#,
             product_id
         )
         .fetch_optional(&mut *conn)
         .await?;
+        let field = || format!("lines[{first_line}].product_id");
         let Some(row) = row else {
-            return Err(DomainError::invalid(
-                format!("lines[{first_line}].product_id"),
-                "no such product, or not for sale",
-            ));
+            return Err(DomainError::invalid(field(), "no such product, or not for sale"));
         };
+        // A marketplace product is for sale only while its seller is approved.
+        if let Some(status) = row.seller_status.as_deref().filter(|s| *s != "approved") {
+            return Err(DomainError::invalid(field(), format!("its seller is {status}: not for sale")));
+        }
         found.insert(product_id, row);
     }
     let ids: Vec<Uuid> = found.keys().copied().collect();

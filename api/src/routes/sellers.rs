@@ -1,0 +1,115 @@
+//! Marketplace sellers (admin): record, list, read, approve, suspend.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use futures::FutureExt;
+use haat_domain::ids::{SellerId, TypedId};
+use haat_domain::marketplace::sellers::{self, NewSeller, Seller, SellerStatus};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa_axum::routes;
+
+use super::{ListOf, Page, Routes, admin_create, page_by_id, uuid_cursor};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, to_json};
+use crate::extract::{Auth, PathId, Query, RawBody};
+use crate::idem::{self, PostRequest};
+
+/// Seller routes.
+pub fn router() -> Routes {
+    Routes::new().routes(routes!(create, list)).routes(routes!(show)).routes(routes!(approve)).routes(routes!(suspend))
+}
+
+/// Records a seller, `pending` until approved (admin).
+#[utoipa::path(post, path = "/v1/admin/sellers", tag = "sellers", request_body = NewSeller,
+    responses((status = 201, description = "The seller, pending", body = Seller)))]
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    post: PostRequest,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    admin_create(&state, &auth, &post, &body, |c, input: &NewSeller| sellers::create(c, input).boxed()).await
+}
+
+/// `?status=` of the seller list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct StatusFilter {
+    /// `pending`, `approved` or `suspended`.
+    status: Option<String>,
+}
+
+/// Sellers, oldest first (admin).
+#[utoipa::path(get, path = "/v1/admin/sellers", tag = "sellers", params(Page, StatusFilter),
+    responses((status = 200, description = "A page of sellers", body = ListOf<Seller>)))]
+async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(page): Query<Page>,
+    Query(filter): Query<StatusFilter>,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let status = match filter.status.as_deref() {
+        None => None,
+        Some(word) => Some(SellerStatus::parse(word).ok_or_else(|| {
+            ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "status", "must be pending, approved or suspended")
+        })?),
+    };
+    let limit = page.limit()?;
+    let mut conn = state.pool.acquire().await?;
+    let items = sellers::list(&mut conn, status, uuid_cursor(&page)?, limit).await?;
+    page_by_id(&items, limit, |s| s.id)
+}
+
+/// One seller (admin).
+#[utoipa::path(get, path = "/v1/admin/sellers/{id}", tag = "sellers", params(("id" = SellerId, Path, description = "The seller")),
+    responses((status = 200, description = "The seller", body = Seller)))]
+async fn show(State(state): State<AppState>, auth: Auth, PathId(id): PathId<SellerId>) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    Ok(Json(to_json(&sellers::get(&mut *state.pool.acquire().await?, id.uuid()).await?)?))
+}
+
+async fn step(
+    state: &AppState,
+    auth: &Auth,
+    post: &PostRequest,
+    id: SellerId,
+    to: SellerStatus,
+) -> ApiResult<Response> {
+    auth.require_admin()?;
+    idem::post(state, auth, post, b"", move |tx| {
+        async move {
+            let seller = sellers::set_status(tx, id.uuid(), to, chrono::Utc::now()).await?;
+            Ok((StatusCode::OK, to_json(&seller)?))
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Approves a seller: its products may be listed and ordered (admin).
+#[utoipa::path(post, path = "/v1/admin/sellers/{id}/approve", tag = "sellers", params(("id" = SellerId, Path, description = "The seller")),
+    responses((status = 200, description = "The seller, approved", body = Seller)))]
+async fn approve(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SellerId>,
+    post: PostRequest,
+) -> ApiResult<Response> {
+    step(&state, &auth, &post, id, SellerStatus::Approved).await
+}
+
+/// Suspends a seller: its products cannot be ordered until it is approved again (admin).
+#[utoipa::path(post, path = "/v1/admin/sellers/{id}/suspend", tag = "sellers", params(("id" = SellerId, Path, description = "The seller")),
+    responses((status = 200, description = "The seller, suspended", body = Seller)))]
+async fn suspend(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SellerId>,
+    post: PostRequest,
+) -> ApiResult<Response> {
+    step(&state, &auth, &post, id, SellerStatus::Suspended).await
+}
