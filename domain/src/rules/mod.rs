@@ -1,6 +1,7 @@
 //! Pure business rules: no I/O, no clock (time is passed in), so they can be
 //! unit- and property-tested and replayed from stored inputs.
 
+pub mod business_days;
 pub mod campaign;
 pub mod campaign_window;
 pub mod cascade;
