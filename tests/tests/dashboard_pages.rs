@@ -370,3 +370,30 @@ async fn a_member_sees_this_periods_volume_the_rank_it_reaches_and_what_the_next
         assert!(page.contains(figure), "{figure} in {page}");
     }
 }
+
+#[tokio::test]
+async fn in_a_real_browser_a_member_reads_its_parcels_tracking_number_and_opens_its_printable_invoice() {
+    let app = TestApp::spawn().await;
+    let (chain, order) = two_members_and_an_order(&app, "cod").await;
+    let path = format!("/v1/orders/{}/shipments", id(&order));
+    let body = serde_json::json!({"courier": "steadfast"}).to_string();
+    assert_eq!(app.call_with("POST", &path, &app.admin_token, Some(body), &[]).await.0, StatusCode::ACCEPTED);
+    eventually("the parcel is booked", || async {
+        let (_, list) = app.admin("GET", &path, None).await;
+        (list["items"][0]["status"] == "booked").then_some(())
+    })
+    .await;
+    let browser = Browser::start().await;
+    member_signs_in(&app, &browser, chain[1]["email"].as_str().unwrap_or_default()).await;
+    browser.open(&format!("{}/app/members/{}/orders/{}", app.base, id(&chain[1]), id(&order))).await;
+    assert_eq!(browser.text_once_shown("#parcel .tracking").await, "SFT00001");
+    accessible(&browser, "an order with its parcel").await;
+    browser.click("#invoice-link").await;
+    assert_eq!(browser.text_once_shown("h2").await, "Invoice");
+    let total = browser.text("tr.total td").await;
+    assert_eq!(total, "৳450.00");
+    assert!(browser.text("p.payment").await.contains("collect ৳450.00"));
+    browser.screenshot("member-invoice").await;
+    accessible(&browser, "the printable invoice").await;
+    browser.close().await;
+}

@@ -95,14 +95,23 @@ async fn a_seller_needs_a_name_an_email_a_payout_account_and_at_most_five_days_t
         ("preparation_days", json!(6)),
         ("payout_method", json!("cheque")),
     ] {
-        let mut body = seller_body("Dhaka Leather");
+        let mut body = seller_body("ঢাকা লেদার");
         body[field] = value;
         let (status, problem) = app.admin("POST", "/v1/admin/sellers", Some(&body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {problem}");
         assert_eq!(problem["errors"][0]["field"], field);
     }
+    // Bounds count characters: 201 Bengali letters are too long a name.
+    let mut long = seller_body("ক");
+    long["name"] = json!("ক".repeat(201));
+    let (status, problem) = app.admin("POST", "/v1/admin/sellers", Some(&long)).await;
+    assert_eq!((status, &problem["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("name")));
     let (_, listed) = app.admin("GET", "/v1/admin/sellers", None).await;
     assert_eq!(listed["items"], json!([]), "nothing was written");
+    long["name"] = json!("ক".repeat(200));
+    let (status, made) = app.admin("POST", "/v1/admin/sellers", Some(&long)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["name"].as_str().map(|n| n.chars().count()), Some(200));
     let storefront = app.admin("POST", "/v1/admin/api-keys", Some(&json!({"role": "storefront"}))).await.1;
     let token = storefront["token"].as_str().unwrap_or_default();
     assert_eq!(app.call("POST", "/v1/admin/sellers", token, Some(&seller_body("X"))).await.0, StatusCode::FORBIDDEN);

@@ -157,6 +157,13 @@ async fn an_unpaid_online_order_is_not_ready_to_ship_and_an_unknown_courier_is_n
     let (status, problem) = book(&app, &order, &json!({"courier": "dhl"}), "u2").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "courier");
+    // The note's bound counts characters: 250 Bengali letters pass it (and
+    // meet the unready order), 251 are refused naming the note.
+    let note = |n: usize| json!({"courier": "steadfast", "note": "ক".repeat(n)});
+    assert_eq!(book(&app, &order, &note(250), "u3").await.0, StatusCode::CONFLICT);
+    let (status, problem) = book(&app, &order, &note(251), "u4").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "note");
     assert!(shipments_of(&app, &order).await.is_empty());
     assert!(app.standin.parcels("steadfast").is_empty());
 }

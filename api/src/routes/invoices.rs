@@ -1,7 +1,7 @@
 //! An order's invoice and packing slip: print-ready HTML (`web::invoice`)
 //! and the invoice as a PDF printed from that same HTML.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use haat_domain::catalog::products;
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::Routes;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Auth, PathId};
+use crate::extract::{Auth, PathId, Query};
 
 /// Invoice routes.
 pub fn router() -> Routes {
@@ -56,10 +56,8 @@ async fn document(
     auth: &Auth,
     id: OrderId,
     variant: Variant,
-    layout: &Layout,
-    headers: &HeaderMap,
+    (language, paper): (Language, Paper),
 ) -> ApiResult<String> {
-    let (language, paper) = layout.parse(headers)?;
     let mut conn = state.pool.acquire().await?;
     let owner = orders::owner_of(&mut conn, id.uuid()).await?;
     auth.require_member_access(owner, "order")?;
@@ -85,9 +83,9 @@ async fn page(
     layout: &Layout,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let body = document(state, auth, id, variant, layout, headers).await?;
+    let (language, paper) = layout.parse(headers)?;
+    let body = document(state, auth, id, variant, (language, paper)).await?;
     let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
-    let language = layout.parse(headers)?.0;
     res.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(language.tag()));
     Ok(res)
 }
@@ -129,7 +127,7 @@ async fn pdf(
     Query(layout): Query<Layout>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let body = document(&state, &auth, id, Variant::Invoice, &layout, &headers).await?;
+    let body = document(&state, &auth, id, Variant::Invoice, layout.parse(&headers)?).await?;
     let Some(chromium) = state.settings.chromium.as_deref() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
