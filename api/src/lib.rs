@@ -114,6 +114,7 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::shipments::router())
         .merge(routes::invoices::router())
         .merge(routes::sellers::router())
+        .merge(routes::fee_schedules::router())
         .merge(routes::pickup_points::router())
         .merge(routes::periods::router())
         .merge(routes::wallet::router())

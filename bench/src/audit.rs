@@ -51,7 +51,7 @@ pub async fn run(pool: &PgPool, everyone: &[Uuid], n: usize, product: Uuid, plan
             tokio::spawn(async move {
                 while let Some(order) = orders.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let mut tx = pool.begin().await?;
-                    commissions::cascade_commission(&mut tx, *order, CURRENCY).await?;
+                    commissions::cascade_commission(&mut tx, *order, CURRENCY, &Default::default()).await?;
                     tx.commit().await?;
                 }
                 anyhow::Ok(())

@@ -563,7 +563,7 @@ async fn time_cascades(pool: &PgPool, buyer: Uuid, product: Uuid) -> Result<(Dur
         tx.commit().await?;
         let started = Instant::now();
         let mut tx = pool.begin().await?;
-        commissions::cascade_commission(&mut tx, order.id, CURRENCY).await?;
+        commissions::cascade_commission(&mut tx, order.id, CURRENCY, &Default::default()).await?;
         tx.commit().await?;
         times.push(started.elapsed());
     }

@@ -10,6 +10,7 @@ use sqlx::PgConnection;
 
 use crate::error::DomainResult;
 use crate::ledger;
+use crate::marketplace::escrow;
 use crate::rewards::campaigns;
 
 /// One check and what violates it.
@@ -43,6 +44,9 @@ pub async fn run(conn: &mut PgConnection) -> DomainResult<Vec<Check>> {
         check("no_fact_applied_twice", facts_applied_twice(conn).await?),
         check("commissions_reproducible_from_their_inputs", commissions_not_reproducible(conn).await?),
         check("commissions_match_a_rerun_of_the_cascade", rerun::differences(conn).await?),
+        check("seller_lines_have_their_credit", escrow::lines_without_credit(conn).await?),
+        check("seller_credits_have_their_entries", escrow::credits_without_entries(conn).await?),
+        check("seller_balances_match_their_shares", escrow::balances_not_matching_shares(conn).await?),
     ])
 }
 
@@ -86,14 +90,26 @@ async fn keys_used_twice(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
     .await?)
 }
 
-/// A fact changes an order once: no order has the same fact applied twice,
-/// and no webhook event applied more than one fact (DESIGN §10.2).
+/// A fact changes an order once: no order has the same fact applied twice
+/// (a partial return or refund is applied once per reversal recorded), and
+/// no webhook event applied more than one fact (DESIGN §10.2).
 async fn facts_applied_twice(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
     Ok(sqlx::query_scalar!(
         r#"SELECT v AS "v!" FROM (
                SELECT o.invoice_no || ': ' || e.fact || ' applied ' || count(*) || ' times' AS v
                  FROM order_events e JOIN orders o ON o.id = e.order_id
-                WHERE e.outcome = 'applied' GROUP BY o.invoice_no, e.fact HAVING count(*) > 1
+                WHERE e.outcome = 'applied' AND e.fact NOT IN ('return', 'refund')
+                GROUP BY o.invoice_no, e.fact HAVING count(*) > 1
+               UNION ALL
+               -- Partial returns and refunds are applied once each: as many
+               -- applied as recorded.
+               SELECT o.invoice_no || ': ' || f.fact || ' applied ' || f.applied || ' times for '
+                      || (SELECT count(*) FROM order_reversals r WHERE r.order_id = o.id AND r.kind = f.fact)
+                      || ' recorded'
+                 FROM (SELECT order_id, fact, count(*) AS applied FROM order_events
+                        WHERE outcome = 'applied' AND fact IN ('return', 'refund') GROUP BY order_id, fact) f
+                 JOIN orders o ON o.id = f.order_id
+                WHERE f.applied <> (SELECT count(*) FROM order_reversals r WHERE r.order_id = o.id AND r.kind = f.fact)
                UNION ALL
                SELECT e.source || ' applied ' || count(*) || ' facts'
                  FROM order_events e
@@ -143,6 +159,10 @@ async fn stranded_holds(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
                SELECT 'reward of order line ' || order_line_id, release_at, 'haat.holds',
                       'release_hold:' || order_id || ':'
                  FROM order_rewards WHERE status = 'pending' AND amount > reversed_amount
+               UNION ALL
+               SELECT 'seller share of order line ' || order_line_id, release_at, 'haat.holds',
+                      'release_hold:' || order_id || ':'
+                 FROM seller_credits WHERE status = 'pending' AND amount > reversed_amount AND release_at IS NOT NULL
                UNION ALL
                SELECT 'cashback of campaign ' || p.campaign_id || ' on order line ' || p.order_line_id,
                       s.release_at, 'haat.campaigns', 'campaign_release:' || p.campaign_id
@@ -208,13 +228,15 @@ async fn reversed_orders_not_net_zero(conn: &mut PgConnection) -> DomainResult<V
 /// clawed back.
 async fn negative_without_clawback(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT 'member ' || a.member_id || ' has ' || a.balance || ' available and no clawback' AS "v!"
+        r#"SELECT coalesce('member ' || a.member_id, 'seller ' || a.seller_id) || ' has ' || a.balance
+                  || ' available and no clawback' AS "v!"
              FROM accounts a
-            WHERE a.kind = 'available' AND a.balance < 0
+            WHERE a.kind = 'available' AND a.balance < 0 AND (a.member_id IS NOT NULL OR a.seller_id IS NOT NULL)
               AND NOT EXISTS (SELECT 1 FROM postings p JOIN journal_entries e ON e.id = p.entry_id
                                WHERE p.account_id = a.id AND p.amount < 0
-                                 AND e.kind IN ('clawback', 'cashback_clawback', 'order_cashback_clawback'))
-            ORDER BY a.member_id"#
+                                 AND e.kind IN ('clawback', 'cashback_clawback', 'order_cashback_clawback',
+                                                'seller_credit_clawback'))
+            ORDER BY 1"#
     )
     .fetch_all(conn)
     .await?)

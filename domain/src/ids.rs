@@ -97,6 +97,11 @@ typed_id!(
     "seller"
 );
 typed_id!(
+    /// A version of the marketplace's fee schedule.
+    FeeScheduleId,
+    "fee schedule"
+);
+typed_id!(
     /// An API key (never its secret).
     ApiKeyId,
     "api key"
@@ -118,6 +123,7 @@ pub fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema:
         one::<WithdrawalId>(),
         one::<ApiKeyId>(),
         one::<SellerId>(),
+        one::<FeeScheduleId>(),
     ]
 }
 

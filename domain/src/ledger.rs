@@ -67,6 +67,11 @@ pub enum SystemAccount {
     CashbackExpense,
     /// Where expired points go.
     Breakage,
+    /// What buyers paid for marketplace sellers' goods, passed on to the
+    /// sellers' accounts (their share) and to the fees.
+    SellerSales,
+    /// The marketplace's fees on sellers' lines: the platform's revenue.
+    MarketplaceFees,
 }
 
 impl SystemAccount {
@@ -79,6 +84,8 @@ impl SystemAccount {
             Self::BonusExpense => "system:bonus_expense",
             Self::CashbackExpense => "system:cashback_expense",
             Self::Breakage => "system:breakage",
+            Self::SellerSales => "system:seller_sales",
+            Self::MarketplaceFees => "system:marketplace_fees",
         }
     }
 }
@@ -88,6 +95,9 @@ impl SystemAccount {
 pub enum Account {
     /// One of a member's accounts.
     Member(Uuid, MemberAccount),
+    /// One of a marketplace seller's accounts (pending, available or
+    /// reserved: a seller has no store credit).
+    Seller(Uuid, MemberAccount),
     /// A system account.
     System(SystemAccount),
 }
@@ -120,6 +130,24 @@ pub async fn open_member_accounts(conn: &mut PgConnection, member_id: Uuid, curr
     sqlx::query!(
         "INSERT INTO accounts (member_id, kind, currency) SELECT $1, k, $3 FROM unnest($2::text[]) AS k",
         member_id,
+        &kinds,
+        currency
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Creates a seller's accounts (pending, available, reserved), with the
+/// seller, in its transaction.
+pub async fn open_seller_accounts(conn: &mut PgConnection, seller_id: Uuid, currency: &str) -> DomainResult<()> {
+    let kinds: Vec<String> = [MemberAccount::Pending, MemberAccount::Available, MemberAccount::Reserved]
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    sqlx::query!(
+        "INSERT INTO accounts (seller_id, kind, currency) SELECT $1, k, $3 FROM unnest($2::text[]) AS k",
+        seller_id,
         &kinds,
         currency
     )
@@ -212,6 +240,26 @@ async fn write_posting(
             .execute(conn)
             .await?;
         }
+        Account::Seller(seller_id, account) => {
+            let row = sqlx::query!(
+                "UPDATE accounts SET balance = balance + $3 WHERE seller_id = $1 AND kind = $2 RETURNING id, balance",
+                seller_id,
+                account.as_str(),
+                p.amount
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(DomainError::NotFound("seller account"))?;
+            sqlx::query!(
+                "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES ($1, $2, $3, $4)",
+                entry_id,
+                row.id,
+                p.amount,
+                row.balance
+            )
+            .execute(conn)
+            .await?;
+        }
         Account::System(system) => {
             let account_id = system_account_id(conn, system, currency).await?;
             sqlx::query!(
@@ -228,24 +276,29 @@ async fn write_posting(
 }
 
 async fn system_account_id(conn: &mut PgConnection, kind: SystemAccount, currency: &str) -> DomainResult<i64> {
-    if let Some(id) =
-        sqlx::query_scalar!("SELECT id FROM accounts WHERE member_id IS NULL AND kind = $1", kind.as_str())
-            .fetch_optional(&mut *conn)
-            .await?
+    if let Some(id) = sqlx::query_scalar!(
+        "SELECT id FROM accounts WHERE member_id IS NULL AND seller_id IS NULL AND kind = $1",
+        kind.as_str()
+    )
+    .fetch_optional(&mut *conn)
+    .await?
     {
         return Ok(id);
     }
     sqlx::query!(
         "INSERT INTO accounts (kind, currency) VALUES ($1, $2)
-         ON CONFLICT (kind) WHERE member_id IS NULL DO NOTHING",
+         ON CONFLICT (kind) WHERE member_id IS NULL AND seller_id IS NULL DO NOTHING",
         kind.as_str(),
         currency
     )
     .execute(&mut *conn)
     .await?;
-    Ok(sqlx::query_scalar!("SELECT id FROM accounts WHERE member_id IS NULL AND kind = $1", kind.as_str())
-        .fetch_one(conn)
-        .await?)
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM accounts WHERE member_id IS NULL AND seller_id IS NULL AND kind = $1",
+        kind.as_str()
+    )
+    .fetch_one(conn)
+    .await?)
 }
 
 /// A member's cached balances.
@@ -265,18 +318,47 @@ pub struct Wallet {
     pub reserved: Decimal,
 }
 
+/// Who holds accounts: a member or a marketplace seller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// A member.
+    Member(Uuid),
+    /// A seller.
+    Seller(Uuid),
+}
+
+impl Holder {
+    /// (member id, seller id): one of them, for SQL.
+    fn ids(self) -> (Option<Uuid>, Option<Uuid>) {
+        match self {
+            Self::Member(id) => (Some(id), None),
+            Self::Seller(id) => (None, Some(id)),
+        }
+    }
+}
+
+/// A holder's cached balance of each of its accounts, in O(1).
+pub async fn balances(conn: &mut PgConnection, holder: Holder) -> DomainResult<Vec<(MemberAccount, Decimal)>> {
+    let (member, seller) = holder.ids();
+    let rows = sqlx::query!(
+        r#"SELECT kind AS "kind: MemberAccount", balance FROM accounts WHERE member_id = $1 OR seller_id = $2"#,
+        member,
+        seller
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.kind, r.balance)).collect())
+}
+
 /// Reads a member's balances in O(1) from the cached balances.
 pub async fn wallet(conn: &mut PgConnection, member_id: Uuid) -> DomainResult<Wallet> {
-    let rows =
-        sqlx::query!("SELECT kind, balance FROM accounts WHERE member_id = $1", member_id).fetch_all(conn).await?;
     let mut w = Wallet::default();
-    for r in rows {
-        match r.kind.as_str() {
-            "pending" => w.pending = r.balance,
-            "available" => w.available = r.balance,
-            "credit" => w.credit = r.balance,
-            "reserved" => w.reserved = r.balance,
-            _ => {}
+    for (kind, balance) in balances(conn, Holder::Member(member_id)).await? {
+        match kind {
+            MemberAccount::Pending => w.pending = balance,
+            MemberAccount::Available => w.available = balance,
+            MemberAccount::Credit => w.credit = balance,
+            MemberAccount::Reserved => w.reserved = balance,
         }
     }
     Ok(w)
@@ -337,8 +419,9 @@ pub async fn statement(
         .collect())
 }
 
-/// The audit's ledger checks: (entries that do not sum to zero, member
-/// accounts whose cached balance differs from the sum of their postings).
+/// The audit's ledger checks: (entries that do not sum to zero, member and
+/// seller accounts whose cached balance differs from the sum of their
+/// postings).
 pub async fn audit(conn: &mut PgConnection) -> DomainResult<(Vec<String>, Vec<String>)> {
     let unbalanced = sqlx::query_scalar!(
         r#"SELECT e.idempotency_key AS "key!" FROM journal_entries e JOIN postings p ON p.entry_id = e.id
@@ -348,7 +431,7 @@ pub async fn audit(conn: &mut PgConnection) -> DomainResult<(Vec<String>, Vec<St
     .await?;
     let drifted = sqlx::query_scalar!(
         r#"SELECT a.id::text AS "id!" FROM accounts a LEFT JOIN postings p ON p.account_id = a.id
-            WHERE a.member_id IS NOT NULL
+            WHERE a.member_id IS NOT NULL OR a.seller_id IS NOT NULL
             GROUP BY a.id HAVING a.balance <> coalesce(sum(p.amount), 0)"#
     )
     .fetch_all(conn)
@@ -362,8 +445,6 @@ pub async fn audit(conn: &mut PgConnection) -> DomainResult<(Vec<String>, Vec<St
 /// partial returns add up to exactly the whole and nothing is recomputed.
 #[derive(Debug, Clone)]
 pub struct TakeBack<'a> {
-    /// Who was paid.
-    pub member: Uuid,
     /// The amount as stored when it was paid.
     pub stored: Decimal,
     /// The line's units.
@@ -372,13 +453,13 @@ pub struct TakeBack<'a> {
     pub reversed_units: i32,
     /// What earlier reversals already took.
     pub already: Decimal,
-    /// The member's account it comes out of — pending while held (a
-    /// cancel), available or credit once released (a clawback) — with the
-    /// entry's kind; `None` when it never reached the ledger (points still
-    /// held).
-    pub from: Option<(MemberAccount, EntryKind)>,
-    /// The expense it goes back to.
-    pub expense: SystemAccount,
+    /// The account it comes out of — a member's or seller's pending while
+    /// held (a cancel), available or credit once released (a clawback), or
+    /// the fees account for a fee refunded — with the entry's kind; `None`
+    /// when it never reached the ledger (points still held).
+    pub from: Option<(Account, EntryKind)>,
+    /// The account it goes back to (an expense, or the sellers' sales).
+    pub back_to: SystemAccount,
     /// The entry's idempotency key (`ledger::keys`).
     pub key: &'a str,
     /// The entry's reference.
@@ -393,10 +474,8 @@ pub async fn take_back(conn: &mut PgConnection, currency: &str, t: TakeBack<'_>)
         return Ok(Decimal::ZERO);
     }
     if let Some((account, kind)) = t.from {
-        let postings = vec![
-            Posting { account: Account::Member(t.member, account), amount: -delta },
-            Posting { account: Account::System(t.expense), amount: delta },
-        ];
+        let postings =
+            vec![Posting { account, amount: -delta }, Posting { account: Account::System(t.back_to), amount: delta }];
         post(conn, currency, Entry { idempotency_key: t.key, kind, reference: t.reference, postings }).await?;
     }
     Ok(delta)

@@ -1,5 +1,8 @@
 //! The marketplace: the sellers whose products a shop sells beside its
-//! own (`sellers`: applying, approval, suspension). A product may name an
-//! approved seller; a suspended seller's products cannot be ordered.
+//! own (`sellers`: applying, approval, suspension), the fee schedules their
+//! lines are sold under (`fees`), and each seller's share of its lines held
+//! in escrow until after delivery (`escrow`).
 
+pub mod escrow;
+pub mod fees;
 pub mod sellers;

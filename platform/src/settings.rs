@@ -77,6 +77,11 @@ pub struct Settings {
     /// the deployment's time zone, in which volume periods (months) begin
     /// and end.
     pub time_zone: chrono_tz::Tz,
+    /// `HAAT_WEEKLY_HOLIDAYS` (default `fri`, weekday names comma-separated)
+    /// and `HAAT_PUBLIC_HOLIDAYS` (dates `YYYY-MM-DD`, comma-separated,
+    /// default none): the days a seller's hold does not count, in
+    /// `HAAT_TIME_ZONE`'s dates.
+    pub hold_calendar: haat_domain::marketplace::escrow::HoldCalendar,
     /// `HAAT_PERIOD_CLOSE_MODE` (`auto`, the default, or `review`): `review`
     /// keeps each close as a run an admin reads, then commits or discards,
     /// before any bonus is posted.
@@ -276,6 +281,7 @@ impl std::fmt::Debug for Settings {
             .field("withdrawal_multiple", &self.withdrawal_multiple)
             .field("providers", &"<secrets>")
             .field("time_zone", &self.time_zone)
+            .field("hold_calendar", &self.hold_calendar)
             .field("period_close_mode", &self.period_close_mode)
             .field("simulation_inline_orders", &self.simulation_inline_orders)
             .field("report_time_limit", &self.report_time_limit)
@@ -293,6 +299,19 @@ impl std::fmt::Debug for Settings {
             .field("job_retention_hours", &self.job_retention_hours)
             .finish()
     }
+}
+
+/// The business-day calendar of sellers' holds, from its two settings.
+fn hold_calendar(zone: chrono_tz::Tz) -> Result<haat_domain::marketplace::escrow::HoldCalendar> {
+    use haat_domain::rules::business_days::{Calendar, parse_dates, parse_weekdays};
+    let weekly = parse_weekdays(&var("HAAT_WEEKLY_HOLIDAYS").unwrap_or_else(|| "fri".into()))
+        .map_err(|e| anyhow::anyhow!("HAAT_WEEKLY_HOLIDAYS: {e}"))?;
+    if weekly.len() >= 7 {
+        bail!("HAAT_WEEKLY_HOLIDAYS must leave at least one business day in the week");
+    }
+    let holidays = parse_dates(&var("HAAT_PUBLIC_HOLIDAYS").unwrap_or_default())
+        .map_err(|e| anyhow::anyhow!("HAAT_PUBLIC_HOLIDAYS: {e}"))?;
+    Ok(haat_domain::marketplace::escrow::HoldCalendar { days: Calendar { weekly, holidays }, zone })
 }
 
 fn var(name: &str) -> Option<String> {
@@ -383,6 +402,7 @@ impl Settings {
         let tz = var("HAAT_TIME_ZONE").unwrap_or_else(|| "UTC".into());
         let time_zone: chrono_tz::Tz =
             tz.parse().map_err(|_| anyhow::anyhow!("HAAT_TIME_ZONE must be an IANA time zone such as Asia/Dhaka"))?;
+        let hold_calendar = hold_calendar(time_zone)?;
         let period_close_mode = match var("HAAT_PERIOD_CLOSE_MODE") {
             None => haat_domain::compensation::periods::CloseMode::Auto,
             Some(word) => haat_domain::compensation::periods::CloseMode::parse(&word)
@@ -404,6 +424,7 @@ impl Settings {
         let job_retention_hours = whole("HAAT_JOB_RETENTION_HOURS", 168u32, 0..=24 * 366, "hours")?;
         Ok(Self {
             time_zone,
+            hold_calendar,
             period_close_cron,
             period_close_mode,
             simulation_inline_orders,

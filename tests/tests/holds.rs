@@ -94,9 +94,15 @@ async fn a_release_job_picked_up_within_the_second_its_hold_ends_but_before_it_r
         .execute(&mut *tx)
         .await
         .expect("the queue hands the job out");
-    haat_domain::compensation::commissions::release_holds(&mut tx, job, ends - Duration::milliseconds(300), "BDT")
-        .await
-        .expect("the early run succeeds");
+    haat_domain::compensation::commissions::release_holds(
+        &mut tx,
+        job,
+        ends - Duration::milliseconds(300),
+        "BDT",
+        &Default::default(),
+    )
+    .await
+    .expect("the early run succeeds");
     tx.commit().await.expect("commit");
     // It released nothing and scheduled itself again under a key of its own.
     assert_eq!(app.wallet(&chain[1]).await["available"], "0.00");

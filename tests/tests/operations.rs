@@ -465,7 +465,9 @@ async fn a_cascade_run_again_after_it_committed_pays_no_one_new_even_after_the_b
 
     // The job delivered a second time (a worker that died before its ack).
     let mut tx = app.pool.begin().await.expect("tx");
-    haat_domain::compensation::commissions::cascade_commission(&mut tx, order_id, "BDT").await.expect("rerun");
+    haat_domain::compensation::commissions::cascade_commission(&mut tx, order_id, "BDT", &Default::default())
+        .await
+        .expect("rerun");
     tx.commit().await.expect("commit");
 
     let paid: Vec<(String, String)> = sqlx::query_as(

@@ -37,6 +37,8 @@ pub struct WorkerState {
     pub connectors: Arc<haat_connectors::Connectors>,
     /// The deployment's time zone (volume periods).
     pub time_zone: chrono_tz::Tz,
+    /// The business days sellers' holds count.
+    pub hold_calendar: haat_domain::marketplace::escrow::HoldCalendar,
     /// Whether a period close posts at once or waits for review.
     pub period_close_mode: periods::CloseMode,
     /// How long finished jobs are kept.
@@ -65,7 +67,7 @@ pub async fn credit_volume(job: CreditVolume, state: Data<WorkerState>) -> Resul
 /// `cascade_commission`: pending commissions up the upline.
 pub async fn cascade_commission(job: CascadeCommission, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    commissions::cascade_commission(&mut tx, job.order_id, &state.currency).await?;
+    commissions::cascade_commission(&mut tx, job.order_id, &state.currency, &state.hold_calendar).await?;
     tx.commit().await?;
     tracing::info!(order_id = %job.order_id, "commissions posted");
     Ok(())
@@ -74,7 +76,7 @@ pub async fn cascade_commission(job: CascadeCommission, state: Data<WorkerState>
 /// `release_hold`: pending → available once the hold has ended.
 pub async fn release_hold(job: ReleaseHold, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    commissions::release_holds(&mut tx, job, Utc::now(), &state.currency).await?;
+    commissions::release_holds(&mut tx, job, Utc::now(), &state.currency, &state.hold_calendar).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -196,6 +196,7 @@ pub async fn run(
             &settings.public_url,
         )?),
         time_zone: settings.time_zone,
+        hold_calendar: settings.hold_calendar.clone(),
         period_close_mode: settings.period_close_mode,
         job_retention: chrono::Duration::hours(i64::from(settings.job_retention_hours)),
         retry: settings.retry,

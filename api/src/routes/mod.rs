@@ -3,6 +3,7 @@
 pub mod campaigns;
 pub mod catalog;
 pub mod coupons;
+pub mod fee_schedules;
 pub mod flash_sales;
 pub mod invoices;
 pub mod jobs;

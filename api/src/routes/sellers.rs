@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use futures::FutureExt;
 use haat_domain::ids::{SellerId, TypedId};
+use haat_domain::marketplace::escrow::{self, SellerBalance, SellerLine};
 use haat_domain::marketplace::sellers::{self, NewSeller, Seller, SellerStatus};
 use serde::Deserialize;
 use serde_json::Value;
@@ -19,7 +20,13 @@ use crate::idem::{self, PostRequest};
 
 /// Seller routes.
 pub fn router() -> Routes {
-    Routes::new().routes(routes!(create, list)).routes(routes!(show)).routes(routes!(approve)).routes(routes!(suspend))
+    Routes::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show))
+        .routes(routes!(approve))
+        .routes(routes!(suspend))
+        .routes(routes!(balance))
+        .routes(routes!(lines))
 }
 
 /// Records a seller, `pending` until approved (admin).
@@ -31,7 +38,11 @@ async fn create(
     post: PostRequest,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    admin_create(&state, &auth, &post, &body, |c, input: &NewSeller| sellers::create(c, input).boxed()).await
+    let currency = state.settings.currency.clone();
+    admin_create(&state, &auth, &post, &body, move |c, input: &NewSeller| {
+        async move { sellers::create(c, input, &currency).await }.boxed()
+    })
+    .await
 }
 
 /// `?status=` of the seller list.
@@ -112,4 +123,33 @@ async fn suspend(
     post: PostRequest,
 ) -> ApiResult<Response> {
     step(&state, &auth, &post, id, SellerStatus::Suspended).await
+}
+
+/// A seller's balances: held, released, reserved for payouts (admin).
+#[utoipa::path(get, path = "/v1/sellers/{id}/balance", tag = "sellers", params(("id" = SellerId, Path, description = "The seller")),
+    responses((status = 200, description = "The seller's balances", body = SellerBalance)))]
+async fn balance(State(state): State<AppState>, auth: Auth, PathId(id): PathId<SellerId>) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    sellers::get(&mut conn, id.uuid()).await?;
+    Ok(Json(to_json(&escrow::balance(&mut conn, id.uuid()).await?)?))
+}
+
+/// A seller's sold lines with their fee, share, platform margin and hold,
+/// newest first (admin).
+#[utoipa::path(get, path = "/v1/sellers/{id}/lines", tag = "sellers",
+    params(("id" = SellerId, Path, description = "The seller"), Page),
+    responses((status = 200, description = "A page of the seller's lines", body = ListOf<SellerLine>)))]
+async fn lines(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SellerId>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let limit = page.limit()?;
+    let mut conn = state.pool.acquire().await?;
+    sellers::get(&mut conn, id.uuid()).await?;
+    let items = escrow::lines(&mut conn, id.uuid(), uuid_cursor(&page)?, limit).await?;
+    page_by_id(&items, limit, |l| l.order_line_id)
 }

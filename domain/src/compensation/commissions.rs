@@ -14,6 +14,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::jobs::{self, CascadeCommission, ReleaseHold};
 use crate::ledger::bulk::Transfer;
 use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
+use crate::marketplace::escrow::{self, HoldCalendar};
 use crate::money::display::{Language, taka_of};
 use crate::notifications::{self, ToMember};
 use crate::orders::reversals;
@@ -87,7 +88,12 @@ pub async fn head(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Optio
 /// The uplines' balance rows are the hottest rows of the system (the top
 /// of the tree earns on most orders), so the entries are posted last, in
 /// one set statement: those rows stay locked from there to the commit only.
-pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
+pub async fn cascade_commission(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    currency: &str,
+    calendar: &HoldCalendar,
+) -> DomainResult<()> {
     let locked =
         sqlx::query!("SELECT cascaded_at FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
     // A job runs at least once: a second run after the first committed must
@@ -116,6 +122,8 @@ pub async fn cascade_commission(conn: &mut PgConnection, order_id: Uuid, currenc
         .execute(&mut *conn)
         .await?;
     ledger::bulk::post_transfers(conn, currency, EntryKind::Commission, &owed).await?;
+    // The sellers' shares, in the same transaction as the network's pay.
+    escrow::credit_order(conn, order_id, calendar, currency).await?;
     // Returns that arrived before the commissions existed take effect now.
     reversals::apply_pending(conn, order_id, currency).await
 }
@@ -276,8 +284,9 @@ async fn notify_beneficiaries(
 }
 
 /// Moves the order's held commissions whose hold has ended to available
-/// (and releases the buyer's held rewards with them), as the release job
-/// `job` running at `now`. Anything still held gets the release job of
+/// (and releases the buyer's held rewards and the sellers' shares with
+/// them, dating the sellers' holds once the order is delivered), as the
+/// release job `job` running at `now`. Anything still held gets the release job of
 /// its own end; when that is this job's own second (its worker's clock
 /// behind the database's, which let it run), the job schedules itself
 /// again under a key of its own, a second later.
@@ -286,9 +295,11 @@ pub async fn release_holds(
     job: ReleaseHold,
     now: DateTime<Utc>,
     currency: &str,
+    calendar: &HoldCalendar,
 ) -> DomainResult<()> {
     let order_id = job.order_id;
     sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
+    escrow::date_releases(conn, order_id, calendar).await?;
     let due = sqlx::query!(
         r#"SELECT id, beneficiary_id, amount - reversed_amount AS "amount!" FROM commissions
           WHERE order_id = $1 AND status = 'pending' AND release_at <= $2 ORDER BY beneficiary_id, id"#,
@@ -323,10 +334,13 @@ pub async fn release_holds(
             .await?;
     }
     crate::rewards::loyalty::release(conn, order_id, now, currency).await?;
+    escrow::release_due(conn, order_id, now, currency).await?;
     let next = sqlx::query_scalar!(
         "SELECT min(at) FROM (SELECT release_at AS at FROM commissions WHERE order_id = $1 AND status = 'pending'
                               UNION ALL
-                              SELECT release_at FROM order_rewards WHERE order_id = $1 AND status = 'pending') t",
+                              SELECT release_at FROM order_rewards WHERE order_id = $1 AND status = 'pending'
+                              UNION ALL
+                              SELECT release_at FROM seller_credits WHERE order_id = $1 AND status = 'pending') t",
         order_id
     )
     .fetch_one(&mut *conn)
@@ -336,6 +350,8 @@ pub async fn release_holds(
             let (next_job, run_at) = next_release(job, at, now);
             jobs::enqueue(conn, &next_job, Some(run_at)).await
         }
+        // A seller's share waits for the delivery, which runs this job again.
+        None if escrow::awaiting_delivery(conn, order_id).await? => Ok(()),
         None => crate::orders::settle(conn, order_id, "release_hold", now).await,
     }
 }

@@ -73,6 +73,10 @@ impl AccountIds {
         for account in chunk.iter().flat_map(|t| [t.from, t.to]) {
             match account {
                 Account::Member(id, kind) => members.push((id, kind)),
+                // Sellers are paid per line, never in bulk.
+                Account::Seller(..) => {
+                    return Err(DomainError::Internal(anyhow::anyhow!("bulk transfers move no seller account")));
+                }
                 Account::System(kind) => {
                     if let std::collections::hash_map::Entry::Vacant(slot) = map.entry(account) {
                         slot.insert(system_account_id(conn, kind, currency).await?);

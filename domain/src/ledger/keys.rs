@@ -81,6 +81,28 @@ pub fn points_expiry(lot: impl Display, expired_in_all: impl Display) -> String 
     format!("points_expiry:{lot}:{expired_in_all}")
 }
 
+/// A seller's share of one line (and the fee beside it).
+pub fn seller_credit(line: impl Display) -> String {
+    format!("seller_credit:{line}")
+}
+
+/// A seller's held share of one line released.
+pub fn seller_credit_release(line: impl Display) -> String {
+    format!("seller_credit_release:{line}")
+}
+
+/// What the units of a line reversed so far take back of its seller's
+/// share (cumulative).
+pub fn seller_credit_reversal(line: impl Display, units_reversed: impl Display) -> String {
+    format!("seller_credit_reversal:{line}:{units_reversed}")
+}
+
+/// What the units of a line reversed so far give back of its fee
+/// (cumulative).
+pub fn seller_fee_reversal(line: impl Display, units_reversed: impl Display) -> String {
+    format!("seller_fee_reversal:{line}:{units_reversed}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +124,9 @@ mod tests {
         assert_eq!(order_reward_release("L"), "order_reward_release:L");
         assert_eq!(order_reward_reversal("L", 2), "order_reward_reversal:L:2");
         assert_eq!(points_expiry("L", "5.00"), "points_expiry:L:5.00");
+        assert_eq!(seller_credit("L"), "seller_credit:L");
+        assert_eq!(seller_credit_release("L"), "seller_credit_release:L");
+        assert_eq!(seller_credit_reversal("L", 1), "seller_credit_reversal:L:1");
+        assert_eq!(seller_fee_reversal("L", 1), "seller_fee_reversal:L:1");
     }
 }

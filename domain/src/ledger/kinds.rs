@@ -47,6 +47,17 @@ crate::words::stored_words!(
         WithdrawalPaid = "withdrawal_paid",
         /// A withdrawal rejected or failed after approval: reserved → available.
         WithdrawalRelease = "withdrawal_release",
+        /// A seller's share of a line posted to its pending account, the
+        /// marketplace's fee beside it (from the sellers' sales).
+        SellerCredit = "seller_credit",
+        /// A seller's share released after its hold: pending → available.
+        SellerCreditRelease = "seller_credit_release",
+        /// A held seller share cancelled by a return (pending → sales).
+        SellerCreditCancelled = "seller_credit_cancelled",
+        /// A released seller share taken back (available → sales).
+        SellerCreditClawback = "seller_credit_clawback",
+        /// The fee on returned units given back (fees → sales).
+        SellerFeeRefunded = "seller_fee_refunded",
     }
 );
 

@@ -103,8 +103,9 @@ fn validate(input: &NewSeller) -> DomainResult<i32> {
     Ok(days)
 }
 
-/// Records a seller, `pending` until an admin approves it.
-pub async fn create(conn: &mut PgConnection, input: &NewSeller) -> DomainResult<Seller> {
+/// Records a seller, `pending` until an admin approves it, with its
+/// accounts in the ledger.
+pub async fn create(conn: &mut PgConnection, input: &NewSeller, currency: &str) -> DomainResult<Seller> {
     let days = validate(input)?;
     let id = Uuid::now_v7();
     sqlx::query!(
@@ -120,6 +121,7 @@ pub async fn create(conn: &mut PgConnection, input: &NewSeller) -> DomainResult<
     )
     .execute(&mut *conn)
     .await?;
+    crate::ledger::open_seller_accounts(conn, id, currency).await?;
     get(conn, id).await
 }
 

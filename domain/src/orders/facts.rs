@@ -204,6 +204,10 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
     if effects.check_commissionable {
         mark_commissionable(conn, o.id, next, now).await?;
     }
+    let delivered = |f: Facts| f.delivered || f.partially_delivered;
+    if delivered(next) && !delivered(o.facts) {
+        crate::marketplace::escrow::on_delivery(conn, o.id, now).await?;
+    }
     Ok(())
 }
 

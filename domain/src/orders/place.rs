@@ -117,6 +117,7 @@ struct Priced {
     bv: Decimal,
     category: String,
     commissionable: bool,
+    seller_id: Option<Uuid>,
 }
 
 fn check_buyer(p: &mut Problems, input: &NewOrder) -> Option<Buyer> {
@@ -295,11 +296,19 @@ pub async fn place(
     )
     .execute(&mut *conn)
     .await?;
+    // A seller's line keeps the fee schedule in force and its rate.
+    let fees = match priced.iter().any(|l| l.seller_id.is_some()) {
+        true => Some(crate::marketplace::fees::in_force(conn).await?),
+        false => None,
+    };
     for (i, l) in priced.iter().enumerate() {
+        let terms = l.seller_id.zip(fees.as_ref()).map(|(seller, (schedule, rates, per_item))| {
+            (*schedule, rates.rate_for(seller, &l.category).get(), per_item.get())
+        });
         sqlx::query!(
             "INSERT INTO order_lines (id, order_id, line_no, product_id, quantity, unit_price, pv, bv, line_total,
-                                      category, commissionable)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                      category, commissionable, seller_id, fee_schedule_id, fee_rate, fee_per_item)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             Uuid::now_v7(),
             id,
             i as i32 + 1,
@@ -310,7 +319,11 @@ pub async fn place(
             l.bv,
             l.unit_price * Decimal::from(l.quantity),
             l.category,
-            l.commissionable
+            l.commissionable,
+            l.seller_id,
+            terms.map(|t| t.0),
+            terms.map(|t| t.1),
+            terms.map(|t| t.2)
         )
         .execute(&mut *conn)
         .await?;
@@ -396,7 +409,7 @@ async fn price_lines(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult
     let mut found = BTreeMap::new();
     for (product_id, (_, first_line)) in wanted(lines) {
         let row = sqlx::query!(
-            r#"SELECT p.price, p.pv, p.bv, p.category, p.commissionable, s.status AS "seller_status?"
+            r#"SELECT p.price, p.pv, p.bv, p.category, p.commissionable, p.seller_id, s.status AS "seller_status?"
                  FROM products p LEFT JOIN sellers s ON s.id = p.seller_id WHERE p.id = $1 AND p.active"#,
             product_id
         )
@@ -426,6 +439,7 @@ async fn price_lines(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult
                 bv: p.bv,
                 category: p.category.clone(),
                 commissionable: p.commissionable,
+                seller_id: p.seller_id,
             }
         })
         .collect())

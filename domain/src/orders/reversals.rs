@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::jobs::{self, ReverseOrder};
-use crate::ledger::{self, EntryKind, MemberAccount, SystemAccount, TakeBack};
+use crate::ledger::{self, Account, EntryKind, MemberAccount, SystemAccount, TakeBack};
 use crate::money::display::{Language, taka_of};
 use crate::notifications;
 use crate::rules::order_state::return_window_open;
@@ -273,9 +273,10 @@ pub async fn apply_pending(conn: &mut PgConnection, order_id: Uuid, currency: &s
             reverse_commissions(conn, order_id, r.id, r.seq, &o.invoice_no, currency).await?;
         }
     }
-    // The buyer's instant reward and cashback paid by a settled campaign on
-    // these units go back too.
+    // The buyer's instant reward, the sellers' shares and fees, and cashback
+    // paid by a settled campaign on these units go back too.
     crate::rewards::loyalty::reverse(conn, order_id, currency).await?;
+    crate::marketplace::escrow::reverse(conn, order_id, currency).await?;
     crate::rewards::campaigns::claw_back(conn, order_id, currency).await
 }
 
@@ -329,19 +330,18 @@ async fn reverse_commissions(
     let mut per_member: BTreeMap<Uuid, Decimal> = BTreeMap::new();
     for c in rows {
         let from = if c.status == "available" {
-            (MemberAccount::Available, EntryKind::Clawback)
+            (Account::Member(c.beneficiary_id, MemberAccount::Available), EntryKind::Clawback)
         } else {
-            (MemberAccount::Pending, EntryKind::CommissionCancelled)
+            (Account::Member(c.beneficiary_id, MemberAccount::Pending), EntryKind::CommissionCancelled)
         };
         let (key, reference) = (ledger::keys::commission_reversal(c.id, reversal_id), c.id.to_string());
         let take = TakeBack {
-            member: c.beneficiary_id,
             stored: c.amount,
             units: c.quantity,
             reversed_units: c.reversed_units,
             already: c.reversed_amount,
             from: Some(from),
-            expense: SystemAccount::CommissionExpense,
+            back_to: SystemAccount::CommissionExpense,
             key: &key,
             reference: &reference,
         };

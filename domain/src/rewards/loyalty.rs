@@ -63,8 +63,7 @@ pub async fn reward_order(
     let tier = tier_for(spend, &plan.tiers).map(|t| t.name.clone());
     let expires_at = head.credited_at + Duration::days(i64::from(plan.points_expiry_days));
     let lines = sqlx::query!(
-        r#"SELECT l.id, coalesce(trunc(l.line_total * (o.subtotal - o.discount) / nullif(o.subtotal, 0), 2), 0)
-                  AS "value!"
+        r#"SELECT l.id, line_after_discount(l.line_total, o.subtotal, o.discount) AS "value!"
              FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.order_id = $1 ORDER BY l.line_no"#,
         head.order_id
     )
@@ -167,17 +166,17 @@ pub async fn reverse(conn: &mut PgConnection, order_id: Uuid, currency: &str) ->
             ("pending", _) => Some((MemberAccount::Pending, EntryKind::OrderCashbackCancelled)),
             (_, "cash") => Some((MemberAccount::Available, EntryKind::OrderCashbackClawback)),
             _ => Some((MemberAccount::Credit, EntryKind::OrderPointsClawback)),
-        };
+        }
+        .map(|(account, kind)| (Account::Member(r.member_id, account), kind));
         let key = crate::ledger::keys::order_reward_reversal(r.order_line_id, r.reversed_quantity);
         let reference = order_id.to_string();
         let take = TakeBack {
-            member: r.member_id,
             stored: r.amount,
             units: r.quantity,
             reversed_units: r.reversed_quantity,
             already: r.reversed_amount,
             from,
-            expense: SystemAccount::CashbackExpense,
+            back_to: SystemAccount::CashbackExpense,
             key: &key,
             reference: &reference,
         };

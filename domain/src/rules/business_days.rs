@@ -47,6 +47,13 @@ impl Calendar {
         }
         Some(day)
     }
+
+    /// The day at whose start a hold of `n` business days after a delivery
+    /// on `delivered` ends: the day after the `n`-th business day, so the
+    /// seller waits `n` whole business days (the delivery day never counts).
+    pub fn hold_ends_on(&self, delivered: NaiveDate, n: u32) -> Option<NaiveDate> {
+        self.add_business_days(delivered, n)?.checked_add_days(Days::new(1))
+    }
 }
 
 /// Parses `HAAT_WEEKLY_HOLIDAYS`-style text: weekday names or their first
@@ -77,6 +84,15 @@ mod tests {
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("a date")
+    }
+
+    #[test]
+    fn a_hold_ends_at_the_start_of_the_day_after_its_last_business_day() {
+        let cal = Calendar { holidays: BTreeSet::from([day("2026-12-16")]), ..Calendar::default() };
+        // Delivered Thursday 10 Dec: Sat 12 and Sun 13 are its two days.
+        assert_eq!(cal.hold_ends_on(day("2026-12-10"), 2), Some(day("2026-12-14")));
+        // Delivered Mon 14: Tue 15, then Thu 17 (Wed 16 is a holiday).
+        assert_eq!(cal.hold_ends_on(day("2026-12-14"), 2), Some(day("2026-12-18")));
     }
 
     #[test]

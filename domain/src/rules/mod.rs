@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod campaign_window;
 pub mod cascade;
 pub mod loyalty;
+pub mod marketplace_fee;
 pub mod order_state;
 pub mod period;
 pub mod reversal;

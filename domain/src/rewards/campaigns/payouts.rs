@@ -72,13 +72,12 @@ pub async fn claw_back(conn: &mut PgConnection, order_id: Uuid, currency: &str) 
         let key = ledger::keys::cashback_reversal(p.campaign_id, p.order_line_id, p.reversed_since);
         let reference = p.campaign_id.to_string();
         let take = TakeBack {
-            member: p.buyer_id,
             stored: p.amount,
             units: p.units,
             reversed_units: p.reversed_since,
             already: p.reversed_amount,
-            from: Some(from),
-            expense: SystemAccount::CashbackExpense,
+            from: Some((Account::Member(p.buyer_id, from.0), from.1)),
+            back_to: SystemAccount::CashbackExpense,
             key: &key,
             reference: &reference,
         };
