@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The authenticated caller.
+/// The authenticated caller, for every route but a seller's own: a seller
+/// key is answered 404 here, so it learns nothing of what else exists.
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
@@ -24,27 +25,59 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("Authorization must be Bearer <api key>"))?;
-        // Digests have a fixed length, so comparing them leaks nothing of the token.
-        let given = Sha256::digest(token.as_bytes());
-        if bool::from(given.ct_eq(&state.admin_token_digest)) {
-            return Ok(Self(Principal { key_id: "config".into(), role: Role::Admin, member_id: None }));
+        let principal = caller(parts, state).await?;
+        if principal.role == Role::Seller {
+            return Err(ApiError::not_found("resource"));
         }
-        let mut conn = state.pool.acquire().await?;
-        auth::principal(&mut conn, token)
-            .await?
-            .map(Self)
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked api key"))
+        Ok(Self(principal))
     }
+}
+
+/// The caller of a seller's own routes: an admin, or a seller key (for
+/// its own seller only, see [`SellerAuth::require_seller`]). Any other key
+/// is answered 404.
+#[derive(Debug, Clone)]
+pub struct SellerAuth(pub Principal);
+
+impl FromRequestParts<AppState> for SellerAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(caller(parts, state).await?))
+    }
+}
+
+impl SellerAuth {
+    /// An admin sees any seller, a seller key only its own: anything else
+    /// is 404, whether or not the seller exists.
+    pub fn require_seller(&self, seller_id: Uuid) -> Result<(), ApiError> {
+        match (self.0.role, self.0.seller_id) {
+            (Role::Admin, _) => Ok(()),
+            (Role::Seller, Some(own)) if own == seller_id => Ok(()),
+            _ => Err(ApiError::not_found("seller")),
+        }
+    }
+}
+
+/// The principal of the request's `Authorization: Bearer` key.
+async fn caller(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be Bearer <api key>"))?;
+    // Digests have a fixed length, so comparing them leaks nothing of the token.
+    let given = Sha256::digest(token.as_bytes());
+    if bool::from(given.ct_eq(&state.admin_token_digest)) {
+        return Ok(Principal { key_id: "config".into(), role: Role::Admin, member_id: None, seller_id: None });
+    }
+    let mut conn = state.pool.acquire().await?;
+    auth::principal(&mut conn, token).await?.ok_or_else(|| ApiError::unauthorized("unknown or revoked api key"))
 }
 
 impl Auth {
@@ -57,7 +90,7 @@ impl Auth {
     pub fn require_storefront(&self) -> Result<(), ApiError> {
         match self.0.role {
             Role::Admin | Role::Storefront => Ok(()),
-            Role::Member => Err(ApiError::forbidden()),
+            Role::Member | Role::Seller => Err(ApiError::forbidden()),
         }
     }
 
@@ -70,8 +103,9 @@ impl Auth {
     /// learns nothing of whether other members exist.
     pub fn require_member_access(&self, member_id: Uuid, what: &str) -> Result<(), ApiError> {
         match (self.0.role, self.0.member_id) {
-            (Role::Member, Some(own)) if own != member_id => Err(ApiError::not_found(what)),
-            _ => Ok(()),
+            (Role::Admin | Role::Storefront, _) => Ok(()),
+            (Role::Member, Some(own)) if own == member_id => Ok(()),
+            _ => Err(ApiError::not_found(what)),
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum Role {
     Storefront,
     /// Reads and acts only for its own member.
     Member,
+    /// A marketplace seller's: reads only its own seller's balance, lines
+    /// and statement; everything else is answered as not found.
+    Seller,
 }
 
 impl Role {
@@ -29,6 +32,7 @@ impl Role {
             "admin" => Some(Self::Admin),
             "storefront" => Some(Self::Storefront),
             "member" => Some(Self::Member),
+            "seller" => Some(Self::Seller),
             _ => None,
         }
     }
@@ -39,6 +43,7 @@ impl Role {
             Self::Admin => "admin",
             Self::Storefront => "storefront",
             Self::Member => "member",
+            Self::Seller => "seller",
         }
     }
 }
@@ -55,6 +60,8 @@ pub struct Principal {
     pub role: Role,
     /// For member keys, the member.
     pub member_id: Option<Uuid>,
+    /// For seller keys, the seller.
+    pub seller_id: Option<Uuid>,
 }
 
 /// The hex SHA-256 of a token: what is stored and looked up.
@@ -71,16 +78,32 @@ pub(crate) fn new_token() -> String {
     format!("haat_{secret}")
 }
 
-/// Creates a key; returns its id and its secret (the only time it is seen).
-pub async fn create_key(conn: &mut PgConnection, role: Role, member_id: Option<Uuid>) -> DomainResult<(Uuid, String)> {
-    match (role, member_id) {
-        (Role::Member, None) => return Err(DomainError::invalid("member_id", "is required for a member key")),
-        (Role::Admin | Role::Storefront, Some(_)) => {
-            return Err(DomainError::invalid("member_id", "only member keys are bound to a member"));
-        }
-        _ => {}
+/// What a new key is bound to: nothing (admin, storefront), a member or
+/// a seller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    /// The member of a member key.
+    pub member_id: Option<Uuid>,
+    /// The seller of a seller key.
+    pub seller_id: Option<Uuid>,
+}
+
+fn check_binding(role: Role, b: Binding) -> DomainResult<()> {
+    match (role, b.member_id, b.seller_id) {
+        (Role::Member, None, _) => Err(DomainError::invalid("member_id", "is required for a member key")),
+        (Role::Seller, _, None) => Err(DomainError::invalid("seller_id", "is required for a seller key")),
+        (Role::Member, Some(_), None)
+        | (Role::Seller, None, Some(_))
+        | (Role::Admin | Role::Storefront, None, None) => Ok(()),
+        (_, Some(_), _) => Err(DomainError::invalid("member_id", "only member keys are bound to a member")),
+        (_, _, Some(_)) => Err(DomainError::invalid("seller_id", "only seller keys are bound to a seller")),
     }
-    if let Some(m) = member_id {
+}
+
+/// Creates a key; returns its id and its secret (the only time it is seen).
+pub async fn create_key(conn: &mut PgConnection, role: Role, binding: Binding) -> DomainResult<(Uuid, String)> {
+    check_binding(role, binding)?;
+    if let Some(m) = binding.member_id {
         let exists = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM members WHERE id = $1) AS "e!""#, m)
             .fetch_one(&mut *conn)
             .await?;
@@ -88,13 +111,22 @@ pub async fn create_key(conn: &mut PgConnection, role: Role, member_id: Option<U
             return Err(DomainError::invalid("member_id", "no such member"));
         }
     }
+    if let Some(s) = binding.seller_id {
+        let exists = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM sellers WHERE id = $1) AS "e!""#, s)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !exists {
+            return Err(DomainError::invalid("seller_id", "no such seller"));
+        }
+    }
     let id = Uuid::now_v7();
     let token = new_token();
     sqlx::query!(
-        "INSERT INTO api_keys (id, role, member_id, token_hash) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO api_keys (id, role, member_id, seller_id, token_hash) VALUES ($1, $2, $3, $4, $5)",
         id,
         role as Role,
-        member_id,
+        binding.member_id,
+        binding.seller_id,
         token_hash(&token)
     )
     .execute(conn)
@@ -122,6 +154,8 @@ pub struct KeyView {
     pub role: Role,
     /// The member a member key acts for.
     pub member_id: Option<Uuid>,
+    /// The seller a seller key reads for.
+    pub seller_id: Option<Uuid>,
     /// Created.
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Revoked (it no longer authenticates), if it was.
@@ -133,7 +167,7 @@ pub struct KeyView {
 pub async fn list_keys(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> DomainResult<Vec<KeyView>> {
     Ok(sqlx::query_as!(
         KeyView,
-        r#"SELECT id, role AS "role: Role", member_id, created_at, revoked_at FROM api_keys
+        r#"SELECT id, role AS "role: Role", member_id, seller_id, created_at, revoked_at FROM api_keys
             WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"#,
         before,
         limit
@@ -145,10 +179,16 @@ pub async fn list_keys(conn: &mut PgConnection, before: Option<Uuid>, limit: i64
 /// The principal of a stored, unrevoked key.
 pub async fn principal(conn: &mut PgConnection, token: &str) -> DomainResult<Option<Principal>> {
     let row = sqlx::query!(
-        r#"SELECT id, role AS "role: Role", member_id FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"#,
+        r#"SELECT id, role AS "role: Role", member_id, seller_id FROM api_keys
+            WHERE token_hash = $1 AND revoked_at IS NULL"#,
         token_hash(token)
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| Principal { key_id: r.id.to_string(), role: r.role, member_id: r.member_id }))
+    Ok(row.map(|r| Principal {
+        key_id: r.id.to_string(),
+        role: r.role,
+        member_id: r.member_id,
+        seller_id: r.seller_id,
+    }))
 }

@@ -364,14 +364,14 @@ pub async fn wallet(conn: &mut PgConnection, member_id: Uuid) -> DomainResult<Wa
     Ok(w)
 }
 
-/// One line of a member's statement.
+/// One line of a member's or seller's statement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatementLine {
     /// The posting id (also the cursor).
     pub id: i64,
     /// When it was posted.
     pub at: chrono::DateTime<chrono::Utc>,
-    /// Which of the member's accounts.
+    /// Which of the holder's accounts.
     pub account: MemberAccount,
     /// Signed amount.
     pub amount: Decimal,
@@ -383,25 +383,28 @@ pub struct StatementLine {
     pub reference: String,
 }
 
-/// A page of a member's postings, newest first, before cursor `before`.
+/// A page of a member's or seller's postings, newest first, before
+/// cursor `before`.
 pub async fn statement(
     conn: &mut PgConnection,
-    member_id: Uuid,
+    holder: Holder,
     before: Option<i64>,
     limit: i64,
 ) -> DomainResult<Vec<StatementLine>> {
+    let (member, seller) = holder.ids();
     let rows = sqlx::query!(
         r#"SELECT p.id, p.created_at, a.kind AS "account: MemberAccount", p.amount,
                   p.balance_after AS "balance_after!", e.kind AS "kind: EntryKind", e.reference
              FROM postings p
              JOIN accounts a ON a.id = p.account_id
              JOIN journal_entries e ON e.id = p.entry_id
-            WHERE a.member_id = $1 AND ($2::bigint IS NULL OR p.id < $2)
+            WHERE (a.member_id = $1 OR a.seller_id = $4) AND ($2::bigint IS NULL OR p.id < $2)
             ORDER BY p.id DESC
             LIMIT $3"#,
-        member_id,
+        member,
         before,
-        limit
+        limit,
+        seller
     )
     .fetch_all(conn)
     .await?;

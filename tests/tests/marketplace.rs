@@ -338,3 +338,89 @@ async fn a_fee_schedule_with_a_bad_rate_or_an_unknown_seller_is_refused_naming_t
         app.admin("POST", &format!("/v1/admin/fee-schedules/{}/activate", uuid::Uuid::new_v4()), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A new seller key for `seller` (admin): its secret.
+async fn seller_key(app: &TestApp, seller: uuid::Uuid) -> String {
+    let key = created(app, "/v1/admin/api-keys", &json!({"role": "seller", "seller_id": seller})).await;
+    assert_eq!((key["role"].as_str(), key["seller_id"].as_str()), (Some("seller"), Some(seller.to_string().as_str())));
+    key["token"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_seller_key_reads_only_its_own_seller_and_everything_else_is_not_found() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let woodworks = approved_seller(&app, "Dhaka Woodworks").await;
+    let crafts = approved_seller(&app, "Rangpur Crafts").await;
+    let chair =
+        created(&app, "/v1/admin/products", &product("CHAIR-1", "furniture", "2000.00", "500.00", woodworks)).await;
+    let kantha =
+        created(&app, "/v1/admin/products", &product("KANTHA-1", "fashion", "1200.00", "300.00", crafts)).await;
+    let chain = app.create_chain(2).await;
+    let mut body = order_body(&chain[1], &chair, 1, "cod");
+    body["lines"] = json!([{"product_id": chair["id"], "quantity": 1}, {"product_id": kantha["id"], "quantity": 1}]);
+    let (status, order) = app
+        .call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", "both")])
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    app.send_event("couriers", &delivered_event(&order)).await;
+    // The schema's "No fees" schedule: the whole 2,000.00 is the seller's.
+    seller_balance_reaches(&app, woodworks, "pending", "2000.00").await;
+    let key = seller_key(&app, woodworks).await;
+
+    let (status, balance) = app.call("GET", &format!("/v1/sellers/{woodworks}/balance"), &key, None).await;
+    assert_eq!((status, &balance["pending"]), (StatusCode::OK, &json!("2000.00")));
+    let (status, lines) = app.call("GET", &format!("/v1/sellers/{woodworks}/lines"), &key, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let skus: Vec<&Value> = lines["items"].as_array().into_iter().flatten().map(|l| &l["sku"]).collect();
+    assert_eq!(skus, vec![&json!("CHAIR-1")], "only its own line of the two-seller order");
+    let (status, statement) = app.call("GET", &format!("/v1/sellers/{woodworks}/statement"), &key, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let posting = &statement["items"][0];
+    assert_eq!(
+        (&posting["kind"], &posting["account"], &posting["amount"], &posting["balance_after"]),
+        (&json!("seller_credit"), &json!("pending"), &json!("2000.00"), &json!("2000.00"))
+    );
+    let (status, products) = app.call("GET", &format!("/v1/sellers/{woodworks}/products"), &key, None).await;
+    assert_eq!((status, products["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+
+    let order_id = order["id"].as_str().unwrap_or_default();
+    let member = chain[1]["id"].as_str().unwrap_or_default();
+    let elsewhere = [
+        ("GET", format!("/v1/sellers/{crafts}/balance")),
+        ("GET", format!("/v1/sellers/{crafts}/statement")),
+        ("GET", format!("/v1/sellers/{crafts}/lines")),
+        ("GET", format!("/v1/sellers/{}/balance", uuid::Uuid::new_v4())),
+        ("GET", format!("/v1/orders/{order_id}")),
+        ("GET", format!("/v1/members/{member}/wallet")),
+        ("GET", "/v1/products".to_owned()),
+        ("GET", "/v1/admin/sellers".to_owned()),
+        ("GET", "/v1/admin/fee-schedules".to_owned()),
+        ("POST", format!("/v1/orders/{order_id}/returns")),
+    ];
+    for (method, path) in elsewhere {
+        let (status, problem) = app.call(method, &path, &key, Some(&json!({}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {problem}");
+    }
+    // A member key cannot read a seller either.
+    let member_key = created(&app, "/v1/admin/api-keys", &json!({"role": "member", "member_id": member})).await;
+    let token = member_key["token"].as_str().unwrap_or_default();
+    assert_eq!(
+        app.call("GET", &format!("/v1/sellers/{woodworks}/balance"), token, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    for (body, field) in [
+        (json!({"role": "seller"}), "seller_id"),
+        (json!({"role": "seller", "seller_id": uuid::Uuid::new_v4()}), "seller_id"),
+        (json!({"role": "storefront", "seller_id": woodworks}), "seller_id"),
+        (json!({"role": "seller", "seller_id": woodworks, "member_id": member}), "member_id"),
+    ] {
+        let (status, problem) = app.admin("POST", "/v1/admin/api-keys", Some(&body)).await;
+        assert_eq!(
+            (status, problem["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}"
+        );
+    }
+}

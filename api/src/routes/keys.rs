@@ -32,6 +32,9 @@ struct NewKey {
     /// The member a `member` key acts for.
     #[serde(default)]
     member_id: Option<uuid::Uuid>,
+    /// The seller a `seller` key reads for.
+    #[serde(default)]
+    seller_id: Option<uuid::Uuid>,
 }
 
 /// A new key, with its secret (shown once).
@@ -43,6 +46,8 @@ struct KeyCreated {
     role: Role,
     /// The member a member key acts for.
     member_id: Option<uuid::Uuid>,
+    /// The seller a seller key reads for.
+    seller_id: Option<uuid::Uuid>,
     /// The secret: `Authorization: Bearer <token>`. Null when this is a
     /// replay under the same Idempotency-Key: the secret is kept only as a
     /// digest, so it is shown once.
@@ -62,12 +67,14 @@ async fn create(
     auth.require_admin()?;
     let input: NewKey = parse_json(&body)?;
     let role = Role::parse(&input.role).ok_or_else(|| {
-        ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "role", "must be admin, storefront or member")
+        ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "role", "must be admin, storefront, member or seller")
     })?;
     idem::post(&state, &auth, &post, &body, move |tx| {
         async move {
-            let (id, token) = auth::create_key(tx, role, input.member_id).await?;
-            let made = KeyCreated { id, role, member_id: input.member_id, token: Some(token) };
+            let binding = auth::Binding { member_id: input.member_id, seller_id: input.seller_id };
+            let (id, token) = auth::create_key(tx, role, binding).await?;
+            let made =
+                KeyCreated { id, role, member_id: input.member_id, seller_id: input.seller_id, token: Some(token) };
             Ok((StatusCode::CREATED, to_json(&made)?))
         }
         .boxed()

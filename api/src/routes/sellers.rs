@@ -5,17 +5,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures::FutureExt;
+use haat_domain::catalog::{self, products::Product};
 use haat_domain::ids::{SellerId, TypedId};
+use haat_domain::ledger::Holder;
 use haat_domain::marketplace::escrow::{self, SellerBalance, SellerLine};
 use haat_domain::marketplace::sellers::{self, NewSeller, Seller, SellerStatus};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa_axum::routes;
 
+use super::wallet::StatementView;
 use super::{ListOf, Page, Routes, admin_create, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
-use crate::extract::{Auth, PathId, Query, RawBody};
+use crate::extract::{Auth, PathId, Query, RawBody, SellerAuth};
 use crate::idem::{self, PostRequest};
 
 /// Seller routes.
@@ -27,6 +30,8 @@ pub fn router() -> Routes {
         .routes(routes!(suspend))
         .routes(routes!(balance))
         .routes(routes!(lines))
+        .routes(routes!(statement))
+        .routes(routes!(products))
 }
 
 /// Records a seller, `pending` until approved (admin).
@@ -125,31 +130,73 @@ async fn suspend(
     step(&state, &auth, &post, id, SellerStatus::Suspended).await
 }
 
-/// A seller's balances: held, released, reserved for payouts (admin).
-#[utoipa::path(get, path = "/v1/sellers/{id}/balance", tag = "sellers", params(("id" = SellerId, Path, description = "The seller")),
-    responses((status = 200, description = "The seller's balances", body = SellerBalance)))]
-async fn balance(State(state): State<AppState>, auth: Auth, PathId(id): PathId<SellerId>) -> ApiResult<Json<Value>> {
-    auth.require_admin()?;
-    let mut conn = state.pool.acquire().await?;
-    sellers::get(&mut conn, id.uuid()).await?;
-    Ok(Json(to_json(&escrow::balance(&mut conn, id.uuid()).await?)?))
+/// The seller a seller route is for, once the caller may see it and it
+/// exists.
+async fn seller_of(state: &AppState, auth: &SellerAuth, id: SellerId) -> ApiResult<uuid::Uuid> {
+    auth.require_seller(id.uuid())?;
+    sellers::get(&mut *state.pool.acquire().await?, id.uuid()).await?;
+    Ok(id.uuid())
 }
 
-/// A seller's sold lines with their fee, share, platform margin and hold,
-/// newest first (admin).
+/// A seller's balances: held, released, reserved for payouts (admin, or
+/// the seller's own key).
+#[utoipa::path(get, path = "/v1/sellers/{id}/balance", tag = "sellers", params(("id" = SellerId, Path, description = "The seller")),
+    responses((status = 200, description = "The seller's balances", body = SellerBalance)))]
+async fn balance(
+    State(state): State<AppState>,
+    auth: SellerAuth,
+    PathId(id): PathId<SellerId>,
+) -> ApiResult<Json<Value>> {
+    let id = seller_of(&state, &auth, id).await?;
+    Ok(Json(to_json(&escrow::balance(&mut *state.pool.acquire().await?, id).await?)?))
+}
+
+/// A seller's sold lines — the orders of its products — with their fee,
+/// share, platform margin and hold, newest first (admin, or the seller's
+/// own key).
 #[utoipa::path(get, path = "/v1/sellers/{id}/lines", tag = "sellers",
     params(("id" = SellerId, Path, description = "The seller"), Page),
     responses((status = 200, description = "A page of the seller's lines", body = ListOf<SellerLine>)))]
 async fn lines(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: SellerAuth,
     PathId(id): PathId<SellerId>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    auth.require_admin()?;
+    let id = seller_of(&state, &auth, id).await?;
     let limit = page.limit()?;
-    let mut conn = state.pool.acquire().await?;
-    sellers::get(&mut conn, id.uuid()).await?;
-    let items = escrow::lines(&mut conn, id.uuid(), uuid_cursor(&page)?, limit).await?;
+    let items = escrow::lines(&mut *state.pool.acquire().await?, id, uuid_cursor(&page)?, limit).await?;
     page_by_id(&items, limit, |l| l.order_line_id)
+}
+
+/// A seller's ledger statement: its postings with running balances,
+/// newest first (admin, or the seller's own key).
+#[utoipa::path(get, path = "/v1/sellers/{id}/statement", tag = "sellers",
+    params(("id" = SellerId, Path, description = "The seller"), Page),
+    responses((status = 200, description = "A page of postings with running balances, newest first", body = ListOf<StatementView>)))]
+async fn statement(
+    State(state): State<AppState>,
+    auth: SellerAuth,
+    PathId(id): PathId<SellerId>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    let id = seller_of(&state, &auth, id).await?;
+    super::wallet::statement_page(&state, Holder::Seller(id), &page).await
+}
+
+/// A seller's products (admin, or the seller's own key).
+#[utoipa::path(get, path = "/v1/sellers/{id}/products", tag = "sellers",
+    params(("id" = SellerId, Path, description = "The seller"), Page),
+    responses((status = 200, description = "A page of the seller's products", body = ListOf<Product>)))]
+async fn products(
+    State(state): State<AppState>,
+    auth: SellerAuth,
+    PathId(id): PathId<SellerId>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    let id = seller_of(&state, &auth, id).await?;
+    let limit = page.limit()?;
+    let items =
+        catalog::products::list_of(&mut *state.pool.acquire().await?, Some(id), uuid_cursor(&page)?, limit).await?;
+    page_by_id(&items, limit, |p| p.id)
 }

@@ -42,7 +42,7 @@ struct WalletView {
 
 /// One line of `GET /v1/members/{id}/statement`.
 #[derive(Serialize, utoipa::ToSchema)]
-struct StatementView {
+pub(crate) struct StatementView {
     /// The posting (also the cursor), as a string.
     id: String,
     /// When it was posted.
@@ -113,10 +113,15 @@ async fn statement(
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
     let id = member_of(&state, &auth, id).await?;
+    statement_page(&state, ledger::Holder::Member(id), &page).await
+}
+
+/// A page of a member's or seller's postings with running balances.
+pub(crate) async fn statement_page(state: &AppState, holder: ledger::Holder, page: &Page) -> ApiResult<Json<Value>> {
     let limit = page.limit()?;
     let before = page.cursor.as_deref().map(|c| c.parse::<i64>().map_err(|_| bad_cursor())).transpose()?;
     let mut conn = state.pool.acquire().await?;
-    let rows = ledger::statement(&mut conn, id, before, limit).await?;
+    let rows = ledger::statement(&mut conn, holder, before, limit).await?;
     let last = rows.last().map(|l| l.id.to_string());
     let items = rows
         .iter()

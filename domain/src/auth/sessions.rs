@@ -33,8 +33,9 @@ impl Session {
     /// key; anything else is answered as not found).
     pub fn may_see(&self, member_id: Uuid) -> bool {
         match self.role {
+            Role::Admin | Role::Storefront => true,
             Role::Member => self.member_id == Some(member_id),
-            _ => true,
+            Role::Seller => false,
         }
     }
 }

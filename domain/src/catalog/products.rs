@@ -236,11 +236,23 @@ pub async fn labels(conn: &mut PgConnection, ids: &[Uuid]) -> DomainResult<std::
 
 /// A page of products ordered by id, after cursor `after`.
 pub async fn list(conn: &mut PgConnection, after: Option<Uuid>, limit: i64) -> DomainResult<Vec<Product>> {
+    list_of(conn, None, after, limit).await
+}
+
+/// A page of products, of one seller or all, in id order after `after`.
+pub async fn list_of(
+    conn: &mut PgConnection,
+    seller_id: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> DomainResult<Vec<Product>> {
     Ok(sqlx::query_as!(
         Product,
-        "SELECT * FROM products WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        "SELECT * FROM products WHERE ($1::uuid IS NULL OR id > $1) AND ($3::uuid IS NULL OR seller_id = $3)
+          ORDER BY id LIMIT $2",
         after,
-        limit
+        limit,
+        seller_id
     )
     .fetch_all(conn)
     .await?)
