@@ -225,7 +225,7 @@ async fn reversed_orders_not_net_zero(conn: &mut PgConnection) -> DomainResult<V
 }
 
 /// Available cash goes below zero only when something already released was
-/// clawed back.
+/// clawed back (or a seller was charged a late line's penalty).
 async fn negative_without_clawback(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
     Ok(sqlx::query_scalar!(
         r#"SELECT coalesce('member ' || a.member_id, 'seller ' || a.seller_id) || ' has ' || a.balance
@@ -235,7 +235,7 @@ async fn negative_without_clawback(conn: &mut PgConnection) -> DomainResult<Vec<
               AND NOT EXISTS (SELECT 1 FROM postings p JOIN journal_entries e ON e.id = p.entry_id
                                WHERE p.account_id = a.id AND p.amount < 0
                                  AND e.kind IN ('clawback', 'cashback_clawback', 'order_cashback_clawback',
-                                                'seller_credit_clawback'))
+                                                'seller_credit_clawback', 'seller_penalty'))
             ORDER BY 1"#
     )
     .fetch_all(conn)

@@ -226,6 +226,23 @@ impl Job for ExpirePoints {
     }
 }
 
+/// Find the seller lines not prepared in time and charge their penalties.
+/// Enqueued by the schedule of every worker serving `preparation` (one
+/// job per tick); running it twice charges nothing twice.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckPreparation {
+    /// The tick time (unix milliseconds): the job's key.
+    pub tick: i64,
+}
+
+impl Job for CheckPreparation {
+    const QUEUE: &'static str = "haat.preparation";
+    const RETRIES: usize = 12;
+    fn key(&self) -> String {
+        format!("check_preparation:{}", self.tick)
+    }
+}
+
 /// Replay a range of past orders under a plan version, when the range
 /// holds more orders than a request replays itself (the answer is the
 /// job's result). The range is the request's: it names the work, like a
@@ -413,10 +430,13 @@ pub enum Queue {
     Shipments,
     /// `book_shipments`: many orders' bookings made in bounded batches.
     ShipmentBatches,
+    /// `check_preparation` (and the schedule that enqueues it): seller
+    /// lines not prepared in time.
+    Preparation,
 }
 
 /// Every queue with its public name and its name in the job table.
-pub const QUEUES: [(Queue, &str, &str); 15] = [
+pub const QUEUES: [(Queue, &str, &str); 16] = [
     (Queue::Webhooks, "webhooks", ProcessWebhook::QUEUE),
     (Queue::Confirmations, "confirmations", ConfirmPayment::QUEUE),
     (Queue::Volume, "volume", CreditVolume::QUEUE),
@@ -432,6 +452,7 @@ pub const QUEUES: [(Queue, &str, &str); 15] = [
     (Queue::Simulations, "simulations", SimulatePlan::QUEUE),
     (Queue::Shipments, "shipments", BookShipment::QUEUE),
     (Queue::ShipmentBatches, "shipment_batches", BookShipments::QUEUE),
+    (Queue::Preparation, "preparation", CheckPreparation::QUEUE),
 ];
 
 impl Queue {

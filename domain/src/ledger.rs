@@ -72,6 +72,8 @@ pub enum SystemAccount {
     SellerSales,
     /// The marketplace's fees on sellers' lines: the platform's revenue.
     MarketplaceFees,
+    /// Penalties charged to sellers for lines prepared late.
+    SellerPenalties,
 }
 
 impl SystemAccount {
@@ -86,6 +88,7 @@ impl SystemAccount {
             Self::Breakage => "system:breakage",
             Self::SellerSales => "system:seller_sales",
             Self::MarketplaceFees => "system:marketplace_fees",
+            Self::SellerPenalties => "system:seller_penalties",
         }
     }
 }
@@ -328,8 +331,25 @@ pub enum Holder {
 }
 
 impl Holder {
+    /// The holder's account of `kind`.
+    pub fn account(self, kind: MemberAccount) -> Account {
+        match self {
+            Self::Member(id) => Account::Member(id, kind),
+            Self::Seller(id) => Account::Seller(id, kind),
+        }
+    }
+
+    /// The holder of a row naming a member or a seller.
+    pub fn of(member_id: Option<Uuid>, seller_id: Option<Uuid>) -> DomainResult<Self> {
+        match (member_id, seller_id) {
+            (Some(m), None) => Ok(Self::Member(m)),
+            (None, Some(s)) => Ok(Self::Seller(s)),
+            _ => Err(DomainError::Internal(anyhow::anyhow!("a row must name one member or one seller"))),
+        }
+    }
+
     /// (member id, seller id): one of them, for SQL.
-    fn ids(self) -> (Option<Uuid>, Option<Uuid>) {
+    pub fn ids(self) -> (Option<Uuid>, Option<Uuid>) {
         match self {
             Self::Member(id) => (Some(id), None),
             Self::Seller(id) => (None, Some(id)),

@@ -120,6 +120,10 @@ pub struct Settings {
     /// `HAAT_POINTS_EXPIRY_CRON` (default `0 30 0 * * *`: daily at 00:30
     /// UTC): when workers serving `loyalty` run the points expiry.
     pub points_expiry_cron: cron::Schedule,
+    /// `HAAT_PREPARATION_CHECK_CRON` (default `0 */5 * * * *`: every five
+    /// minutes): when workers serving `preparation` look for seller lines
+    /// not prepared in time.
+    pub preparation_check_cron: cron::Schedule,
     /// How failed jobs run again: `HAAT_RETRY_FIRST_MS` (default 200) the
     /// delay before the second attempt, doubling (with jitter) after each
     /// failure; delays up to `HAAT_RETRY_IN_PROCESS_MS` (default 30000) are
@@ -292,6 +296,7 @@ impl std::fmt::Debug for Settings {
             .field("period_close_cron", &self.period_close_cron.to_string())
             .field("campaign_grace_seconds", &self.campaign_grace_seconds)
             .field("points_expiry_cron", &self.points_expiry_cron.to_string())
+            .field("preparation_check_cron", &self.preparation_check_cron.to_string())
             .field("retry", &self.retry)
             .field("worker_heartbeat", &self.worker_heartbeat)
             .field("worker_missed_heartbeats", &self.worker_missed_heartbeats)
@@ -411,6 +416,7 @@ impl Settings {
         let period_close_cron = schedule("HAAT_PERIOD_CLOSE_CRON", "0 5 * * * *")?;
         let campaign_grace_seconds = whole("HAAT_CAMPAIGN_GRACE_SECONDS", 3600i32, 0..=30 * 86_400, "seconds")?;
         let points_expiry_cron = schedule("HAAT_POINTS_EXPIRY_CRON", "0 30 0 * * *")?;
+        let preparation_check_cron = schedule("HAAT_PREPARATION_CHECK_CRON", "0 */5 * * * *")?;
         let retry = retry_schedule()?;
         let worker_heartbeat =
             Duration::from_millis(whole("HAAT_WORKER_HEARTBEAT_MS", 5000u64, 100..=600_000, "milliseconds")?);
@@ -436,6 +442,7 @@ impl Settings {
             chromium: chromium()?,
             campaign_grace_seconds,
             points_expiry_cron,
+            preparation_check_cron,
             prune_cron,
             job_retention_hours,
             retry,

@@ -339,6 +339,19 @@ async fn a_fee_schedule_with_a_bad_rate_or_an_unknown_seller_is_refused_naming_t
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A cod order of one unit of each of two products (two sellers'), placed
+/// for `buyer`.
+async fn one_of_each(app: &TestApp, buyer: &Value, first: &Value, second: &Value) -> Value {
+    let mut body = order_body(buyer, first, 1, "cod");
+    body["lines"] = json!([{"product_id": first["id"], "quantity": 1}, {"product_id": second["id"], "quantity": 1}]);
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, order) = app
+        .call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", &key)])
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    order
+}
+
 /// A new seller key for `seller` (admin): its secret.
 async fn seller_key(app: &TestApp, seller: uuid::Uuid) -> String {
     let key = created(app, "/v1/admin/api-keys", &json!({"role": "seller", "seller_id": seller})).await;
@@ -357,12 +370,7 @@ async fn a_seller_key_reads_only_its_own_seller_and_everything_else_is_not_found
     let kantha =
         created(&app, "/v1/admin/products", &product("KANTHA-1", "fashion", "1200.00", "300.00", crafts)).await;
     let chain = app.create_chain(2).await;
-    let mut body = order_body(&chain[1], &chair, 1, "cod");
-    body["lines"] = json!([{"product_id": chair["id"], "quantity": 1}, {"product_id": kantha["id"], "quantity": 1}]);
-    let (status, order) = app
-        .call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", "both")])
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let order = one_of_each(&app, &chain[1], &chair, &kantha).await;
     app.send_event("couriers", &delivered_event(&order)).await;
     // The schema's "No fees" schedule: the whole 2,000.00 is the seller's.
     seller_balance_reaches(&app, woodworks, "pending", "2000.00").await;
@@ -423,4 +431,141 @@ async fn a_seller_key_reads_only_its_own_seller_and_everything_else_is_not_found
             "{body}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_line_not_prepared_in_time_is_penalised_once_however_often_the_check_runs() {
+    let mut app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let woodworks = approved_seller(&app, "Dhaka Woodworks").await;
+    let crafts = approved_seller(&app, "Rangpur Crafts").await;
+    schedule_in_force(
+        &app,
+        &json!({"name": "Strict", "default_rate": "0.05", "per_item_fee": "0.00", "seller_hold_business_days": 3,
+                "late_line_penalty": "50.00"}),
+    )
+    .await;
+    let chair =
+        created(&app, "/v1/admin/products", &product("CHAIR-1", "furniture", "2000.00", "500.00", woodworks)).await;
+    let kantha =
+        created(&app, "/v1/admin/products", &product("KANTHA-1", "fashion", "1200.00", "300.00", crafts)).await;
+    let chain = app.create_chain(2).await;
+    let order = one_of_each(&app, &chain[1], &chair, &kantha).await;
+    let (chair_line, kantha_line) =
+        (order["lines"][0]["id"].as_str().unwrap_or_default(), order["lines"][1]["id"].as_str().unwrap_or_default());
+
+    // Dhaka Woodworks marks its line prepared; Rangpur Crafts cannot mark
+    // another seller's line.
+    let wood_key = seller_key(&app, woodworks).await;
+    let (status, prepared) =
+        app.call("POST", &format!("/v1/sellers/{woodworks}/lines/{chair_line}/prepared"), &wood_key, None).await;
+    assert_eq!((status, &prepared["late"]), (StatusCode::OK, &json!(false)), "{prepared}");
+    let crafts_key = seller_key(&app, crafts).await;
+    let (status, _) =
+        app.call("POST", &format!("/v1/sellers/{crafts}/lines/{chair_line}/prepared"), &crafts_key, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Three days pass (the sellers' default preparation time): the
+    // deadlines and the one mark move back together.
+    let order_id: uuid::Uuid = order["id"].as_str().and_then(|s| s.parse().ok()).expect("order id");
+    sqlx::query(
+        "UPDATE order_lines SET prepare_by = prepare_by - interval '3 days 1 minute',
+                prepared_at = prepared_at - interval '3 days 1 minute' WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .execute(&app.pool)
+    .await
+    .expect("let three days pass");
+    app.set_worker_env("HAAT_PREPARATION_CHECK_CRON", "* * * * * *");
+    app.start_worker().await;
+    seller_balance_reaches(&app, crafts, "available", "-50.00").await;
+    eventually("three checks done", || async {
+        let done: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.preparation' AND status = 'Done'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .ok()?;
+        (done >= 3).then_some(())
+    })
+    .await;
+    assert_eq!(entries_of(&app, "seller_penalty").await, 1, "one penalty however many checks ran");
+    assert_eq!(seller_balance(&app, crafts).await["available"], "-50.00");
+    assert_eq!(seller_balance(&app, woodworks).await["available"], "0.00", "prepared in time");
+
+    let (_, lines) = app.call("GET", &format!("/v1/sellers/{crafts}/lines"), &crafts_key, None).await;
+    let line = &lines["items"][0];
+    assert_eq!(
+        (&line["order_line_id"], &line["late"], &line["penalty"]),
+        (&json!(kantha_line), &json!(true), &json!("50.00"))
+    );
+    let (_, report) = app.admin("GET", "/v1/admin/reports/late-lines?from=2026-01-01&to=2031-01-01", None).await;
+    assert_eq!(
+        report["sellers"],
+        json!([{"seller_id": crafts, "seller_name": "Rangpur Crafts", "late_lines": 1, "penalties": "50.00"}])
+    );
+    assert_eq!(
+        (&report["rows"][0]["sku"], &report["rows"][0]["invoice_no"]),
+        (&json!("KANTHA-1"), &order["invoice_no"])
+    );
+    assert_eq!(failed_audit_checks(&app).await, vec![]);
+}
+
+#[tokio::test]
+async fn a_seller_withdraws_its_released_share_through_the_members_flow() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let crafts = approved_seller(&app, "Rangpur Crafts").await;
+    let kantha =
+        created(&app, "/v1/admin/products", &product("KANTHA-1", "fashion", "1200.00", "300.00", crafts)).await;
+    let buyer = &app.create_chain(1).await[0];
+    let order = app.place_order(buyer, &kantha, 3, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    seller_balance_reaches(&app, crafts, "pending", "3600.00").await;
+    let_seller_holds_end(&app, &order).await;
+    seller_balance_reaches(&app, crafts, "available", "3600.00").await;
+
+    let key = seller_key(&app, crafts).await;
+    let path = format!("/v1/sellers/{crafts}/withdrawals");
+    let ask = |amount: &str| json!({"amount": amount, "method": "bank", "account": "0123456789012"}).to_string();
+    let (status, problem) =
+        app.call_with("POST", &path, &key, Some(ask("3700.00")), &[("idempotency-key", "w0")]).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("amount")));
+    let (status, w) = app.call_with("POST", &path, &key, Some(ask("3000.00")), &[("idempotency-key", "w1")]).await;
+    assert_eq!(
+        (status, w["status"].as_str(), w["seller_id"].as_str()),
+        (StatusCode::CREATED, Some("requested"), Some(crafts.to_string().as_str())),
+        "{w}"
+    );
+    assert!(w.get("member_id").is_none(), "a seller's withdrawal names no member: {w}");
+    let id = w["id"].as_str().unwrap_or_default();
+    let (status, _) = app.admin("POST", &format!("/v1/admin/withdrawals/{id}/approve"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        seller_balance(&app, crafts).await,
+        json!({"pending": "0.00", "available": "600.00", "reserved": "3000.00"})
+    );
+    let (status, paid) = app
+        .admin("POST", &format!("/v1/admin/withdrawals/{id}/paid"), Some(&json!({"reference": "BANK-TRX-77"})))
+        .await;
+    assert_eq!((status, paid["status"].as_str()), (StatusCode::OK, Some("paid")), "{paid}");
+    assert_eq!(
+        seller_balance(&app, crafts).await,
+        json!({"pending": "0.00", "available": "600.00", "reserved": "0.00"})
+    );
+
+    let (_, mine) = app.call("GET", &path, &key, None).await;
+    let steps: Vec<&Value> =
+        mine["items"][0]["history"].as_array().into_iter().flatten().map(|s| &s["status"]).collect();
+    assert_eq!(steps, vec![&json!("requested"), &json!("approved"), &json!("paid")]);
+    let (_, queue) = app.admin("GET", "/v1/admin/withdrawals?status=paid", None).await;
+    assert_eq!(queue["items"][0]["id"], w["id"], "the payout queue holds sellers' withdrawals too");
+    eventually("the seller's paid email", || async {
+        app.smtp.messages().into_iter().find(|m| {
+            m.to.iter().any(|t| t.contains("@sellers.example.com"))
+                && m.data.contains("Your withdrawal of 3000.00 BDT is paid")
+        })
+    })
+    .await;
+    assert_eq!(failed_audit_checks(&app).await, vec![]);
 }

@@ -43,8 +43,13 @@ pub async fn page(State(state): State<WebState>, Query(filter): Query<Filter>, h
         let mut conn = state.pool.acquire().await?;
         let wanted = (status != "all").then_some(status.as_str());
         let list = withdrawals::list(&mut conn, wanted, None, SHOWN).await?;
-        let ids: Vec<Uuid> = list.iter().map(|w| w.member_id).collect();
-        let names = members::names(&mut conn, &ids).await?;
+        let ids: Vec<Uuid> = list.iter().filter_map(|w| w.member_id).collect();
+        let mut names = members::names(&mut conn, &ids).await?;
+        // Sellers withdraw through the same queue.
+        for seller_id in list.iter().filter_map(|w| w.seller_id) {
+            let seller = haat_domain::marketplace::sellers::get(&mut conn, seller_id).await?;
+            names.insert(seller_id, seller.name);
+        }
         DomainResult::Ok((list, names))
     };
     match listed.await {
@@ -79,7 +84,7 @@ fn render(state: &WebState, csrf: &str, status: &str, list: &[Withdrawal], names
                 tbody {
                     @for w in list {
                         tr data-withdrawal=(w.id) {
-                            td { a href=(format!("/app/members/{}", w.member_id)) { (names.get(&w.member_id).map_or("?", String::as_str)) } }
+                            td { (holder(w, names)) }
                             td { (words::day_time(w.created_at, zone)) }
                             td.amount { (words::money(w.amount)) }
                             td { (w.method) " " (w.account) }
@@ -90,6 +95,16 @@ fn render(state: &WebState, csrf: &str, status: &str, list: &[Withdrawal], names
                 }
             }
         }
+    }
+}
+
+/// Who asked: a link to the member, or the seller's name.
+fn holder(w: &Withdrawal, names: &HashMap<Uuid, String>) -> Markup {
+    let name = |id: &Uuid| names.get(id).map_or("?", String::as_str).to_owned();
+    match (w.member_id, w.seller_id) {
+        (Some(m), _) => html! { a href=(format!("/app/members/{m}")) { (name(&m)) } },
+        (None, Some(s)) => html! { (name(&s)) " (seller)" },
+        (None, None) => html! { "?" },
     }
 }
 

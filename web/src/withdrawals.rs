@@ -32,7 +32,7 @@ pub async fn page(State(state): State<WebState>, Path(id): Path<Uuid>, headers: 
     };
     let listed = async {
         let mut conn = state.reads.acquire().await?;
-        withdrawals::list_for_member(&mut conn, id, None, SHOWN).await
+        withdrawals::list_for(&mut conn, haat_domain::ledger::Holder::Member(id), None, SHOWN).await
     };
     match listed.await {
         Ok(list) => {
@@ -147,7 +147,8 @@ pub async fn request(
     once::run(&state, posted, move |tx| {
         async move {
             haat_domain::network::members::get(tx, id).await?;
-            withdrawals::request(tx, id, &input, rules, &currency, &source).await?;
+            withdrawals::request(tx, haat_domain::ledger::Holder::Member(id), &input, rules, &currency, &source)
+                .await?;
             DomainResult::Ok(back)
         }
         .boxed()

@@ -10,9 +10,9 @@ use haat_connectors::CallError;
 use haat_domain::checkout::shipments;
 use haat_domain::jobs::progress::Progress;
 use haat_domain::jobs::{
-    BookShipment, BookShipments, CampaignStep, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment,
-    CreditVolume, ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
-    SimulatePlan,
+    BookShipment, BookShipments, CampaignStep, CampaignTask, CascadeCommission, CheckPreparation, ClosePeriod,
+    ConfirmPayment, CreditVolume, ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold,
+    ReverseOrder, SimulatePlan,
 };
 use haat_domain::{
     compensation::commissions, compensation::periods, compensation::simulation, integrations::webhooks, notifications,
@@ -185,6 +185,17 @@ pub async fn expire_points(job: ExpirePoints, state: Data<WorkerState>) -> Resul
     haat_domain::jobs::admin::record_result(&mut tx, &job.key(), &serde_json::json!({"lots_expired": expired})).await?;
     tx.commit().await?;
     tracing::info!(tick = job.tick, expired, "points expiry");
+    Ok(())
+}
+
+/// `check_preparation`: seller lines not prepared in time, each recorded
+/// and charged once.
+pub async fn check_preparation(job: CheckPreparation, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut tx = state.pool.begin().await?;
+    let late = haat_domain::marketplace::preparation::check(&mut tx, Utc::now(), &state.currency).await?;
+    haat_domain::jobs::admin::record_result(&mut tx, &job.key(), &serde_json::json!({"late_lines": late})).await?;
+    tx.commit().await?;
+    tracing::info!(tick = job.tick, late, "preparation check");
     Ok(())
 }
 

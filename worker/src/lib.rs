@@ -18,8 +18,9 @@ use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::retry::{NextAttempt, RetrySchedule};
 use haat_domain::jobs::{
-    BookShipment, BookShipments, CampaignTask, CascadeCommission, ClosePeriod, ConfirmPayment, CreditVolume,
-    ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder, SimulatePlan,
+    BookShipment, BookShipments, CampaignTask, CascadeCommission, CheckPreparation, ClosePeriod, ConfirmPayment,
+    CreditVolume, ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
+    SimulatePlan,
 };
 use haat_platform::settings::Settings;
 use tracing::Instrument;
@@ -263,6 +264,10 @@ pub async fn run(
             }
             QueueKind::Simulations => {
                 register!(monitor, registry, SimulatePlan, handlers::simulate_plan, n)
+            }
+            QueueKind::Preparation => {
+                tokio::spawn(schedule::preparation_check(pool.clone(), settings.preparation_check_cron.clone()));
+                register!(monitor, registry, CheckPreparation, handlers::check_preparation, n)
             }
             QueueKind::Maintenance => {
                 tokio::spawn(schedule::prune(pool.clone(), settings.prune_cron.clone()));

@@ -1,5 +1,5 @@
-//! Cron schedules that enqueue jobs: the period close, the points expiry
-//! and the prune of old jobs. Every worker process that serves the job's queue runs its
+//! Cron schedules that enqueue jobs: the period close, the points expiry,
+//! the check of sellers' preparation times and the prune of old jobs. Every worker process that serves the job's queue runs its
 //! schedule; each tick enqueues one job keyed by the tick's time, so
 //! however many processes tick, one job per tick is queued (the job
 //! table's idempotency key), and the jobs themselves are idempotent.
@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use haat_domain::compensation::periods;
-use haat_domain::jobs::{self, ClosePeriod, ExpirePoints, Job, PruneJobs};
+use haat_domain::jobs::{self, CheckPreparation, ClosePeriod, ExpirePoints, Job, PruneJobs};
 use sqlx::PgPool;
 
 /// Ticks forever on `schedule` (UTC), enqueueing the close of the period
@@ -25,6 +25,12 @@ pub async fn period_close(pool: PgPool, schedule: cron::Schedule, tz: Tz) {
 /// Ticks forever on `schedule` (UTC), enqueueing the points expiry.
 pub async fn points_expiry(pool: PgPool, schedule: cron::Schedule) {
     tick(pool, schedule, |at| ExpirePoints { tick: at.timestamp_millis() }).await;
+}
+
+/// Ticks forever on `schedule` (UTC), enqueueing the check for seller
+/// lines not prepared in time.
+pub async fn preparation_check(pool: PgPool, schedule: cron::Schedule) {
+    tick(pool, schedule, |at| CheckPreparation { tick: at.timestamp_millis() }).await;
 }
 
 /// Ticks forever on `schedule` (UTC), enqueueing the prune of old jobs.

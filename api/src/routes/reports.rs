@@ -10,6 +10,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use haat_domain::error::DomainResult;
 use haat_domain::ids::{MemberId, TypedId};
+use haat_domain::marketplace::preparation::{self, LateLines};
 use haat_domain::network::members;
 use haat_domain::reports::Interval;
 use haat_domain::reports::commissions::{self, CommissionGroup, CommissionRow, Commissions, TopEarners};
@@ -38,6 +39,39 @@ pub fn router() -> Routes {
         .routes(routes!(top_earners_report))
         .routes(routes!(rank_advancement_report))
         .routes(routes!(member_earnings))
+        .routes(routes!(late_lines_report))
+}
+
+/// Seller lines found late in the interval, by seller, with each seller's
+/// count and penalties (admin).
+#[utoipa::path(get, path = "/v1/admin/reports/late-lines", tag = "reports", params(Range),
+    responses((status = 200, description = "Per seller: late lines and penalties; and every late line; as CSV \
+        one row per late line: seller_id, seller_name, invoice_no, sku, prepare_by, prepared_at, penalty, found_at",
+        content((LateLines = "application/json"), (String = "text/csv")))))]
+async fn late_lines_report(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Query(range): Query<Range>,
+) -> ApiResult<Response> {
+    let asked = Asked::admin(&state, &auth, &range, &headers)?;
+    let (from, to) = (asked.interval.from, asked.interval.to);
+    let report = in_snapshot(&state, |c| preparation::late_lines(c, from, to).boxed()).await?;
+    let rows = report.rows.iter().map(|r| {
+        let prepared = r.prepared_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+        vec![
+            r.seller_id.to_string(),
+            r.seller_name.clone(),
+            r.invoice_no.clone(),
+            r.sku.clone(),
+            r.prepare_by.to_rfc3339(),
+            prepared,
+            r.penalty.to_string(),
+            r.found_at.to_rfc3339(),
+        ]
+    });
+    let header = ["seller_id", "seller_name", "invoice_no", "sku", "prepare_by", "prepared_at", "penalty", "found_at"];
+    asked.answer(&report, "late_lines", &header, rows)
 }
 
 /// `?from=&to=&time_zone=&format=` of every report.

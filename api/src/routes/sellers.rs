@@ -2,13 +2,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::FutureExt;
 use haat_domain::catalog::{self, products::Product};
-use haat_domain::ids::{SellerId, TypedId};
+use haat_domain::ids::{OrderLineId, SellerId, TypedId};
 use haat_domain::ledger::Holder;
-use haat_domain::marketplace::escrow::{self, SellerBalance, SellerLine};
+use haat_domain::ledger::withdrawals::{self, NewWithdrawal, Withdrawal};
+use haat_domain::marketplace::escrow::{self, SellerBalance};
+use haat_domain::marketplace::lines::{self as seller_lines, SellerLine};
+use haat_domain::marketplace::preparation::{self, Prepared};
 use haat_domain::marketplace::sellers::{self, NewSeller, Seller, SellerStatus};
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,7 +21,7 @@ use super::wallet::StatementView;
 use super::{ListOf, Page, Routes, admin_create, page_by_id, uuid_cursor};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, to_json};
-use crate::extract::{Auth, PathId, Query, RawBody, SellerAuth};
+use crate::extract::{Auth, Path, PathId, Query, RawBody, SellerAuth};
 use crate::idem::{self, PostRequest};
 
 /// Seller routes.
@@ -31,6 +34,8 @@ pub fn router() -> Routes {
         .routes(routes!(balance))
         .routes(routes!(lines))
         .routes(routes!(statement))
+        .routes(routes!(prepared))
+        .routes(routes!(withdraw, withdrawals))
         .routes(routes!(products))
 }
 
@@ -165,7 +170,7 @@ async fn lines(
 ) -> ApiResult<Json<Value>> {
     let id = seller_of(&state, &auth, id).await?;
     let limit = page.limit()?;
-    let items = escrow::lines(&mut *state.pool.acquire().await?, id, uuid_cursor(&page)?, limit).await?;
+    let items = seller_lines::list(&mut *state.pool.acquire().await?, id, uuid_cursor(&page)?, limit).await?;
     page_by_id(&items, limit, |l| l.order_line_id)
 }
 
@@ -199,4 +204,64 @@ async fn products(
     let items =
         catalog::products::list_of(&mut *state.pool.acquire().await?, Some(id), uuid_cursor(&page)?, limit).await?;
     page_by_id(&items, limit, |p| p.id)
+}
+
+/// Marks one of the seller's lines prepared, before its `prepare_by`
+/// (admin, or the seller's own key); marking it again changes nothing.
+#[utoipa::path(post, path = "/v1/sellers/{id}/lines/{line_id}/prepared", tag = "sellers",
+    params(("id" = SellerId, Path, description = "The seller"), ("line_id" = OrderLineId, Path, description = "The order line")),
+    responses((status = 200, description = "The line's deadline and when it was prepared", body = Prepared)))]
+async fn prepared(
+    State(state): State<AppState>,
+    auth: SellerAuth,
+    Path((id, line_id)): Path<(String, String)>,
+    post: PostRequest,
+) -> ApiResult<Response> {
+    let id = SellerId::parse(&id).ok_or_else(|| ApiError::not_found("seller"))?;
+    let line_id = OrderLineId::parse(&line_id).ok_or_else(|| ApiError::not_found("order line"))?;
+    let seller = seller_of(&state, &auth, id).await?;
+    let principal = Auth(auth.0.clone());
+    idem::post(&state, &principal, &post, b"", move |tx| {
+        async move {
+            let prepared = preparation::mark_prepared(tx, seller, line_id.uuid(), chrono::Utc::now()).await?;
+            Ok((StatusCode::OK, to_json(&prepared)?))
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Requests a withdrawal of the seller's available money (admin, or the
+/// seller's own key): the members' flow, approved and paid by an admin
+/// through `/v1/admin/withdrawals/{id}/…`.
+#[utoipa::path(post, path = "/v1/sellers/{id}/withdrawals", tag = "sellers", request_body = NewWithdrawal,
+    params(("id" = SellerId, Path, description = "The seller"), ("Idempotency-Key" = String, Header, description = "Required: the same key and body answer the first response again")),
+    responses((status = 201, description = "The withdrawal, requested", body = Withdrawal)))]
+async fn withdraw(
+    State(state): State<AppState>,
+    auth: SellerAuth,
+    PathId(id): PathId<SellerId>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let seller = seller_of(&state, &auth, id).await?;
+    super::withdrawals::request_for(&state, &Auth(auth.0.clone()), Holder::Seller(seller), &headers, &body).await
+}
+
+/// A seller's withdrawals, newest first (admin, or the seller's own key).
+#[utoipa::path(get, path = "/v1/sellers/{id}/withdrawals", tag = "sellers",
+    params(("id" = SellerId, Path, description = "The seller"), Page),
+    responses((status = 200, description = "A page of the seller's withdrawals, newest first", body = ListOf<Withdrawal>)))]
+async fn withdrawals(
+    State(state): State<AppState>,
+    auth: SellerAuth,
+    PathId(id): PathId<SellerId>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    let seller = seller_of(&state, &auth, id).await?;
+    let limit = page.limit()?;
+    let rows =
+        withdrawals::list_for(&mut *state.pool.acquire().await?, Holder::Seller(seller), uuid_cursor(&page)?, limit)
+            .await?;
+    page_by_id(&rows, limit, |w| w.id)
 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::FutureExt;
+use haat_domain::ledger::Holder;
 use haat_domain::ledger::withdrawals::{self, Action, NewWithdrawal, Rules, Withdrawal};
 use haat_domain::network::members;
 use serde::Deserialize;
@@ -44,17 +45,33 @@ async fn request(
     idem::key_of(&headers, true)?;
     let member_id = id.uuid();
     auth.require_member_access(member_id, "member")?;
-    let input: NewWithdrawal = parse_json(&body)?;
+    members::get(&mut *state.pool.acquire().await?, member_id).await?;
+    request_for(&state, &auth, Holder::Member(member_id), &headers, &body).await
+}
+
+/// Records a member's or seller's withdrawal request under its required
+/// Idempotency-Key, once the caller may ask for that holder.
+pub(crate) async fn request_for(
+    state: &AppState,
+    auth: &Auth,
+    holder: Holder,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
+    idem::key_of(headers, true)?;
+    let input: NewWithdrawal = parse_json(body)?;
     let s = &state.settings;
     let rules = Rules { min: s.withdrawal_min, multiple: s.withdrawal_multiple };
     let currency = s.currency.clone();
     let source = auth.source();
-    let path = format!("/v1/members/{member_id}/withdrawals");
-    let req = idem::Request { auth: &auth, headers: &headers, route: ("POST", &path), body: &body, required: true };
-    idem::run(&state, req, move |tx| {
+    let path = match holder {
+        Holder::Member(id) => format!("/v1/members/{id}/withdrawals"),
+        Holder::Seller(id) => format!("/v1/sellers/{id}/withdrawals"),
+    };
+    let req = idem::Request { auth, headers, route: ("POST", &path), body, required: true };
+    idem::run(state, req, move |tx| {
         async move {
-            members::get(tx, member_id).await?;
-            let w = withdrawals::request(tx, member_id, &input, rules, &currency, &source).await?;
+            let w = withdrawals::request(tx, holder, &input, rules, &currency, &source).await?;
             Ok((StatusCode::CREATED, to_json(&w)?))
         }
         .boxed()
@@ -77,7 +94,7 @@ async fn list(
     let before = uuid_cursor(&page)?;
     let mut conn = state.pool.acquire().await?;
     members::get(&mut conn, member_id).await?;
-    let rows = withdrawals::list_for_member(&mut conn, member_id, before, limit).await?;
+    let rows = withdrawals::list_for(&mut conn, Holder::Member(member_id), before, limit).await?;
     let last = rows.last().map(|w| w.id.to_string());
     let items = rows.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(page_of(items, limit, || last)))

@@ -103,6 +103,11 @@ pub fn seller_fee_reversal(line: impl Display, units_reversed: impl Display) -> 
     format!("seller_fee_reversal:{line}:{units_reversed}")
 }
 
+/// The penalty of one late seller line.
+pub fn seller_penalty(line: impl Display) -> String {
+    format!("seller_penalty:{line}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +133,6 @@ mod tests {
         assert_eq!(seller_credit_release("L"), "seller_credit_release:L");
         assert_eq!(seller_credit_reversal("L", 1), "seller_credit_reversal:L:1");
         assert_eq!(seller_fee_reversal("L", 1), "seller_fee_reversal:L:1");
+        assert_eq!(seller_penalty("L"), "seller_penalty:L");
     }
 }

@@ -58,6 +58,8 @@ crate::words::stored_words!(
         SellerCreditClawback = "seller_credit_clawback",
         /// The fee on returned units given back (fees → sales).
         SellerFeeRefunded = "seller_fee_refunded",
+        /// A late line's penalty (seller available → penalties).
+        SellerPenalty = "seller_penalty",
     }
 );
 

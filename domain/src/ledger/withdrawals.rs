@@ -1,8 +1,9 @@
-//! Withdrawals: a member asks for available cash; an admin approves (the
+//! Withdrawals: a member (or a marketplace seller) asks for available cash; an admin approves (the
 //! amount moves from available to reserved by a posting), then marks it
 //! paid with the provider's reference (reserved → payouts) or rejects /
 //! fails it (the reservation goes back to available). Every money step is a
-//! ledger entry keyed by the withdrawal; the member is emailed at each step.
+//! ledger entry keyed by the withdrawal; the member (or the seller) is
+//! emailed at each step.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -11,7 +12,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
-use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
+use crate::ledger::{self, Account, Entry, EntryKind, Holder, MemberAccount, Posting, SystemAccount};
 use crate::money::display::{Language, taka_of};
 use crate::money::{MONEY_SCALE, parse_amount};
 use crate::notifications;
@@ -79,8 +80,12 @@ pub struct Step {
 pub struct Withdrawal {
     /// Id.
     pub id: Uuid,
-    /// The member.
-    pub member_id: Uuid,
+    /// The member (absent on a seller's withdrawal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<Uuid>,
+    /// The seller (only on a seller's withdrawal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<Uuid>,
     /// Amount.
     #[schema(value_type = crate::money::DecimalText)]
     pub amount: Decimal,
@@ -125,25 +130,27 @@ fn check(input: &NewWithdrawal, rules: Rules) -> DomainResult<Decimal> {
 }
 
 /// Records a request, refused (nothing written) when the amount breaks the
-/// rules, the available balance is negative (after a clawback), or it is
-/// short of this and the member's other open requests.
+/// rules, the available balance is negative (after a clawback or a
+/// penalty), or it is short of this and the holder's other open requests.
 pub async fn request(
     conn: &mut PgConnection,
-    member_id: Uuid,
+    holder: Holder,
     input: &NewWithdrawal,
     rules: Rules,
     currency: &str,
     source: &str,
 ) -> DomainResult<Withdrawal> {
     let amount = check(input, rules)?;
-    // Serialises this member's requests and approvals.
+    let (member_id, seller_id) = holder.ids();
+    // Serialises this holder's requests and approvals.
     let available = sqlx::query_scalar!(
-        "SELECT balance FROM accounts WHERE member_id = $1 AND kind = 'available' FOR UPDATE",
-        member_id
+        "SELECT balance FROM accounts WHERE (member_id = $1 OR seller_id = $2) AND kind = 'available' FOR UPDATE",
+        member_id,
+        seller_id
     )
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or(DomainError::NotFound("member"))?;
+    .ok_or(DomainError::NotFound("account holder"))?;
     if available < Decimal::ZERO {
         return Err(DomainError::invalid(
             "amount",
@@ -151,8 +158,10 @@ pub async fn request(
         ));
     }
     let open = sqlx::query_scalar!(
-        r#"SELECT coalesce(sum(amount), 0) AS "open!" FROM withdrawals WHERE member_id = $1 AND status = 'requested'"#,
-        member_id
+        r#"SELECT coalesce(sum(amount), 0) AS "open!" FROM withdrawals
+            WHERE (member_id = $1 OR seller_id = $2) AND status = 'requested'"#,
+        member_id,
+        seller_id
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -164,10 +173,11 @@ pub async fn request(
     }
     let id = Uuid::now_v7();
     sqlx::query!(
-        "INSERT INTO withdrawals (id, member_id, amount, currency, method, account, status)
-         VALUES ($1, $2, $3, $4, $5, $6, 'requested')",
+        "INSERT INTO withdrawals (id, member_id, seller_id, amount, currency, method, account, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested')",
         id,
         member_id,
+        seller_id,
         amount,
         currency,
         input.method,
@@ -175,7 +185,7 @@ pub async fn request(
     )
     .execute(&mut *conn)
     .await?;
-    step(conn, id, member_id, WithdrawalStatus::Requested, source, (amount, currency)).await?;
+    step(conn, id, holder, WithdrawalStatus::Requested, source, (amount, currency)).await?;
     get(conn, id).await
 }
 
@@ -224,7 +234,8 @@ pub async fn act(
     source: &str,
 ) -> DomainResult<Withdrawal> {
     let w = sqlx::query!(
-        r#"SELECT member_id, amount, status AS "status: WithdrawalStatus" FROM withdrawals WHERE id = $1 FOR UPDATE"#,
+        r#"SELECT member_id, seller_id, amount, status AS "status: WithdrawalStatus" FROM withdrawals
+            WHERE id = $1 FOR UPDATE"#,
         id
     )
     .fetch_optional(&mut *conn)
@@ -243,11 +254,11 @@ pub async fn act(
     if action == Action::Paid && reference.is_none_or(|r| crate::input::chars(r) > 128) {
         return Err(DomainError::invalid("reference", "the provider's reference (1 to 128 characters) is required"));
     }
-    let (m, amount) = (w.member_id, w.amount);
+    let (holder, amount) = (Holder::of(w.member_id, w.seller_id)?, w.amount);
     let legs = match (action, w.status) {
         (Action::Approve, _) => Some((
             MemberAccount::Available,
-            Account::Member(m, MemberAccount::Reserved),
+            holder.account(MemberAccount::Reserved),
             ("reserve", EntryKind::WithdrawalReserve),
         )),
         (Action::Paid, _) => Some((
@@ -257,13 +268,14 @@ pub async fn act(
         )),
         (Action::Reject | Action::Fail, WithdrawalStatus::Approved) => Some((
             MemberAccount::Reserved,
-            Account::Member(m, MemberAccount::Available),
+            holder.account(MemberAccount::Available),
             ("release", EntryKind::WithdrawalRelease),
         )),
         _ => None,
     };
     if action == Action::Approve {
-        let available = ledger::wallet(conn, m).await?.available;
+        let balances = ledger::balances(conn, holder).await?;
+        let available = balances.iter().find(|(k, _)| *k == MemberAccount::Available).map_or(Decimal::ZERO, |b| b.1);
         if available < amount {
             return Err(DomainError::conflict("amount", format!("only {available} is available now")));
         }
@@ -272,7 +284,7 @@ pub async fn act(
         let key = ledger::keys::withdrawal(what, id);
         let reference = id.to_string();
         let postings =
-            vec![Posting { account: Account::Member(m, from), amount: -amount }, Posting { account: to, amount }];
+            vec![Posting { account: holder.account(from), amount: -amount }, Posting { account: to, amount }];
         ledger::post(conn, currency, Entry { idempotency_key: &key, kind, reference: &reference, postings }).await?;
     }
     sqlx::query!(
@@ -285,14 +297,14 @@ pub async fn act(
     )
     .execute(&mut *conn)
     .await?;
-    step(conn, id, m, action.target(), source, (amount, currency)).await?;
+    step(conn, id, holder, action.target(), source, (amount, currency)).await?;
     get(conn, id).await
 }
 
 async fn step(
     conn: &mut PgConnection,
     id: Uuid,
-    member_id: Uuid,
+    holder: Holder,
     status: WithdrawalStatus,
     source: &str,
     (amount, currency): (Decimal, &str),
@@ -305,7 +317,32 @@ async fn step(
     )
     .execute(&mut *conn)
     .await?;
-    notifications::to_member(conn, member_id, format!("withdrawal:{id}:{status}"), |name, language| match language {
+    let dedupe_key = format!("withdrawal:{id}:{status}");
+    let seller_id = match holder {
+        Holder::Member(member_id) => return tell_member(conn, member_id, dedupe_key, status, (amount, currency)).await,
+        Holder::Seller(seller_id) => seller_id,
+    };
+    // Sellers are written to in English, at their contact email.
+    let seller = sqlx::query!("SELECT name, email FROM sellers WHERE id = $1", seller_id).fetch_one(&mut *conn).await?;
+    let Some(to) = seller.email else { return Ok(()) };
+    let email = notifications::Email {
+        dedupe_key,
+        member_id: None,
+        to,
+        subject: format!("Your withdrawal of {amount} {currency} is {status}"),
+        body: format!("Dear {},\n\nyour withdrawal of {amount} {currency} is now {status}.\n", seller.name),
+    };
+    notifications::queue(conn, &email).await
+}
+
+async fn tell_member(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    dedupe_key: String,
+    status: WithdrawalStatus,
+    (amount, currency): (Decimal, &str),
+) -> DomainResult<()> {
+    notifications::to_member(conn, member_id, dedupe_key, |name, language| match language {
         Language::English => (
             format!("Your withdrawal of {amount} {currency} is {status}"),
             format!("Dear {name},\n\nyour withdrawal of {amount} {currency} is now {status}.\n"),
@@ -332,8 +369,8 @@ async fn step(
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Withdrawal> {
     let w = sqlx::query_as!(
         Row,
-        r#"SELECT id, member_id, amount, currency, method, account, status AS "status: WithdrawalStatus", reference, note,
-                created_at
+        r#"SELECT id, member_id, seller_id, amount, currency, method, account, status AS "status: WithdrawalStatus",
+                reference, note, created_at
            FROM withdrawals WHERE id = $1"#,
         id
     )
@@ -346,7 +383,8 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Withdrawal> 
 /// A withdrawal row before its steps are read.
 struct Row {
     id: Uuid,
-    member_id: Uuid,
+    member_id: Option<Uuid>,
+    seller_id: Option<Uuid>,
     amount: Decimal,
     currency: String,
     method: String,
@@ -377,6 +415,7 @@ async fn with_history(conn: &mut PgConnection, rows: Vec<Row>) -> DomainResult<V
             history: by_id.remove(&w.id).unwrap_or_default(),
             id: w.id,
             member_id: w.member_id,
+            seller_id: w.seller_id,
             amount: w.amount,
             currency: w.currency,
             method: w.method,
@@ -389,28 +428,32 @@ async fn with_history(conn: &mut PgConnection, rows: Vec<Row>) -> DomainResult<V
         .collect())
 }
 
-/// A page of a member's withdrawals, newest first (two queries per page).
-pub async fn list_for_member(
+/// A page of a member's or seller's withdrawals, newest first (two
+/// queries per page).
+pub async fn list_for(
     conn: &mut PgConnection,
-    member_id: Uuid,
+    holder: Holder,
     before: Option<Uuid>,
     limit: i64,
 ) -> DomainResult<Vec<Withdrawal>> {
+    let (member_id, seller_id) = holder.ids();
     let rows = sqlx::query_as!(
         Row,
-        r#"SELECT id, member_id, amount, currency, method, account, status AS "status: WithdrawalStatus", reference, note,
-                created_at
-           FROM withdrawals WHERE member_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"#,
+        r#"SELECT id, member_id, seller_id, amount, currency, method, account, status AS "status: WithdrawalStatus",
+                reference, note, created_at
+           FROM withdrawals WHERE (member_id = $1 OR seller_id = $4) AND ($2::uuid IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3"#,
         member_id,
         before,
-        limit
+        limit,
+        seller_id
     )
     .fetch_all(&mut *conn)
     .await?;
     with_history(conn, rows).await
 }
 
-/// A page of every member's withdrawals (the payout queue), optionally of
+/// A page of every member's and seller's withdrawals (the payout queue), optionally of
 /// one status, newest first. An unknown status is refused naming `status`.
 pub async fn list(
     conn: &mut PgConnection,
@@ -427,8 +470,8 @@ pub async fn list(
     };
     let rows = sqlx::query_as!(
         Row,
-        r#"SELECT id, member_id, amount, currency, method, account, status AS "status: WithdrawalStatus", reference, note,
-                created_at
+        r#"SELECT id, member_id, seller_id, amount, currency, method, account, status AS "status: WithdrawalStatus",
+                reference, note, created_at
            FROM withdrawals WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id < $2)
           ORDER BY id DESC LIMIT $3"#,
         status.map(WithdrawalStatus::as_str),

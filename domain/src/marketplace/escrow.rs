@@ -294,99 +294,6 @@ pub async fn balance(conn: &mut PgConnection, seller_id: Uuid) -> DomainResult<S
     Ok(b)
 }
 
-/// One seller line's money, as the seller and the admin see it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct SellerLine {
-    /// The order line (also the cursor).
-    pub order_line_id: Uuid,
-    /// The order.
-    pub order_id: Uuid,
-    /// Its invoice number.
-    pub invoice_no: String,
-    /// The product's SKU.
-    pub sku: String,
-    /// The category it was sold in.
-    pub category: String,
-    /// Units sold.
-    pub quantity: i32,
-    /// Units returned, refunded or cancelled.
-    pub reversed_quantity: i32,
-    /// The fee schedule version it was sold under.
-    pub fee_schedule_version: i32,
-    /// The fee rate it was sold under.
-    pub fee_rate: Rate,
-    /// The line's total after its share of the order's discounts.
-    pub basis: Money,
-    /// The marketplace's fee.
-    pub fee: Money,
-    /// The seller's share (basis − fee).
-    pub amount: Money,
-    /// Of the share, taken back by returns.
-    pub reversed_amount: Money,
-    /// Of the fee, given back with returns.
-    pub fee_reversed: Money,
-    /// The platform's margin on the line: the fee kept, less the network's
-    /// commissions and the buyer's instant reward on it (after returns);
-    /// negative when the network earned more than the fee.
-    pub platform_margin: Money,
-    /// `pending` (held) or `available` (released).
-    pub status: String,
-    /// When the hold ends (absent until delivery).
-    pub release_at: Option<DateTime<Utc>>,
-}
-
-/// A page of a seller's lines, newest first, before cursor `before`.
-pub async fn lines(
-    conn: &mut PgConnection,
-    seller_id: Uuid,
-    before: Option<Uuid>,
-    limit: i64,
-) -> DomainResult<Vec<SellerLine>> {
-    let rows = sqlx::query!(
-        r#"SELECT c.order_line_id, c.order_id, o.invoice_no, p.sku, l.category, l.quantity, l.reversed_quantity,
-                  s.version, l.fee_rate AS "fee_rate!", c.basis, c.fee, c.amount, c.reversed_amount,
-                  c.fee_reversed, c.status, c.release_at,
-                  (SELECT coalesce(sum(m.amount - m.reversed_amount), 0) FROM commissions m
-                    WHERE m.order_line_id = c.order_line_id) AS "commissions!",
-                  (SELECT coalesce(sum(r.amount - r.reversed_amount), 0) FROM order_rewards r
-                    WHERE r.order_line_id = c.order_line_id) AS "rewards!"
-             FROM seller_credits c
-             JOIN order_lines l ON l.id = c.order_line_id
-             JOIN orders o ON o.id = c.order_id
-             JOIN products p ON p.id = l.product_id
-             JOIN fee_schedules s ON s.id = l.fee_schedule_id
-            WHERE c.seller_id = $1 AND ($2::uuid IS NULL OR c.order_line_id < $2)
-            ORDER BY c.order_line_id DESC LIMIT $3"#,
-        seller_id,
-        before,
-        limit
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| SellerLine {
-            order_line_id: r.order_line_id,
-            order_id: r.order_id,
-            invoice_no: r.invoice_no,
-            sku: r.sku,
-            category: r.category,
-            quantity: r.quantity,
-            reversed_quantity: r.reversed_quantity,
-            fee_schedule_version: r.version,
-            fee_rate: super::fees::shown(r.fee_rate),
-            basis: Money(r.basis),
-            fee: Money(r.fee),
-            amount: Money(r.amount),
-            reversed_amount: Money(in_minor_units(r.reversed_amount)),
-            fee_reversed: Money(in_minor_units(r.fee_reversed)),
-            platform_margin: Money(in_minor_units(r.fee - r.fee_reversed - r.commissions - r.rewards)),
-            status: r.status,
-            release_at: r.release_at,
-        })
-        .collect())
-}
-
 /// The audit: every seller line of an order whose commissions were posted
 /// has its seller credit.
 pub async fn lines_without_credit(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
@@ -423,16 +330,23 @@ pub async fn credits_without_entries(conn: &mut PgConnection) -> DomainResult<Ve
 
 /// The audit: a seller's pending balance is what its held shares have
 /// left after returns, and its available balance what its released ones
-/// have left (sellers have no other movements yet).
+/// have left less the penalties charged to it and the withdrawals approved
+/// or paid out.
 pub async fn balances_not_matching_shares(conn: &mut PgConnection) -> DomainResult<Vec<String>> {
     Ok(sqlx::query_scalar!(
         r#"SELECT 'seller ' || a.seller_id || ' has ' || a.balance || ' ' || a.kind || ' but its shares leave '
-                  || coalesce(s.left, 0) AS "v!"
+                  || w.expected AS "v!"
              FROM accounts a
-             LEFT JOIN (SELECT seller_id, status, sum(amount - reversed_amount) AS left FROM seller_credits
-                         GROUP BY seller_id, status) s ON s.seller_id = a.seller_id AND s.status = a.kind
-            WHERE a.seller_id IS NOT NULL AND a.kind IN ('pending', 'available')
-              AND a.balance <> coalesce(s.left, 0)
+             CROSS JOIN LATERAL (
+                 SELECT coalesce((SELECT sum(amount - reversed_amount) FROM seller_credits c
+                                   WHERE c.seller_id = a.seller_id AND c.status = a.kind), 0)
+                        - CASE WHEN a.kind = 'available'
+                               THEN coalesce((SELECT sum(penalty) FROM seller_late_lines x
+                                               WHERE x.seller_id = a.seller_id), 0)
+                                    + coalesce((SELECT sum(amount) FROM withdrawals d
+                                                 WHERE d.seller_id = a.seller_id AND d.status IN ('approved', 'paid')), 0)
+                               ELSE 0 END AS expected) w
+            WHERE a.seller_id IS NOT NULL AND a.kind IN ('pending', 'available') AND a.balance <> w.expected
             ORDER BY a.seller_id, a.kind"#
     )
     .fetch_all(conn)

@@ -52,6 +52,11 @@ pub struct NewFeeSchedule {
     pub per_item_fee: String,
     /// Business days a seller's share is held after delivery (0 to 60).
     pub seller_hold_business_days: i32,
+    /// Charged to a seller for each line not prepared in time (default
+    /// `"0.00"`).
+    #[serde(default)]
+    #[schema(value_type = Option<crate::money::DecimalText>)]
+    pub late_line_penalty: Option<String>,
 }
 
 /// A fee schedule version as the API shows it.
@@ -74,6 +79,8 @@ pub struct FeeSchedule {
     pub per_item_fee: Money,
     /// Business days a seller's share is held after delivery.
     pub seller_hold_business_days: i32,
+    /// Charged for each line not prepared in time.
+    pub late_line_penalty: Money,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// When it was activated (absent: never).
@@ -98,6 +105,7 @@ struct Parsed {
     categories: BTreeMap<String, Rate>,
     sellers: Vec<SellerRateView>,
     per_item_fee: Money,
+    late_line_penalty: Money,
 }
 
 /// A stored rate as the API shows it: no trailing zeros beyond two places
@@ -121,6 +129,8 @@ fn parse(input: &NewFeeSchedule) -> DomainResult<Parsed> {
     }
     let default_rate = p.check("default_rate", Rate::parse(&input.default_rate));
     let per_item_fee = p.check("per_item_fee", Money::parse(&input.per_item_fee));
+    let penalty = input.late_line_penalty.as_deref().unwrap_or("0.00");
+    let late_line_penalty = p.check("late_line_penalty", Money::parse(penalty));
     if !(0..=60).contains(&input.seller_hold_business_days) {
         p.add("seller_hold_business_days", "must be 0 to 60 business days");
     }
@@ -154,6 +164,7 @@ fn parse(input: &NewFeeSchedule) -> DomainResult<Parsed> {
         categories,
         sellers,
         per_item_fee: per_item_fee.unwrap_or_default(),
+        late_line_penalty: late_line_penalty.unwrap_or_default(),
     })
 }
 
@@ -173,13 +184,14 @@ pub async fn create(conn: &mut PgConnection, input: &NewFeeSchedule) -> DomainRe
     p.finish()?;
     let id = Uuid::now_v7();
     sqlx::query!(
-        "INSERT INTO fee_schedules (id, name, default_rate, per_item_fee, seller_hold_business_days)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO fee_schedules (id, name, default_rate, per_item_fee, seller_hold_business_days, late_line_penalty)
+         VALUES ($1, $2, $3, $4, $5, $6)",
         id,
         input.name.trim(),
         parsed.default_rate.get(),
         parsed.per_item_fee.get(),
-        input.seller_hold_business_days
+        input.seller_hold_business_days,
+        parsed.late_line_penalty.get()
     )
     .execute(&mut *conn)
     .await?;
@@ -228,7 +240,8 @@ async fn in_force_id(conn: &mut PgConnection) -> DomainResult<Option<Uuid>> {
 /// One schedule version.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<FeeSchedule> {
     let row = sqlx::query!(
-        "SELECT id, version, name, default_rate, per_item_fee, seller_hold_business_days, created_at, activated_at
+        "SELECT id, version, name, default_rate, per_item_fee, seller_hold_business_days, late_line_penalty,
+                created_at, activated_at
            FROM fee_schedules WHERE id = $1",
         id
     )
@@ -263,6 +276,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<FeeSchedule>
         sellers,
         per_item_fee: Money(crate::money::in_minor_units(row.per_item_fee)),
         seller_hold_business_days: row.seller_hold_business_days,
+        late_line_penalty: Money(crate::money::in_minor_units(row.late_line_penalty)),
         created_at: row.created_at,
         activated_at: row.activated_at,
         in_force,

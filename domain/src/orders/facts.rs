@@ -212,7 +212,8 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
 }
 
 /// A live payment attempt ends when the order is paid (through it or
-/// otherwise) or cancelled.
+/// otherwise) or cancelled; paying also starts the sellers' preparation
+/// clock.
 async fn follow_payment_attempts(
     conn: &mut PgConnection,
     o: &Locked,
@@ -221,6 +222,8 @@ async fn follow_payment_attempts(
 ) -> DomainResult<()> {
     if next.paid && !o.facts.paid {
         payments::follow_order(conn, o.id, AttemptStatus::Paid, now).await?;
+        // A paid order is ready for its sellers to prepare.
+        crate::marketplace::preparation::start(conn, o.id, now).await?;
     } else if next.cancelled && !o.facts.cancelled {
         payments::follow_order(conn, o.id, AttemptStatus::Expired, now).await?;
     }

@@ -329,6 +329,10 @@ pub async fn place(
         .await?;
     }
     record_history(conn, id, OrderStatus::PendingPayment, "api").await?;
+    // Cash on delivery is ready to prepare at once; online, once paid.
+    if method == PaymentMethod::Cod && fees.is_some() {
+        crate::marketplace::preparation::start(conn, id, Utc::now()).await?;
+    }
     if let (Some(buyer_id), false) = (buyer.buyer_id, store_credit.is_zero()) {
         spend_store_credit(conn, currency, id, buyer_id, store_credit).await?;
     }
