@@ -7,6 +7,7 @@
 
 pub mod escrow;
 pub mod fees;
+pub mod finance;
 pub mod lines;
 pub mod preparation;
 pub mod sellers;

@@ -206,6 +206,7 @@ async fn a_partial_return_takes_back_exactly_the_returned_share_of_seller_credit
     // 3,600.00: fee 288.00 + 15.00 = 303.00, share 3,297.00.
     seller_balance_reaches(&app, crafts, "pending", "3297.00").await;
     wallet_reaches(&app, &chain[1], "pending", "90.00").await;
+    let key = seller_key(&app, crafts).await;
 
     let ret = json!({"lines": [{"order_line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "torn"});
     let (status, _) = app
@@ -238,6 +239,29 @@ async fn a_partial_return_takes_back_exactly_the_returned_share_of_seller_credit
     let line = &seller_lines(&app, crafts).await[0];
     assert_eq!(money_of(line), ["3600.00", "0.08", "303.00", "3297.00", "3297.00", "303.00", "0.00", "available"]);
     assert_eq!(entries_of(&app, "seller_credit_clawback").await, 1);
+
+    // The seller's finance report: every unit came back, share and fee.
+    let (status, finance) = app
+        .call("GET", &format!("/v1/sellers/{crafts}/reports/finance?from=2026-01-01&to=2031-01-01"), &key, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{finance}");
+    let figures = ["revenue", "fees", "returns", "refunds", "fees_refunded", "penalties", "payouts", "net"]
+        .map(|f| finance[f].as_str().unwrap_or_default().to_owned());
+    assert_eq!(figures, ["3600.00", "303.00", "3600.00", "0.00", "303.00", "0.00", "0.00", "0.00"].map(String::from));
+    let csv = app
+        .http
+        .get(format!("{}/v1/sellers/{crafts}/reports/finance?from=2026-01-01&to=2031-01-01&format=csv", app.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("csv text");
+    assert!(
+        csv.lines().nth(1).is_some_and(|row| row.ends_with(",3600.00,303.00,3600.00,0.00,303.00,0.00,0.00,0.00")),
+        "{csv}"
+    );
     assert_eq!(failed_audit_checks(&app).await, vec![]);
 }
 
@@ -560,6 +584,11 @@ async fn a_seller_withdraws_its_released_share_through_the_members_flow() {
     assert_eq!(steps, vec![&json!("requested"), &json!("approved"), &json!("paid")]);
     let (_, queue) = app.admin("GET", "/v1/admin/withdrawals?status=paid", None).await;
     assert_eq!(queue["items"][0]["id"], w["id"], "the payout queue holds sellers' withdrawals too");
+    let (_, finance) = app
+        .call("GET", &format!("/v1/sellers/{crafts}/reports/finance?from=2026-01-01&to=2031-01-01"), &key, None)
+        .await;
+    let figures = ["revenue", "fees", "payouts", "net"].map(|f| finance[f].as_str().unwrap_or_default().to_owned());
+    assert_eq!(figures, ["3600.00", "0.00", "3000.00", "3600.00"].map(String::from), "{finance}");
     eventually("the seller's paid email", || async {
         app.smtp.messages().into_iter().find(|m| {
             m.to.iter().any(|t| t.contains("@sellers.example.com"))

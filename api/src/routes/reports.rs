@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use haat_domain::error::DomainResult;
-use haat_domain::ids::{MemberId, TypedId};
+use haat_domain::ids::{MemberId, SellerId, TypedId};
+use haat_domain::marketplace::finance::{self, SellerFinance};
 use haat_domain::marketplace::preparation::{self, LateLines};
 use haat_domain::network::members;
 use haat_domain::reports::Interval;
@@ -25,7 +26,7 @@ use super::Routes;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::error::{ApiResult, to_json};
-use crate::extract::{Auth, PathId, Query};
+use crate::extract::{Auth, PathId, Query, SellerAuth};
 use crate::{csv_export, report_stream};
 use utoipa_axum::routes;
 
@@ -40,6 +41,43 @@ pub fn router() -> Routes {
         .routes(routes!(rank_advancement_report))
         .routes(routes!(member_earnings))
         .routes(routes!(late_lines_report))
+        .routes(routes!(seller_finance_report))
+}
+
+/// A seller's finance report over the interval: revenue, fees, returns,
+/// refunds, fees refunded, penalties, payouts and net (admin, or the
+/// seller's own key).
+#[utoipa::path(get, path = "/v1/sellers/{id}/reports/finance", tag = "reports",
+    params(("id" = SellerId, Path, description = "The seller"), Range),
+    responses((status = 200, description = "The seller's figures; as CSV one row: interval_start, interval_end \
+        then each figure", content((SellerFinance = "application/json"), (String = "text/csv")))))]
+async fn seller_finance_report(
+    State(state): State<AppState>,
+    auth: SellerAuth,
+    PathId(id): PathId<SellerId>,
+    headers: HeaderMap,
+    Query(range): Query<Range>,
+) -> ApiResult<Response> {
+    auth.require_seller(id.uuid())?;
+    let asked = Asked::parse(&state, &range, &headers)?;
+    let seller = id.uuid();
+    haat_domain::marketplace::sellers::get(&mut *state.pool.acquire().await?, seller).await?;
+    let (interval, currency) = (asked.interval, state.settings.currency.clone());
+    let report =
+        in_snapshot(&state, |c| async move { finance::report(c, seller, &interval, &currency).await }.boxed()).await?;
+    let figures = [
+        report.revenue,
+        report.fees,
+        report.returns,
+        report.refunds,
+        report.fees_refunded,
+        report.penalties,
+        report.payouts,
+        report.net,
+    ];
+    let header = ["revenue", "fees", "returns", "refunds", "fees_refunded", "penalties", "payouts", "net"];
+    let row = figures.iter().map(ToString::to_string).collect();
+    asked.answer(&report, "seller_finance", &header, [row])
 }
 
 /// Seller lines found late in the interval, by seller, with each seller's
