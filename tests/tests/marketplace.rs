@@ -161,6 +161,24 @@ async fn a_two_seller_order_credits_each_share_at_its_categorys_rate_and_release
     assert_eq!(app.wallet(&chain[1]).await["pending"], "190.00");
     assert_eq!(app.wallet(&chain[0]).await["pending"], "95.00");
 
+    // The sales report by seller shows each seller's fees and the
+    // platform's margin, negative on the chairs.
+    let (_, sales) =
+        app.admin("GET", "/v1/admin/reports/sales?from=2026-01-01&to=2031-01-01&group_by=seller", None).await;
+    let margins: Vec<(Value, Value, Value, Value)> = sales["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (r["key"].clone(), r["net"].clone(), r["fees"].clone(), r["platform_margin"].clone()))
+        .collect();
+    let mut expected = vec![
+        (json!(woodworks.to_string()), json!("3800.00"), json!("124.00"), json!("-26.00")),
+        (json!(crafts.to_string()), json!("3420.00"), json!("288.60"), json!("153.60")),
+    ];
+    expected.sort_by_key(|r| r.0.as_str().unwrap_or_default().to_owned());
+    assert_eq!(margins, expected);
+    assert_eq!((&sales["totals"]["fees"], &sales["totals"]["platform_margin"]), (&json!("412.60"), &json!("127.60")));
+
     // Six business days after the delivery day, in Dhaka's dates, skip
     // the listed holiday (the first day after it that is not a Friday) and
     // a Friday: the sixth business day is the eighth day — or the ninth

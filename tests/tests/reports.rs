@@ -235,7 +235,20 @@ async fn sales(app: &TestApp, group_by: &str) -> Value {
 
 /// (key, orders, units, gross, discounts, store_credit, refunds, net, pv, bv) of each row, as text.
 fn sales_rows(rows: &Value) -> Vec<Vec<String>> {
-    let fields = ["key", "orders", "units", "gross", "discounts", "store_credit", "refunds", "net", "pv", "bv"];
+    let fields = [
+        "key",
+        "orders",
+        "units",
+        "gross",
+        "discounts",
+        "store_credit",
+        "refunds",
+        "net",
+        "pv",
+        "bv",
+        "fees",
+        "platform_margin",
+    ];
     let one = |r: &Value| -> Vec<String> {
         fields.iter().map(|f| r[*f].as_str().map(str::to_owned).unwrap_or_else(|| r[*f].to_string())).collect()
     };
@@ -289,9 +302,14 @@ async fn sales_add_up_to_the_same_totals_by_product_category_seller_and_day_with
     quiescent(&app.pool).await;
     assert_eq!(unpaid["status"], "pending_payment", "an unpaid cod order is not a sale yet: {unpaid}");
 
-    let soap_row = ["SOAP-1", "2", "2", "600.00", "23.07", "0.00", "0.00", "576.93", "10.00", "400.00"];
-    let tea_row = ["TEA-1", "1", "2", "1000.00", "76.93", "0.00", "461.53", "461.54", "20.00", "800.00"];
-    let totals = ["null", "2", "4", "1600.00", "100.00", "0.00", "461.53", "1038.47", "30.00", "1200.00"];
+    // SOAP is a seller's, sold under the schema's "No fees" schedule: no
+    // fee, and its 2 × 20.00 of commissions are the platform's loss.
+    let soap_row =
+        ["SOAP-1", "2", "2", "600.00", "23.07", "0.00", "0.00", "576.93", "10.00", "400.00", "0.00", "-40.00"];
+    let tea_row =
+        ["TEA-1", "1", "2", "1000.00", "76.93", "0.00", "461.53", "461.54", "20.00", "800.00", "0.00", "0.00"];
+    let totals =
+        ["null", "2", "4", "1600.00", "100.00", "0.00", "461.53", "1038.47", "30.00", "1200.00", "0.00", "-40.00"];
     let by_product = sales(&app, "product").await;
     assert_eq!(sales_rows(&by_product["rows"]), [texts(&soap_row), texts(&tea_row)]);
     assert_eq!(sales_rows(&by_product["totals"]), [texts(&totals)]);
@@ -328,7 +346,10 @@ async fn sales_add_up_to_the_same_totals_by_product_category_seller_and_day_with
     );
     let text = csv.text().await.expect("body");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "interval_start,interval_end,key,orders,units,gross,discounts,store_credit,refunds,net,pv,bv");
+    assert_eq!(
+        lines[0],
+        "interval_start,interval_end,key,orders,units,gross,discounts,store_credit,refunds,net,pv,bv,fees,platform_margin"
+    );
     let csv_rows: Vec<Vec<String>> =
         lines[1..].iter().map(|l| l.split(',').skip(2).map(str::to_owned).collect()).collect();
     assert_eq!(csv_rows, sales_rows(&by_product["rows"]));
@@ -787,7 +808,7 @@ async fn points_credited_spent_and_expired_show_in_the_credit_bucket_and_the_rep
     let by_day = sales(&app, "category").await;
     assert_eq!(
         sales_rows(&by_day["rows"]),
-        [texts(&["grocery", "3", "3", "650.00", "0.00", "5.00", "0.00", "645.00", "60.00", "400.00"])]
+        [texts(&["grocery", "3", "3", "650.00", "0.00", "5.00", "0.00", "645.00", "60.00", "400.00", "0.00", "0.00"])]
     );
 }
 

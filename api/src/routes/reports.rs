@@ -246,13 +246,25 @@ async fn sales_report(
 }
 
 /// The sales report's CSV columns.
-const SALES_HEADER: &[&str] =
-    &["key", "orders", "units", "gross", "discounts", "store_credit", "refunds", "net", "pv", "bv"];
+const SALES_HEADER: &[&str] = &[
+    "key",
+    "orders",
+    "units",
+    "gross",
+    "discounts",
+    "store_credit",
+    "refunds",
+    "net",
+    "pv",
+    "bv",
+    "fees",
+    "platform_margin",
+];
 
 fn sales_record(r: &SalesRow) -> Vec<String> {
     let mut row = vec![r.key.clone().unwrap_or_default(), r.orders.to_string(), r.units.to_string()];
     row.extend([r.gross, r.discounts, r.store_credit, r.refunds, r.net].map(|m| m.to_string()));
-    row.extend([r.pv.to_string(), r.bv.to_string()]);
+    row.extend([r.pv.to_string(), r.bv.to_string(), r.fees.to_string(), r.platform_margin.to_string()]);
     row
 }
 

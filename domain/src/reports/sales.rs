@@ -60,6 +60,14 @@ pub struct SalesRow {
     pub pv: Volume,
     /// BV of the units sold.
     pub bv: Volume,
+    /// The marketplace's fees on the sellers' lines sold, as they stand now
+    /// (less what returns gave back; a line counts once it is credited).
+    pub fees: Money,
+    /// The platform's margin on those lines: the fees kept less the
+    /// network's commissions and the buyers' instant rewards on them (after
+    /// returns); negative when the network earned more than the fees. The
+    /// shop's own products count 0 here (they carry no fee).
+    pub platform_margin: Money,
 }
 
 /// `GET /v1/admin/reports/sales`.
@@ -100,15 +108,24 @@ pub async fn sales_rows<'c>(
     let heading = interval.heading(currency, super::as_of(conn).await?);
     let rows = sqlx::query!(
         r#"WITH sold AS (
-             SELECT o.id AS order_id, o.paid_at AS at, p.sku, l.category, p.seller_id, l.quantity, l.line_total,
+             SELECT o.id AS order_id, o.paid_at AS at, p.sku, l.category, coalesce(l.seller_id, p.seller_id) AS seller_id,
+                    l.quantity, l.line_total,
                     l.pv * l.quantity AS pv, l.bv * l.quantity AS bv,
                     coalesce(trunc(l.line_total * o.discount / nullif(o.subtotal, 0), 2), 0) AS discount_share,
                     coalesce(trunc(l.line_total * o.store_credit / nullif(o.subtotal, 0), 2), 0) AS credit_share,
                     o.discount, o.store_credit,
-                    l.line_no = min(l.line_no) OVER (PARTITION BY o.id) AS first_line
+                    l.line_no = min(l.line_no) OVER (PARTITION BY o.id) AS first_line,
+                    coalesce(c.fee - c.fee_reversed, 0) AS fee_kept,
+                    CASE WHEN c.order_line_id IS NULL THEN 0
+                         ELSE c.fee - c.fee_reversed
+                              - (SELECT coalesce(sum(m.amount - m.reversed_amount), 0) FROM commissions m
+                                  WHERE m.order_line_id = l.id)
+                              - (SELECT coalesce(sum(w.amount - w.reversed_amount), 0) FROM order_rewards w
+                                  WHERE w.order_line_id = l.id) END AS margin
                FROM orders o
                JOIN order_lines l ON l.order_id = o.id
                JOIN products p ON p.id = l.product_id
+               LEFT JOIN seller_credits c ON c.order_line_id = l.id
               WHERE o.paid_at >= $1 AND o.paid_at < $2 AND o.currency = $5
            ), spread AS (
              SELECT *,
@@ -118,7 +135,7 @@ pub async fn sales_rows<'c>(
                         THEN store_credit - sum(credit_share) OVER (PARTITION BY order_id) ELSE 0 END AS credits
                FROM sold
            ), refunded AS (
-             SELECT r.created_at AS at, p.sku, l.category, p.seller_id,
+             SELECT r.created_at AS at, p.sku, l.category, coalesce(l.seller_id, p.seller_id) AS seller_id,
                     coalesce(trunc(rl.quantity * l.unit_price * (o.subtotal - o.discount) / nullif(o.subtotal, 0), 2), 0)
                         AS refund
                FROM order_reversals r
@@ -129,10 +146,10 @@ pub async fn sales_rows<'c>(
               WHERE o.paid_at IS NOT NULL AND r.created_at >= $1 AND r.created_at < $2 AND o.currency = $5
            ), facts AS (
              SELECT order_id, at, sku, category, seller_id, quantity::bigint AS units, line_total AS gross,
-                    discounts, credits, 0::numeric AS refunds, pv, bv
+                    discounts, credits, 0::numeric AS refunds, pv, bv, fee_kept, margin
                FROM spread
              UNION ALL
-             SELECT NULL, at, sku, category, seller_id, 0, 0, 0, 0, refund, 0, 0 FROM refunded
+             SELECT NULL, at, sku, category, seller_id, 0, 0, 0, 0, refund, 0, 0, 0, 0 FROM refunded
            ), keyed AS (
              SELECT CASE $3::text
                       WHEN 'day' THEN to_char(at AT TIME ZONE $4::text, 'YYYY-MM-DD')
@@ -145,7 +162,8 @@ pub async fn sales_rows<'c>(
            SELECT key, GROUPING(key) = 1 AS "total!", count(DISTINCT order_id) AS "orders!",
                   coalesce(sum(units), 0)::bigint AS "units!", coalesce(sum(gross), 0) AS "gross!",
                   coalesce(sum(discounts), 0) AS "discounts!", coalesce(sum(credits), 0) AS "store_credit!",
-                  coalesce(sum(refunds), 0) AS "refunds!", coalesce(sum(pv), 0) AS "pv!", coalesce(sum(bv), 0) AS "bv!"
+                  coalesce(sum(refunds), 0) AS "refunds!", coalesce(sum(pv), 0) AS "pv!", coalesce(sum(bv), 0) AS "bv!",
+                  coalesce(sum(fee_kept), 0) AS "fees!", coalesce(sum(margin), 0) AS "margin!"
              FROM keyed
             GROUP BY GROUPING SETS ((key), ())
             ORDER BY GROUPING(key), key"#,
@@ -171,6 +189,8 @@ pub async fn sales_rows<'c>(
             net: gross - discounts - store_credit - refunds,
             pv: Volume(in_minor_units(r.pv)),
             bv: Volume(in_minor_units(r.bv)),
+            fees: Money(in_minor_units(r.fees)),
+            platform_margin: Money(in_minor_units(r.margin)),
         };
         Ok(Grouped::of(r.total, row))
     })
