@@ -30,7 +30,7 @@ pub async fn sign_in_form(app: &TestApp, client: &reqwest::Client) -> String {
     assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Lax"), "{attributes}");
     let page = form.text().await.expect("page");
     assert!(page.contains(&format!("name=\"csrf\" value=\"{token}\"")), "{page}");
-    assert!(page.contains("<label for=\"key\">Admin key</label>"), "{page}");
+    assert!(page.contains("<label for=\"key\">Admin or seller key</label>"), "{page}");
     token
 }
 

@@ -37,7 +37,7 @@ async fn a_visitor_is_sent_to_sign_in_and_a_wrong_key_or_a_missing_token_signs_n
         .await
         .expect("wrong key");
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(wrong.text().await.expect("page").contains("That is not an admin key"));
+    assert!(wrong.text().await.expect("page").contains("That is not an admin or seller key"));
     // The right key without the form's cookie: refused, as a form posted from elsewhere.
     let forged = client
         .post(format!("{}/app/sign-in", app.base))

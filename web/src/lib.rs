@@ -37,6 +37,7 @@ mod payouts;
 mod plans;
 mod points;
 mod reports;
+mod sellers;
 mod session;
 mod share;
 mod sign_in;
@@ -98,6 +99,11 @@ pub fn router(state: WebState) -> Router {
         .route("/members/{id}/orders/{order}", get(orders::show))
         .route("/members/{id}/orders/{order}/invoice", get(orders::invoice))
         .route("/members/{id}/withdrawals", get(withdrawals::page).post(withdrawals::request))
+        .route("/sellers", get(sellers::office))
+        .route("/sellers/{id}", get(sellers::page))
+        .route("/sellers/{id}/lines/{line}/prepared", post(sellers::prepared))
+        .route("/sellers/{id}/{step}", post(sellers::step))
+        .route("/fee-schedules/{id}/activate", post(sellers::activate))
         .route("/payouts", get(payouts::page))
         .route("/payouts/{id}/{step}", post(payouts::step))
         .route("/assets/htmx.min.js", get(pages::htmx))

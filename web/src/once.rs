@@ -126,17 +126,19 @@ async fn attempt(state: &WebState, posted: &Posted<'_>, write: impl Write) -> Do
 }
 
 /// Who did it, as the ledger's steps record it (`web:member:{id}`,
-/// `web:admin`); also the scope of the session's keys, so the dashboard's
-/// keys are kept apart from API keys' and from other members'.
+/// `web:seller:{id}`, `web:admin`); also the scope of the session's keys,
+/// so the dashboard's keys are kept apart from API keys' and from other
+/// members' and sellers'.
 pub fn scope(session: &Session) -> String {
-    match session.member_id {
-        Some(member) => format!("web:member:{member}"),
-        None => OFFICE.to_owned(),
+    match (session.member_id, session.seller_id) {
+        (Some(member), _) => format!("web:member:{member}"),
+        (None, Some(seller)) => format!("web:seller:{seller}"),
+        (None, None) => OFFICE.to_owned(),
     }
 }
 
 /// The scope and source of the office's sessions (only admin sessions
-/// have no member).
+/// have neither member nor seller).
 pub const OFFICE: &str = "web:admin";
 
 /// A refusal the viewer can act on (a field's rule, a state that does not

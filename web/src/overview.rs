@@ -27,14 +27,17 @@ use crate::{WebState, session};
 const DEAD_SHOWN: i64 = 100;
 
 /// `GET /app`: the overview of a signed-in admin; a member goes to its
-/// own wallet.
+/// own wallet, a seller to its own page.
 pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response {
     let session = match session::required(&state, &headers).await {
         Ok(session) => session,
         Err(answer) => return answer,
     };
-    if let (Role::Member, Some(member)) = (session.role, session.member_id) {
-        return Redirect::to(&format!("/app/members/{member}")).into_response();
+    match (session.role, session.member_id, session.seller_id) {
+        (Role::Member, Some(member), _) => return Redirect::to(&format!("/app/members/{member}")).into_response(),
+        (Role::Seller, _, Some(seller)) => return Redirect::to(&format!("/app/sellers/{seller}")).into_response(),
+        (Role::Admin, ..) => {}
+        _ => return session::not_found(),
     }
     match figures(&state).await {
         Ok(f) => answer(StatusCode::OK, frame(t("This month"), Some(&session), f.render())),

@@ -113,10 +113,16 @@ fn nav(session: &Session) -> Markup {
                     a href=(format!("/app/members/{member}/share")) { (t("Share")) }
                     a href=(format!("/app/members/{member}/withdrawals")) { (t("Withdrawals")) }
                 }
+                (Role::Seller, _) => {
+                    @if let Some(seller) = session.seller_id {
+                        a href=(format!("/app/sellers/{seller}")) { (t("My shop")) }
+                    }
+                }
                 _ => {
                     a href="/app" { (t("Overview")) }
                     a href="/app/members" { (t("Members")) }
                     a href="/app/payouts" { (t("Payouts")) }
+                    a href="/app/sellers" { (t("Sellers")) }
                     a href="/app/campaigns" { (t("Campaigns")) }
                     a href="/app/plans" { (t("Plans")) }
                     a href="/app/catalogue" { (t("Catalogue")) }

@@ -1,5 +1,6 @@
 //! Signing in and out. An admin signs in with the admin key (the
-//! configured one, or an admin API key); a member with a one-time link
+//! configured one, or an admin API key), a seller with its seller key; a
+//! member with a one-time link
 //! emailed to its address (15 minutes, once). The sign-in forms carry a
 //! CSRF token from their own cookie, and a session's forms the session's.
 
@@ -57,7 +58,7 @@ fn sign_in_page(csrf: &str, problem: Option<&str>) -> maud::Markup {
             h2 { (t("Office")) }
             form #admin-sign-in method="post" action="/app/sign-in" {
                 input type="hidden" name="csrf" value=(csrf);
-                label for="key" { (t("Admin key")) }
+                label for="key" { (t("Admin or seller key")) }
                 input id="key" name="key" type="password" autocomplete="current-password" required;
                 button type="submit" { (t("Sign in")) }
             }
@@ -136,7 +137,8 @@ pub struct SignIn {
     csrf: String,
 }
 
-/// `POST /app/sign-in`: an admin key opens an admin session.
+/// `POST /app/sign-in`: an admin key opens an admin session, a seller key
+/// a session of its seller.
 pub async fn submit(
     State(state): State<WebState>,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
@@ -149,20 +151,20 @@ pub async fn submit(
     if let Some(invalid) = invalid(&[("key", &form.key, TOKEN_CHARS)]) {
         return invalid;
     }
-    match is_admin_key(&state, form.key.trim()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            let page = sign_in_page(&form.csrf, Some(t("That is not an admin key. Nothing was signed in.")));
-            return answer(StatusCode::UNAUTHORIZED, page);
+    let opened = async {
+        let mut conn = state.pool.acquire().await?;
+        match key_holder(&state, &mut conn, form.key.trim()).await? {
+            Some(KeyHolder::Admin) => sessions::open(&mut conn, Role::Admin, None).await.map(Some),
+            Some(KeyHolder::Seller(seller)) => sessions::open_seller(&mut conn, seller).await.map(Some),
+            None => Ok(None),
         }
-        Err(e) => return failed(&e),
-    }
-    let opened = match state.pool.acquire().await {
-        Ok(mut conn) => sessions::open(&mut conn, Role::Admin, None).await,
-        Err(e) => Err(e.into()),
     };
-    match opened {
-        Ok(opened) => signed_in(&headers, &opened),
+    match opened.await {
+        Ok(Some(opened)) => signed_in(&headers, &opened),
+        Ok(None) => {
+            let page = sign_in_page(&form.csrf, Some(t("That is not an admin or seller key. Nothing was signed in.")));
+            answer(StatusCode::UNAUTHORIZED, page)
+        }
         Err(e) => failed(&e),
     }
 }
@@ -266,14 +268,29 @@ pub async fn spend_link(
     }
 }
 
-/// Whether `key` is the configured admin key or an admin API key.
-async fn is_admin_key(state: &WebState, key: &str) -> haat_domain::error::DomainResult<bool> {
+/// Who a key signing in to the dashboard is.
+enum KeyHolder {
+    /// The configured admin key, or an admin API key.
+    Admin,
+    /// A seller API key.
+    Seller(uuid::Uuid),
+}
+
+/// Whose `key` is, when it may sign in to the dashboard.
+async fn key_holder(
+    state: &WebState,
+    conn: &mut sqlx::PgConnection,
+    key: &str,
+) -> haat_domain::error::DomainResult<Option<KeyHolder>> {
     let given = Sha256::digest(key.as_bytes());
     if bool::from(given.ct_eq(&state.admin_token_digest)) {
-        return Ok(true);
+        return Ok(Some(KeyHolder::Admin));
     }
-    let mut conn = state.pool.acquire().await?;
-    Ok(auth::principal(&mut conn, key).await?.is_some_and(|p| p.role == Role::Admin))
+    Ok(auth::principal(conn, key).await?.and_then(|p| match (p.role, p.seller_id) {
+        (Role::Admin, _) => Some(KeyHolder::Admin),
+        (Role::Seller, Some(seller)) => Some(KeyHolder::Seller(seller)),
+        _ => None,
+    }))
 }
 
 /// The sign-out form as posted.

@@ -173,7 +173,7 @@ fn bengali(english: &str) -> Option<&'static str> {
         "Office" => "অফিস",
         "Your email address" => "আপনার ইমেইল ঠিকানা",
         "Email me a sign-in link" => "আমাকে সাইন-ইন লিংক ইমেইল করুন",
-        "Admin key" => "অ্যাডমিন কী",
+        "Admin or seller key" => "অ্যাডমিন বা বিক্রেতার কী",
         "If that address belongs to a member, a sign-in link is on its way. It works once, for {} minutes." => {
             "ঠিকানাটি কোনো সদস্যের হলে একটি সাইন-ইন লিংক পাঠানো হচ্ছে। এটি একবার, {} মিনিটের জন্য কাজ করবে।"
         }
@@ -203,7 +203,7 @@ fn bengali(english: &str) -> Option<&'static str> {
         "partially_returned" => "আংশিক ফেরত",
         "refunded" => "টাকা ফেরত",
         "partially_refunded" => "আংশিক টাকা ফেরত",
-        "That is not an admin key. Nothing was signed in." => "এটি অ্যাডমিন কী নয়। কেউ সাইন ইন হয়নি।",
+        "That is not an admin or seller key. Nothing was signed in." => "এটি অ্যাডমিন বা বিক্রেতার কী নয়। কেউ সাইন ইন হয়নি।",
         "This link has been used or has expired. Ask for a new one." => {
             "এই লিংকটি ব্যবহার হয়ে গেছে বা মেয়াদ শেষ। নতুন একটি চান।"
         }
@@ -434,6 +434,29 @@ fn bengali(english: &str) -> Option<&'static str> {
         "No points to spend yet." => "এখনো খরচযোগ্য পয়েন্ট নেই।",
         "Points by the day they expire, soonest first" => "মেয়াদ শেষের দিন অনুযায়ী পয়েন্ট, আগেরগুলো আগে",
         "Expires" => "মেয়াদ শেষ",
+        "Balance" => "ব্যালান্স",
+        "Held" => "আটকে আছে",
+        "Reserved" => "সংরক্ষিত",
+        "No lines yet." => "এখনো কোনো লাইন নেই।",
+        "Prepare by" => "প্রস্তুতির শেষ সময়",
+        "Statement" => "বিবরণী",
+        "No postings yet." => "এখনো কোনো লেনদেন নেই।",
+        "When" => "কখন",
+        "What" => "কী",
+        "Account" => "হিসাব",
+        "late" => "দেরিতে",
+        "prepared" => "প্রস্তুত",
+        "Mark prepared" => "প্রস্তুত চিহ্নিত করুন",
+        "waiting for payment" => "পরিশোধের অপেক্ষায়",
+        "Sellers" => "বিক্রেতারা",
+        "Approve" => "অনুমোদন করুন",
+        "Suspend" => "স্থগিত করুন",
+        "Fee schedules" => "ফি তালিকা",
+        "Default rate" => "সাধারণ হার",
+        "Per item" => "প্রতি পণ্যে",
+        "Hold (business days)" => "আটকে রাখা (কার্যদিবস)",
+        "in force" => "চালু",
+        "My shop" => "আমার দোকান",
         _ => return None,
     })
 }

@@ -21,6 +21,8 @@ pub struct Session {
     pub role: Role,
     /// The member a member session is bound to.
     pub member_id: Option<Uuid>,
+    /// The seller a seller session is bound to.
+    pub seller_id: Option<Uuid>,
     /// What its forms must carry.
     pub csrf_token: String,
     /// When it ends by itself.
@@ -38,6 +40,16 @@ impl Session {
             Role::Seller => false,
         }
     }
+
+    /// Whether this session may see `seller_id`'s pages: an admin any
+    /// seller's, a seller only its own.
+    pub fn may_see_seller(&self, seller_id: Uuid) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Seller => self.seller_id == Some(seller_id),
+            Role::Member | Role::Storefront => false,
+        }
+    }
 }
 
 /// A session just opened, with the token the browser keeps (the only time
@@ -53,29 +65,44 @@ pub struct Opened {
 /// Opens a session for an admin (`member_id` none) or a member.
 pub async fn open(conn: &mut PgConnection, role: Role, member_id: Option<Uuid>) -> DomainResult<Opened> {
     match (role, member_id) {
-        (Role::Admin, None) | (Role::Member, Some(_)) => {}
-        _ => return Err(DomainError::Internal(anyhow::anyhow!("a {} session cannot be opened", role.as_str()))),
+        (Role::Admin, None) | (Role::Member, Some(_)) => insert(conn, role, member_id, None).await,
+        _ => Err(DomainError::Internal(anyhow::anyhow!("a {} session cannot be opened", role.as_str()))),
     }
+}
+
+/// Opens a session for a seller (signed in with its seller key).
+pub async fn open_seller(conn: &mut PgConnection, seller_id: Uuid) -> DomainResult<Opened> {
+    insert(conn, Role::Seller, None, Some(seller_id)).await
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    role: Role,
+    member_id: Option<Uuid>,
+    seller_id: Option<Uuid>,
+) -> DomainResult<Opened> {
     let token = new_token();
     let csrf_token = new_token();
     let expires_at = Utc::now() + LIFETIME;
     sqlx::query!(
-        "INSERT INTO web_sessions (token_hash, role, member_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO web_sessions (token_hash, role, member_id, seller_id, csrf_token, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
         token_hash(&token),
         role.as_str(),
         member_id,
+        seller_id,
         csrf_token,
         expires_at
     )
     .execute(conn)
     .await?;
-    Ok(Opened { token, session: Session { role, member_id, csrf_token, expires_at } })
+    Ok(Opened { token, session: Session { role, member_id, seller_id, csrf_token, expires_at } })
 }
 
 /// The live session of `token`: none when unknown, ended or expired.
 pub async fn find(conn: &mut PgConnection, token: &str) -> DomainResult<Option<Session>> {
     let row = sqlx::query!(
-        r#"SELECT role AS "role: Role", member_id, csrf_token, expires_at FROM web_sessions
+        r#"SELECT role AS "role: Role", member_id, seller_id, csrf_token, expires_at FROM web_sessions
             WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > now()"#,
         token_hash(token)
     )
@@ -84,6 +111,7 @@ pub async fn find(conn: &mut PgConnection, token: &str) -> DomainResult<Option<S
     Ok(row.map(|r| Session {
         role: r.role,
         member_id: r.member_id,
+        seller_id: r.seller_id,
         csrf_token: r.csrf_token,
         expires_at: r.expires_at,
     }))
