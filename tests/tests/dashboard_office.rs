@@ -292,13 +292,15 @@ async fn in_a_real_browser_the_office_reads_a_report_and_downloads_the_same_csv_
     office_signs_in(&app, &browser).await;
     browser.open(&format!("{}/app/reports?report=sales&{query}", app.base)).await;
     let row = browser.text_once_shown("#report-rows tbody tr").await;
-    // The interval's bounds, the day, 1 order, 1 unit, gross 450.00, no discount, credit or refund, net 450.00, PV, BV.
-    let expected =
-        format!("{from}T00:00:00+00:00 {to}T00:00:00+00:00 {today} 1 1 450.00 0.00 0.00 0.00 450.00 20.00 300.00");
+    // The interval's bounds, the day, 1 order, 1 unit, gross 450.00, no discount, credit or refund, net 450.00, PV, BV,
+    // and no marketplace fee or margin (the shop's own tea).
+    let expected = format!(
+        "{from}T00:00:00+00:00 {to}T00:00:00+00:00 {today} 1 1 450.00 0.00 0.00 0.00 450.00 20.00 300.00 0.00 0.00"
+    );
     assert_eq!(row, expected);
     let totals = browser.text("#report-totals").await.split_whitespace().collect::<Vec<_>>().join(" ");
-    let sums =
-        "bv 300.00 discounts 0.00 gross 450.00 net 450.00 orders 1 pv 20.00 refunds 0.00 store_credit 0.00 units 1";
+    let sums = "bv 300.00 discounts 0.00 fees 0.00 gross 450.00 net 450.00 orders 1 platform_margin 0.00 pv 20.00 refunds 0.00 \
+         store_credit 0.00 units 1";
     assert_eq!(totals, sums);
     browser.screenshot("admin-reports").await;
     let violations = browser.accessibility_violations().await;

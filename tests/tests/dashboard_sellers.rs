@@ -124,6 +124,30 @@ async fn in_a_real_browser_the_office_suspends_a_seller_and_puts_a_fee_schedule_
         .admin("GET", &format!("/v1/admin/fee-schedules/{}", schedule["id"].as_str().unwrap_or_default()), None)
         .await;
     assert_eq!(read["in_force"], true);
+
+    // A new version from the form: written, not in force.
+    browser.type_into("#f-name", "Winter terms").await;
+    browser.type_into("#f-default", "0.05").await;
+    browser.type_into("#f-categories", "fashion=0.08\nfurniture=0.03").await;
+    browser.click("#new-fee-schedule button[type=submit]").await;
+    let made = eventually("the new version", || async {
+        let (_, listed) = app.admin("GET", "/v1/admin/fee-schedules", None).await;
+        listed["items"].as_array()?.iter().find(|s| s["name"] == "Winter terms").cloned()
+    })
+    .await;
+    assert_eq!(
+        (&made["categories"], &made["default_rate"], &made["in_force"]),
+        (&json!({"fashion": "0.08", "furniture": "0.03"}), &json!("0.05"), &json!(false))
+    );
+    let made_row = format!("#fee-schedules tr[data-schedule='{}']", made["id"].as_str().unwrap_or_default());
+    assert_eq!(browser.text_once_shown(&format!("{made_row} td:nth-child(2)")).await, "Winter terms");
+    browser.type_into("#f-name", "Too dear").await;
+    browser.type_into("#f-default", "1.5").await;
+    browser.click("#new-fee-schedule button[type=submit]").await;
+    assert_eq!(
+        browser.text_once_shown("p.problem").await,
+        "default_rate: must be between 0 and 1 (a fraction: \"0.10\" is 10%). Nothing was done."
+    );
     browser.screenshot("admin-sellers").await;
     browser.close().await;
 }

@@ -103,6 +103,7 @@ pub fn router(state: WebState) -> Router {
         .route("/sellers/{id}", get(sellers::page))
         .route("/sellers/{id}/lines/{line}/prepared", post(sellers::prepared))
         .route("/sellers/{id}/{step}", post(sellers::step))
+        .route("/fee-schedules", post(sellers::create))
         .route("/fee-schedules/{id}/activate", post(sellers::activate))
         .route("/payouts", get(payouts::page))
         .route("/payouts/{id}/{step}", post(payouts::step))

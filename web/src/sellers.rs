@@ -243,6 +243,27 @@ fn render_office(csrf: &str, o: &Office) -> Markup {
             }
         }
         section {
+            h2 { (t("New fee schedule")) }
+            p { (t("A new version is written once and changes nothing until it is activated.")) }
+            form #new-fee-schedule method="post" action="/app/fee-schedules" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="idempotency_key" value=(sessions::form_token());
+                label for="f-name" { (t("Name")) }
+                input #f-name name="name" required maxlength="200";
+                label for="f-default" { (t("Default rate (0.05 is 5%)")) }
+                input #f-default name="default_rate" inputmode="decimal" required;
+                label for="f-categories" { (t("Rates by category, one per line: category=rate")) }
+                textarea #f-categories name="categories" rows="3" {}
+                label for="f-per-item" { (t("Fixed fee per item (৳)")) }
+                input #f-per-item name="per_item_fee" inputmode="decimal" value="0.00" required;
+                label for="f-hold" { (t("Hold (business days)")) }
+                input #f-hold name="seller_hold_business_days" inputmode="numeric" value="7" required;
+                label for="f-penalty" { (t("Penalty per late line (৳)")) }
+                input #f-penalty name="late_line_penalty" inputmode="decimal" value="0.00" required;
+                button type="submit" { (t("Create")) }
+            }
+        }
+        section {
             h2 { (t("Fee schedules")) }
             table #fee-schedules {
                 thead { tr {
@@ -285,6 +306,78 @@ pub async fn step(
     once::office_form(&state, &headers, &path, (&form.csrf, &form.idempotency_key), fields, move |tx| {
         async move {
             sellers::set_status(tx, id, to, chrono::Utc::now()).await?;
+            DomainResult::Ok("/app/sellers".to_owned())
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// The new fee schedule form as posted.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSchedule {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    idempotency_key: String,
+    name: String,
+    default_rate: String,
+    #[serde(default)]
+    categories: String,
+    per_item_fee: String,
+    seller_hold_business_days: String,
+    late_line_penalty: String,
+}
+
+/// The `category=rate` lines of the form, or the field's problem.
+fn categories(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split_once('=')
+                .map(|(c, r)| (c.trim().to_owned(), r.trim().to_owned()))
+                .ok_or_else(|| format!("{l:?} is not category=rate"))
+        })
+        .collect()
+}
+
+/// `POST /app/fee-schedules`: writes a new fee schedule version (admin).
+pub async fn create(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<NewSchedule>) -> Response {
+    let bounded = [
+        ("name", form.name.as_str(), 200),
+        ("default_rate", &form.default_rate, 20),
+        ("per_item_fee", &form.per_item_fee, 20),
+        ("seller_hold_business_days", &form.seller_hold_business_days, 4),
+        ("late_line_penalty", &form.late_line_penalty, 20),
+    ];
+    if let Some(invalid) = crate::sign_in::invalid(&bounded) {
+        return invalid;
+    }
+    if haat_domain::input::chars(&form.categories) > 10_000 || form.categories.contains('\0') {
+        return crate::sign_in::bad_field("categories", "must be at most 10000 characters, without NUL");
+    }
+    let categories = match categories(&form.categories) {
+        Ok(c) => c,
+        Err(problem) => return crate::sign_in::bad_field("categories", &problem),
+    };
+    let Ok(hold) = form.seller_hold_business_days.trim().parse::<i32>() else {
+        return crate::sign_in::bad_field("seller_hold_business_days", "must be a whole number");
+    };
+    let input = fees::NewFeeSchedule {
+        name: form.name.trim().to_owned(),
+        default_rate: form.default_rate.trim().to_owned(),
+        categories,
+        sellers: Vec::new(),
+        per_item_fee: form.per_item_fee.trim().to_owned(),
+        seller_hold_business_days: hold,
+        late_line_penalty: Some(form.late_line_penalty.trim().to_owned()),
+    };
+    let fields = serde_json::to_value(&form).unwrap_or_default();
+    once::office_form(&state, &headers, "/app/fee-schedules", (&form.csrf, &form.idempotency_key), fields, move |tx| {
+        async move {
+            fees::create(tx, &input).await?;
             DomainResult::Ok("/app/sellers".to_owned())
         }
         .boxed()

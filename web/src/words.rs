@@ -457,6 +457,14 @@ fn bengali(english: &str) -> Option<&'static str> {
         "Hold (business days)" => "আটকে রাখা (কার্যদিবস)",
         "in force" => "চালু",
         "My shop" => "আমার দোকান",
+        "New fee schedule" => "নতুন ফি তালিকা",
+        "A new version is written once and changes nothing until it is activated." => {
+            "নতুন সংস্করণ একবারই লেখা হয়, চালু না করা পর্যন্ত কিছু বদলায় না।"
+        }
+        "Default rate (0.05 is 5%)" => "সাধারণ হার (০.০৫ মানে ৫%)",
+        "Rates by category, one per line: category=rate" => "ধরন অনুযায়ী হার, প্রতি লাইনে একটি: ধরন=হার",
+        "Fixed fee per item (৳)" => "প্রতি পণ্যে নির্দিষ্ট ফি (৳)",
+        "Penalty per late line (৳)" => "দেরির প্রতি লাইনে জরিমানা (৳)",
         _ => return None,
     })
 }
