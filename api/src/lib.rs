@@ -115,6 +115,7 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::invoices::router())
         .merge(routes::sellers::router())
         .merge(routes::fee_schedules::router())
+        .merge(routes::events::router())
         .merge(routes::pickup_points::router())
         .merge(routes::periods::router())
         .merge(routes::wallet::router())

@@ -4,11 +4,13 @@
 //! and validation APIs; bKash's token, create, execute and payment
 //! status), `couriers` (Steadfast's `create_order`; Pathao's OAuth token
 //! and `orders`; RedX's areas and `parcel`), `tokens` (issued tokens kept
-//! and refreshed). Never called inside a database transaction. What is
+//! and refreshed), `events` (an event delivery posted to its endpoint,
+//! to a checked public address). Never called inside a database transaction. What is
 //! sent and what the answers mean is decided in
 //! `haat_domain::integrations::providers`; this crate only carries it.
 
 mod couriers;
+pub mod events;
 mod payments;
 mod tokens;
 

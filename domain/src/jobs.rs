@@ -226,6 +226,27 @@ impl Job for ExpirePoints {
     }
 }
 
+/// Send one attempt of an event delivery to its endpoint. The attempt
+/// number is in the key: each retry is a job of its own, enqueued at its
+/// time by the attempt before.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeliverEvent {
+    /// The delivery.
+    pub delivery_id: Uuid,
+    /// Which attempt (1 to 8).
+    pub attempt: i32,
+}
+
+impl Job for DeliverEvent {
+    const QUEUE: &'static str = "haat.events";
+    // Its own schedule retries it (`rules::delivery`); a job retry covers a
+    // crash between the answer and its record only.
+    const RETRIES: usize = 12;
+    fn key(&self) -> String {
+        format!("deliver_event:{}:{}", self.delivery_id, self.attempt)
+    }
+}
+
 /// Find the seller lines not prepared in time and charge their penalties.
 /// Enqueued by the schedule of every worker serving `preparation` (one
 /// job per tick); running it twice charges nothing twice.
@@ -433,10 +454,12 @@ pub enum Queue {
     /// `check_preparation` (and the schedule that enqueues it): seller
     /// lines not prepared in time.
     Preparation,
+    /// `deliver_event`: events out to registered endpoints.
+    Events,
 }
 
 /// Every queue with its public name and its name in the job table.
-pub const QUEUES: [(Queue, &str, &str); 16] = [
+pub const QUEUES: [(Queue, &str, &str); 17] = [
     (Queue::Webhooks, "webhooks", ProcessWebhook::QUEUE),
     (Queue::Confirmations, "confirmations", ConfirmPayment::QUEUE),
     (Queue::Volume, "volume", CreditVolume::QUEUE),
@@ -453,6 +476,7 @@ pub const QUEUES: [(Queue, &str, &str); 16] = [
     (Queue::Shipments, "shipments", BookShipment::QUEUE),
     (Queue::ShipmentBatches, "shipment_batches", BookShipments::QUEUE),
     (Queue::Preparation, "preparation", CheckPreparation::QUEUE),
+    (Queue::Events, "events", DeliverEvent::QUEUE),
 ];
 
 impl Queue {

@@ -58,6 +58,13 @@ pub struct Settings {
     /// member reading its team or tree sees the names of members beyond its
     /// first level masked (`K***m`), for privacy; admins see them whole.
     pub mask_downline_names: bool,
+    /// `HAAT_EVENTS_ALLOW_LOOPBACK` (`true` or `false`, default `false`):
+    /// event endpoints may be `http://` on the loopback (tests, local
+    /// development); otherwise only `https` to public addresses.
+    pub events_allow_loopback: bool,
+    /// `HAAT_EVENTS_TIMEOUT_MS` (default 10000, 100 to 60000): how long an
+    /// event endpoint has to answer one attempt.
+    pub events_timeout: Duration,
     /// `HAAT_PAYMENT_WINDOW_SECONDS` (default 3600): how long an online
     /// order waits for its payment; then it expires (cancelled, its stock
     /// and coupon use given back).
@@ -279,6 +286,8 @@ impl std::fmt::Debug for Settings {
             .field("demo_seed_file", &self.demo_seed_file)
             .field("return_window_days", &self.return_window_days)
             .field("mask_downline_names", &self.mask_downline_names)
+            .field("events_allow_loopback", &self.events_allow_loopback)
+            .field("events_timeout", &self.events_timeout)
             .field("payment_window_seconds", &self.payment_window_seconds)
             .field("payment_session_seconds", &self.payment_session_seconds)
             .field("withdrawal_min", &self.withdrawal_min)
@@ -388,6 +397,13 @@ impl Settings {
         let shop_url = web_address("HAAT_SHOP_URL", var("HAAT_SHOP_URL").unwrap_or_else(|| public_url.clone()))?;
         let report_time_limit =
             std::time::Duration::from_secs(whole("HAAT_REPORT_TIME_LIMIT_SECONDS", 120u64, 1..=3_600, "seconds")?);
+        let events_allow_loopback = match var("HAAT_EVENTS_ALLOW_LOOPBACK").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => bail!("HAAT_EVENTS_ALLOW_LOOPBACK must be true or false"),
+        };
+        let events_timeout =
+            Duration::from_millis(whole("HAAT_EVENTS_TIMEOUT_MS", 10_000u64, 100..=60_000, "milliseconds")?);
         let mask_downline_names = match var("HAAT_MASK_DOWNLINE_NAMES").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -450,6 +466,8 @@ impl Settings {
             worker_missed_heartbeats,
             return_window_days,
             mask_downline_names,
+            events_allow_loopback,
+            events_timeout,
             payment_window_seconds,
             payment_session_seconds: whole("HAAT_PAYMENT_SESSION_SECONDS", 1800u32, 1..=86_400, "seconds")?,
             withdrawal_min,

@@ -11,8 +11,8 @@ use haat_domain::checkout::shipments;
 use haat_domain::jobs::progress::Progress;
 use haat_domain::jobs::{
     BookShipment, BookShipments, CampaignStep, CampaignTask, CascadeCommission, CheckPreparation, ClosePeriod,
-    ConfirmPayment, CreditVolume, ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold,
-    ReverseOrder, SimulatePlan,
+    ConfirmPayment, CreditVolume, DeliverEvent, ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs,
+    ReleaseHold, ReverseOrder, SimulatePlan,
 };
 use haat_domain::{
     compensation::commissions, compensation::periods, compensation::simulation, integrations::webhooks, notifications,
@@ -37,6 +37,10 @@ pub struct WorkerState {
     pub connectors: Arc<haat_connectors::Connectors>,
     /// The deployment's time zone (volume periods).
     pub time_zone: chrono_tz::Tz,
+    /// Whether event endpoints may be on the loopback.
+    pub events_allow_loopback: bool,
+    /// How long an event endpoint has to answer.
+    pub events_timeout: std::time::Duration,
     /// The business days sellers' holds count.
     pub hold_calendar: haat_domain::marketplace::escrow::HoldCalendar,
     /// Whether a period close posts at once or waits for review.
@@ -185,6 +189,31 @@ pub async fn expire_points(job: ExpirePoints, state: Data<WorkerState>) -> Resul
     haat_domain::jobs::admin::record_result(&mut tx, &job.key(), &serde_json::json!({"lots_expired": expired})).await?;
     tx.commit().await?;
     tracing::info!(tick = job.tick, expired, "points expiry");
+    Ok(())
+}
+
+/// `deliver_event`: one attempt of an event delivery — what to send read
+/// in one transaction, the endpoint asked with none open, its answer and
+/// what follows recorded in another.
+pub async fn deliver_event(job: DeliverEvent, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    use haat_domain::integrations::events;
+    use haat_domain::rules::delivery::Answer;
+    let now = Utc::now();
+    let mut conn = state.pool.acquire().await?;
+    let Some(out) = events::outgoing(&mut conn, job.delivery_id, job.attempt, now).await? else {
+        return Ok(());
+    };
+    drop(conn);
+    let answered = haat_connectors::events::post(&out, state.events_timeout, state.events_allow_loopback).await;
+    let (status, answer, error) = match &answered {
+        Ok(a) => (Some(a.status), Answer::of_status(a.status, a.retry_after), None),
+        Err(why) => (None, Answer::Failed { retry_after: None }, Some(why.as_str())),
+    };
+    let mut tx = state.pool.begin().await?;
+    let jitter: f64 = rand::random();
+    events::record(&mut tx, job.delivery_id, job.attempt, (status, answer, error), Utc::now(), jitter).await?;
+    tx.commit().await?;
+    tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, ?status, "event delivery attempt");
     Ok(())
 }
 

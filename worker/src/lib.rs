@@ -19,8 +19,8 @@ use apalis_postgres::{Config, PostgresStorage};
 use haat_domain::jobs::retry::{NextAttempt, RetrySchedule};
 use haat_domain::jobs::{
     BookShipment, BookShipments, CampaignTask, CascadeCommission, CheckPreparation, ClosePeriod, ConfirmPayment,
-    CreditVolume, ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold, ReverseOrder,
-    SimulatePlan,
+    CreditVolume, DeliverEvent, ExpireOrder, ExpirePoints, Job, Notify, ProcessWebhook, PruneJobs, ReleaseHold,
+    ReverseOrder, SimulatePlan,
 };
 use haat_platform::settings::Settings;
 use tracing::Instrument;
@@ -198,6 +198,8 @@ pub async fn run(
         )?),
         time_zone: settings.time_zone,
         hold_calendar: settings.hold_calendar.clone(),
+        events_allow_loopback: settings.events_allow_loopback,
+        events_timeout: settings.events_timeout,
         period_close_mode: settings.period_close_mode,
         job_retention: chrono::Duration::hours(i64::from(settings.job_retention_hours)),
         retry: settings.retry,
@@ -264,6 +266,9 @@ pub async fn run(
             }
             QueueKind::Simulations => {
                 register!(monitor, registry, SimulatePlan, handlers::simulate_plan, n)
+            }
+            QueueKind::Events => {
+                register!(monitor, registry, DeliverEvent, handlers::deliver_event, n)
             }
             QueueKind::Preparation => {
                 tokio::spawn(schedule::preparation_check(pool.clone(), settings.preparation_check_cron.clone()));

@@ -9,10 +9,10 @@ use axum::response::Response;
 use futures::FutureExt;
 use haat_domain::ids::{FeeScheduleId, TypedId};
 use haat_domain::marketplace::fees::{self, FeeSchedule, NewFeeSchedule};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa_axum::routes;
 
-use super::{ListOf, Routes, admin_create};
+use super::{ListOf, Routes, admin_create, all_of};
 use crate::AppState;
 use crate::error::{ApiResult, to_json};
 use crate::extract::{Auth, PathId, RawBody};
@@ -40,8 +40,7 @@ async fn create(
     responses((status = 200, description = "The schedule versions", body = ListOf<FeeSchedule>)))]
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
-    let items = fees::list(&mut *state.pool.acquire().await?).await?;
-    Ok(Json(json!({"items": to_json(&items)?, "next_cursor": null})))
+    all_of(&fees::list(&mut *state.pool.acquire().await?).await?)
 }
 
 /// One fee schedule version (admin).

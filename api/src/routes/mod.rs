@@ -3,6 +3,7 @@
 pub mod campaigns;
 pub mod catalog;
 pub mod coupons;
+pub mod events;
 pub mod fee_schedules;
 pub mod flash_sales;
 pub mod invoices;
@@ -163,6 +164,13 @@ where
         .boxed()
     })
     .await
+}
+
+/// A whole short list (a handful of fee schedules or event endpoints) in
+/// the list shape, with no further page.
+pub fn all_of<T: Serialize>(items: &[T]) -> ApiResult<Json<Value>> {
+    let values = items.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(page_of(values, i64::MAX, || None)))
 }
 
 /// A page of items that are paged by their uuid v7 ids, newest first: the

@@ -208,6 +208,20 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
     if delivered(next) && !delivered(o.facts) {
         crate::marketplace::escrow::on_delivery(conn, o.id, now).await?;
     }
+    tell_endpoints(conn, o, next, now).await
+}
+
+/// The order's events out (`integrations::events`): paid and delivered,
+/// once each.
+async fn tell_endpoints(conn: &mut PgConnection, o: &Locked, next: Facts, now: DateTime<Utc>) -> DomainResult<()> {
+    use crate::integrations::events::{self, EventType};
+    let data = || serde_json::json!({"order_id": o.id, "buyer_id": o.buyer_id});
+    if next.paid && !o.facts.paid {
+        events::emit(conn, EventType::OrderPaid, &format!("order.paid:{}", o.id), data(), now).await?;
+    }
+    if next.delivered && !o.facts.delivered {
+        events::emit(conn, EventType::OrderDelivered, &format!("order.delivered:{}", o.id), data(), now).await?;
+    }
     Ok(())
 }
 
@@ -299,6 +313,18 @@ pub async fn reverse(
     };
     record_event(conn, order_id, fact, Outcome::Applied, &req.source, now).await?;
     save(conn, &o, o.facts, &req.source, now).await?;
+    if req.kind != reversals::Kind::Cancel {
+        let data = serde_json::json!({"order_id": order_id, "reversal_id": id, "kind": req.kind.as_str()});
+        let cause = format!("order.returned:{id}");
+        crate::integrations::events::emit(
+            conn,
+            crate::integrations::events::EventType::OrderReturned,
+            &cause,
+            data,
+            now,
+        )
+        .await?;
+    }
     Ok(ReversalOutcome::Recorded(id))
 }
 

@@ -5,6 +5,7 @@ pub mod business_days;
 pub mod campaign;
 pub mod campaign_window;
 pub mod cascade;
+pub mod delivery;
 pub mod loyalty;
 pub mod marketplace_fee;
 pub mod order_state;
