@@ -203,3 +203,42 @@ async fn an_endpoint_must_be_https_on_a_public_address_and_name_known_event_type
     assert_eq!(app.admin("DELETE", &format!("/v1/admin/event-endpoints/{id}"), None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(app.admin("GET", &format!("/v1/admin/event-endpoints/{id}"), None).await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_event_committed_before_its_worker_is_killed_is_sent_once_by_the_next_worker() {
+    let mut app = app().await;
+    let endpoint = Endpoint::start(&[]).await;
+    let made = register(&app, &endpoint, &["order.delivered"]).await;
+    // The first worker serves everything but `events`, so the delivery's
+    // job is committed with the order's delivery and waits.
+    app.kill_worker(0).await;
+    let all_but_events = "webhooks,confirmations,volume,commission,holds,reversals,notifications,periods,campaigns,\
+                          loyalty,maintenance,expiries,simulations,shipments,shipment_batches,preparation";
+    app.set_worker_env("HAAT_WORKER_QUEUES", all_but_events);
+    app.start_worker().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let buyer = &app.create_chain(1).await[0];
+    let order = app.place_order(buyer, &tea, 1, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    let deliveries = format!("/v1/admin/event-endpoints/{}/deliveries", made["id"].as_str().unwrap_or_default());
+    eventually("the delivery is committed", || async {
+        let (_, d) = app.admin("GET", &deliveries, None).await;
+        (d["items"][0]["status"] == "pending").then_some(())
+    })
+    .await;
+    app.kill_worker(1).await;
+    assert!(endpoint.received().is_empty(), "nothing was sent before the kill");
+
+    app.set_worker_env("HAAT_WORKER_QUEUES", &format!("{all_but_events},events"));
+    app.start_worker().await;
+    let delivered = eventually("delivered by the next worker", || async {
+        let (_, d) = app.admin("GET", &deliveries, None).await;
+        (d["items"][0]["status"] == "delivered").then_some(d["items"][0].clone())
+    })
+    .await;
+    assert_eq!(delivered["attempts"], 1);
+    let received = endpoint.received();
+    assert_eq!(received.len(), 1, "sent once");
+    let (_, body) = verified(made["secret"].as_str().unwrap_or_default(), &received[0]);
+    assert_eq!((&body["type"], &body["data"]["order_id"]), (&json!("order.delivered"), &order["id"]));
+}
