@@ -374,8 +374,25 @@ async fn a_fee_schedule_with_a_bad_rate_or_an_unknown_seller_is_refused_naming_t
             "{problem}"
         );
     }
+    // The name is bounded in characters: 201 Bengali letters are too many, 200 are not.
+    let named = |n: usize| json!({"name": "ফ".repeat(n), "default_rate": "0.05", "per_item_fee": "0.00", "seller_hold_business_days": 3});
+    let (status, problem) = app.admin("POST", "/v1/admin/fee-schedules", Some(&named(201))).await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str(), problem["errors"][0]["message"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("name"), Some("must be 1 to 200 characters"))
+    );
+    let (status, problem) = app
+        .admin(
+            "POST",
+            "/v1/admin/fee-schedules",
+            Some(&json!({"name": "X", "default_rate": "0.05",
+        "per_item_fee": "0.00", "seller_hold_business_days": 3, "colour": "red"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown field is refused: {problem}");
     let (_, listed) = app.admin("GET", "/v1/admin/fee-schedules", None).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "only the schema's own 'No fees'");
+    assert_eq!(app.admin("POST", "/v1/admin/fee-schedules", Some(&named(200))).await.0, StatusCode::CREATED);
     let (status, _) =
         app.admin("POST", &format!("/v1/admin/fee-schedules/{}/activate", uuid::Uuid::new_v4()), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -615,4 +632,55 @@ async fn a_seller_withdraws_its_released_share_through_the_members_flow() {
     })
     .await;
     assert_eq!(failed_audit_checks(&app).await, vec![]);
+}
+
+/// Where the seller credit of `order` stands, as `tx` sees it.
+async fn credit_status(tx: &mut sqlx::PgConnection, order: uuid::Uuid) -> String {
+    sqlx::query_scalar("SELECT status FROM seller_credits WHERE order_id = $1")
+        .bind(order)
+        .fetch_one(tx)
+        .await
+        .expect("the credit")
+}
+
+#[tokio::test]
+async fn a_sellers_release_and_a_lines_deadline_are_judged_to_the_second_around_their_due_moment() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let crafts = approved_seller(&app, "Rangpur Crafts").await;
+    let kantha =
+        created(&app, "/v1/admin/products", &product("KANTHA-1", "fashion", "1200.00", "300.00", crafts)).await;
+    let buyer = &app.create_chain(1).await[0];
+    let delivered = app.place_order(buyer, &kantha, 1, "cod").await;
+    app.send_event("couriers", &delivered_event(&delivered)).await;
+    seller_balance_reaches(&app, crafts, "pending", "1200.00").await;
+    let waiting = app.place_order(buyer, &kantha, 1, "cod").await;
+    let id = |o: &Value| o["id"].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()).expect("order id");
+    let (release_at, prepare_by): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) = sqlx::query_as(
+        "SELECT (SELECT release_at FROM seller_credits WHERE order_id = $1),
+                (SELECT prepare_by FROM order_lines WHERE order_id = $2)",
+    )
+    .bind(id(&delivered))
+    .bind(id(&waiting))
+    .fetch_one(&app.pool)
+    .await
+    .expect("the due moments");
+    let calendar = haat_domain::marketplace::escrow::HoldCalendar::default();
+    let (job, _) = haat_domain::jobs::ReleaseHold::at(id(&delivered), release_at);
+    let early = chrono::Duration::milliseconds(300);
+
+    // Run by a clock 300 ms before the hold's end, nothing is released; at
+    // its end, the share is. All in a transaction rolled back after.
+    let mut tx = app.pool.begin().await.expect("begin");
+    let release = haat_domain::compensation::commissions::release_holds;
+    release(&mut tx, job, release_at - early, "BDT", &calendar).await.expect("the early run");
+    assert_eq!(credit_status(&mut tx, id(&delivered)).await, "pending");
+    release(&mut tx, job, release_at, "BDT", &calendar).await.expect("the run at the end");
+    assert_eq!(credit_status(&mut tx, id(&delivered)).await, "available");
+
+    // A second before the deadline the line is not late; a second after, it is.
+    let check = haat_domain::marketplace::preparation::check;
+    assert_eq!(check(&mut tx, prepare_by - chrono::Duration::seconds(1), "BDT").await.expect("check"), 0);
+    assert_eq!(check(&mut tx, prepare_by + chrono::Duration::seconds(1), "BDT").await.expect("check"), 1);
+    tx.rollback().await.expect("rollback");
 }
