@@ -43,6 +43,9 @@ pub struct Settings {
     pub outbox_dir: PathBuf,
     /// `HAAT_MAIL_FROM` (default `haat <no-reply@haat.local>`).
     pub mail_from: String,
+    /// `HAAT_ADMIN_EMAIL` (default `admin@haat.local`): where haat writes to
+    /// the shop's admins (an event endpoint it had to disable).
+    pub admin_email: String,
     /// `HAAT_CURRENCY` (default BDT): the deployment's one currency.
     pub currency: String,
     /// `HAAT_DB_POOL` (default 10): connections per process.
@@ -288,6 +291,7 @@ impl std::fmt::Debug for Settings {
             .field("mask_downline_names", &self.mask_downline_names)
             .field("events_allow_loopback", &self.events_allow_loopback)
             .field("events_timeout", &self.events_timeout)
+            .field("admin_email", &self.admin_email)
             .field("payment_window_seconds", &self.payment_window_seconds)
             .field("payment_session_seconds", &self.payment_session_seconds)
             .field("withdrawal_min", &self.withdrawal_min)
@@ -482,11 +486,26 @@ impl Settings {
             smtp_url: var("HAAT_SMTP_URL"),
             outbox_dir: var("HAAT_OUTBOX_DIR").map(PathBuf::from).unwrap_or_else(|| ".haat/outbox".into()),
             mail_from: var("HAAT_MAIL_FROM").unwrap_or_else(|| "haat <no-reply@haat.local>".into()),
+            admin_email: admin_email()?,
             currency,
             db_pool,
             demo_seed_file: var("HAAT_DEMO_SEED_FILE").map(PathBuf::from),
         })
     }
+}
+
+/// `HAAT_ADMIN_EMAIL`: one address, `name@host`.
+fn admin_email() -> Result<String> {
+    let v = var("HAAT_ADMIN_EMAIL").unwrap_or_else(|| "admin@haat.local".into());
+    let v = v.trim();
+    let ok = v.len() <= 254
+        && v.split_once('@')
+            .is_some_and(|(local, host)| !local.is_empty() && host.contains('.') && !host.contains('@'))
+        && !v.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
+    if !ok {
+        bail!("HAAT_ADMIN_EMAIL must be one email address such as admin@example.com");
+    }
+    Ok(v.to_owned())
 }
 
 /// A printed text from setting `name` (else `default`): at most `max`

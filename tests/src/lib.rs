@@ -647,7 +647,13 @@ pub async fn delivered_and_held() -> (TestApp, Vec<Value>, Value) {
 /// under the five-level plan in a chain of two, and its commission
 /// released: the sponsor has 1,200.00 available to withdraw.
 pub async fn released_kit_commission() -> (TestApp, Vec<Value>, Value) {
-    let app = TestApp::spawn().await;
+    released_kit_commission_with(&[]).await
+}
+
+/// [`released_kit_commission`] with extra environment for the processes.
+pub async fn released_kit_commission_with(env: &[(&str, &str)]) -> (TestApp, Vec<Value>, Value) {
+    let (url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(url, pool, env).await;
     app.create_plan(five_level_plan(7)).await;
     let kit = app.create_product("KIT-1", "15000.00", "12000.00", 10).await;
     let chain = app.create_chain(2).await;

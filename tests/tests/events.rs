@@ -242,3 +242,231 @@ async fn an_event_committed_before_its_worker_is_killed_is_sent_once_by_the_next
     let (_, body) = verified(made["secret"].as_str().unwrap_or_default(), &received[0]);
     assert_eq!((&body["type"], &body["data"]["order_id"]), (&json!("order.delivered"), &order["id"]));
 }
+
+/// Every event the endpoint received, each checked with the spec's
+/// algorithm, as (type, data) in arrival order.
+fn received_events(endpoint: &Endpoint, secret: &str) -> Vec<(String, Value)> {
+    endpoint
+        .received()
+        .iter()
+        .map(|post| verified(secret, post).1)
+        .map(|body| (body["type"].as_str().unwrap_or_default().to_owned(), body["data"].clone()))
+        .collect()
+}
+
+/// The data of the received events of `kind`, ordered by `field`.
+fn of_kind(events: &[(String, Value)], kind: &str, field: &str) -> Vec<Value> {
+    let mut found: Vec<Value> = events.iter().filter(|(t, _)| t == kind).map(|(_, d)| d.clone()).collect();
+    found.sort_by_key(|d| d[field].as_str().unwrap_or_default().to_owned());
+    found
+}
+
+/// Emails to `member` whose subject is `subject`.
+fn mails_to(app: &TestApp, member: &Value, subject: &str) -> usize {
+    let email = member["email"].as_str().unwrap_or_default().to_owned();
+    app.smtp.messages().iter().filter(|m| m.to.contains(&email) && m.read().0 == subject).count()
+}
+
+#[tokio::test]
+async fn members_an_order_its_release_and_a_return_are_told_as_signed_events_with_exact_amounts_and_milestones_emailed_once()
+ {
+    let (url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(url, pool, &[("HAAT_EVENTS_ALLOW_LOOPBACK", "true")]).await;
+    app.create_plan(loyalty_plan("credit")).await;
+    let endpoint = Endpoint::start(&[]).await;
+    let every_type = [
+        "order.paid",
+        "order.delivered",
+        "order.returned",
+        "commission.earned",
+        "commission.released",
+        "commission.reversed",
+        "member.joined",
+        "points.earned",
+        "tier.changed",
+    ];
+    let made = register(&app, &endpoint, &every_type).await;
+    let secret = made["secret"].as_str().unwrap_or_default().to_owned();
+    let chain = app.create_chain(3).await;
+    let (root, sponsor, buyer) = (&chain[0], &chain[1], &chain[2]);
+    // Three TEA-500 (450.00, BV 300.00): 1,350.00 of spend and BV 900.00.
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let order = app.place_order(buyer, &tea, 3, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    wallet_reaches(&app, sponsor, "pending", "90.00").await;
+    quiescent(&app.pool).await;
+    let_days_pass(&app, 8).await;
+    wallet_reaches(&app, sponsor, "available", "90.00").await;
+    let ret = json!({"lines": [{"order_line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "damaged"});
+    let path = format!("/v1/orders/{}/returns", order["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &path, Some(&ret)).await.0, StatusCode::CREATED);
+    wallet_reaches(&app, sponsor, "available", "60.00").await;
+    quiescent(&app.pool).await;
+
+    let events = received_events(&endpoint, &secret);
+    let joined = of_kind(&events, "member.joined", "member_id");
+    let ids = |list: &[Value], field: &str| list.iter().map(|d| d[field].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&joined, "member_id"), vec![root["id"].clone(), sponsor["id"].clone(), buyer["id"].clone()]);
+    assert_eq!((&joined[2]["sponsor_id"], &joined[2]["email"]), (&sponsor["id"], &buyer["email"]));
+    for kind in ["order.paid", "order.delivered"] {
+        let told = of_kind(&events, kind, "order_id");
+        assert_eq!(ids(&told, "order_id"), vec![order["id"].clone()], "{kind} once");
+    }
+    let by_member = |kind: &str| -> Vec<(Value, Value)> {
+        let mut told: Vec<(Value, Value)> = events
+            .iter()
+            .filter(|(t, _)| t == kind)
+            .map(|(_, d)| (d["member_id"].clone(), d["amount"].clone()))
+            .collect();
+        told.sort_by_key(|(m, _)| m.as_str().unwrap_or_default().to_owned());
+        told
+    };
+    let expected = |amounts: [&str; 2]| {
+        let mut e = vec![(sponsor["id"].clone(), json!(amounts[0])), (root["id"].clone(), json!(amounts[1]))];
+        e.sort_by_key(|(m, _)| m.as_str().unwrap_or_default().to_owned());
+        e
+    };
+    // 10% and 5% of BV 900.00; released whole; a third of each taken back.
+    assert_eq!(by_member("commission.earned"), expected(["90.00", "45.00"]));
+    assert_eq!(by_member("commission.released"), expected(["90.00", "45.00"]));
+    assert_eq!(by_member("commission.reversed"), expected(["30.00", "15.00"]));
+    let earned = of_kind(&events, "commission.earned", "member_id");
+    assert!(earned.iter().all(|d| d["order_id"] == order["id"] && d["release_at"].is_string()), "{earned:?}");
+    let levels: Vec<i64> = {
+        let mut l: Vec<i64> = earned.iter().filter_map(|d| d["level"].as_i64()).collect();
+        l.sort();
+        l
+    };
+    assert_eq!(levels, vec![1, 2]);
+    let returned = of_kind(&events, "order.returned", "order_id");
+    assert_eq!((returned.len(), &returned[0]["kind"]), (1, &json!("return")));
+    // 2% of 1,350.00 in points (no tier before the order), which lifts the
+    // buyer from no tier to silver (1,000.00).
+    let points = of_kind(&events, "points.earned", "order_id");
+    assert_eq!(points.len(), 1);
+    assert_eq!((&points[0]["member_id"], &points[0]["points"]), (&buyer["id"], &json!("27.00")));
+    let tier = of_kind(&events, "tier.changed", "order_id");
+    assert_eq!(tier, vec![json!({"member_id": buyer["id"], "order_id": order["id"], "from": null, "to": "silver"})]);
+    assert_eq!(events.len(), 3 + 2 + 2 * 3 + 1 + 1 + 1, "nothing sent twice: {events:?}");
+
+    assert_eq!(mails_to(&app, buyer, "Thank you for your first order"), 1);
+    assert_eq!(mails_to(&app, buyer, "You reached the silver tier"), 1);
+    assert_eq!(mails_to(&app, sponsor, "Thank you for your first order"), 0, "the sponsor bought nothing");
+}
+
+#[tokio::test]
+async fn a_withdrawal_is_told_at_each_step_it_reaches() {
+    let (app, chain, _) = released_kit_commission_with(&[("HAAT_EVENTS_ALLOW_LOOPBACK", "true")]).await;
+    let endpoint = Endpoint::start(&[]).await;
+    let types = ["withdrawal.requested", "withdrawal.approved", "withdrawal.paid", "withdrawal.rejected"];
+    let made = register(&app, &endpoint, &types).await;
+    let path = format!("/v1/members/{}/withdrawals", chain[0]["id"].as_str().unwrap_or_default());
+    let body = json!({"amount": "1000.00", "method": "bkash", "account": "01711000000"}).to_string();
+    let (status, w) = app.call_with("POST", &path, &app.admin_token, Some(body), &[("idempotency-key", "w-1")]).await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    let step = format!("/v1/admin/withdrawals/{}", w["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &format!("{step}/approve"), None).await.0, StatusCode::OK);
+    let paid = json!({"reference": "BKASH-TRX-1"});
+    assert_eq!(app.admin("POST", &format!("{step}/paid"), Some(&paid)).await.0, StatusCode::OK);
+    assert_eq!(app.admin("POST", &format!("{step}/paid"), Some(&paid)).await.0, StatusCode::OK, "twice: no change");
+    quiescent(&app.pool).await;
+
+    let events = received_events(&endpoint, made["secret"].as_str().unwrap_or_default());
+    let told: Vec<(&str, &Value, &Value, &Value)> =
+        events.iter().map(|(t, d)| (t.as_str(), &d["withdrawal_id"], &d["member_id"], &d["amount"])).collect();
+    let (id, member, amount) = (&w["id"], &chain[0]["id"], &json!("1000.00"));
+    assert_eq!(
+        told,
+        vec![
+            ("withdrawal.requested", id, member, amount),
+            ("withdrawal.approved", id, member, amount),
+            ("withdrawal.paid", id, member, amount)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_is_disabled_and_the_admin_emailed_once() {
+    let (url, pool) = fresh_database().await;
+    let env = [("HAAT_EVENTS_ALLOW_LOOPBACK", "true"), ("HAAT_ADMIN_EMAIL", "ops@shop.example.com")];
+    let app = TestApp::spawn_on(url, pool, &env).await;
+    app.create_plan(five_level_plan(7)).await;
+    let endpoint = Endpoint::start(&[500, 500, 500]).await;
+    let made = register(&app, &endpoint, &["member.joined"]).await;
+    let id = made["id"].as_str().unwrap_or_default().to_owned();
+    app.create_chain(1).await;
+    let deliveries = format!("/v1/admin/event-endpoints/{id}/deliveries");
+    eventually("the first attempt failed", || async {
+        let (_, d) = app.admin("GET", &deliveries, None).await;
+        (d["items"][0]["attempts"] == 1).then_some(())
+    })
+    .await;
+    // Every delivery has failed for five days (less nothing) by the next attempt.
+    sqlx::query("UPDATE event_endpoints SET failing_since = now() - interval '5 days' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .expect("age the failures");
+    let_the_wait_pass(&app).await;
+    let path = format!("/v1/admin/event-endpoints/{id}");
+    let disabled = eventually("disabled", || async {
+        let (_, e) = app.admin("GET", &path, None).await;
+        (e["status"] == "disabled").then_some(e)
+    })
+    .await;
+    assert_eq!(disabled["disabled_reason"], "every delivery failed for five days");
+    let (_, d) = app.admin("GET", &deliveries, None).await;
+    assert_eq!((&d["items"][0]["status"], &d["items"][0]["attempts"]), (&json!("failed"), &json!(2)));
+    let told = eventually("the admin's email", || async {
+        let mails: Vec<_> =
+            app.smtp.messages().into_iter().filter(|m| m.to.iter().any(|t| t == "ops@shop.example.com")).collect();
+        (!mails.is_empty()).then_some(mails)
+    })
+    .await;
+    quiescent(&app.pool).await;
+    let (subject, body) = told[0].read();
+    assert_eq!(subject, format!("Event endpoint disabled: {}", endpoint.url));
+    assert!(body.contains("every delivery failed for five days") && body.contains(&id), "{body}");
+    // An admin disabling it again tells nobody again.
+    assert_eq!(app.admin("POST", &format!("{path}/disable"), None).await.0, StatusCode::OK);
+    quiescent(&app.pool).await;
+    let to_admin = app.smtp.messages().into_iter().filter(|m| m.to.iter().any(|t| t == "ops@shop.example.com")).count();
+    assert_eq!((to_admin, endpoint.received().len()), (1, 2));
+}
+
+#[tokio::test]
+async fn a_period_close_that_raises_ranks_tells_each_raised_member_once_and_emails_the_rank() {
+    let (url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(url, pool, &[("HAAT_EVENTS_ALLOW_LOOPBACK", "true")]).await;
+    let (chain, period) = last_months_team(&app).await;
+    let endpoint = Endpoint::start(&[]).await;
+    let made = register(&app, &endpoint, &["member.rank_changed"]).await;
+    let close = format!("/v1/admin/periods/{period}/close");
+    for _ in 0..2 {
+        assert_eq!(app.admin("POST", &close, None).await.0, StatusCode::ACCEPTED);
+        quiescent(&app.pool).await;
+    }
+    // Group PV 100 (gold), 60 and 40 (silver); the last member's 20 is no rank.
+    let events = received_events(&endpoint, made["secret"].as_str().unwrap_or_default());
+    let mut told: Vec<(String, Value, Value)> = events
+        .iter()
+        .map(|(t, d)| {
+            assert_eq!((t.as_str(), &d["period"]), ("member.rank_changed", &json!(period)));
+            (
+                d["member_id"].as_str().unwrap_or_default().to_owned(),
+                d["highest_rank"].clone(),
+                d["paid_as_rank"].clone(),
+            )
+        })
+        .collect();
+    told.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected: Vec<(String, Value, Value)> = [(0, "gold"), (1, "silver"), (2, "silver")]
+        .into_iter()
+        .map(|(i, rank)| (chain[i]["id"].as_str().unwrap_or_default().to_owned(), json!(rank), json!(rank)))
+        .collect();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(told, expected);
+    assert_eq!(mails_to(&app, &chain[0], "You reached the rank of gold"), 1);
+    assert_eq!(mails_to(&app, &chain[1], "You reached the rank of silver"), 1);
+    assert_eq!(mails_to(&app, &chain[3], "You reached the rank of silver"), 0);
+}

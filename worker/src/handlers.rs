@@ -41,6 +41,8 @@ pub struct WorkerState {
     pub events_allow_loopback: bool,
     /// How long an event endpoint has to answer.
     pub events_timeout: std::time::Duration,
+    /// Where haat writes to the admins (`HAAT_ADMIN_EMAIL`).
+    pub admin_email: String,
     /// The business days sellers' holds count.
     pub hold_calendar: haat_domain::marketplace::escrow::HoldCalendar,
     /// Whether a period close posts at once or waits for review.
@@ -211,7 +213,8 @@ pub async fn deliver_event(job: DeliverEvent, state: Data<WorkerState>) -> Resul
     };
     let mut tx = state.pool.begin().await?;
     let jitter: f64 = rand::random();
-    events::record(&mut tx, job.delivery_id, job.attempt, (status, answer, error), Utc::now(), jitter).await?;
+    let answer = (status, answer, error);
+    events::record(&mut tx, job.delivery_id, job.attempt, answer, Utc::now(), jitter, &state.admin_email).await?;
     tx.commit().await?;
     tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, ?status, "event delivery attempt");
     Ok(())

@@ -200,6 +200,7 @@ pub async fn run(
         hold_calendar: settings.hold_calendar.clone(),
         events_allow_loopback: settings.events_allow_loopback,
         events_timeout: settings.events_timeout,
+        admin_email: settings.admin_email.clone(),
         period_close_mode: settings.period_close_mode,
         job_retention: chrono::Duration::hours(i64::from(settings.job_retention_hours)),
         retry: settings.retry,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::compensation::cascade_inputs::{self, OrderHead};
 use crate::compensation::plans;
 use crate::error::{DomainError, DomainResult};
+use crate::integrations::events::{self, Cause, EventType};
 use crate::jobs::{self, CascadeCommission, ReleaseHold};
 use crate::ledger::bulk::Transfer;
 use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
@@ -110,7 +111,7 @@ pub async fn cascade_commission(
     let mut result = cascade::cascade(&plan.rules(), &inputs);
     result.commissions.sort_by_key(|c| (c.beneficiary_id, c.kind, c.line_id, c.paid_level));
     let release_at = head.credited_at + Duration::days(i64::from(plan.holding_days));
-    let owed = insert_commissions(conn, order_id, &plan, &result.commissions, release_at).await?;
+    let (owed, earned) = insert_commissions(conn, order_id, &plan, &result.commissions, release_at).await?;
     record_breakage(conn, &result.forfeits).await?;
     notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
     crate::rewards::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
@@ -121,7 +122,11 @@ pub async fn cascade_commission(
     sqlx::query!("UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()) WHERE id = $1", order_id)
         .execute(&mut *conn)
         .await?;
+    if let Some(buyer_id) = head.buyer_id {
+        crate::rewards::milestones::order_credited(conn, buyer_id).await?;
+    }
     ledger::bulk::post_transfers(conn, currency, EntryKind::Commission, &owed).await?;
+    events::emit_all(conn, EventType::CommissionEarned, earned, Utc::now()).await?;
     // The sellers' shares, in the same transaction as the network's pay.
     escrow::credit_order(conn, order_id, calendar, currency).await?;
     // Returns that arrived before the commissions existed take effect now.
@@ -137,18 +142,19 @@ fn commission_key(c: &Commission) -> String {
 }
 
 /// Inserts the commission rows in one statement; returns the ledger entry
-/// (expense → the beneficiary's pending balance) owed by each row that was
-/// new. A re-run finds them all and owes none: a row and its entry commit
-/// together, so an existing row has its entry.
+/// (expense → the beneficiary's pending balance) and the
+/// `commission.earned` event owed by each row that was new. A re-run finds
+/// them all and owes none: a row and its entry commit together, so an
+/// existing row has its entry.
 async fn insert_commissions(
     conn: &mut PgConnection,
     order_id: Uuid,
     plan: &plans::Plan,
     commissions: &[Commission],
     release_at: DateTime<Utc>,
-) -> DomainResult<Vec<Transfer>> {
+) -> DomainResult<(Vec<Transfer>, Vec<Cause>)> {
     if commissions.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let ids: Vec<Uuid> = commissions.iter().map(|_| Uuid::now_v7()).collect();
     let lines: Vec<Uuid> = commissions.iter().map(|c| c.line_id).collect();
@@ -204,14 +210,22 @@ async fn insert_commissions(
         .iter()
         .zip(ids)
         .filter(|(_, id)| new.contains(id))
-        .map(|(c, commission_id)| Transfer {
-            idempotency_key: commission_key(c),
-            reference: commission_id.to_string(),
-            from: Account::System(SystemAccount::CommissionExpense),
-            to: Account::Member(c.beneficiary_id, MemberAccount::Pending),
-            amount: c.amount.get(),
+        .map(|(c, commission_id)| {
+            let transfer = Transfer {
+                idempotency_key: commission_key(c),
+                reference: commission_id.to_string(),
+                from: Account::System(SystemAccount::CommissionExpense),
+                to: Account::Member(c.beneficiary_id, MemberAccount::Pending),
+                amount: c.amount.get(),
+            };
+            let data = serde_json::json!({
+                "commission_id": commission_id, "order_id": order_id, "order_line_id": c.line_id,
+                "member_id": c.beneficiary_id, "kind": c.kind.as_str(), "level": c.paid_level,
+                "amount": c.amount, "release_at": release_at,
+            });
+            (transfer, Cause::new(format!("commission.earned:{commission_id}"), data))
         })
-        .collect())
+        .unzip())
 }
 
 /// Records the shares forfeited by unqualified members (once each).
@@ -308,11 +322,16 @@ pub async fn release_holds(
     )
     .fetch_all(&mut *conn)
     .await?;
+    let mut released = Vec::new();
     for c in due {
         // What a partial return already cancelled stays cancelled.
         if c.amount <= Decimal::ZERO {
             continue;
         }
+        let data = serde_json::json!({
+            "commission_id": c.id, "order_id": order_id, "member_id": c.beneficiary_id, "amount": c.amount,
+        });
+        released.push(Cause::new(format!("commission.released:{}", c.id), data));
         let key = ledger::keys::commission_release(c.id);
         let reference = c.id.to_string();
         ledger::post(
@@ -333,6 +352,7 @@ pub async fn release_holds(
             .execute(&mut *conn)
             .await?;
     }
+    events::emit_all(conn, EventType::CommissionReleased, released, now).await?;
     crate::rewards::loyalty::release(conn, order_id, now, currency).await?;
     escrow::release_due(conn, order_id, now, currency).await?;
     let next = sqlx::query_scalar!(

@@ -265,6 +265,7 @@ pub(crate) async fn apply(
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     write_figures(conn, period, &decided.figures).await?;
+    announce_ranks(conn, period, &decided.figures, now).await?;
     let (count, total) = post_bonuses(conn, period, decided, currency).await?;
     sqlx::query!(
         "UPDATE period_closes SET plan_id = $2, members = $3, bonuses = $4, bonus_total = $5, closed_at = $6
@@ -279,6 +280,35 @@ pub(crate) async fn apply(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// For each member whose highest rank the close raised: the
+/// `member.rank_changed` event and the rank's milestone email.
+async fn announce_ranks(
+    conn: &mut PgConnection,
+    period: &str,
+    figures: &[Figure],
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    use crate::integrations::events::{self, Cause, EventType};
+    let raised: Vec<(Uuid, String)> = figures
+        .iter()
+        .filter(|f| f.advanced)
+        .filter_map(|f| f.highest_rank.clone().map(|rank| (f.member_id, rank)))
+        .collect();
+    let causes = figures
+        .iter()
+        .filter(|f| f.advanced)
+        .map(|f| {
+            let data = serde_json::json!({
+                "member_id": f.member_id, "period": period, "highest_rank": f.highest_rank,
+                "paid_as_rank": f.paid_as_rank,
+            });
+            Cause::new(format!("member.rank_changed:{}:{period}", f.member_id), data)
+        })
+        .collect();
+    events::emit_all(conn, EventType::MemberRankChanged, causes, now).await?;
+    crate::rewards::milestones::ranks_reached(conn, &raised).await
 }
 
 /// The whole tree with each member's personal volume in the period.

@@ -28,11 +28,74 @@ crate::words::stored_words!(
         OrderDelivered = "order.delivered",
         /// Units of an order were returned or refunded.
         OrderReturned = "order.returned",
+        /// A commission was earned (held until its release).
+        CommissionEarned = "commission.earned",
+        /// A held commission was released: withdrawable.
+        CommissionReleased = "commission.released",
+        /// Part or all of a commission was taken back by a return or refund.
+        CommissionReversed = "commission.reversed",
+        /// A withdrawal was requested.
+        WithdrawalRequested = "withdrawal.requested",
+        /// A withdrawal was approved (its amount reserved).
+        WithdrawalApproved = "withdrawal.approved",
+        /// A withdrawal was paid out.
+        WithdrawalPaid = "withdrawal.paid",
+        /// A withdrawal was rejected.
+        WithdrawalRejected = "withdrawal.rejected",
+        /// A withdrawal's payout failed.
+        WithdrawalFailed = "withdrawal.failed",
+        /// A member joined.
+        MemberJoined = "member.joined",
+        /// A period close raised a member's highest rank.
+        MemberRankChanged = "member.rank_changed",
+        /// A credited order earned its buyer points (held until the release).
+        PointsEarned = "points.earned",
+        /// Points reached their age limit.
+        PointsExpired = "points.expired",
+        /// A settled campaign paid a buyer cashback.
+        CashbackPaid = "cashback.paid",
+        /// A credited order moved its buyer into another loyalty tier.
+        TierChanged = "tier.changed",
     }
 );
 
 /// Every event type an endpoint may ask for.
-pub const EVENT_TYPES: [EventType; 3] = [EventType::OrderPaid, EventType::OrderDelivered, EventType::OrderReturned];
+pub const EVENT_TYPES: [EventType; 17] = [
+    EventType::OrderPaid,
+    EventType::OrderDelivered,
+    EventType::OrderReturned,
+    EventType::CommissionEarned,
+    EventType::CommissionReleased,
+    EventType::CommissionReversed,
+    EventType::WithdrawalRequested,
+    EventType::WithdrawalApproved,
+    EventType::WithdrawalPaid,
+    EventType::WithdrawalRejected,
+    EventType::WithdrawalFailed,
+    EventType::MemberJoined,
+    EventType::MemberRankChanged,
+    EventType::PointsEarned,
+    EventType::PointsExpired,
+    EventType::CashbackPaid,
+    EventType::TierChanged,
+];
+
+/// One event to write: the key of its cause (one cause, one event, however
+/// often the cause's code runs) and its `data`.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    /// `order.paid:{order}`, `commission.earned:{commission}`…
+    pub key: String,
+    /// The payload's `data`.
+    pub data: serde_json::Value,
+}
+
+impl Cause {
+    /// The cause `key` with `data`.
+    pub fn new(key: impl Into<String>, data: serde_json::Value) -> Self {
+        Self { key: key.into(), data }
+    }
+}
 
 /// How long an endpoint may fail every delivery before it is disabled.
 pub const FAILING_LIMIT: Duration = Duration::days(5);
@@ -229,6 +292,22 @@ pub async fn emit(
     data: serde_json::Value,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
+    emit_all(conn, kind, vec![Cause::new(cause_key, data)], now).await
+}
+
+/// [`emit`] for many causes of one kind in a few set statements: one
+/// read of the subscribed endpoints (all there is to it when none asked
+/// for `kind`), one insert of the events, one of their deliveries, one of
+/// the deliveries' jobs.
+pub async fn emit_all(
+    conn: &mut PgConnection,
+    kind: EventType,
+    causes: Vec<Cause>,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    if causes.is_empty() {
+        return Ok(());
+    }
     let subscribed = sqlx::query_scalar!(
         "SELECT id FROM event_endpoints WHERE status = 'active' AND $1 = ANY (event_types) ORDER BY id",
         kind.as_str()
@@ -238,49 +317,58 @@ pub async fn emit(
     if subscribed.is_empty() {
         return Ok(());
     }
-    let id = Uuid::now_v7();
-    let payload = serde_json::json!({"type": kind.as_str(), "timestamp": now, "data": data});
+    let ids: Vec<Uuid> = causes.iter().map(|_| Uuid::now_v7()).collect();
+    let payloads: Vec<serde_json::Value> =
+        causes.iter().map(|c| serde_json::json!({"type": kind.as_str(), "timestamp": now, "data": c.data})).collect();
+    let keys: Vec<String> = causes.into_iter().map(|c| c.key).collect();
     let written = sqlx::query_scalar!(
-        "INSERT INTO events (id, type, payload, created_at, cause_key) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO events (id, type, payload, created_at, cause_key)
+         SELECT e.id, $2, e.payload, $3, e.key FROM unnest($1::uuid[], $4::jsonb[], $5::text[]) AS e (id, payload, key)
          ON CONFLICT (cause_key) DO NOTHING RETURNING id",
-        id,
+        &ids,
         kind.as_str(),
-        payload,
         now,
-        cause_key
+        &payloads,
+        &keys
     )
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    if written.is_none() {
-        return Ok(());
-    }
-    for endpoint in subscribed {
-        deliver_to(conn, id, endpoint, None, now).await?;
-    }
+    let pairs: Vec<(Uuid, Uuid)> =
+        written.iter().flat_map(|event| subscribed.iter().map(move |endpoint| (*event, *endpoint))).collect();
+    write_deliveries(conn, &pairs, None, now).await?;
     Ok(())
 }
 
-async fn deliver_to(
+/// Writes a delivery of each (event, endpoint) pair with the job of its
+/// first attempt; returns the deliveries' ids.
+async fn write_deliveries(
     conn: &mut PgConnection,
-    event_id: Uuid,
-    endpoint_id: Uuid,
+    pairs: &[(Uuid, Uuid)],
     replay_of: Option<Uuid>,
     now: DateTime<Utc>,
-) -> DomainResult<Uuid> {
-    let delivery = Uuid::now_v7();
+) -> DomainResult<Vec<Uuid>> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = pairs.iter().map(|_| Uuid::now_v7()).collect();
+    let events: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
+    let endpoints: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
     sqlx::query!(
         "INSERT INTO event_deliveries (id, event_id, endpoint_id, status, next_at, replay_of)
-         VALUES ($1, $2, $3, 'pending', $4, $5)",
-        delivery,
-        event_id,
-        endpoint_id,
+         SELECT d.id, d.event_id, d.endpoint_id, 'pending', $4, $5
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS d (id, event_id, endpoint_id)",
+        &ids,
+        &events,
+        &endpoints,
         now,
         replay_of
     )
     .execute(&mut *conn)
     .await?;
-    jobs::enqueue(conn, &DeliverEvent { delivery_id: delivery, attempt: 1 }, None).await?;
-    Ok(delivery)
+    let jobs: Vec<DeliverEvent> = ids.iter().map(|&delivery_id| DeliverEvent { delivery_id, attempt: 1 }).collect();
+    // The keys are made of the new deliveries' ids: none can be taken.
+    jobs::enqueue_for_new_row(conn, &jobs).await?;
+    Ok(ids)
 }
 
 /// Sends a delivery's event again, to the same endpoint, under the same
@@ -290,8 +378,8 @@ pub async fn replay(conn: &mut PgConnection, delivery_id: Uuid, now: DateTime<Ut
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(DomainError::NotFound("event delivery"))?;
-    let again = deliver_to(conn, d.event_id, d.endpoint_id, Some(delivery_id), now).await?;
-    delivery(conn, again).await
+    let again = write_deliveries(conn, &[(d.event_id, d.endpoint_id)], Some(delivery_id), now).await?;
+    delivery(conn, again.first().copied().ok_or(DomainError::NotFound("event delivery"))?).await
 }
 
 /// What one attempt sends.
@@ -353,9 +441,9 @@ pub async fn outgoing(
 
 /// Records attempt `attempt`'s answer (`None`: no answer — a timeout or no
 /// connection, with `error`) and what follows: delivered; the endpoint
-/// disabled (410, or failing for five days); or the next attempt's job at
-/// its time, `jitter` stretching the wait. Recording an attempt twice
-/// changes nothing.
+/// disabled (410, or failing for five days) and `admin_email` told; or the
+/// next attempt's job at its time, `jitter` stretching the wait. Recording
+/// an attempt twice changes nothing.
 pub async fn record(
     conn: &mut PgConnection,
     delivery_id: Uuid,
@@ -363,6 +451,7 @@ pub async fn record(
     answer: (Option<u16>, Answer, Option<&str>),
     now: DateTime<Utc>,
     jitter: f64,
+    admin_email: &str,
 ) -> DomainResult<()> {
     let (status, outcome, error) = answer;
     let fresh = sqlx::query!(
@@ -403,7 +492,7 @@ pub async fn record(
         }
         Answer::Gone => {
             fail(conn, delivery_id).await?;
-            disable(conn, endpoint, "the endpoint answered 410 Gone").await?;
+            give_up_on(conn, endpoint, "the endpoint answered 410 Gone", admin_email).await?;
         }
         Answer::Failed { retry_after } => {
             let since = sqlx::query_scalar!(
@@ -416,7 +505,7 @@ pub async fn record(
             .await?;
             if now - since >= FAILING_LIMIT {
                 fail(conn, delivery_id).await?;
-                disable(conn, endpoint, "every delivery failed for five days").await?;
+                give_up_on(conn, endpoint, "every delivery failed for five days", admin_email).await?;
                 return Ok(());
             }
             match next_wait(attempt.max(0) as u32, retry_after, jitter) {
@@ -433,6 +522,32 @@ pub async fn record(
         }
     }
     Ok(())
+}
+
+/// Disables an endpoint that asked for it or kept failing, and emails the
+/// admin once (an endpoint already disabled is left as it is, untold).
+async fn give_up_on(conn: &mut PgConnection, endpoint: Uuid, reason: &str, admin_email: &str) -> DomainResult<()> {
+    let url = sqlx::query_scalar!(
+        "UPDATE event_endpoints SET status = 'disabled', disabled_reason = $2
+          WHERE id = $1 AND status = 'active' RETURNING url",
+        endpoint,
+        reason
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(url) = url else { return Ok(()) };
+    let email = crate::notifications::Email {
+        dedupe_key: format!("event_endpoint_disabled:{endpoint}"),
+        member_id: None,
+        to: admin_email.to_owned(),
+        subject: format!("Event endpoint disabled: {url}"),
+        body: format!(
+            "The event endpoint {url} (id {endpoint}) has been disabled: {reason}.\n\
+             Nothing more is sent to it. Its deliveries are listed at /v1/admin/event-endpoints/{endpoint}/deliveries; \
+             once it answers again, register it anew and replay what it missed.\n"
+        ),
+    };
+    crate::notifications::queue(conn, &email).await
 }
 
 async fn fail(conn: &mut PgConnection, delivery_id: Uuid) -> DomainResult<()> {

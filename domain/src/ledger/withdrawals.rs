@@ -317,6 +317,7 @@ async fn step(
     )
     .execute(&mut *conn)
     .await?;
+    tell_endpoints(conn, id, holder, status, amount).await?;
     let dedupe_key = format!("withdrawal:{id}:{status}");
     let seller_id = match holder {
         Holder::Member(member_id) => return tell_member(conn, member_id, dedupe_key, status, (amount, currency)).await,
@@ -333,6 +334,32 @@ async fn step(
         body: format!("Dear {},\n\nyour withdrawal of {amount} {currency} is now {status}.\n", seller.name),
     };
     notifications::queue(conn, &email).await
+}
+
+/// The withdrawal's `withdrawal.{status}` event, once per status reached.
+async fn tell_endpoints(
+    conn: &mut PgConnection,
+    id: Uuid,
+    holder: Holder,
+    status: WithdrawalStatus,
+    amount: Decimal,
+) -> DomainResult<()> {
+    use crate::integrations::events::{self, EventType};
+    let kind = match status {
+        WithdrawalStatus::Requested => EventType::WithdrawalRequested,
+        WithdrawalStatus::Approved => EventType::WithdrawalApproved,
+        WithdrawalStatus::Paid => EventType::WithdrawalPaid,
+        WithdrawalStatus::Rejected => EventType::WithdrawalRejected,
+        WithdrawalStatus::Failed => EventType::WithdrawalFailed,
+    };
+    let (member_id, seller_id) = match holder {
+        Holder::Member(m) => (Some(m), None),
+        Holder::Seller(s) => (None, Some(s)),
+    };
+    let data = serde_json::json!({
+        "withdrawal_id": id, "member_id": member_id, "seller_id": seller_id, "amount": amount, "status": status,
+    });
+    events::emit(conn, kind, &format!("{}:{id}", kind.as_str()), data, chrono::Utc::now()).await
 }
 
 async fn tell_member(

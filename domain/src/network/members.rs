@@ -115,7 +115,9 @@ pub async fn create(conn: &mut PgConnection, input: &NewMember, currency: &str) 
             Ok(_) => {
                 sp.commit().await?;
                 ledger::open_member_accounts(conn, id, currency).await?;
-                return get(conn, id).await;
+                let member = get(conn, id).await?;
+                tell_endpoints(conn, &member).await?;
+                return Ok(member);
             }
             Err(e) if is_unique_violation(&e) => {
                 sp.rollback().await?;
@@ -131,6 +133,16 @@ pub async fn create(conn: &mut PgConnection, input: &NewMember, currency: &str) 
         }
     }
     Err(DomainError::Internal(anyhow::anyhow!("could not find a free referral code")))
+}
+
+/// The `member.joined` event.
+async fn tell_endpoints(conn: &mut PgConnection, m: &Member) -> DomainResult<()> {
+    use crate::integrations::events::{self, EventType};
+    let data = serde_json::json!({
+        "member_id": m.id, "name": m.name, "email": m.email, "sponsor_id": m.sponsor_id,
+        "referral_code": m.referral_code,
+    });
+    events::emit(conn, EventType::MemberJoined, &format!("member.joined:{}", m.id), data, m.joined_at).await
 }
 
 fn new_referral_code() -> String {

@@ -18,6 +18,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult, Problems};
+use crate::integrations::events::{self, Cause, EventType};
 use crate::jobs::{self, ReverseOrder};
 use crate::ledger::{self, Account, EntryKind, MemberAccount, SystemAccount, TakeBack};
 use crate::money::display::{Language, taka_of};
@@ -328,6 +329,7 @@ async fn reverse_commissions(
     .fetch_all(&mut *conn)
     .await?;
     let mut per_member: BTreeMap<Uuid, Decimal> = BTreeMap::new();
+    let mut reversed = Vec::new();
     for c in rows {
         let from = if c.status == "available" {
             (Account::Member(c.beneficiary_id, MemberAccount::Available), EntryKind::Clawback)
@@ -359,7 +361,13 @@ async fn reverse_commissions(
         .execute(&mut *conn)
         .await?;
         *per_member.entry(c.beneficiary_id).or_default() += delta;
+        let data = serde_json::json!({
+            "commission_id": c.id, "order_id": order_id, "reversal_id": reversal_id,
+            "member_id": c.beneficiary_id, "amount": delta, "reversed_in_all": c.reversed_amount + delta,
+        });
+        reversed.push(Cause::new(format!("commission.reversed:{}:{reversal_id}", c.id), data));
     }
+    events::emit_all(conn, EventType::CommissionReversed, reversed, Utc::now()).await?;
     sqlx::query!("UPDATE order_reversals SET commissions_reversed_at = now() WHERE id = $1", reversal_id)
         .execute(&mut *conn)
         .await?;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::compensation::cascade_inputs::OrderHead;
 use crate::compensation::plans::{self, Plan, Tier};
 use crate::error::DomainResult;
+use crate::integrations::events::{self, Cause, EventType};
 use crate::ledger::bulk::{Transfer, post_transfers};
 use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount, TakeBack};
 use crate::money::display::{Language, digits};
@@ -69,6 +70,9 @@ pub async fn reward_order(
     )
     .fetch_all(&mut *conn)
     .await?;
+    let value: Decimal = lines.iter().map(|l| l.value).sum();
+    tier_moved(conn, buyer, head.order_id, (spend, Money(in_minor_units(spend.get() + value))), &plan.tiers).await?;
+    let mut points = Decimal::ZERO;
     for line in lines {
         let amount = reward(Money(line.value), rate);
         if amount.is_zero() {
@@ -106,8 +110,42 @@ pub async fn reward_order(
                 Entry { idempotency_key: &key, kind: EntryKind::OrderCashback, reference: &reference, postings };
             ledger::post(conn, currency, entry).await?;
         }
+        if inserted.is_some() && plan.order_cashback_reward == Reward::Credit {
+            points += amount.get();
+        }
+    }
+    if points > Decimal::ZERO {
+        let data = serde_json::json!({
+            "member_id": buyer, "order_id": head.order_id, "points": points, "release_at": release_at,
+            "expires_at": expires_at,
+        });
+        let key = format!("points.earned:{}", head.order_id);
+        events::emit(conn, EventType::PointsEarned, &key, data, chrono::Utc::now()).await?;
     }
     Ok(())
+}
+
+/// When this order moves its buyer into another tier — from the tier of
+/// `before` (their 12-month spend without it) to that of `after` (with
+/// it) — the `tier.changed` event and the new tier's milestone email.
+async fn tier_moved(
+    conn: &mut PgConnection,
+    buyer: Uuid,
+    order_id: Uuid,
+    (before, after): (Money, Money),
+    tiers: &[Tier],
+) -> DomainResult<()> {
+    let name = |spend: Money| tier_for(spend, tiers).map(|t| t.name.clone());
+    let (from, to) = (name(before), name(after));
+    if from == to {
+        return Ok(());
+    }
+    let data = serde_json::json!({"member_id": buyer, "order_id": order_id, "from": from, "to": to});
+    events::emit(conn, EventType::TierChanged, &format!("tier.changed:{order_id}"), data, chrono::Utc::now()).await?;
+    match to {
+        Some(tier) => crate::rewards::milestones::tier_reached(conn, buyer, &tier).await,
+        None => Ok(()),
+    }
 }
 
 /// Releases the order's rewards whose hold has ended (under the order
@@ -286,6 +324,16 @@ pub async fn expire_points(conn: &mut PgConnection, now: DateTime<Utc>, currency
         })
         .collect();
     let written = post_transfers(conn, currency, EntryKind::PointsExpired, &transfers).await?;
+    let expired: Vec<Cause> = due
+        .iter()
+        .map(|d| {
+            let data = serde_json::json!({
+                "member_id": d.member_id, "order_line_id": d.order_line_id, "points": d.expired,
+            });
+            Cause::new(format!("points.expired:{}:{}", d.order_line_id, d.expired_amount), data)
+        })
+        .collect();
+    events::emit_all(conn, EventType::PointsExpired, expired, now).await?;
     let mut per_member: BTreeMap<Uuid, Decimal> = BTreeMap::new();
     for d in &due {
         *per_member.entry(d.member_id).or_default() += d.expired;

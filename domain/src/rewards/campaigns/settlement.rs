@@ -65,6 +65,7 @@ pub async fn settle(
         let by_line: BTreeMap<Uuid, &Frozen> = frozen.iter().map(|f| (f.purchase.line_id, f)).collect();
         store_payouts(conn, &row, &decided.payouts, &by_line).await?;
         pay(conn, &row, &decided.payouts, currency).await?;
+        tell_endpoints(conn, &row, &decided.payouts, now).await?;
         notify(conn, &row, &decided.payouts, release_at, currency).await?;
         if let Some(at) = release_at {
             let job = CampaignTask { campaign_id, step: CampaignStep::Release };
@@ -215,6 +216,28 @@ async fn pay(conn: &mut PgConnection, row: &Row, payouts: &[Payout], currency: &
         .collect();
     post_transfers(conn, currency, EntryKind::Cashback, &transfers).await?;
     Ok(())
+}
+
+/// A `cashback.paid` event per rewarded purchase.
+async fn tell_endpoints(
+    conn: &mut PgConnection,
+    row: &Row,
+    payouts: &[Payout],
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    use crate::integrations::events::{self, Cause, EventType};
+    let reward = row.reward()?;
+    let causes = payouts
+        .iter()
+        .map(|p| {
+            let data = serde_json::json!({
+                "campaign_id": row.id, "member_id": p.buyer_id, "order_line_id": p.line_id,
+                "amount": p.amount, "reward": reward.as_str(),
+            });
+            Cause::new(format!("cashback.paid:{}:{}", row.id, p.line_id), data)
+        })
+        .collect();
+    events::emit_all(conn, EventType::CashbackPaid, causes, now).await
 }
 
 /// One email per paid buyer with their total.
