@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::{DomainResult, Problems};
 
+pub mod analytics;
 pub mod commissions;
 pub mod liabilities;
 pub mod payouts;

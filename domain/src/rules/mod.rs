@@ -10,4 +10,5 @@ pub mod loyalty;
 pub mod marketplace_fee;
 pub mod order_state;
 pub mod period;
+pub mod retention;
 pub mod reversal;
