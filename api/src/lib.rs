@@ -106,6 +106,7 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::catalog::router())
         .merge(routes::campaigns::router())
         .merge(routes::loyalty::router())
+        .merge(routes::challenges::router())
         .merge(routes::coupons::router())
         .merge(routes::flash_sales::router())
         .merge(routes::plans::router())

@@ -92,6 +92,39 @@ pub fn plausible(at: DateTime<Utc>) -> Result<DateTime<Utc>, ImplausibleInstant>
     if YEARS.contains(&at.year()) { Ok(at) } else { Err(ImplausibleInstant) }
 }
 
+/// A window an admin gave as two RFC 3339 times or local dates (the end
+/// date inclusive) in `time_zone` (default `default`): its zone and its
+/// bounds, each problem recorded under its field. A campaign's and a
+/// challenge's windows are read by this one rule.
+pub fn window(
+    p: &mut Problems,
+    (starts_at, ends_at): (&str, &str),
+    time_zone: Option<&str>,
+    default: chrono_tz::Tz,
+) -> (chrono_tz::Tz, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    use crate::rules::campaign_window::{Edge, instant};
+    let zone = match time_zone {
+        None => default,
+        Some(raw) => p
+            .check(
+                "time_zone",
+                raw.parse::<chrono_tz::Tz>().map_err(|_| "must be an IANA time zone such as Asia/Dhaka"),
+            )
+            .unwrap_or(default),
+    };
+    let starts = p.check("starts_at", instant(starts_at, zone, Edge::Start));
+    let ends = p.check("ends_at", instant(ends_at, zone, Edge::End));
+    // Graces and holds are added to these: far-off years would overflow.
+    let starts = starts.and_then(|at| p.check("starts_at", plausible(at)));
+    let ends = ends.and_then(|at| p.check("ends_at", plausible(at)));
+    if let (Some(s), Some(e)) = (starts, ends)
+        && e <= s
+    {
+        p.add("ends_at", "must be after starts_at");
+    }
+    (zone, starts, ends)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -386,7 +386,8 @@ async fn a_withdrawal_is_told_at_each_step_it_reaches() {
 }
 
 #[tokio::test]
-async fn an_endpoint_failing_for_five_days_is_disabled_and_the_admin_emailed_once() {
+async fn an_endpoint_failing_a_minute_short_of_five_days_is_retried_and_at_five_days_disabled_and_the_admin_emailed_once()
+ {
     let (url, pool) = fresh_database().await;
     let env = [("HAAT_EVENTS_ALLOW_LOOPBACK", "true"), ("HAAT_ADMIN_EMAIL", "ops@shop.example.com")];
     let app = TestApp::spawn_on(url, pool, &env).await;
@@ -401,12 +402,31 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_the_admin_emailed_onc
         (d["items"][0]["attempts"] == 1).then_some(())
     })
     .await;
-    // Every delivery has failed for five days (less nothing) by the next attempt.
-    sqlx::query("UPDATE event_endpoints SET failing_since = now() - interval '5 days' WHERE id = $1::uuid")
-        .bind(&id)
-        .execute(&app.pool)
-        .await
-        .expect("age the failures");
+    // A minute short of five days of failures, the next failure is retried.
+    let age = |by: &'static str| {
+        let (pool, id) = (app.pool.clone(), id.clone());
+        async move {
+            sqlx::query("UPDATE event_endpoints SET failing_since = now() - $2::interval WHERE id = $1::uuid")
+                .bind(&id)
+                .bind(by)
+                .execute(&pool)
+                .await
+                .expect("age the failures");
+        }
+    };
+    age("5 days - 1 minute").await;
+    let_the_wait_pass(&app).await;
+    let retried = eventually("the second attempt failed and is retried", || async {
+        let (_, d) = app.admin("GET", &deliveries, None).await;
+        let item = d["items"][0].clone();
+        (item["attempts"] == 2 && item["next_at"].is_string()).then_some(item)
+    })
+    .await;
+    assert_eq!(retried["status"], "pending");
+    let (_, still) = app.admin("GET", &format!("/v1/admin/event-endpoints/{id}"), None).await;
+    assert_eq!(still["status"], "active");
+    // Five days to the second by the next attempt: disabled.
+    age("5 days").await;
     let_the_wait_pass(&app).await;
     let path = format!("/v1/admin/event-endpoints/{id}");
     let disabled = eventually("disabled", || async {
@@ -416,7 +436,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_the_admin_emailed_onc
     .await;
     assert_eq!(disabled["disabled_reason"], "every delivery failed for five days");
     let (_, d) = app.admin("GET", &deliveries, None).await;
-    assert_eq!((&d["items"][0]["status"], &d["items"][0]["attempts"]), (&json!("failed"), &json!(2)));
+    assert_eq!((&d["items"][0]["status"], &d["items"][0]["attempts"]), (&json!("failed"), &json!(3)));
     let told = eventually("the admin's email", || async {
         let mails: Vec<_> =
             app.smtp.messages().into_iter().filter(|m| m.to.iter().any(|t| t == "ops@shop.example.com")).collect();
@@ -431,7 +451,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_the_admin_emailed_onc
     assert_eq!(app.admin("POST", &format!("{path}/disable"), None).await.0, StatusCode::OK);
     quiescent(&app.pool).await;
     let to_admin = app.smtp.messages().into_iter().filter(|m| m.to.iter().any(|t| t == "ops@shop.example.com")).count();
-    assert_eq!((to_admin, endpoint.received().len()), (1, 2));
+    assert_eq!((to_admin, endpoint.received().len()), (1, 3));
 }
 
 #[tokio::test]

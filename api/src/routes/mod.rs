@@ -2,6 +2,7 @@
 
 pub mod campaigns;
 pub mod catalog;
+pub mod challenges;
 pub mod coupons;
 pub mod events;
 pub mod fee_schedules;

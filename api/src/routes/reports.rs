@@ -87,7 +87,6 @@ async fn member_analytics(
         in_snapshot(&state, |c| async move { analytics::compute(c, &interval, horizon_days).await }.boxed()).await?;
     let text = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
     let rows = report.members.iter().map(|m| {
-        let segment = to_json(&m.segment).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         vec![
             m.member_id.to_string(),
             m.name.clone(),
@@ -106,7 +105,7 @@ async fn member_analytics(
             m.rfm[0].to_string(),
             m.rfm[1].to_string(),
             m.rfm[2].to_string(),
-            segment,
+            m.segment.as_str().to_owned(),
         ]
     });
     let header = [

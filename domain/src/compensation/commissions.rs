@@ -125,6 +125,7 @@ pub async fn cascade_commission(
     if let Some(buyer_id) = head.buyer_id {
         crate::rewards::milestones::order_credited(conn, buyer_id).await?;
     }
+    crate::rewards::challenges::review_order(conn, order_id, currency).await?;
     ledger::bulk::post_transfers(conn, currency, EntryKind::Commission, &owed).await?;
     events::emit_all(conn, EventType::CommissionEarned, earned, Utc::now()).await?;
     // The sellers' shares, in the same transaction as the network's pay.

@@ -108,6 +108,16 @@ pub fn seller_penalty(line: impl Display) -> String {
     format!("seller_penalty:{line}")
 }
 
+/// A challenge's points for a member's `times`th completion of it.
+pub fn challenge_reward(challenge: impl Display, member: impl Display, times: i32) -> String {
+    format!("challenge_reward:{challenge}:{member}:{times}")
+}
+
+/// The undoing of that completion's points.
+pub fn challenge_reward_undone(challenge: impl Display, member: impl Display, times: i32) -> String {
+    format!("challenge_reward_undone:{challenge}:{member}:{times}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +144,7 @@ mod tests {
         assert_eq!(seller_credit_reversal("L", 1), "seller_credit_reversal:L:1");
         assert_eq!(seller_fee_reversal("L", 1), "seller_fee_reversal:L:1");
         assert_eq!(seller_penalty("L"), "seller_penalty:L");
+        assert_eq!(challenge_reward("C", "M", 2), "challenge_reward:C:M:2");
+        assert_eq!(challenge_reward_undone("C", "M", 2), "challenge_reward_undone:C:M:2");
     }
 }

@@ -60,6 +60,11 @@ crate::words::stored_words!(
         SellerFeeRefunded = "seller_fee_refunded",
         /// A late line's penalty (seller available → penalties).
         SellerPenalty = "seller_penalty",
+        /// A completed challenge's points (cashback expense → store credit).
+        ChallengeReward = "challenge_reward",
+        /// A challenge's points taken back when a return undid its
+        /// completion (store credit → cashback expense).
+        ChallengeRewardUndone = "challenge_reward_undone",
     }
 );
 

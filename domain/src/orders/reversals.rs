@@ -278,7 +278,12 @@ pub async fn apply_pending(conn: &mut PgConnection, order_id: Uuid, currency: &s
     // paid by a settled campaign on these units go back too.
     crate::rewards::loyalty::reverse(conn, order_id, currency).await?;
     crate::marketplace::escrow::reverse(conn, order_id, currency).await?;
-    crate::rewards::campaigns::claw_back(conn, order_id, currency).await
+    crate::rewards::campaigns::claw_back(conn, order_id, currency).await?;
+    // A challenge completed by what was returned is undone.
+    if o.cascaded_at.is_some() {
+        crate::rewards::challenges::review_order(conn, order_id, currency).await?;
+    }
+    Ok(())
 }
 
 async fn reverse_volume(conn: &mut PgConnection, reversal_id: Uuid) -> DomainResult<()> {

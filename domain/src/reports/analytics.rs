@@ -144,8 +144,8 @@ pub async fn compute(conn: &mut PgConnection, interval: &Interval, horizon_days:
     let rows = sqlx::query!(
         r#"WITH kept AS (
                SELECT o.buyer_id AS member_id, o.commissionable_at AS at,
-                      sum(trunc(l.unit_price * (l.quantity - l.reversed_quantity)
-                                * (o.subtotal - o.discount) / nullif(o.subtotal, 0), 2)) AS value
+                      sum(line_after_discount(l.unit_price * (l.quantity - l.reversed_quantity),
+                                              o.subtotal, o.discount)) AS value
                  FROM orders o JOIN order_lines l ON l.order_id = o.id
                 WHERE o.buyer_id IS NOT NULL AND o.commissionable_at >= $1 AND o.commissionable_at < $2
                 GROUP BY o.id
@@ -227,10 +227,9 @@ fn totals_of(members: &[MemberAnalytics], mean_interval_days: Option<Decimal>) -
     let count = i64::try_from(members.len()).unwrap_or(i64::MAX);
     let (earned, redeemed) = (sum(|m| m.points_earned), sum(|m| m.points_redeemed));
     let mut segments: std::collections::BTreeMap<String, i64> =
-        ["new", "active", "at_risk", "lapsed", "champion"].iter().map(|s| ((*s).to_owned(), 0)).collect();
+        Segment::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
     for m in members {
-        let name = serde_json::to_value(m.segment).ok().and_then(|v| v.as_str().map(str::to_owned));
-        *segments.entry(name.unwrap_or_default()).or_default() += 1;
+        *segments.entry(m.segment.as_str().to_owned()).or_default() += 1;
     }
     Totals {
         members: count,

@@ -22,7 +22,7 @@ use crate::error::{DomainError, DomainResult, Problems};
 use crate::jobs::{self, CampaignStep, CampaignTask};
 use crate::money::{MONEY_SCALE, in_minor_units, parse_amount, parse_rate};
 use crate::rules::campaign::{Terms, Trigger};
-use crate::rules::campaign_window::{Edge, instant, occurrence_end};
+use crate::rules::campaign_window::occurrence_end;
 
 pub use payouts::{claw_back, release};
 pub use settlement::{Outcome, settle};
@@ -358,25 +358,14 @@ async fn check(
     if name.is_empty() || crate::input::chars(&name) > 200 {
         p.add("name", "must be 1 to 200 characters");
     }
-    let tz = match &input.time_zone {
-        None => Some(defaults.time_zone),
-        Some(raw) => {
-            p.check("time_zone", raw.parse::<Tz>().map_err(|_| "must be an IANA time zone such as Asia/Dhaka"))
-        }
-    };
-    let zone = tz.unwrap_or(defaults.time_zone);
-    let starts_at = p.check("starts_at", instant(&input.starts_at, zone, Edge::Start));
-    let ends_at = p.check("ends_at", instant(&input.ends_at, zone, Edge::End));
-    // Graces and holds are added to these: far-off years would overflow.
-    let starts_at = starts_at.and_then(|at| p.check("starts_at", crate::input::plausible(at)));
-    let ends_at = ends_at.and_then(|at| p.check("ends_at", crate::input::plausible(at)));
+    let (zone, starts_at, ends_at) = crate::input::window(
+        &mut p,
+        (&input.starts_at, &input.ends_at),
+        input.time_zone.as_deref(),
+        defaults.time_zone,
+    );
     if let Some(at) = input.settle_at {
         p.check("settle_at", crate::input::plausible(at));
-    }
-    if let (Some(s), Some(e)) = (starts_at, ends_at)
-        && e <= s
-    {
-        p.add("ends_at", "must be after starts_at");
     }
     let grace_seconds = input.grace_seconds.unwrap_or(defaults.grace_seconds);
     if !(0..=30 * 86_400).contains(&grace_seconds) {

@@ -31,8 +31,8 @@ use crate::rules::loyalty::{earn_rate, next_tier, reward, tier_for};
 /// units they kept (after coupon discounts), over orders credited then.
 async fn spend_12m(conn: &mut PgConnection, member_id: Uuid, at: DateTime<Utc>, except: Uuid) -> DomainResult<Money> {
     let spend = sqlx::query_scalar!(
-        r#"SELECT coalesce(sum(trunc(l.unit_price * (l.quantity - l.reversed_quantity)
-                                     * (o.subtotal - o.discount) / nullif(o.subtotal, 0), 2)), 0) AS "spend!"
+        r#"SELECT coalesce(sum(line_after_discount(l.unit_price * (l.quantity - l.reversed_quantity),
+                                                   o.subtotal, o.discount)), 0) AS "spend!"
              FROM orders o JOIN order_lines l ON l.order_id = o.id
             WHERE o.buyer_id = $1 AND o.commissionable_at > $2::timestamptz - interval '12 months'
               AND o.commissionable_at <= $2 AND o.id <> $3"#,
@@ -71,7 +71,8 @@ pub async fn reward_order(
     .fetch_all(&mut *conn)
     .await?;
     let value: Decimal = lines.iter().map(|l| l.value).sum();
-    tier_moved(conn, buyer, head.order_id, (spend, Money(in_minor_units(spend.get() + value))), &plan.tiers).await?;
+    let reached = tier_for(Money(in_minor_units(spend.get() + value)), &plan.tiers).map(|t| t.name.clone());
+    tier_moved(conn, buyer, head.order_id, (tier.clone(), reached)).await?;
     let mut points = Decimal::ZERO;
     for line in lines {
         let amount = reward(Money(line.value), rate);
@@ -125,18 +126,15 @@ pub async fn reward_order(
     Ok(())
 }
 
-/// When this order moves its buyer into another tier — from the tier of
-/// `before` (their 12-month spend without it) to that of `after` (with
-/// it) — the `tier.changed` event and the new tier's milestone email.
+/// When this order moves its buyer into another tier — `from` the tier of
+/// their 12-month spend without it `to` the tier with it — the
+/// `tier.changed` event and the new tier's milestone email.
 async fn tier_moved(
     conn: &mut PgConnection,
     buyer: Uuid,
     order_id: Uuid,
-    (before, after): (Money, Money),
-    tiers: &[Tier],
+    (from, to): (Option<String>, Option<String>),
 ) -> DomainResult<()> {
-    let name = |spend: Money| tier_for(spend, tiers).map(|t| t.name.clone());
-    let (from, to) = (name(before), name(after));
     if from == to {
         return Ok(());
     }

@@ -25,20 +25,25 @@ pub const PREDICTION: &str = "average order value × expected purchases over the
     where expected purchases = horizon days ÷ the member's usual interval (the mean interval of all \
     members with two or more orders for a one-order member), rounded to 0.01";
 
-/// Where a member stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Segment {
-    /// One order, within the at-risk bound of it.
-    New,
-    /// Buying on their rhythm.
-    Active,
-    /// Late by more than twice their usual interval.
-    AtRisk,
-    /// Late by more than four times it.
-    Lapsed,
-    /// Active and in the top two fifths for recency, frequency and spend.
-    Champion,
+crate::words::stored_words!(
+    /// Where a member stands.
+    Segment {
+        /// One order, within the at-risk bound of it.
+        New = "new",
+        /// Buying on their rhythm.
+        Active = "active",
+        /// Late by more than twice their usual interval.
+        AtRisk = "at_risk",
+        /// Late by more than four times it.
+        Lapsed = "lapsed",
+        /// Active and in the top two fifths for recency, frequency and spend.
+        Champion = "champion",
+    }
+);
+
+impl Segment {
+    /// Every segment, in the order the totals list them.
+    pub const ALL: [Segment; 5] = [Segment::New, Segment::Active, Segment::AtRisk, Segment::Lapsed, Segment::Champion];
 }
 
 /// `amount` to the cent, half away from zero.
