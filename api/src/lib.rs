@@ -107,6 +107,8 @@ fn documented_routes() -> routes::Routes {
         .merge(routes::campaigns::router())
         .merge(routes::loyalty::router())
         .merge(routes::challenges::router())
+        .merge(routes::business_accounts::router())
+        .merge(routes::analytics::router())
         .merge(routes::coupons::router())
         .merge(routes::flash_sales::router())
         .merge(routes::plans::router())

@@ -106,6 +106,16 @@ typed_id!(
     ApiKeyId,
     "api key"
 );
+typed_id!(
+    /// A business account (B2B).
+    BusinessAccountId,
+    "business account"
+);
+typed_id!(
+    /// A price list of an account tier.
+    PriceListId,
+    "price list"
+);
 
 /// Every typed id's OpenAPI schema by name: a route that takes one as a
 /// path parameter refers to it, so the document must carry it.
@@ -124,6 +134,8 @@ pub fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema:
         one::<ApiKeyId>(),
         one::<SellerId>(),
         one::<FeeScheduleId>(),
+        one::<BusinessAccountId>(),
+        one::<PriceListId>(),
     ]
 }
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::error::{DomainResult, Problems};
 
 pub mod analytics;
+pub mod cohorts;
 pub mod commissions;
 pub mod liabilities;
 pub mod payouts;
@@ -209,14 +210,53 @@ pub async fn collect<R>(mut rows: RowStream<'_, R>) -> DomainResult<(Vec<R>, R)>
     groups_and_total(found)
 }
 
+/// The first instant of `date` in `zone` (a zone that skips midnight, at
+/// a DST change, starts the day at the first instant it has).
+fn day_start(date: NaiveDate, zone: Tz) -> Option<DateTime<Utc>> {
+    zone.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).earliest().map(|t| t.to_utc())
+}
+
+/// One calendar month of an interval, in its time zone, cut to the interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Month {
+    /// `YYYY-MM`.
+    pub label: String,
+    /// Its start (or the interval's, if later).
+    pub starts: DateTime<Utc>,
+    /// Its end, exclusive (or the interval's, if earlier).
+    pub ends: DateTime<Utc>,
+}
+
+impl Interval {
+    /// The local calendar months the interval touches, oldest first.
+    pub fn months(&self) -> Vec<Month> {
+        use chrono::Datelike;
+        let mut out = Vec::new();
+        let first = self.from.with_timezone(&self.time_zone).date_naive().with_day(1);
+        let mut month = first;
+        while let Some(day) = month {
+            let Some(start) = day_start(day, self.time_zone) else { break };
+            if start >= self.to {
+                break;
+            }
+            let next = day.checked_add_months(chrono::Months::new(1));
+            let end = next.and_then(|n| day_start(n, self.time_zone)).unwrap_or(self.to);
+            out.push(Month {
+                label: day.format("%Y-%m").to_string(),
+                starts: start.max(self.from),
+                ends: end.min(self.to),
+            });
+            month = next;
+        }
+        out
+    }
+}
+
 /// A date (`2026-11-01`: its first instant in `zone`) or an RFC 3339 time.
 fn instant(raw: Option<&str>, zone: Tz) -> Result<DateTime<Utc>, String> {
     let raw = raw.ok_or("is required: a date (2026-11-01) or an RFC 3339 time")?;
     let at = if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let midnight = date.and_hms_opt(0, 0, 0).ok_or("is not a date")?;
-        // A zone that skips midnight (a DST change) starts the day at the
-        // first instant it has.
-        zone.from_local_datetime(&midnight).earliest().map(|t| t.to_utc()).ok_or("is not a time in that zone")?
+        day_start(date, zone).ok_or("is not a time in that zone")?
     } else {
         DateTime::parse_from_rfc3339(raw)
             .map_err(|_| "must be a date (2026-11-01) or an RFC 3339 time (2026-11-01T00:00:00+06:00)")?

@@ -324,7 +324,12 @@ impl TestApp {
 
     /// Places an order of `quantity` × `product` for `buyer` (admin key).
     pub async fn place_order(&self, buyer: &Value, product: &Value, quantity: i64, method: &str) -> Value {
-        let body = order_body(buyer, product, quantity, method);
+        self.place_order_body(&order_body(buyer, product, quantity, method)).await
+    }
+
+    /// Places the order `body` (admin key, a fresh idempotency key) and
+    /// returns it.
+    pub async fn place_order_body(&self, body: &Value) -> Value {
         let key = uuid::Uuid::new_v4().to_string();
         let (status, order) = self
             .call_with("POST", "/v1/orders", &self.admin_token, Some(body.to_string()), &[("idempotency-key", &key)])

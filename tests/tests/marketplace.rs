@@ -403,12 +403,7 @@ async fn a_fee_schedule_with_a_bad_rate_or_an_unknown_seller_is_refused_naming_t
 async fn one_of_each(app: &TestApp, buyer: &Value, first: &Value, second: &Value) -> Value {
     let mut body = order_body(buyer, first, 1, "cod");
     body["lines"] = json!([{"product_id": first["id"], "quantity": 1}, {"product_id": second["id"], "quantity": 1}]);
-    let key = uuid::Uuid::new_v4().to_string();
-    let (status, order) = app
-        .call_with("POST", "/v1/orders", &app.admin_token, Some(body.to_string()), &[("idempotency-key", &key)])
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{order}");
-    order
+    app.place_order_body(&body).await
 }
 
 /// A new seller key for `seller` (admin): its secret.

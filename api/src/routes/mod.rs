@@ -1,5 +1,7 @@
 //! One module per resource, each exposing its `router()`.
 
+pub mod analytics;
+pub mod business_accounts;
 pub mod campaigns;
 pub mod catalog;
 pub mod challenges;

@@ -8,20 +8,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use haat_domain::error::DomainError;
 use haat_domain::error::DomainResult;
 use haat_domain::ids::{MemberId, SellerId, TypedId};
 use haat_domain::marketplace::finance::{self, SellerFinance};
 use haat_domain::marketplace::preparation::{self, LateLines};
 use haat_domain::network::members;
 use haat_domain::reports::Interval;
-use haat_domain::reports::analytics::{self, Analytics};
 use haat_domain::reports::commissions::{self, CommissionGroup, CommissionRow, Commissions, TopEarners};
 use haat_domain::reports::liabilities::{self, Liabilities};
 use haat_domain::reports::payouts::{self, PayoutGroup, Payouts};
 use haat_domain::reports::ranks::{self, RankAdvancement};
 use haat_domain::reports::sales::{self, Sales, SalesGroup, SalesRow};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
@@ -45,90 +42,6 @@ pub fn router() -> Routes {
         .routes(routes!(member_earnings))
         .routes(routes!(late_lines_report))
         .routes(routes!(seller_finance_report))
-        .routes(routes!(member_analytics))
-}
-
-/// `?horizon_days=` of the analytics' predicted value.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct Horizon {
-    /// Days the predicted value looks ahead (1 to 3650, default 365).
-    horizon_days: Option<String>,
-}
-
-/// Loyalty analytics (admin): per member and in aggregate, orders, spend,
-/// average order value, historical and predicted lifetime value, points
-/// earned, redeemed and expired, days since the last order, the churn
-/// verdict and the segment, each method stated in the answer.
-#[utoipa::path(get, path = "/v1/admin/analytics/members", tag = "reports", params(Range, Horizon),
-    responses((status = 200, description = "The orders confirmed in the interval, taken as of its end; as CSV one \
-        row per member: interval_start, interval_end, member_id, name, orders, spend, average_order_value, \
-        first_order_at, last_order_at, days_since_last_order, usual_interval_days, predicted_value, \
-        points_earned, points_redeemed, points_expired, redemption_rate, r, f, m, segment",
-        content((Analytics = "application/json"), (String = "text/csv")))))]
-async fn member_analytics(
-    State(state): State<AppState>,
-    auth: Auth,
-    headers: HeaderMap,
-    Query(range): Query<Range>,
-    Query(horizon): Query<Horizon>,
-) -> ApiResult<Response> {
-    let asked = Asked::admin(&state, &auth, &range, &headers)?;
-    let horizon_days = match horizon.horizon_days.as_deref() {
-        None => 365,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|d| (1..=3650).contains(d))
-            .ok_or_else(|| DomainError::invalid("horizon_days", "must be a whole number of days from 1 to 3650"))?,
-    };
-    let interval = asked.interval;
-    let report =
-        in_snapshot(&state, |c| async move { analytics::compute(c, &interval, horizon_days).await }.boxed()).await?;
-    let text = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
-    let rows = report.members.iter().map(|m| {
-        vec![
-            m.member_id.to_string(),
-            m.name.clone(),
-            m.orders.to_string(),
-            m.spend.to_string(),
-            m.average_order_value.to_string(),
-            m.first_order_at.to_rfc3339(),
-            m.last_order_at.to_rfc3339(),
-            m.days_since_last_order.to_string(),
-            text(m.usual_interval_days),
-            text(m.predicted_value),
-            m.points_earned.to_string(),
-            m.points_redeemed.to_string(),
-            m.points_expired.to_string(),
-            text(m.redemption_rate),
-            m.rfm[0].to_string(),
-            m.rfm[1].to_string(),
-            m.rfm[2].to_string(),
-            m.segment.as_str().to_owned(),
-        ]
-    });
-    let header = [
-        "member_id",
-        "name",
-        "orders",
-        "spend",
-        "average_order_value",
-        "first_order_at",
-        "last_order_at",
-        "days_since_last_order",
-        "usual_interval_days",
-        "predicted_value",
-        "points_earned",
-        "points_redeemed",
-        "points_expired",
-        "redemption_rate",
-        "r",
-        "f",
-        "m",
-        "segment",
-    ];
-    asked.answer(&report, "member_analytics", &header, rows)
 }
 
 /// A seller's finance report over the interval: revenue, fees, returns,
@@ -202,7 +115,7 @@ async fn late_lines_report(
 /// `?from=&to=&time_zone=&format=` of every report.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-struct Range {
+pub(super) struct Range {
     /// Inclusive start: a date (`2026-11-01`, midnight in `time_zone`) or an RFC 3339 time.
     from: Option<String>,
     /// Exclusive end, as `from`; at most 3660 days after it.
@@ -223,13 +136,13 @@ struct Grouping {
 
 /// A report request parsed at the edge: who may read it was checked, the
 /// interval and the answer's format are known.
-struct Asked {
-    interval: Interval,
+pub(super) struct Asked {
+    pub(super) interval: Interval,
     csv: bool,
 }
 
 impl Asked {
-    fn admin(state: &AppState, auth: &Auth, range: &Range, headers: &HeaderMap) -> ApiResult<Self> {
+    pub(super) fn admin(state: &AppState, auth: &Auth, range: &Range, headers: &HeaderMap) -> ApiResult<Self> {
         auth.require_admin()?;
         Self::parse(state, range, headers)
     }
@@ -257,7 +170,13 @@ impl Asked {
 
     /// The answer: `report` as JSON, or `rows` under `header` as a CSV file
     /// named after `name`.
-    fn answer<T: Serialize, I>(&self, report: &T, name: &str, header: &[&str], rows: I) -> ApiResult<Response>
+    pub(super) fn answer<T: Serialize, I>(
+        &self,
+        report: &T,
+        name: &str,
+        header: &[&str],
+        rows: I,
+    ) -> ApiResult<Response>
     where
         I: IntoIterator<Item = Vec<String>>,
     {
@@ -272,7 +191,7 @@ impl Asked {
 /// Runs `read` in one read-only snapshot (on the replica when one is
 /// configured), each statement bounded by the report time limit, and
 /// rolls it back.
-async fn in_snapshot<T>(
+pub(super) async fn in_snapshot<T>(
     state: &AppState,
     read: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, DomainResult<T>>,
 ) -> ApiResult<T> {

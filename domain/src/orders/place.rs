@@ -13,12 +13,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::catalog::coupons;
-use crate::catalog::flash_sales;
+use crate::catalog::{flash_sales, price_lists};
 use crate::error::{DomainError, DomainResult, Problems};
 use crate::ledger::{self, Account, Entry, EntryKind, MemberAccount, Posting, SystemAccount};
 use crate::money::{MAX_ORDER_TOTAL, MONEY_SCALE, parse_amount};
 use crate::notifications::{self, Email};
 use crate::rules::order_state::{OrderStatus, PaymentMethod};
+use crate::rules::pricing::{Shelf, best_break, unit_price};
 
 use super::facts::record_history;
 use super::view::{Order, get};
@@ -113,6 +114,10 @@ struct Priced {
     product_id: Uuid,
     quantity: i32,
     unit_price: Decimal,
+    /// The catalog price a business account's list or break replaced.
+    catalog_price: Option<Decimal>,
+    price_list_id: Option<Uuid>,
+    quantity_break_id: Option<Uuid>,
     pv: Decimal,
     bv: Decimal,
     category: String,
@@ -200,19 +205,34 @@ struct Parties {
     guest: Option<serde_json::Value>,
     email: String,
     name: String,
+    /// The business account a member buys for, and its tier.
+    account: Option<(Uuid, String)>,
 }
 
 async fn parties(conn: &mut PgConnection, buyer: &Buyer) -> DomainResult<Parties> {
     match buyer {
         Buyer::Member(id) => {
-            let m = sqlx::query!("SELECT status, email, name FROM members WHERE id = $1 FOR SHARE", id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| DomainError::invalid("buyer_id", "no such member"))?;
+            let m = sqlx::query!(
+                r#"SELECT m.status, m.email, m.name, a.id AS "account_id?", a.tier AS "tier?"
+                     FROM members m LEFT JOIN business_account_members b ON b.member_id = m.id
+                     LEFT JOIN business_accounts a ON a.id = b.account_id
+                    WHERE m.id = $1 FOR SHARE OF m"#,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| DomainError::invalid("buyer_id", "no such member"))?;
             if m.status != "active" {
                 return Err(DomainError::invalid("buyer_id", "a suspended member cannot order"));
             }
-            Ok(Parties { buyer_id: Some(*id), referrer_id: None, guest: None, email: m.email, name: m.name })
+            Ok(Parties {
+                buyer_id: Some(*id),
+                referrer_id: None,
+                guest: None,
+                email: m.email,
+                name: m.name,
+                account: m.account_id.zip(m.tier),
+            })
         }
         Buyer::Guest(g, code) => {
             let referrer = sqlx::query_scalar!("SELECT id FROM members WHERE referral_code = $1", code)
@@ -226,6 +246,7 @@ async fn parties(conn: &mut PgConnection, buyer: &Buyer) -> DomainResult<Parties
                 guest: Some(guest),
                 email: g.email.clone(),
                 name: g.name.clone(),
+                account: None,
             })
         }
     }
@@ -253,7 +274,7 @@ pub async fn place(
     let (buyer, method, store_credit) = check_request(input)?;
     let buyer = parties(conn, &buyer).await?;
     check_pickup_point(conn, input.pickup_point_id).await?;
-    let priced = price_lines(conn, &input.lines).await?;
+    let priced = price_lines(conn, &input.lines, buyer.account.as_ref().map(|a| a.1.as_str())).await?;
     let subtotal = order_sum(&priced, |l| l.unit_price, "lines")?;
     let (coupon_id, discount) = match input.coupon_code.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(code) => {
@@ -275,8 +296,8 @@ pub async fn place(
     sqlx::query!(
         "INSERT INTO orders (id, invoice_no, buyer_id, status, payment_method, currency, subtotal, discount,
                              store_credit, total, pv, bv, shipping_address, referrer_id, guest, pickup_point_id,
-                             coupon_id)
-         VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                             coupon_id, business_account_id)
+         VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         id,
         invoice_no,
         buyer.buyer_id,
@@ -292,7 +313,8 @@ pub async fn place(
         buyer.referrer_id,
         buyer.guest,
         input.pickup_point_id,
-        coupon_id
+        coupon_id,
+        buyer.account.as_ref().map(|a| a.0)
     )
     .execute(&mut *conn)
     .await?;
@@ -307,8 +329,9 @@ pub async fn place(
         });
         sqlx::query!(
             "INSERT INTO order_lines (id, order_id, line_no, product_id, quantity, unit_price, pv, bv, line_total,
-                                      category, commissionable, seller_id, fee_schedule_id, fee_rate, fee_per_item)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                                      category, commissionable, seller_id, fee_schedule_id, fee_rate, fee_per_item,
+                                      catalog_price, price_list_id, quantity_break_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             Uuid::now_v7(),
             id,
             i as i32 + 1,
@@ -323,7 +346,10 @@ pub async fn place(
             l.seller_id,
             terms.map(|t| t.0),
             terms.map(|t| t.1),
-            terms.map(|t| t.2)
+            terms.map(|t| t.2),
+            l.catalog_price,
+            l.price_list_id,
+            l.quantity_break_id
         )
         .execute(&mut *conn)
         .await?;
@@ -406,10 +432,12 @@ async fn take_stock(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<
 }
 
 /// Prices each line from the catalog without locking anything (a running
-/// flash sale's price replaces the catalog price); refuses an unknown
+/// flash sale's price replaces the catalog price; a business account's
+/// tier list and its quantity breaks, `rules::pricing`, replace both for
+/// what they price); refuses an unknown
 /// product or one not for sale, naming its line. Stock is taken at the end
 /// of the order's transaction (`take_stock`).
-async fn price_lines(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult<Vec<Priced>> {
+async fn price_lines(conn: &mut PgConnection, lines: &[NewLine], tier: Option<&str>) -> DomainResult<Vec<Priced>> {
     let mut found = BTreeMap::new();
     for (product_id, (_, first_line)) in wanted(lines) {
         let row = sqlx::query!(
@@ -431,22 +459,64 @@ async fn price_lines(conn: &mut PgConnection, lines: &[NewLine]) -> DomainResult
     }
     let ids: Vec<Uuid> = found.keys().copied().collect();
     let sale_prices = flash_sales::prices_at(conn, &ids, Utc::now()).await?;
+    let list = match tier {
+        Some(tier) => price_lists::in_force(conn, tier, &ids).await?,
+        None => None,
+    };
+    let units = Units::count(lines, |id| found[&id].category.as_str());
     Ok(lines
         .iter()
         .map(|l| {
             let p = &found[&l.product_id];
+            let shelf = Shelf {
+                price: sale_prices.get(&l.product_id).copied().unwrap_or(p.price),
+                catalog_price: p.price,
+                pv: p.pv,
+                bv: p.bv,
+            };
+            let entry = list.as_ref().and_then(|list| list.entries.get(&l.product_id).copied());
+            let chosen = list.as_ref().and_then(|list| {
+                best_break(&list.breaks, (l.product_id, &p.category), units.of(l.product_id, &p.category))
+            });
+            let unit = unit_price(shelf, entry, chosen.map(|b| b.rate));
+            let priced_by_list = entry.is_some() || chosen.is_some();
             Priced {
                 product_id: l.product_id,
                 quantity: l.quantity as i32,
-                unit_price: sale_prices.get(&l.product_id).copied().unwrap_or(p.price),
-                pv: p.pv,
-                bv: p.bv,
+                unit_price: unit.price,
+                catalog_price: priced_by_list.then_some(p.price),
+                price_list_id: list.as_ref().filter(|_| priced_by_list).map(|list| list.id),
+                quantity_break_id: chosen.map(|b| b.id),
+                pv: unit.pv,
+                bv: unit.bv,
                 category: p.category.clone(),
                 commissionable: p.commissionable,
                 seller_id: p.seller_id,
             }
         })
         .collect())
+}
+
+/// The order's units per product and per category: what a quantity
+/// break counts.
+struct Units {
+    products: BTreeMap<Uuid, i64>,
+    categories: BTreeMap<String, i64>,
+}
+
+impl Units {
+    fn count<'a>(lines: &[NewLine], category: impl Fn(Uuid) -> &'a str) -> Self {
+        let (mut products, mut categories) = (BTreeMap::new(), BTreeMap::new());
+        for l in lines {
+            *products.entry(l.product_id).or_default() += l.quantity;
+            *categories.entry(category(l.product_id).to_owned()).or_default() += l.quantity;
+        }
+        Units { products, categories }
+    }
+
+    fn of(&self, product_id: Uuid, category: &str) -> (i64, i64) {
+        (self.products.get(&product_id).copied().unwrap_or(0), self.categories.get(category).copied().unwrap_or(0))
+    }
 }
 
 async fn refusal(conn: &mut PgConnection, product_id: Uuid, line: usize) -> DomainError {

@@ -37,6 +37,14 @@ pub struct OrderLine {
     pub line_total: Decimal,
     /// Units returned, refunded or cancelled so far.
     pub reversed_quantity: i32,
+    /// The catalog price, when a business account's price list or
+    /// quantity break priced the line instead.
+    #[schema(value_type = Option<crate::money::DecimalText>)]
+    pub catalog_price: Option<Decimal>,
+    /// The price list that priced the line.
+    pub price_list_id: Option<Uuid>,
+    /// The quantity break that applied.
+    pub quantity_break_id: Option<Uuid>,
 }
 
 /// One status change.
@@ -66,6 +74,8 @@ pub struct Order {
     pub guest: Option<serde_json::Value>,
     /// Where the order is collected.
     pub pickup_point_id: Option<Uuid>,
+    /// The business account the buyer bought for.
+    pub business_account_id: Option<Uuid>,
     /// Derived from the facts.
     pub status: OrderStatus,
     /// How the buyer pays.
@@ -200,8 +210,9 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         .ok_or(DomainError::NotFound("order"))?;
     let lines = sqlx::query_as!(
         OrderLine,
-        "SELECT id, product_id, quantity, unit_price, pv, bv, line_total, reversed_quantity FROM order_lines
-          WHERE order_id = $1 ORDER BY line_no",
+        "SELECT id, product_id, quantity, unit_price, pv, bv, line_total, reversed_quantity, catalog_price,
+                price_list_id, quantity_break_id
+           FROM order_lines WHERE order_id = $1 ORDER BY line_no",
         id
     )
     .fetch_all(&mut *conn)
@@ -228,6 +239,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         referrer_id: o.referrer_id,
         guest: o.guest,
         pickup_point_id: o.pickup_point_id,
+        business_account_id: o.business_account_id,
         status: stored_status(o.id, &o.status)?,
         payment_method: stored_method(o.id, &o.payment_method)?,
         currency: o.currency,

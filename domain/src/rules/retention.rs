@@ -52,7 +52,7 @@ pub fn cents(amount: Decimal) -> Decimal {
 }
 
 /// `value` to `places`, half away from zero, written with all its places.
-fn scaled(value: Decimal, places: u32) -> Decimal {
+pub fn scaled(value: Decimal, places: u32) -> Decimal {
     let mut v = value.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
     v.rescale(places);
     v
