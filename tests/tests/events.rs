@@ -490,3 +490,106 @@ async fn a_period_close_that_raises_ranks_tells_each_raised_member_once_and_emai
     assert_eq!(mails_to(&app, &chain[1], "You reached the rank of silver"), 1);
     assert_eq!(mails_to(&app, &chain[3], "You reached the rank of silver"), 0);
 }
+
+#[tokio::test]
+async fn a_rejected_and_a_failed_withdrawal_are_told_once_each() {
+    let (app, chain, _) = released_kit_commission_with(&[("HAAT_EVENTS_ALLOW_LOOPBACK", "true")]).await;
+    let endpoint = Endpoint::start(&[]).await;
+    let made = register(&app, &endpoint, &["withdrawal.rejected", "withdrawal.failed"]).await;
+    let path = format!("/v1/members/{}/withdrawals", chain[0]["id"].as_str().unwrap_or_default());
+    let ask = |amount: &str, key: &str| {
+        let body = json!({"amount": amount, "method": "bkash", "account": "01711000000"}).to_string();
+        let (app, path, key) = (&app, path.clone(), key.to_owned());
+        async move {
+            let (status, w) =
+                app.call_with("POST", &path, &app.admin_token, Some(body), &[("idempotency-key", &key)]).await;
+            assert_eq!(status, StatusCode::CREATED, "{w}");
+            format!("/v1/admin/withdrawals/{}", w["id"].as_str().unwrap_or_default())
+        }
+    };
+    let rejected = ask("500.00", "w-rejected").await;
+    assert_eq!(app.admin("POST", &format!("{rejected}/reject"), None).await.0, StatusCode::OK);
+    assert_eq!(app.admin("POST", &format!("{rejected}/reject"), None).await.0, StatusCode::OK, "twice: no change");
+    let failed = ask("700.00", "w-failed").await;
+    assert_eq!(app.admin("POST", &format!("{failed}/approve"), None).await.0, StatusCode::OK);
+    let note = json!({"note": "wallet closed"});
+    assert_eq!(app.admin("POST", &format!("{failed}/failed"), Some(&note)).await.0, StatusCode::OK);
+    quiescent(&app.pool).await;
+
+    let events = received_events(&endpoint, made["secret"].as_str().unwrap_or_default());
+    let told: Vec<(&str, &str)> =
+        events.iter().map(|(t, d)| (t.as_str(), d["amount"].as_str().unwrap_or_default())).collect();
+    assert_eq!(told, [("withdrawal.rejected", "500.00"), ("withdrawal.failed", "700.00")]);
+    assert_eq!(app.wallet(&chain[0]).await["available"], "1200.00", "both gave the money back");
+}
+
+#[tokio::test]
+async fn points_reaching_their_age_are_told_once_however_often_the_expiry_runs() {
+    let (url, pool) = fresh_database().await;
+    let app = TestApp::spawn_on(url, pool, &[("HAAT_EVENTS_ALLOW_LOOPBACK", "true")]).await;
+    app.create_plan(loyalty_plan("credit")).await;
+    let endpoint = Endpoint::start(&[]).await;
+    let made = register(&app, &endpoint, &["points.expired"]).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let buyer = &app.create_chain(2).await[1];
+    let order = app.place_order(buyer, &tea, 3, "cod").await;
+    app.send_event("couriers", &delivered_event(&order)).await;
+    quiescent(&app.pool).await;
+    let_days_pass(&app, 8).await;
+    wallet_reaches(&app, buyer, "credit", "27.00").await;
+    sqlx::query("UPDATE order_rewards SET expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .expect("age the lot");
+    for _ in 0..2 {
+        assert_eq!(app.admin("POST", "/v1/admin/loyalty/expire", None).await.0, StatusCode::ACCEPTED);
+    }
+    wallet_reaches(&app, buyer, "credit", "0.00").await;
+    quiescent(&app.pool).await;
+
+    let events = received_events(&endpoint, made["secret"].as_str().unwrap_or_default());
+    let told: Vec<(&str, &Value, &Value, &Value)> =
+        events.iter().map(|(t, d)| (t.as_str(), &d["member_id"], &d["order_line_id"], &d["points"])).collect();
+    assert_eq!(told, [("points.expired", &buyer["id"], &order["lines"][0]["id"], &json!("27.00"))]);
+}
+
+#[tokio::test]
+async fn a_settled_campaign_tells_each_paid_purchase_once_however_often_it_is_settled() {
+    let app = app().await;
+    let endpoint = Endpoint::start(&[]).await;
+    let made = register(&app, &endpoint, &["cashback.paid"]).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let chain = app.create_chain(3).await;
+    let mut lines = Vec::new();
+    for buyer in [&chain[1], &chain[2]] {
+        let order = app.place_order(buyer, &tea, 1, "online").await;
+        assert_eq!(app.send_event("payments", &paid_event(&order)).await.0, StatusCode::OK);
+        lines.push((buyer["id"].clone(), order["lines"][0]["id"].clone()));
+    }
+    quiescent(&app.pool).await;
+    let now = chrono::Utc::now();
+    let body = json!({"name": "Tea week", "scope": {"kind": "all"},
+                      "starts_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+                      "ends_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
+                      "rate": "0.10", "trigger": "reached", "min_units": 2});
+    let (status, campaign) = app.admin("POST", "/v1/admin/campaigns", Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{campaign}");
+    let path = format!("/v1/admin/campaigns/{}", campaign["id"].as_str().unwrap_or_default());
+    assert_eq!(app.admin("POST", &format!("{path}/settle"), None).await.0, StatusCode::ACCEPTED);
+    eventually("settled", || async { (app.admin("GET", &path, None).await.1["status"] == "settled").then_some(()) })
+        .await;
+    assert_eq!(app.admin("POST", &format!("{path}/settle"), None).await.0, StatusCode::CONFLICT, "settled once");
+    quiescent(&app.pool).await;
+
+    let events = received_events(&endpoint, made["secret"].as_str().unwrap_or_default());
+    let mut told: Vec<(Value, Value, Value, Value)> = events
+        .iter()
+        .filter(|(t, _)| t == "cashback.paid")
+        .map(|(_, d)| (d["member_id"].clone(), d["order_line_id"].clone(), d["amount"].clone(), d["reward"].clone()))
+        .collect();
+    told.sort_by_key(|t| t.1.as_str().unwrap_or_default().to_owned());
+    let mut expected: Vec<(Value, Value, Value, Value)> =
+        lines.into_iter().map(|(m, l)| (m, l, json!("45.00"), json!("cash"))).collect();
+    expected.sort_by_key(|t| t.1.as_str().unwrap_or_default().to_owned());
+    assert_eq!((events.len(), told), (2, expected));
+}
