@@ -74,15 +74,15 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
         tx.commit().await?;
         return Ok(json_response(status, body));
     };
-    // The write runs on the connection that claimed the key: holding one
-    // connection while waiting for a second would starve the pool as soon
-    // as more requests than connections arrive at once.
+    // The write runs on the connection that claimed the key (and holds its
+    // lock): holding one connection while waiting for a second would starve
+    // the pool as soon as more requests than connections arrive at once.
+    let (scope, key) = (first.scope.clone(), first.key.clone());
     let outcome = {
-        let mut tx = first.conn.begin().await?;
+        let mut tx = first.conn().begin().await?;
         match work(&mut tx).await {
             Ok((status, body)) => {
-                idempotency::complete(&mut tx, &first.scope, &first.key, status.as_u16(), &without_secrets(&body))
-                    .await?;
+                idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &without_secrets(&body)).await?;
                 tx.commit().await?;
                 Ok((status, body))
             }
@@ -92,31 +92,61 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
             }
         }
     };
-    match outcome {
+    let answer = match outcome {
         Ok((status, body)) => Ok(json_response(status, body)),
-        Err(e) => first.refused(e).await,
-    }
+        Err(e) => refused(first.conn(), &scope, &key, e).await,
+    };
+    first.let_go().await;
+    answer
 }
 
-/// A request's key, claimed for its first run.
+/// A request's key, claimed for its first run: its connection's session
+/// holds the claim's lock until [`First::let_go`]. Dropped without letting
+/// go (an error on the way), the connection is closed rather than put back
+/// in the pool with the lock, so the claim still dies with it.
 pub struct First {
-    conn: PoolConnection<Postgres>,
+    conn: Option<PoolConnection<Postgres>>,
     scope: String,
     key: String,
 }
 
 impl First {
-    /// For a request whose work spans several transactions and an outside
-    /// call: the claiming connection goes back to the pool meanwhile (held
-    /// by every waiting request, it would starve the pool).
-    pub fn detach(self) -> Detached {
-        Detached { scope: self.scope, key: self.key }
+    fn conn(&mut self) -> &mut PgConnection {
+        self.conn.as_deref_mut().expect("the claiming connection is held until the claim is let go")
     }
 
-    /// A refusal is a response too: the same request gets it again. A
-    /// failure of ours (5xx) frees the key, so a retry runs afresh.
-    async fn refused(mut self, e: ApiError) -> ApiResult<Response> {
-        refused(&mut self.conn, &self.scope, &self.key, e).await
+    /// Lets go of the claim's lock and puts the connection back in the
+    /// pool (closing it instead if the database cannot be told).
+    async fn let_go(mut self) {
+        if let Some(mut conn) = self.conn.take()
+            && idempotency::let_go(&mut conn, &self.scope, &self.key).await.is_err()
+        {
+            drop(conn.detach());
+        }
+    }
+
+    /// For a request whose work spans several transactions and an outside
+    /// call: the claiming connection goes back to the pool meanwhile (held
+    /// by every waiting request, it would starve the pool), so the claim
+    /// is marked detached and waits on the timer instead of the lock.
+    pub async fn detach(mut self) -> ApiResult<Detached> {
+        let detached = Detached { scope: self.scope.clone(), key: self.key.clone() };
+        if let Some(mut conn) = self.conn.take()
+            && let Err(e) = idempotency::detach(&mut conn, &self.scope, &self.key).await
+        {
+            drop(conn.detach());
+            return Err(e.into());
+        }
+        Ok(detached)
+    }
+}
+
+impl Drop for First {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Closing the session ends the claim's lock with it.
+            drop(conn.detach());
+        }
     }
 }
 
@@ -159,8 +189,8 @@ pub enum Claimed {
     First(Option<First>),
 }
 
-/// Claims the request's `Idempotency-Key` (committed at once), or finds
-/// the answer it already has.
+/// Claims the request's `Idempotency-Key` (committed at once, its lock
+/// held by the claiming connection), or finds the answer it already has.
 pub async fn claim(state: &AppState, req: Request<'_>) -> ApiResult<Claimed> {
     let Some(key) = key_of(req.headers, req.required)? else {
         return Ok(Claimed::First(None));
@@ -191,7 +221,7 @@ pub async fn claim(state: &AppState, req: Request<'_>) -> ApiResult<Claimed> {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             res
         }
-        Claim::Fresh => return Ok(Claimed::First(Some(First { conn, scope, key }))),
+        Claim::Fresh => return Ok(Claimed::First(Some(First { conn: Some(conn), scope, key }))),
     };
     Ok(Claimed::Answered(answered))
 }

@@ -1,15 +1,22 @@
 //! HTTP `Idempotency-Key` records: the same key and body get the first
 //! response again; another body is refused; a key still in flight is a
 //! conflict. Keys are scoped to the API key that used them.
+//!
+//! A request in flight holds its claim as a session advisory lock of the
+//! connection that runs it: when the request's process or the database
+//! dies, the session ends and the lock with it, so a retry takes the claim
+//! over at once. An unanswered record whose lock is free is a dead claim.
+//! A request that goes on outside its connection ([`detach`]) cannot hold
+//! the lock; its claim is taken over only after [`STALE_CLAIM_SECS`].
 
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
 use crate::error::DomainResult;
 
-/// How long an in-flight claim blocks a retry; after that a crashed
+/// How long a detached claim blocks a retry; after that a crashed
 /// request's claim is taken over.
-const STALE_CLAIM_SECS: f64 = 60.0;
+pub const STALE_CLAIM_SECS: f64 = 60.0;
 
 /// What a request's key says to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,13 +43,24 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
 }
 
 /// Claims `key` for this request (committed on its own, so a concurrent
-/// duplicate sees it at once).
+/// duplicate sees it at once). A `Fresh` claim leaves the claim's lock held
+/// by `conn`'s session until [`let_go`] (or the session's end); any other
+/// answer leaves nothing held.
 pub async fn claim(conn: &mut PgConnection, scope: &str, key: &str, hash: &str) -> DomainResult<Claim> {
+    let locked =
+        sqlx::query_scalar!(r#"SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS "locked!""#, scope, key)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !locked {
+        return Ok(Claim::InFlight);
+    }
+    // Holding the lock, an unanswered record is a dead request's (unless it
+    // was detached, and is young).
     let inserted = sqlx::query!(
         "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)
-         ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = now()
+         ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = now(), detached = false
            WHERE idempotency_keys.response_status IS NULL
-             AND idempotency_keys.created_at < now() - make_interval(secs => $4)
+             AND (NOT idempotency_keys.detached OR idempotency_keys.created_at < now() - make_interval(secs => $4))
          RETURNING scope",
         scope,
         key,
@@ -59,13 +77,37 @@ pub async fn claim(conn: &mut PgConnection, scope: &str, key: &str, hash: &str) 
         scope,
         key
     )
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let_go(conn, scope, key).await?;
     Ok(match (row.request_hash == hash, row.response_status, row.response_body) {
         (false, _, _) => Claim::Mismatch,
         (true, Some(status), Some(body)) => Claim::Replay(u16::try_from(status).unwrap_or(500), body),
         _ => Claim::InFlight,
     })
+}
+
+/// Lets go of the claim's lock held by `conn`'s session (the request is
+/// answered, or goes on without this connection).
+pub async fn let_go(conn: &mut PgConnection, scope: &str, key: &str) -> DomainResult<()> {
+    // False when the session did not hold it: nothing to let go of.
+    sqlx::query_scalar!(r#"SELECT pg_advisory_unlock(hashtext($1), hashtext($2)) AS "unlocked!""#, scope, key)
+        .fetch_one(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks a fresh claim as going on outside its connection and lets go of
+/// its lock: from now a retry waits for the answer or [`STALE_CLAIM_SECS`].
+pub async fn detach(conn: &mut PgConnection, scope: &str, key: &str) -> DomainResult<()> {
+    sqlx::query!(
+        "UPDATE idempotency_keys SET detached = true, created_at = now() WHERE scope = $1 AND key = $2",
+        scope,
+        key
+    )
+    .execute(&mut *conn)
+    .await?;
+    let_go(conn, scope, key).await
 }
 
 /// Stores the response of a claimed key (in the business transaction on

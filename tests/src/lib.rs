@@ -346,6 +346,16 @@ impl TestApp {
         w
     }
 
+    /// Kills the api (SIGKILL, mid-request if one is in flight) and starts
+    /// it again on the same settings; its address changes.
+    pub async fn restart_api(&mut self) {
+        self.api.kill().await.ok();
+        let db_name = self.database_url.rsplit('/').next().unwrap_or("db").to_owned();
+        let log = workspace_dir().join("target").join("test-logs").join(format!("{db_name}.api-restarted.log"));
+        let (api, base) = start_api(&self.env, &log).await;
+        (self.api, self.base) = (api, base);
+    }
+
     /// Stops the api and workers (SIGKILL) — used by tests that restart them.
     pub async fn stop(&mut self) {
         self.api.kill().await.ok();

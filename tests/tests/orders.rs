@@ -93,6 +93,70 @@ async fn an_idempotency_key_replay_returns_the_identical_response_and_another_bo
 }
 
 #[tokio::test]
+async fn a_request_in_flight_when_the_api_is_killed_leaves_no_claim_and_its_retry_is_placed_at_once() {
+    let mut app = TestApp::spawn().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 10).await;
+    let buyer = &app.create_chain(1).await[0];
+    let body = order_body(buyer, &tea, 2, "cod").to_string();
+    let key = "order-in-flight-1";
+
+    // The product's row is held, so the order waits at its first line.
+    let mut held = app.pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE")
+        .bind(tea["id"].as_str().unwrap_or_default())
+        .execute(&mut *held)
+        .await
+        .expect("hold the product");
+    let request = app
+        .http
+        .post(format!("{}/v1/orders", app.base))
+        .bearer_auth(&app.admin_token)
+        .header("idempotency-key", key)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send();
+    let in_flight = tokio::spawn(request);
+    eventually("the order waits for the product's row", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .ok()?;
+        (waiting == 1).then_some(())
+    })
+    .await;
+    let claimed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM idempotency_keys WHERE key = $1 AND response_status IS NULL")
+            .bind(key)
+            .fetch_one(&app.pool)
+            .await
+            .expect("claims");
+    assert_eq!(claimed, 1, "the key is claimed while the request runs");
+
+    app.restart_api().await;
+    assert!(in_flight.await.expect("joins").is_err(), "the killed api never answered");
+    held.rollback().await.expect("let the product go");
+    // The dead request's session ends (its transaction rolled back): its claim with it.
+    eventually("the dead request's session is gone", || async {
+        let locks: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2")
+                .fetch_one(&app.pool)
+                .await
+                .ok()?;
+        (locks == 0).then_some(())
+    })
+    .await;
+
+    let headers = [("idempotency-key", key)];
+    let (status, order) = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.clone()), &headers).await;
+    assert_eq!(status, StatusCode::CREATED, "taken over at once, not 409 until a timer runs out: {order}");
+    let again = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body), &headers).await;
+    assert_eq!(again, (StatusCode::CREATED, order));
+    assert_eq!((orders_count(&app).await, stock(&app, &tea).await), (1, 8), "placed once");
+}
+
+#[tokio::test]
 async fn an_online_order_unpaid_at_the_end_of_its_window_expires_and_gives_back_its_stock_and_coupon() {
     let (url, pool) = fresh_database().await;
     let app = TestApp::spawn_on(url, pool, &[("HAAT_PAYMENT_WINDOW_SECONDS", "2")]).await;

@@ -64,7 +64,10 @@ async fn create(
     match idem::claim(&state, req).await? {
         Claimed::Answered(res) => Ok(res),
         Claimed::First(first) => {
-            let pending = first.map(idem::First::detach);
+            let pending = match first {
+                Some(first) => Some(first.detach().await?),
+                None => None,
+            };
             let outcome = open(&state, order_id, &input).await;
             match pending {
                 Some(pending) => pending.finish(&state, outcome).await,
