@@ -9,8 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use haat_domain::idempotency::{self, Claim};
 use serde_json::Value;
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection, PgConnection, Postgres};
+use sqlx::{Connection, PgConnection};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, json_response};
@@ -77,9 +76,9 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
     // The write runs on the connection that claimed the key (and holds its
     // lock): holding one connection while waiting for a second would starve
     // the pool as soon as more requests than connections arrive at once.
-    let (scope, key) = (first.scope.clone(), first.key.clone());
+    let (scope, key) = (first.0.scope().to_owned(), first.0.key().to_owned());
     let outcome = {
-        let mut tx = first.conn().begin().await?;
+        let mut tx = first.0.conn().begin().await?;
         match work(&mut tx).await {
             Ok((status, body)) => {
                 idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &without_secrets(&body)).await?;
@@ -94,59 +93,25 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
     };
     let answer = match outcome {
         Ok((status, body)) => Ok(json_response(status, body)),
-        Err(e) => refused(first.conn(), &scope, &key, e).await,
+        Err(e) => refused(first.0.conn(), &scope, &key, e).await,
     };
-    first.let_go().await;
+    first.0.let_go().await;
     answer
 }
 
-/// A request's key, claimed for its first run: its connection's session
-/// holds the claim's lock until [`First::let_go`]. Dropped without letting
-/// go (an error on the way), the connection is closed rather than put back
-/// in the pool with the lock, so the claim still dies with it.
-pub struct First {
-    conn: Option<PoolConnection<Postgres>>,
-    scope: String,
-    key: String,
-}
+/// A request's key, claimed for its first run: the claim and the
+/// connection whose session holds its lock.
+pub struct First(idempotency::Held);
 
 impl First {
-    fn conn(&mut self) -> &mut PgConnection {
-        self.conn.as_deref_mut().expect("the claiming connection is held until the claim is let go")
-    }
-
-    /// Lets go of the claim's lock and puts the connection back in the
-    /// pool (closing it instead if the database cannot be told).
-    async fn let_go(mut self) {
-        if let Some(mut conn) = self.conn.take()
-            && idempotency::let_go(&mut conn, &self.scope, &self.key).await.is_err()
-        {
-            drop(conn.detach());
-        }
-    }
-
     /// For a request whose work spans several transactions and an outside
     /// call: the claiming connection goes back to the pool meanwhile (held
     /// by every waiting request, it would starve the pool), so the claim
     /// is marked detached and waits on the timer instead of the lock.
-    pub async fn detach(mut self) -> ApiResult<Detached> {
-        let detached = Detached { scope: self.scope.clone(), key: self.key.clone() };
-        if let Some(mut conn) = self.conn.take()
-            && let Err(e) = idempotency::detach(&mut conn, &self.scope, &self.key).await
-        {
-            drop(conn.detach());
-            return Err(e.into());
-        }
+    pub async fn detach(self) -> ApiResult<Detached> {
+        let detached = Detached { scope: self.0.scope().to_owned(), key: self.0.key().to_owned() };
+        self.0.detach().await?;
         Ok(detached)
-    }
-}
-
-impl Drop for First {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // Closing the session ends the claim's lock with it.
-            drop(conn.detach());
-        }
     }
 }
 
@@ -197,8 +162,12 @@ pub async fn claim(state: &AppState, req: Request<'_>) -> ApiResult<Claimed> {
     };
     let scope = req.auth.0.key_id.clone();
     let hash = idempotency::request_hash(req.route.0, req.route.1, req.body);
-    let mut conn = state.pool.acquire().await?;
-    let answered = match idempotency::claim(&mut conn, &scope, &key, &hash).await? {
+    let conn = state.pool.acquire().await?;
+    let found = match idempotency::claim_on(conn, &scope, &key, &hash).await? {
+        Ok(held) => return Ok(Claimed::First(Some(First(held)))),
+        Err(found) => found,
+    };
+    let answered = match found {
         Claim::Replay(status, body) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             json_response(status, body)
@@ -210,7 +179,8 @@ pub async fn claim(state: &AppState, req: Request<'_>) -> ApiResult<Claimed> {
                 "was already used with a different request body",
             ));
         }
-        Claim::InFlight => {
+        // (A fresh claim came back as `Ok` above.)
+        Claim::InFlight | Claim::Fresh => {
             let mut res = ApiError::new(
                 StatusCode::CONFLICT,
                 "Conflict",
@@ -221,7 +191,6 @@ pub async fn claim(state: &AppState, req: Request<'_>) -> ApiResult<Claimed> {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             res
         }
-        Claim::Fresh => return Ok(Claimed::First(Some(First { conn: Some(conn), scope, key }))),
     };
     Ok(Claimed::Answered(answered))
 }

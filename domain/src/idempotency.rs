@@ -10,7 +10,8 @@
 //! the lock; its claim is taken over only after [`STALE_CLAIM_SECS`].
 
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres};
 
 use crate::error::DomainResult;
 
@@ -85,6 +86,84 @@ pub async fn claim(conn: &mut PgConnection, scope: &str, key: &str, hash: &str) 
         (true, Some(status), Some(body)) => Claim::Replay(u16::try_from(status).unwrap_or(500), body),
         _ => Claim::InFlight,
     })
+}
+
+/// A fresh claim and the pooled connection whose session holds its lock:
+/// the request runs on it, then [`Held::let_go`] (or [`Held::detach`]).
+/// Dropped without either (an error on the way), the connection is closed
+/// rather than put back in the pool with the lock, so the claim dies with it.
+pub struct Held {
+    conn: Option<PoolConnection<Postgres>>,
+    scope: String,
+    key: String,
+}
+
+/// Claims `key` on `conn` ([`claim`]): `Ok(held)` for a fresh claim, with
+/// the connection that holds it; `Err(claim)` for what was found instead
+/// (a replay, a mismatch, a claim in flight). On an error the connection
+/// is closed, since it may hold the lock.
+pub async fn claim_on(
+    mut conn: PoolConnection<Postgres>,
+    scope: &str,
+    key: &str,
+    hash: &str,
+) -> DomainResult<Result<Held, Claim>> {
+    match claim(&mut conn, scope, key, hash).await {
+        Ok(Claim::Fresh) => Ok(Ok(Held { conn: Some(conn), scope: scope.to_owned(), key: key.to_owned() })),
+        Ok(other) => Ok(Err(other)),
+        Err(e) => {
+            drop(conn.detach());
+            Err(e)
+        }
+    }
+}
+
+impl Held {
+    /// The connection the request runs on.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        self.conn.as_deref_mut().expect("a held claim keeps its connection until it is let go")
+    }
+
+    /// The claim's scope.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// The claim's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Lets go of the lock (the answer is stored) and puts the connection
+    /// back in the pool, or closes it if the database cannot be told.
+    pub async fn let_go(mut self) {
+        if let Some(mut conn) = self.conn.take()
+            && let_go(&mut conn, &self.scope, &self.key).await.is_err()
+        {
+            drop(conn.detach());
+        }
+    }
+
+    /// Marks the claim detached (its request goes on outside this
+    /// connection) and lets go of the lock.
+    pub async fn detach(mut self) -> DomainResult<()> {
+        if let Some(mut conn) = self.conn.take()
+            && let Err(e) = detach(&mut conn, &self.scope, &self.key).await
+        {
+            drop(conn.detach());
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Closing the session ends the claim's lock with it.
+            drop(conn.detach());
+        }
+    }
 }
 
 /// Lets go of the claim's lock held by `conn`'s session (the request is

@@ -87,37 +87,45 @@ pub async fn run(state: &WebState, posted: Posted<'_>, write: impl Write) -> Res
 async fn attempt(state: &WebState, posted: &Posted<'_>, write: impl Write) -> DomainResult<Response> {
     let scope = scope(posted.session);
     let hash = idempotency::request_hash("POST", posted.path, posted.fields.to_string().as_bytes());
-    let mut conn = state.pool.acquire().await?;
-    match idempotency::claim(&mut conn, &scope, posted.key, &hash).await? {
-        Claim::Replay(status, body) => return Ok(replayed(status, &body)),
-        Claim::Mismatch => {
+    let conn = state.pool.acquire().await?;
+    let mut held = match idempotency::claim_on(conn, &scope, posted.key, &hash).await? {
+        Ok(held) => held,
+        Err(Claim::Replay(status, body)) => return Ok(replayed(status, &body)),
+        Err(Claim::Mismatch) => {
             return Ok(refused(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key: was already used for another form"));
         }
-        Claim::InFlight => {
+        Err(Claim::InFlight | Claim::Fresh) => {
             return Ok(refused(
                 StatusCode::CONFLICT,
                 "This form was already sent and is being done. Reload in a moment.",
             ));
         }
-        Claim::Fresh => {}
-    }
-    let mut tx = conn.begin().await?;
+    };
+    let answer = write_once(&mut held, &scope, posted.key, write).await;
+    held.let_go().await;
+    answer
+}
+
+/// The write and its stored answer, on the connection holding the claim.
+async fn write_once(held: &mut idempotency::Held, scope: &str, key: &str, write: impl Write) -> DomainResult<Response> {
+    let mut tx = held.conn().begin().await?;
     match write(&mut tx).await {
         Ok(location) => {
-            idempotency::complete(&mut tx, &scope, posted.key, 303, &json!({ "location": location })).await?;
+            idempotency::complete(&mut tx, scope, key, 303, &json!({ "location": location })).await?;
             tx.commit().await?;
             Ok(Redirect::to(&location).into_response())
         }
         Err(e) => {
             tx.rollback().await.ok();
+            let conn = held.conn();
             match refusal(&e) {
                 Some((status, text)) => {
                     let body = json!({ "problem": text });
-                    idempotency::complete(&mut conn, &scope, posted.key, status.as_u16(), &body).await?;
+                    idempotency::complete(conn, scope, key, status.as_u16(), &body).await?;
                     Ok(refused(status, &text))
                 }
                 None => {
-                    idempotency::release(&mut conn, &scope, posted.key).await.ok();
+                    idempotency::release(conn, scope, key).await.ok();
                     Err(e)
                 }
             }
