@@ -274,6 +274,20 @@ mod tests {
     }
 
     #[test]
+    fn the_months_of_an_interval_are_cut_at_local_midnight_and_to_the_interval() {
+        let i = parse("2026-09-15", "2026-11-01", None).expect("parses");
+        let months: Vec<(String, String, String)> =
+            i.months().into_iter().map(|m| (m.label, m.starts.to_rfc3339(), m.ends.to_rfc3339())).collect();
+        assert_eq!(
+            months,
+            [
+                ("2026-09".into(), "2026-09-14T18:00:00+00:00".into(), "2026-09-30T18:00:00+00:00".into()),
+                ("2026-10".into(), "2026-09-30T18:00:00+00:00".into(), "2026-10-31T18:00:00+00:00".into()),
+            ]
+        );
+    }
+
+    #[test]
     fn a_date_is_midnight_in_the_reports_time_zone() {
         let i = parse("2026-11-01", "2026-12-01", None).expect("parses");
         assert_eq!(i.from.to_rfc3339(), "2026-10-31T18:00:00+00:00");

@@ -197,9 +197,40 @@ async fn a_bad_price_list_or_account_is_refused_naming_the_field_and_nothing_is_
         let (status, p) = app.admin("POST", "/v1/admin/price-lists", Some(&body)).await;
         assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{p}");
     }
+    // Bounds: text counted in characters, no NUL, lists of a bounded length.
+    let many_entries: Vec<Value> =
+        (0..10_001).map(|_| json!({"product_id": uuid::Uuid::now_v7(), "price": "1.00"})).collect();
+    let many_breaks: Vec<Value> =
+        (0..1_001).map(|i| json!({"category": "grocery", "min_quantity": i + 2, "rate": "0.01"})).collect();
+    let bounded = [
+        (with(&["name"], json!("আ".repeat(201))), "name"),
+        (with(&["name"], json!("Whole\u{0}sale")), "name"),
+        (with(&["entries"], json!(many_entries)), "entries"),
+        (with(&["breaks"], json!(many_breaks)), "breaks"),
+        (with(&["colour"], json!("gold")), "colour"),
+    ];
+    for (body, field) in bounded {
+        let (status, p) = app.admin("POST", "/v1/admin/price-lists", Some(&body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {p}");
+        assert!(p.to_string().contains(field), "{field}: {p}");
+    }
     assert_eq!(app.admin("GET", "/v1/admin/price-lists", None).await.1["items"], json!([]));
+    let (status, kept) =
+        app.admin("POST", "/v1/admin/price-lists", Some(&with(&["name"], json!("আ".repeat(200))))).await;
+    assert_eq!((status, kept["name"].as_str().map(|n| n.chars().count())), (StatusCode::CREATED, Some(200)));
 
     let member = &app.create_chain(1).await[0];
+    let too_many: Vec<uuid::Uuid> = (0..1_001).map(|_| uuid::Uuid::now_v7()).collect();
+    for (body, field) in [
+        (json!({"name": "আ".repeat(201), "tier": "wholesale"}), "name"),
+        (json!({"name": "Tra\u{0}ders", "tier": "wholesale"}), "name"),
+        (json!({"name": "Traders", "tier": "wholesale", "member_ids": too_many}), "member_ids"),
+        (json!({"name": "Traders", "tier": "wholesale", "credit_limit": "5"}), "credit_limit"),
+    ] {
+        let (status, p) = app.admin("POST", "/v1/admin/business-accounts", Some(&body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {p}");
+        assert!(p.to_string().contains(field), "{field}: {p}");
+    }
     let unknown = json!({"name": "Traders", "tier": "wholesale", "member_ids": [uuid::Uuid::now_v7()]});
     let (status, p) = app.admin("POST", "/v1/admin/business-accounts", Some(&unknown)).await;
     assert_eq!((status, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("member_ids[0]")));

@@ -191,3 +191,46 @@ async fn in_a_real_browser_a_member_sees_how_far_it_is_in_each_challenge_and_the
     assert!(found.is_empty(), "{found:#?}");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_order_confirmed_a_second_before_a_window_ends_counts_and_one_confirmed_as_it_ends_does_not() {
+    let app = TestApp::spawn().await;
+    app.create_plan(five_level_plan(7)).await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 100).await;
+    let buyer = &app.create_chain(2).await[1];
+    delivered_order(&app, buyer, &tea).await;
+    let confirmed: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT commissionable_at FROM orders").fetch_one(&app.pool).await.expect("confirmed");
+    let second = chrono::Duration::seconds(1);
+    // Each window a second either side of the confirmation, at its start and at its end.
+    for (name, starts, ends) in [
+        ("ends a second after", confirmed - second * 60, confirmed + second),
+        ("ends as it was confirmed", confirmed - second * 60, confirmed),
+        ("starts as it was confirmed", confirmed, confirmed + second * 60),
+        ("starts a second after", confirmed + second, confirmed + second * 60),
+    ] {
+        let body = json!({"name": name, "goal": "orders", "target": "1", "badge": "One",
+                          "starts_at": starts.to_rfc3339(), "ends_at": ends.to_rfc3339()});
+        assert_eq!(app.admin("POST", "/v1/admin/challenges", Some(&body)).await.0, StatusCode::CREATED);
+    }
+    // Progress is the one SQL function the award and the member's view both read.
+    let progress = |name: &str| {
+        let name = name.to_owned();
+        let app = &app;
+        async move {
+            let counted: Option<String> = sqlx::query_scalar(
+                "SELECT challenge_progress(c.id, $1::uuid)::text FROM challenges c WHERE c.name = $2",
+            )
+            .bind(buyer["id"].as_str().unwrap_or_default())
+            .bind(&name)
+            .fetch_one(&app.pool)
+            .await
+            .expect("progress");
+            counted.unwrap_or_default()
+        }
+    };
+    assert_eq!(progress("ends a second after").await, "1");
+    assert_eq!(progress("ends as it was confirmed").await, "0", "the end is exclusive");
+    assert_eq!(progress("starts as it was confirmed").await, "1", "the start is inclusive");
+    assert_eq!(progress("starts a second after").await, "0");
+}

@@ -91,7 +91,7 @@ pub async fn release_hold(job: ReleaseHold, state: Data<WorkerState>) -> Result<
 /// what the order earned (whatever of it exists yet).
 pub async fn reverse_order(job: ReverseOrder, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    reversals::apply_pending(&mut tx, job.order_id, &state.currency).await?;
+    reversals::apply_recorded(&mut tx, job.order_id, &state.currency).await?;
     tx.commit().await?;
     tracing::info!(order_id = %job.order_id, reversal_id = %job.reversal_id, "reversal applied");
     Ok(())

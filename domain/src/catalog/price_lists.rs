@@ -17,6 +17,12 @@ use crate::error::{DomainError, DomainResult, Problems};
 use crate::money::{MONEY_SCALE, parse_amount, parse_rate};
 use crate::rules::pricing::{ListEntry, QuantityBreak};
 
+/// Most products one list prices.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// Most quantity breaks one list holds.
+pub const MAX_BREAKS: usize = 1_000;
+
 /// An account tier's name as admins write it: 1 to 50 lower-case letters,
 /// digits, `-` or `_`.
 pub fn check_tier(p: &mut Problems, field: &str, tier: &str) {
@@ -136,10 +142,20 @@ fn parse(input: &NewPriceList) -> DomainResult<Parsed> {
     let mut p = Problems::default();
     crate::input::check_required(&mut p, "name", input.name.trim(), 200);
     check_tier(&mut p, "tier", &input.tier);
+    if input.entries.len() > MAX_ENTRIES {
+        p.add("entries", format!("at most {MAX_ENTRIES} products per list"));
+    }
+    if input.breaks.len() > MAX_BREAKS {
+        p.add("breaks", format!("at most {MAX_BREAKS} breaks per list"));
+    }
+    // Past the bounds nothing more is read: the checks below are per item.
+    p.finish()?;
+    let mut p = Problems::default();
+    let mut listed = std::collections::HashSet::new();
     let amount = |p: &mut Problems, field: String, raw: &str| p.check(&field, parse_amount(raw, MONEY_SCALE));
     let mut entries = Vec::new();
     for (i, e) in input.entries.iter().enumerate() {
-        if input.entries[..i].iter().any(|earlier| earlier.product_id == e.product_id) {
+        if !listed.insert(e.product_id) {
             p.add(format!("entries[{i}].product_id"), "is on the list already");
         }
         let price = amount(&mut p, format!("entries[{i}].price"), &e.price);

@@ -13,6 +13,9 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult, Problems, is_unique_violation};
 use crate::money::in_minor_units;
 
+/// Most members one account is created with (more are added one by one).
+pub const MAX_MEMBERS: usize = 1_000;
+
 /// An account as an admin sends it.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -77,8 +80,12 @@ pub async fn create(conn: &mut PgConnection, input: &NewAccount) -> DomainResult
     let mut p = Problems::default();
     crate::input::check_required(&mut p, "name", input.name.trim(), 200);
     crate::catalog::price_lists::check_tier(&mut p, "tier", &input.tier);
-    for (i, m) in input.member_ids.iter().enumerate() {
-        if input.member_ids[..i].contains(m) {
+    if input.member_ids.len() > MAX_MEMBERS {
+        p.add("member_ids", format!("at most {MAX_MEMBERS} members at creation"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, m) in input.member_ids.iter().enumerate().take(MAX_MEMBERS) {
+        if !seen.insert(m) {
             p.add(format!("member_ids[{i}]"), "is listed already");
         }
     }

@@ -278,12 +278,16 @@ pub async fn apply_pending(conn: &mut PgConnection, order_id: Uuid, currency: &s
     // paid by a settled campaign on these units go back too.
     crate::rewards::loyalty::reverse(conn, order_id, currency).await?;
     crate::marketplace::escrow::reverse(conn, order_id, currency).await?;
-    crate::rewards::campaigns::claw_back(conn, order_id, currency).await?;
-    // A challenge completed by what was returned is undone.
-    if o.cascaded_at.is_some() {
-        crate::rewards::challenges::review_order(conn, order_id, currency).await?;
-    }
-    Ok(())
+    crate::rewards::campaigns::claw_back(conn, order_id, currency).await
+}
+
+/// What the `reverse_order` job runs: the order's pending reversals, then
+/// the challenges its units counted for (a completion the return took back
+/// is undone). The cascade reviews them itself, so this is the one other
+/// place.
+pub async fn apply_recorded(conn: &mut PgConnection, order_id: Uuid, currency: &str) -> DomainResult<()> {
+    apply_pending(conn, order_id, currency).await?;
+    crate::rewards::challenges::review_order(conn, order_id, currency).await
 }
 
 async fn reverse_volume(conn: &mut PgConnection, reversal_id: Uuid) -> DomainResult<()> {

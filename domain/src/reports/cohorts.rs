@@ -206,3 +206,20 @@ pub async fn roi(conn: &mut PgConnection, interval: &Interval) -> DomainResult<R
     }
     Ok(Roi { months: out, method: cohorts::ROI })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_a_second_before_local_midnight_falls_in_the_month_before() {
+        let interval =
+            Interval::parse(Some("2026-09-15"), Some("2026-11-01"), None, chrono_tz::Asia::Dhaka).expect("interval");
+        let months = interval.months();
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().expect("time");
+        assert_eq!(month_of(&months, at("2026-09-14T17:59:59Z")), -1, "before the interval");
+        assert_eq!(month_of(&months, at("2026-09-14T18:00:00Z")), 0);
+        assert_eq!(month_of(&months, at("2026-09-30T17:59:59Z")), 0, "a second before Dhaka's October");
+        assert_eq!(month_of(&months, at("2026-09-30T18:00:00Z")), 1);
+    }
+}

@@ -269,7 +269,7 @@ pub async fn review_order(conn: &mut PgConnection, order_id: Uuid, currency: &st
                   CASE WHEN c.goal = 'recruits' THEN m.sponsor_id ELSE o.buyer_id END AS "member_id!"
              FROM orders o JOIN members m ON m.id = o.buyer_id
              JOIN challenges c ON c.starts_at <= o.commissionable_at AND c.ends_at > o.commissionable_at
-            WHERE o.id = $1 AND (c.goal <> 'recruits' OR m.sponsor_id IS NOT NULL)
+            WHERE o.id = $1 AND o.cascaded_at IS NOT NULL AND (c.goal <> 'recruits' OR m.sponsor_id IS NOT NULL)
             ORDER BY c.id"#,
         order_id
     )
