@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+use crate::cost::{self, Cost, Meter};
 use crate::procs::{self, Proc};
 
 /// How hard to drive.
@@ -54,17 +55,29 @@ pub struct LoadFigures {
     pub flat_out: Rate,
     /// Webhooks at `webhook_rate` (open loop).
     pub fixed: Rate,
-    /// (worker processes, orders per second carried to pending commissions).
-    pub carried: Vec<(usize, f64)>,
+    /// (worker processes, orders per second carried to pending commissions,
+    /// what an order cost until every job it caused that was due had run).
+    pub carried: Vec<(usize, f64, Cost)>,
     /// Delivered webhook sent → first commission row, at `lag_rate`.
     pub lag: (Duration, Duration),
     /// Orders in the lag phase.
     pub lag_orders: usize,
+    /// What an order cost at `lag_rate`.
+    pub lag_cost: Cost,
+    /// What an order cost at [`LIGHT_RATE`] orders per second.
+    pub light_cost: Cost,
+    /// Cores the api and two workers use with nothing to do.
+    pub idle_cores: f64,
     /// Peak resident set of the api (MiB).
     pub api_peak_mib: f64,
     /// Highest peak resident set of any worker (MiB).
     pub worker_peak_mib: f64,
 }
+
+/// The light load at which CPU per order is measured (orders per second).
+pub const LIGHT_RATE: u32 = 10;
+/// How long the idle system is watched.
+const IDLE_WATCH: Duration = Duration::from_secs(20);
 
 /// The running system.
 struct System {
@@ -111,6 +124,15 @@ impl System {
             w.child.wait().await?;
         }
         Ok(())
+    }
+
+    /// CPU ticks the api and the workers have used so far.
+    fn ticks(&self) -> Result<u64> {
+        let mut pids = vec![self.api.child.id().context("the api has exited")?];
+        for w in &self.workers {
+            pids.push(w.child.id().context("a worker has exited")?);
+        }
+        pids.into_iter().map(cost::process_ticks).sum()
     }
 
     fn sample(&mut self) {
@@ -208,10 +230,12 @@ pub async fn run(
         (buyers[sale * 7919 % buyers.len()], products[sale % products.len()])
     };
 
+    let counts = cost::statements_available(pool).await?;
     for workers in [1, 2, 4] {
         sys.set_workers(workers).await?;
         wait_idle(pool).await?;
         eprintln!("load: carrying {} orders with {workers} worker(s)", a.orders);
+        let meter = Meter::start(pool, counts).await?;
         let started = Instant::now();
         let placed: Vec<Result<(Uuid, String, DateTime<Utc>)>> = futures::stream::iter((0..a.orders).map(|_| pick()))
             .map(|(b, p)| {
@@ -224,18 +248,35 @@ pub async fn run(
         let placed = placed.into_iter().collect::<Result<Vec<_>>>()?;
         let ids: Vec<Uuid> = placed.iter().map(|p| p.0).collect();
         wait_commissioned(pool, &ids).await?;
-        figures.carried.push((workers, a.orders as f64 / started.elapsed().as_secs_f64()));
+        let rate = a.orders as f64 / started.elapsed().as_secs_f64();
+        wait_idle(pool).await?;
+        figures.carried.push((workers, rate, meter.per_order(pool, a.orders).await?));
         invoices.extend(placed.into_iter().map(|p| p.1));
         sys.sample();
     }
 
     sys.set_workers(2).await?;
     wait_idle(pool).await?;
+    eprintln!("load: {LIGHT_RATE} orders/s");
+    let meter = Meter::start(pool, counts).await?;
+    let (_, n) = open_loop(&client, pool, LIGHT_RATE, a.seconds * 2, &mut pick).await?;
+    wait_idle(pool).await?;
+    figures.light_cost = meter.per_order(pool, n).await?;
+
     eprintln!("load: lag at {} orders/s", a.lag_rate);
-    let (lags, n) = lag_phase(&client, pool, a, &mut pick).await?;
+    let meter = Meter::start(pool, counts).await?;
+    let (lags, n) = open_loop(&client, pool, a.lag_rate, a.seconds * 2, &mut pick).await?;
+    wait_idle(pool).await?;
+    figures.lag_cost = meter.per_order(pool, n).await?;
     figures.lag = lags;
     figures.lag_orders = n;
     sys.sample();
+
+    eprintln!("load: idle for {} s", IDLE_WATCH.as_secs());
+    let before = sys.ticks()?;
+    let watched = Instant::now();
+    tokio::time::sleep(IDLE_WATCH).await;
+    figures.idle_cores = cost::ticks_to_seconds(sys.ticks()? - before) / watched.elapsed().as_secs_f64();
 
     // Intake alone: on a machine this small the workers would take the
     // api's and Postgres's CPU; the events wait in the queue meanwhile.
@@ -249,16 +290,18 @@ pub async fn run(
     Ok(figures)
 }
 
-/// Orders at `lag_rate` per second for twice `seconds` (open loop); the lag
-/// of each from its delivered webhook to its first commission row.
-async fn lag_phase(
+/// Orders at `rate` per second for `seconds` (open loop); the lag of each
+/// from its delivered webhook to its first commission row (median, p99),
+/// and how many orders there were.
+async fn open_loop(
     client: &Client,
     pool: &PgPool,
-    a: &LoadArgs,
+    rate: u32,
+    seconds: u64,
     pick: &mut impl FnMut() -> (Uuid, Uuid),
 ) -> Result<((Duration, Duration), usize)> {
-    let total = usize::try_from(u64::from(a.lag_rate) * a.seconds * 2)?;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(a.lag_rate)));
+    let total = usize::try_from(u64::from(rate) * seconds)?;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..total {
         tick.tick().await;
@@ -273,7 +316,8 @@ async fn lag_phase(
     let ids: Vec<Uuid> = sent.iter().map(|s| s.0).collect();
     wait_commissioned(pool, &ids).await?;
     let firsts = sqlx::query!(
-        r#"SELECT order_id, min(created_at) AS "first!" FROM commissions WHERE order_id = ANY($1) GROUP BY order_id"#,
+        r#"SELECT order_id, min(created_at) AS "first!" FROM commissions WHERE order_id = ANY($1) GROUP BY order_id
+           /* haat-bench */"#,
         &ids
     )
     .fetch_all(pool)
@@ -354,7 +398,7 @@ async fn wait_commissioned(pool: &PgPool, ids: &[Uuid]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let done = sqlx::query_scalar!(
-            r#"SELECT count(DISTINCT order_id) AS "n!" FROM commissions WHERE order_id = ANY($1)"#,
+            r#"SELECT count(DISTINCT order_id) AS "n!" FROM commissions WHERE order_id = ANY($1) /* haat-bench */"#,
             ids
         )
         .fetch_one(pool)
@@ -375,7 +419,8 @@ async fn wait_idle(pool: &PgPool) -> Result<()> {
     loop {
         // The queue's own table: checked at run time.
         let due: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running') AND run_at <= now()",
+            "SELECT count(*) FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running') AND run_at <= now()
+             /* haat-bench */",
         )
         .fetch_one(pool)
         .await?;

@@ -53,7 +53,8 @@ pub struct CreditVolume {
     pub order_id: Uuid,
 }
 
-/// Compute and post an order's commissions.
+/// Compute and post an order's commissions. The volume job now cascades in
+/// its own transaction; this kind stays so that jobs queued before run.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CascadeCommission {
     /// The order.
@@ -425,9 +426,10 @@ pub enum Queue {
     Webhooks,
     /// `confirm_payment` (calls payment providers' APIs).
     Confirmations,
-    /// `credit_volume`.
+    /// `credit_volume` (the volume, then the cascade).
     Volume,
-    /// `cascade_commission`.
+    /// `cascade_commission` (only jobs queued before the volume job
+    /// cascaded itself).
     Commission,
     /// `release_hold`.
     Holds,

@@ -62,15 +62,20 @@ pub async fn process_webhook(job: ProcessWebhook, state: Data<WorkerState>) -> R
     Ok(())
 }
 
-/// `credit_volume`: the buyer's volume entries, then the cascade.
+/// `credit_volume`: the buyer's volume entries, then the cascade, in one
+/// transaction.
 pub async fn credit_volume(job: CreditVolume, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    commissions::credit_volume(&mut tx, job.order_id, &state.currency, state.time_zone).await?;
+    let (currency, zone, calendar) = (&state.currency, state.time_zone, &state.hold_calendar);
+    commissions::credit_and_cascade(&mut tx, job.order_id, currency, zone, calendar).await?;
     tx.commit().await?;
+    tracing::info!(order_id = %job.order_id, "volume credited and commissions posted");
     Ok(())
 }
 
-/// `cascade_commission`: pending commissions up the upline.
+/// `cascade_commission`: pending commissions up the upline. No longer
+/// enqueued (the volume job cascades); kept so that jobs queued before
+/// still run.
 pub async fn cascade_commission(job: CascadeCommission, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
     commissions::cascade_commission(&mut tx, job.order_id, &state.currency, &state.hold_calendar).await?;

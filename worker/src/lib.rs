@@ -27,9 +27,6 @@ use tracing::Instrument;
 
 use crate::handlers::WorkerState;
 
-/// How often an idle worker polls besides LISTEN/NOTIFY (which says nothing
-/// of jobs scheduled for later).
-const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// How long SIGTERM waits for in-flight jobs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -147,8 +144,7 @@ macro_rules! register {
             WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
                 .backend(
                     storage::<$job>(&pool, heartbeat, missed)
-                        .poll_with_stream(wake::stream(signal.clone()))
-                        .poll_with_interval(POLL_INTERVAL),
+                        .poll_with_stream(wake::stream(signal.clone())),
                 )
                 .data(state.clone())
                 .concurrency(n)
@@ -281,6 +277,7 @@ pub async fn run(
             }
         };
     }
+    let due = registry.wakeups.clone().watch_due(pool.clone());
     let listener = registry.wakeups.listen(pool.clone());
     let http = http::serve(settings.worker_http_addr, pool.clone(), metrics).await?;
     println!("haat-worker {name} running; metrics on http://{http}/metrics");
@@ -293,5 +290,6 @@ pub async fn run(
         .await
         .context("running workers")?;
     listener.abort();
+    due.abort();
     Ok(())
 }

@@ -430,7 +430,7 @@ async fn mark_commissionable(
     if !order_state::is_commissionable(facts, plan.credit_on) {
         return Ok(());
     }
-    sqlx::query!(
+    let marked = sqlx::query!(
         "UPDATE orders SET commissionable_at = $2, plan_id = $3 WHERE id = $1 AND commissionable_at IS NULL",
         order_id,
         now,
@@ -438,7 +438,13 @@ async fn mark_commissionable(
     )
     .execute(&mut *conn)
     .await?;
-    jobs::enqueue(conn, &CreditVolume { order_id }, None).await
+    // The volume job is queued by the one transaction that makes the order
+    // commissionable (under the order's row lock), so its key is new: one
+    // insert, no savepoint. An order already commissionable has its job.
+    if marked.rows_affected() == 0 {
+        return Ok(());
+    }
+    jobs::enqueue_for_new_row(conn, &[CreditVolume { order_id }]).await
 }
 
 /// What happened to an order (`what` of `rules::order_state::effects`), in
