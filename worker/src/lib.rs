@@ -81,7 +81,15 @@ fn retry_policy<J: Job>(retry: RetrySchedule) -> Result<BackoffRetryPolicy<Expon
 /// After a failed attempt: says what failed and what follows, and moves a
 /// long-delayed next attempt into the future in the job table (the job row
 /// still belongs to this worker, so nobody fetches it meanwhile).
-async fn after_failure<J: Job>(state: &WorkerState, task: &TaskId, attempt: usize, error: &BoxDynError) {
+/// The queue is woken when that attempt is due (`wake`), not at the next
+/// due check.
+async fn after_failure<J: Job>(
+    state: &WorkerState,
+    queue: &std::sync::Arc<tokio::sync::Notify>,
+    task: &TaskId,
+    attempt: usize,
+    error: &BoxDynError,
+) {
     let jitter: f64 = rand::random();
     match state.retry.after_failure(attempt, J::RETRIES, jitter) {
         NextAttempt::InProcess => {
@@ -93,11 +101,14 @@ async fn after_failure<J: Job>(state: &WorkerState, task: &TaskId, attempt: usiz
                 haat_domain::jobs::retry::defer(&mut conn, &task.to_string(), delay).await
             };
             match deferred.await {
-                Ok(()) => tracing::warn!(
-                    error = %error,
-                    next_attempt_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    "job failed; its next attempt is scheduled"
-                ),
+                Ok(()) => {
+                    wake::wake_after(queue.clone(), delay);
+                    tracing::warn!(
+                        error = %error,
+                        next_attempt_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "job failed; its next attempt is scheduled"
+                    )
+                }
                 // The failure is still recorded; the job comes back at once.
                 Err(e) => {
                     tracing::warn!(error = %error, defer_error = %e, "job failed; its next attempt could not be delayed")
@@ -141,6 +152,7 @@ macro_rules! register {
         let policy = retry_policy::<$job>($registry.retry)?;
         let (heartbeat, missed) = ($registry.heartbeat, $registry.missed_heartbeats);
         $monitor.register(move |run| {
+            let retry_wake = signal.clone();
             WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
                 .backend(
                     storage::<$job>(&pool, heartbeat, missed)
@@ -150,7 +162,9 @@ macro_rules! register {
                 .concurrency(n)
                 .retry(policy.clone())
                 .parallelize(tokio::spawn)
-                .build(move |job: $job, state: Data<WorkerState>, task: TaskId, attempt: Attempt| async move {
+                .build(move |job: $job, state: Data<WorkerState>, task: TaskId, attempt: Attempt| {
+                    let signal = retry_wake.clone();
+                    async move {
                     // Read once running: apalis counts the attempt when it starts it.
                     let attempt = attempt.current();
                     let span = job_span(&job, &task, attempt);
@@ -162,9 +176,10 @@ macro_rules! register {
                     let outcome = if result.is_ok() { "ok" } else { "error" };
                     metrics::counter!("haat_job_runs_total", "queue" => queue, "outcome" => outcome).increment(1);
                     if let Err(e) = &result {
-                        after_failure::<$job>(&state, &task, attempt, e).instrument(span).await;
+                        after_failure::<$job>(&state, &signal, &task, attempt, e).instrument(span).await;
                     }
                     result
+                    }
                 })
         })
     }};

@@ -10,9 +10,9 @@
 //!
 //! Jobs written for later (holds, retries, deadlines) notify nobody. Rather
 //! than every queue polling (seventeen fetches every half second per
-//! process, most of an idle worker's cost), the process asks once a second
-//! which of its queues have a job come due, in one statement, and wakes
-//! those. A queue that fetched a full batch fetches again by itself: the
+//! process, most of an idle worker's cost), the process asks in one
+//! statement which of its queues have a job come due, wakes those, and
+//! asks again when the next job is due, or after a second at most. A queue that fetched a full batch fetches again by itself: the
 //! check only starts a drain, it does not pace it.
 
 use std::collections::HashMap;
@@ -30,8 +30,11 @@ use tokio::sync::Notify;
 const CHANNEL: &str = "apalis::job::insert";
 /// How long to wait before connecting again after the listener failed.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
-/// How often the process asks which of its queues have jobs come due.
+/// The longest the process waits before asking again which of its queues
+/// have jobs come due (sooner when a job is due sooner).
 const DUE_CHECK: Duration = Duration::from_secs(1);
+/// The shortest such wait: a job due "now" is fetchable a moment later.
+const MIN_PAUSE: Duration = Duration::from_millis(5);
 
 /// The part of a notification that names the queue.
 #[derive(Deserialize)]
@@ -80,22 +83,39 @@ impl Wakeups {
         }
     }
 
-    /// Once a second, for as long as the process runs: wakes the queues
-    /// whose earliest waiting job is due. A failed check is logged and
-    /// tried again at the next second.
+    /// For as long as the process runs: wakes the queues whose first
+    /// waiting job is due, then sleeps until the next one is (a retry
+    /// scheduled 300 ms ahead runs 300 ms on), at most [`DUE_CHECK`]. A
+    /// failed check is logged and tried again a check later.
     pub fn watch_due(self, pool: PgPool) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let queues: Vec<String> = self.queues.keys().map(|q| (*q).to_owned()).collect();
-            let mut tick = tokio::time::interval(DUE_CHECK);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
-                match due_queues(&pool, &queues).await {
-                    Ok(due) => due.iter().for_each(|q| self.wake_queue(q)),
-                    Err(e) => tracing::warn!(error = %e, "could not check for jobs come due"),
-                }
+                let pause = match first_jobs(&pool, &queues).await {
+                    Ok(firsts) => self.wake_due(&firsts),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not check for jobs come due");
+                        DUE_CHECK
+                    }
+                };
+                tokio::time::sleep(pause).await;
             }
         })
+    }
+
+    /// Wakes the queues of `firsts` whose first job is due; returns how
+    /// long until the next one is, at most [`DUE_CHECK`].
+    fn wake_due(&self, firsts: &[(String, f64)]) -> Duration {
+        let mut pause = DUE_CHECK;
+        for (queue, wait) in firsts {
+            if *wait < 0.0 {
+                self.wake_queue(queue);
+            } else {
+                // The fetch takes jobs due strictly before its own moment.
+                pause = pause.min(Duration::from_secs_f64(*wait).max(MIN_PAUSE));
+            }
+        }
+        pause
     }
 
     fn wake_queue(&self, queue: &str) {
@@ -118,21 +138,34 @@ impl Wakeups {
     }
 }
 
-/// Those of `queues` whose first job in fetch order (the queue's own
-/// partial index: priority, then due time) is due: one probe per queue,
-/// however many jobs wait for later.
+/// Each of `queues` that has a waiting job, with the seconds until its
+/// first job in fetch order (the queue's own partial index: priority,
+/// then due time) is due (negative: due). One probe per queue, however
+/// many jobs wait for later.
 /// (The queue library's table is not in our checked schema: like its own
 /// statements, this one is checked when it runs.)
-async fn due_queues(pool: &PgPool, queues: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT q FROM unnest($1::text[]) AS q
-          WHERE (SELECT j.run_at FROM apalis.jobs j
-                  WHERE j.job_type = q AND (j.status = 'Pending' OR (j.status = 'Failed' AND j.attempts < j.max_attempts))
-                  ORDER BY j.priority DESC, j.run_at ASC LIMIT 1) < now()",
+async fn first_jobs(pool: &PgPool, queues: &[String]) -> Result<Vec<(String, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT q, extract(epoch FROM first - now())::float8 FROM (
+           SELECT q, (SELECT j.run_at FROM apalis.jobs j
+                       WHERE j.job_type = q AND (j.status = 'Pending' OR (j.status = 'Failed' AND j.attempts < j.max_attempts))
+                       ORDER BY j.priority DESC, j.run_at ASC LIMIT 1) AS first
+             FROM unnest($1::text[]) AS q) f
+          WHERE first IS NOT NULL",
     )
     .bind(queues)
     .fetch_all(pool)
     .await
+}
+
+/// Wakes `signal` once `delay` has passed: a job this process has just
+/// scheduled for then (a retry) runs then, not at the next due check.
+pub fn wake_after(signal: Arc<Notify>, delay: Duration) {
+    tokio::spawn(async move {
+        // The fetch takes jobs due strictly before its own moment.
+        tokio::time::sleep(delay + MIN_PAUSE).await;
+        signal.notify_one();
+    });
 }
 
 /// One item per wake-up of `signal`: a queue's worker fetches on each.
@@ -165,5 +198,19 @@ mod tests {
         w.wake_all();
         assert_eq!(volume.next().now_or_never(), Some(Some(())));
         assert_eq!(commission.next().now_or_never(), Some(Some(())));
+    }
+
+    #[test]
+    fn the_due_check_wakes_due_queues_and_asks_again_when_the_next_job_is_due() {
+        let mut w = Wakeups::default();
+        let mut holds = stream(w.signal("haat.holds"));
+        let mut mail = stream(w.signal("haat.notifications"));
+        let firsts = [("haat.holds".to_owned(), -0.5), ("haat.notifications".to_owned(), 0.3)];
+        assert_eq!(w.wake_due(&firsts), Duration::from_millis(300));
+        assert_eq!(holds.next().now_or_never(), Some(Some(())), "a due job wakes its queue");
+        assert_eq!(mail.next().now_or_never(), None, "a job due later does not, yet");
+        assert_eq!(w.wake_due(&[("haat.holds".to_owned(), 0.0)]), MIN_PAUSE, "due this instant: fetchable a moment on");
+        assert_eq!(w.wake_due(&[("haat.holds".to_owned(), 3600.0)]), DUE_CHECK, "never longer than a check");
+        assert_eq!(w.wake_due(&[]), DUE_CHECK);
     }
 }
