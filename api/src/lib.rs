@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod pdf;
 pub mod report_stream;
 pub mod routes;
+pub mod wakeups;
 
 use std::sync::Arc;
 
@@ -81,7 +82,8 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn(http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    api.nest("/app", web)
+    let pool = state.pool.clone();
+    api.nest("/app", web).layer(axum::middleware::from_fn_with_state(pool, wakeups::after_request))
 }
 
 /// Every route, and the OpenAPI document of the same routes.
@@ -150,10 +152,12 @@ fn layered(routes: Router<AppState>) -> Router<AppState> {
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
     let metrics = haat_platform::observability::install()?;
     let url = haat_platform::db::resolve_database_url(settings.database_url.as_deref()).await?;
-    let pool = haat_platform::db::connect(&url, settings.db_pool).await?;
+    let pool = haat_platform::db::connect_waking_after_commit(&url, settings.db_pool).await?;
     haat_platform::db::migrate(&pool).await?;
     if let Some(path) = &settings.demo_seed_file {
-        seed_demo(&pool, &settings.currency, path).await?;
+        let (seeded, queues) = haat_domain::jobs::wakes::collect(seed_demo(&pool, &settings.currency, path)).await;
+        seeded?;
+        haat_domain::jobs::wakes::send(&pool, &queues).await?;
     }
     let listener =
         TcpListener::bind(settings.api_addr).await.with_context(|| format!("binding {}", settings.api_addr))?;

@@ -117,3 +117,19 @@ async fn counted(pool: &PgPool) -> Result<(f64, f64)> {
     .await?;
     Ok((row.0.unwrap_or(0) as f64, row.1.unwrap_or(0) as f64))
 }
+
+/// The statements the database under test ran most often since the reset
+/// (calls and text), for the phase's log: where an order's statements go.
+pub async fn most_run(pool: &PgPool, n: i64) -> Result<String> {
+    let rows: Vec<(i64, f64, String)> = sqlx::query_as(
+        "SELECT calls, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 160)
+           FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND query NOT LIKE '%haat-bench%'
+          ORDER BY calls DESC LIMIT $1 /* haat-bench */",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(|(calls, ms, q)| format!("{calls:>8} {ms:>10.1} ms  {q}\n")).collect())
+}

@@ -126,6 +126,15 @@ impl System {
         Ok(())
     }
 
+    /// Writes the phase's most run statements to `statements-<phase>.txt`
+    /// beside the processes' logs (where the server counts them).
+    async fn log_statements(&self, pool: &PgPool, counted: bool, phase: &str) -> Result<()> {
+        if counted {
+            std::fs::write(self.logs.join(format!("statements-{phase}.txt")), cost::most_run(pool, 30).await?)?;
+        }
+        Ok(())
+    }
+
     /// CPU ticks the api and the workers have used so far.
     fn ticks(&self) -> Result<u64> {
         let mut pids = vec![self.api.child.id().context("the api has exited")?];
@@ -251,6 +260,7 @@ pub async fn run(
         let rate = a.orders as f64 / started.elapsed().as_secs_f64();
         wait_idle(pool).await?;
         figures.carried.push((workers, rate, meter.per_order(pool, a.orders).await?));
+        sys.log_statements(pool, counts, &format!("flat-out-{workers}")).await?;
         invoices.extend(placed.into_iter().map(|p| p.1));
         sys.sample();
     }
@@ -262,12 +272,14 @@ pub async fn run(
     let (_, n) = open_loop(&client, pool, LIGHT_RATE, a.seconds * 2, &mut pick).await?;
     wait_idle(pool).await?;
     figures.light_cost = meter.per_order(pool, n).await?;
+    sys.log_statements(pool, counts, "light").await?;
 
     eprintln!("load: lag at {} orders/s", a.lag_rate);
     let meter = Meter::start(pool, counts).await?;
     let (lags, n) = open_loop(&client, pool, a.lag_rate, a.seconds * 2, &mut pick).await?;
     wait_idle(pool).await?;
     figures.lag_cost = meter.per_order(pool, n).await?;
+    sys.log_statements(pool, counts, "lag").await?;
     figures.lag = lags;
     figures.lag_orders = n;
     sys.sample();

@@ -13,6 +13,7 @@ use crate::error::{DomainResult, is_unique_violation};
 pub mod admin;
 pub mod progress;
 pub mod retry;
+pub mod wakes;
 
 /// A kind of job: its queue, its retry budget and its idempotency key.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
@@ -549,7 +550,10 @@ pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, run_at: Option<Da
     // whole transaction, so it runs inside a savepoint.
     let mut sp = conn.begin().await?;
     match apalis_postgres::queries::push_tasks(&mut *sp, J::QUEUE, vec![task]).await {
-        Ok(()) => sp.commit().await?,
+        Ok(()) => {
+            sp.commit().await?;
+            wakes::note(J::QUEUE, run_at);
+        }
         Err(apalis_postgres::Error::Database(e)) if is_unique_violation(&e) => {
             sp.rollback().await?;
         }
@@ -575,7 +579,11 @@ pub async fn enqueue_for_new_row_at<J: Job>(
     run_at: Option<DateTime<Utc>>,
 ) -> DomainResult<()> {
     let tasks = batch.iter().map(|job| task(job, run_at)).collect::<DomainResult<Vec<_>>>()?;
+    if tasks.is_empty() {
+        return Ok(());
+    }
     apalis_postgres::queries::push_tasks(&mut *conn, J::QUEUE, tasks).await?;
+    wakes::note(J::QUEUE, run_at);
     Ok(())
 }
 

@@ -54,6 +54,19 @@ pub async fn create_database_if_missing(maintenance_url: &str, name: &str) -> Re
 /// A pool of `max` connections to `url`.
 pub async fn connect(url: &str, max: u32) -> Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid Postgres URL")?;
+    pool(options, max).await
+}
+
+/// A pool of `max` connections to `url` whose job rows notify nobody as they
+/// are written: the process wakes the queues itself once its work has
+/// committed (`haat_domain::jobs::wakes`), so that its commits never queue
+/// for Postgres's notification lock. The api and the workers use it.
+pub async fn connect_waking_after_commit(url: &str, max: u32) -> Result<PgPool> {
+    let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid Postgres URL")?;
+    pool(options.options([("haat.job_wakeups", "after_commit")]), max).await
+}
+
+async fn pool(options: PgConnectOptions, max: u32) -> Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))

@@ -86,3 +86,47 @@ async fn a_fetch_takes_due_jobs_of_its_queue_by_priority_then_age_and_skips_futu
     .expect("the fetch function");
     assert_eq!(language, "plpgsql", "haat's version of the fetch is the one installed");
 }
+
+/// The next notification on the job channel, as JSON.
+async fn next_wake(listener: &mut sqlx::postgres::PgListener) -> serde_json::Value {
+    let n = tokio::time::timeout(std::time::Duration::from_secs(30), listener.recv())
+        .await
+        .expect("a notification within 30 s")
+        .expect("the listener");
+    serde_json::from_str(n.payload()).expect("a JSON payload")
+}
+
+#[tokio::test]
+async fn a_job_written_by_work_that_wakes_after_commit_notifies_nobody_in_its_commit_and_its_wake_follows() {
+    use haat_domain::jobs::{self, CreditVolume, wakes};
+    let (url, pool) = fresh_database().await;
+    let mut listener = sqlx::postgres::PgListener::connect(&url).await.expect("listener");
+    listener.listen("apalis::job::insert").await.expect("listen");
+    let quiet = haat_platform::db::connect_waking_after_commit(&url, 1).await.expect("pool");
+
+    let order_id = uuid::Uuid::now_v7();
+    let (written, queues) = wakes::collect(async {
+        let mut tx = quiet.begin().await?;
+        jobs::enqueue(&mut tx, &CreditVolume { order_id }, None).await?;
+        let (hold, later) = jobs::ReleaseHold::at(order_id, chrono::Utc::now() + chrono::Duration::hours(1));
+        jobs::enqueue(&mut tx, &hold, Some(later)).await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    })
+    .await;
+    written.expect("the jobs are written");
+    assert_eq!(queues, vec!["haat.volume"], "a job due now is noted; one for later is not");
+    // Written after the quiet commit, on a connection that does not defer:
+    // notified by the trigger as before. Notifications arrive in commit
+    // order, so had the quiet commit notified, that would come first.
+    job(&pool, "plain", "q", -1, 0, "Pending", 0).await;
+    let first = next_wake(&mut listener).await;
+    assert_eq!((first["job_type"].as_str(), first["id"].as_str()), (Some("q"), Some("plain")));
+    wakes::send(&quiet, &queues).await.expect("the wake-up");
+    assert_eq!(next_wake(&mut listener).await, serde_json::json!({"job_type": "haat.volume"}));
+    let volume: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.volume'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(volume, 1, "the job itself is there all along");
+}

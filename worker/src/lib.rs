@@ -151,8 +151,10 @@ macro_rules! register {
         let n = $n;
         let policy = retry_policy::<$job>($registry.retry)?;
         let (heartbeat, missed) = ($registry.heartbeat, $registry.missed_heartbeats);
+        let wakeups = $registry.wakeups.clone();
         $monitor.register(move |run| {
             let retry_wake = signal.clone();
+            let wakeups = wakeups.clone();
             WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
                 .backend(
                     storage::<$job>(&pool, heartbeat, missed)
@@ -164,12 +166,16 @@ macro_rules! register {
                 .parallelize(tokio::spawn)
                 .build(move |job: $job, state: Data<WorkerState>, task: TaskId, attempt: Attempt| {
                     let signal = retry_wake.clone();
+                    let wakeups = wakeups.clone();
                     async move {
                     // Read once running: apalis counts the attempt when it starts it.
                     let attempt = attempt.current();
                     let span = job_span(&job, &task, attempt);
                     let started = std::time::Instant::now();
-                    let result = $handler(job, state.clone()).instrument(span.clone()).await;
+                    let work = $handler(job, state.clone()).instrument(span.clone());
+                    let (result, due) = haat_domain::jobs::wakes::collect(work).await;
+                    // Whatever the outcome: a handler may have committed before it failed.
+                    wakeups.after_commit(&state.pool, &due).await;
                     let queue = <$job as Job>::QUEUE;
                     metrics::histogram!("haat_job_duration_seconds", "queue" => queue)
                         .record(started.elapsed().as_secs_f64());
@@ -196,7 +202,7 @@ pub async fn run(
     let url = haat_platform::db::resolve_database_url(settings.database_url.as_deref()).await?;
     // One connection listens for new jobs for every queue of the process;
     // HAAT_DB_POOL counts the connections jobs work with.
-    let pool = haat_platform::db::connect(&url, settings.db_pool.saturating_add(1)).await?;
+    let pool = haat_platform::db::connect_waking_after_commit(&url, settings.db_pool.saturating_add(1)).await?;
     haat_platform::db::migrate(&pool).await?;
     let state = WorkerState {
         pool: pool.clone(),
@@ -229,6 +235,11 @@ pub async fn run(
         missed_heartbeats: settings.worker_missed_heartbeats,
         wakeups: wake::Wakeups::default(),
     };
+    // Every queue's signal first: a job wakes the queues it wrote to in
+    // process, whichever of this process's queues those are.
+    for (queue, _) in &queues {
+        registry.wakeups.signal(queue.table_name());
+    }
     for (queue, n) in queues {
         monitor = match queue {
             QueueKind::Webhooks => {

@@ -56,8 +56,14 @@ async fn tick<J: Job>(pool: PgPool, schedule: cron::Schedule, job: impl Fn(DateT
 }
 
 async fn enqueue<J: Job>(pool: &PgPool, job: &J) -> anyhow::Result<()> {
-    let mut tx = pool.begin().await?;
-    jobs::enqueue(&mut tx, job, None).await?;
-    tx.commit().await?;
+    let (written, queues) = jobs::wakes::collect(async {
+        let mut tx = pool.begin().await?;
+        jobs::enqueue(&mut tx, job, None).await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    })
+    .await;
+    written?;
+    jobs::wakes::send(pool, &queues).await?;
     Ok(())
 }

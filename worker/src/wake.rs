@@ -1,12 +1,17 @@
 //! One LISTEN connection per worker process, shared by all its queues.
 //!
-//! The job table notifies `apalis::job::insert` for every job written to
-//! run now. The queue library's own listener opens one connection per queue
+//! Every job written to run now is announced on `apalis::job::insert`.
+//! The queue library's own listener opens one connection per queue
 //! and every one of them receives (and parses) every notification: eleven
 //! connections per process, each woken for every job of every queue. Here
 //! one connection receives them and wakes only the queue the job is for.
 //! Wake-ups are coalesced: however many jobs arrive while a queue is busy
 //! fetching, it fetches once more, not once per job.
+//!
+//! Jobs are written without a notification on our connections (see
+//! `haat_domain::jobs::wakes`): the writer wakes the queues after its
+//! commit, through this channel or, for a queue of its own process, in
+//! process ([`Wakeups::after_commit`]).
 //!
 //! Jobs written for later (holds, retries, deadlines) notify nobody. Rather
 //! than every queue polling (seventeen fetches every half second per
@@ -116,6 +121,20 @@ impl Wakeups {
             }
         }
         pause
+    }
+
+    /// Wakes `queues` once the work that wrote jobs to them has committed:
+    /// this process's own queues in process, the others (served by other
+    /// processes) through the database. A wake-up that cannot be sent is
+    /// logged; the due check finds the job.
+    pub async fn after_commit(&self, pool: &PgPool, queues: &[&'static str]) {
+        let (here, elsewhere): (Vec<&str>, Vec<&str>) = queues.iter().partition(|q| self.queues.contains_key(*q));
+        for queue in here {
+            self.wake_queue(queue);
+        }
+        if let Err(e) = haat_domain::jobs::wakes::send(pool, &elsewhere).await {
+            tracing::warn!(error = %e, queues = ?elsewhere, "could not wake the job queues");
+        }
     }
 
     fn wake_queue(&self, queue: &str) {

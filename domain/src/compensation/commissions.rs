@@ -139,11 +139,14 @@ pub async fn cascade_commission(
         crate::rewards::milestones::order_credited(conn, buyer_id).await?;
     }
     crate::rewards::challenges::review_order(conn, order_id, currency).await?;
-    ledger::bulk::post_transfers(conn, currency, EntryKind::Commission, &owed).await?;
     events::emit_all(conn, EventType::CommissionEarned, earned, Utc::now()).await?;
-    // The sellers' shares, in the same transaction as the network's pay.
+    // The uplines' balance rows stay locked from here to the commit.
+    ledger::bulk::post_transfers(conn, currency, EntryKind::Commission, &owed).await?;
+    // The sellers' shares, in the same transaction as the network's pay
+    // (their accounts after the members', as a reversal locks them).
     escrow::credit_order(conn, order_id, calendar, currency).await?;
-    // Returns that arrived before the commissions existed take effect now.
+    // Returns that arrived before the commissions existed take effect now
+    // (nearly always one read: the order has none).
     reversals::apply_pending(conn, order_id, currency).await
 }
 

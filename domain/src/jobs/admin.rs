@@ -226,7 +226,13 @@ pub async fn retry(conn: &mut PgConnection, id: &str) -> DomainResult<JobView> {
         condition(Status::Dead)
     );
     match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *conn).await? {
-        Some(row) => view(&row),
+        Some(row) => {
+            let job = view(&row)?;
+            if let Some(queue) = Queue::parse(&job.queue) {
+                super::wakes::note(queue.table_name(), None);
+            }
+            Ok(job)
+        }
         None => {
             let exists = sqlx::query("SELECT 1 FROM apalis.jobs WHERE id = $1").bind(id).fetch_optional(conn).await?;
             match exists {
