@@ -74,6 +74,129 @@ pub async fn load(conn: &mut PgConnection, head: &OrderHead, plan: &Plan) -> Dom
     Ok(OrderInputs { lines, upline, referrer, pickup_operator })
 }
 
+/// The inputs of a page of orders, in the page's order, the same as
+/// [`load`] reads them one by one, in a few queries for the whole page
+/// (plan simulation replays thousands of orders; `tree` keeps the members
+/// read for earlier pages). The set reading covers
+/// a member's order under a plan without dynamic compression; an order
+/// with a referrer or a pickup point, and every order under dynamic
+/// compression (which walks as far as qualification takes it), is read by
+/// [`load`].
+pub async fn load_page(
+    conn: &mut PgConnection,
+    heads: &[OrderHead],
+    plan: &Plan,
+    tree: &mut members::Placements,
+) -> DomainResult<Vec<OrderInputs>> {
+    let in_sets = |h: &OrderHead| {
+        plan.compression == Compression::None
+            && h.buyer_id.is_some()
+            && h.referrer_id.is_none()
+            && h.pickup_point_id.is_none()
+    };
+    let set: Vec<&OrderHead> = heads.iter().filter(|h| in_sets(h)).collect();
+    let mut lines = page_lines(conn, &set).await?;
+    let uplines = page_uplines(conn, &set, plan, tree).await?;
+    let mut out = Vec::with_capacity(heads.len());
+    for head in heads {
+        if !in_sets(head) {
+            out.push(load(conn, head, plan).await?);
+            continue;
+        }
+        out.push(OrderInputs {
+            lines: lines.remove(&head.order_id).unwrap_or_default(),
+            upline: uplines.get(&head.order_id).cloned().unwrap_or_default(),
+            referrer: None,
+            pickup_operator: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The lines of each of `heads`, in line order.
+async fn page_lines(conn: &mut PgConnection, heads: &[&OrderHead]) -> DomainResult<HashMap<Uuid, Vec<CascadeLine>>> {
+    let ids: Vec<Uuid> = heads.iter().map(|h| h.order_id).collect();
+    let rows = sqlx::query!(
+        "SELECT order_id, id, product_id, category, bv * quantity AS \"bv!\", commissionable FROM order_lines
+          WHERE order_id = ANY($1) ORDER BY order_id, line_no",
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out: HashMap<Uuid, Vec<CascadeLine>> = HashMap::new();
+    for l in rows {
+        out.entry(l.order_id).or_default().push(CascadeLine {
+            line_id: l.id,
+            product_id: l.product_id,
+            category: l.category,
+            bv: Volume(l.bv),
+            commissionable: l.commissionable,
+        });
+    }
+    Ok(out)
+}
+
+/// The paid upline of each of `heads` (a buyer's, the plan's depth), each
+/// member with the personal volume of the order's own window: the tree
+/// from `tree` (read where not known yet), the volume entries of every
+/// member involved over the page's windows in one query, summed per order
+/// window here.
+async fn page_uplines(
+    conn: &mut PgConnection,
+    heads: &[&OrderHead],
+    plan: &Plan,
+    tree: &mut members::Placements,
+) -> DomainResult<HashMap<Uuid, Vec<UplineMember>>> {
+    let depth = u32::try_from(plan.level_rates().depth()).unwrap_or(u32::MAX);
+    let starts: Vec<Uuid> = heads.iter().filter_map(|h| h.buyer_id).collect();
+    tree.read(conn, &starts, depth).await?;
+    let window = |h: &OrderHead| (h.credited_at - Duration::days(i64::from(plan.active_window_days)), h.credited_at);
+    let uplines: Vec<(&OrderHead, Vec<members::Ancestor>)> =
+        heads.iter().map(|h| (*h, h.buyer_id.map(|b| tree.upline(b, depth)).unwrap_or_default())).collect();
+    let mut ids: Vec<Uuid> = uplines.iter().flat_map(|(_, up)| up.iter().map(|a| a.member_id)).collect();
+    ids.sort();
+    ids.dedup();
+    let (Some(since), Some(until)) = (heads.iter().map(|h| window(h).0).min(), heads.iter().map(|h| window(h).1).max())
+    else {
+        return Ok(HashMap::new());
+    };
+    let mut entries: HashMap<Uuid, Vec<(DateTime<Utc>, rust_decimal::Decimal)>> = HashMap::new();
+    for r in sqlx::query!(
+        "SELECT member_id, at, pv FROM volume_entries WHERE member_id = ANY($1) AND at > $2 AND at <= $3",
+        &ids,
+        since,
+        until
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        entries.entry(r.member_id).or_default().push((r.at, r.pv));
+    }
+    // As `personal_pv`: the sum over (since, until]; no entry, no volume.
+    let pv_in = |member: Uuid, (since, until): Window| {
+        let mut in_window = entries.get(&member)?.iter().filter(|(at, _)| *at > since && *at <= until).peekable();
+        in_window.peek()?;
+        Some(Volume(in_window.map(|(_, pv)| *pv).sum()))
+    };
+    Ok(uplines
+        .into_iter()
+        .map(|(h, up)| {
+            let members = up
+                .into_iter()
+                .map(|a| UplineMember {
+                    level: a.level,
+                    earner: Earner {
+                        member_id: a.member_id,
+                        suspended: a.suspended,
+                        personal_pv: pv_in(a.member_id, window(h)).unwrap_or_default(),
+                    },
+                })
+                .collect();
+            (h.order_id, members)
+        })
+        .collect())
+}
+
 type Window = (DateTime<Utc>, DateTime<Utc>);
 
 /// A guest order's referrer and the pickup point's operator, with their

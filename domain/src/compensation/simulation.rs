@@ -211,6 +211,8 @@ async fn page_after(
 #[derive(Default)]
 struct Replay {
     orders: i64,
+    /// The members' places read so far (each member once per replay).
+    tree: crate::network::members::Placements,
     members: BTreeMap<Uuid, Figures>,
     total: Figures,
     breakage: Figures,
@@ -226,8 +228,7 @@ impl Replay {
         rules: &PlanRules,
         page: &[OrderHead],
     ) -> DomainResult<()> {
-        for head in page {
-            let inputs = cascade_inputs::load(conn, head, plan).await?;
+        for inputs in cascade_inputs::load_page(conn, page, plan, &mut self.tree).await? {
             let result = cascade::cascade(rules, &inputs);
             for c in &result.commissions {
                 self.members.entry(c.beneficiary_id).or_default().add(c.amount.get(), Decimal::ZERO);

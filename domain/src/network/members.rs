@@ -257,6 +257,78 @@ pub async fn upline(conn: &mut PgConnection, member_id: Uuid, levels: i32) -> Do
         .collect())
 }
 
+/// Members' places in the tree, read once each however many orders a
+/// replay walks up from (plan simulation: the top of the tree is in every
+/// upline, and is read once, not once per order).
+#[derive(Default)]
+pub struct Placements {
+    /// Member → (placement parent, suspended now).
+    known: std::collections::HashMap<Uuid, (Option<Uuid>, bool)>,
+}
+
+impl Placements {
+    /// Reads what is not known yet of the uplines of `starts`, `levels`
+    /// deep: one query per level at most, for the members not read before.
+    pub async fn read(&mut self, conn: &mut PgConnection, starts: &[Uuid], levels: u32) -> DomainResult<()> {
+        loop {
+            let mut missing: Vec<Uuid> = starts.iter().filter_map(|s| self.first_unknown(*s, levels)).collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            missing.sort();
+            missing.dedup();
+            let rows = sqlx::query!(
+                r#"SELECT id, parent_id, status AS "status: MemberStatus" FROM members WHERE id = ANY($1)"#,
+                &missing
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in rows {
+                self.known.insert(r.id, (r.parent_id, r.status == MemberStatus::Suspended));
+            }
+            // Not a member (a start only: parents are members by the
+            // foreign key): known to have no upline.
+            for id in missing {
+                self.known.entry(id).or_insert((None, false));
+            }
+        }
+    }
+
+    /// The first member on the way up from `start` (itself, then up to
+    /// `levels` ancestors) not read yet.
+    fn first_unknown(&self, start: Uuid, levels: u32) -> Option<Uuid> {
+        let (mut at, mut steps) = (Some(start), 0);
+        while let Some(id) = at {
+            let (parent, _) = match self.known.get(&id) {
+                None => return Some(id),
+                Some(known) => known,
+            };
+            if steps == levels {
+                return None;
+            }
+            at = *parent;
+            steps += 1;
+        }
+        None
+    }
+
+    /// The ancestors of `start` up to `levels`, nearest first, as
+    /// [`upline`] gives them (from what [`Placements::read`] read).
+    pub fn upline(&self, start: Uuid, levels: u32) -> Vec<Ancestor> {
+        let mut out = Vec::new();
+        let mut at = self.known.get(&start).and_then(|(parent, _)| *parent);
+        while let Some(id) = at {
+            let Some((parent, suspended)) = self.known.get(&id) else { break };
+            out.push(Ancestor { member_id: id, level: out.len() as u32 + 1, suspended: *suspended });
+            if out.len() as u32 >= levels {
+                break;
+            }
+            at = *parent;
+        }
+        out
+    }
+}
+
 /// Moves a member (with its whole downline) under `parent_id`. Refuses a
 /// move under the member itself or its own downline.
 pub async fn place(conn: &mut PgConnection, member_id: Uuid, parent_id: Uuid) -> DomainResult<Member> {
