@@ -48,22 +48,7 @@ impl OrderHead {
 /// compression must walk past unqualified members) with its members'
 /// personal volume in one more; the referrer and pickup operator in two.
 pub async fn load(conn: &mut PgConnection, head: &OrderHead, plan: &Plan) -> DomainResult<OrderInputs> {
-    let lines = sqlx::query!(
-        "SELECT id, product_id, category, bv * quantity AS \"bv!\", commissionable FROM order_lines
-          WHERE order_id = $1 ORDER BY line_no",
-        head.order_id
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|l| CascadeLine {
-        line_id: l.id,
-        product_id: l.product_id,
-        category: l.category,
-        bv: Volume(l.bv),
-        commissionable: l.commissionable,
-    })
-    .collect();
+    let lines = page_lines(conn, &[head]).await?.remove(&head.order_id).unwrap_or_default();
     let since = head.credited_at - Duration::days(i64::from(plan.active_window_days));
     let window = (since, head.credited_at);
     let upline = match head.starts_at() {
@@ -96,7 +81,7 @@ pub async fn load_page(
     };
     let set: Vec<&OrderHead> = heads.iter().filter(|h| in_sets(h)).collect();
     let mut lines = page_lines(conn, &set).await?;
-    let uplines = page_uplines(conn, &set, plan, tree).await?;
+    let mut uplines = page_uplines(conn, &set, plan, tree).await?;
     let mut out = Vec::with_capacity(heads.len());
     for head in heads {
         if !in_sets(head) {
@@ -105,7 +90,7 @@ pub async fn load_page(
         }
         out.push(OrderInputs {
             lines: lines.remove(&head.order_id).unwrap_or_default(),
-            upline: uplines.get(&head.order_id).cloned().unwrap_or_default(),
+            upline: uplines.remove(&head.order_id).unwrap_or_default(),
             referrer: None,
             pickup_operator: None,
         });
@@ -113,7 +98,7 @@ pub async fn load_page(
     Ok(out)
 }
 
-/// The lines of each of `heads`, in line order.
+/// The lines of each of `heads`, in line order (one query however many).
 async fn page_lines(conn: &mut PgConnection, heads: &[&OrderHead]) -> DomainResult<HashMap<Uuid, Vec<CascadeLine>>> {
     let ids: Vec<Uuid> = heads.iter().map(|h| h.order_id).collect();
     let rows = sqlx::query!(
