@@ -12,6 +12,7 @@ use crate::error::{DomainResult, is_unique_violation};
 
 pub mod admin;
 pub mod progress;
+pub mod resume;
 pub mod retry;
 pub mod wakes;
 

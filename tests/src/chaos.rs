@@ -26,6 +26,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::process::Child;
 
+use crate::own_cluster::OwnCluster;
 use crate::{TestApp, delivered_event, five_level_plan, order_body, paid_event};
 
 /// What to do.
@@ -150,7 +151,7 @@ const CHAIN: usize = 8;
 /// Runs the chaos and checks the outcome. Errors only when the run itself
 /// could not be carried out; broken expectations are in `Report::failures`.
 pub async fn run(cfg: &Config) -> Result<Report> {
-    let cluster = OwnCluster::start().await?;
+    let cluster = OwnCluster::start("haat_chaos").await?;
     let mut app = TestApp::spawn_on(
         cluster.url.clone(),
         haat_platform::db::connect(&cluster.url, 4).await?,
@@ -190,42 +191,6 @@ pub async fn run(cfg: &Config) -> Result<Report> {
     drop(app);
     cluster.remove().await;
     Ok(report)
-}
-
-/// The run's own Postgres cluster, stopped and removed when dropped.
-struct OwnCluster {
-    spec: ClusterSpec,
-    url: String,
-}
-
-impl OwnCluster {
-    async fn start() -> Result<Self> {
-        let root = std::env::temp_dir().join(format!("haat-chaos-{}", uuid::Uuid::new_v4().simple()));
-        let spec = ClusterSpec { root, throwaway: true };
-        let s = spec.clone();
-        let cluster = tokio::task::spawn_blocking(move || embedded_pg::ensure_running(&s)).await??;
-        haat_platform::db::create_database_if_missing(&cluster.url("postgres"), "haat_chaos").await?;
-        let url = cluster.url("haat_chaos");
-        let pool = haat_platform::db::connect(&url, 1).await?;
-        haat_platform::db::migrate(&pool).await?;
-        Ok(Self { spec, url })
-    }
-
-    async fn remove(self) {
-        let spec = self.spec.clone();
-        tokio::task::spawn_blocking(move || embedded_pg::stop(&spec, false)).await.ok();
-        std::fs::remove_dir_all(&self.spec.root).ok();
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        // Also on a panic: never leave a cluster running.
-        if self.spec.root.exists() {
-            embedded_pg::stop(&self.spec, false).ok();
-            std::fs::remove_dir_all(&self.spec.root).ok();
-        }
-    }
 }
 
 /// The worker processes of the run.

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod chaos;
+pub mod own_cluster;
 pub mod providers;
 pub mod smtp;
 pub mod standin;

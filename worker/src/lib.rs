@@ -6,6 +6,7 @@ pub mod cli;
 pub mod handlers;
 pub mod http;
 pub mod mailer;
+pub mod resume;
 pub mod schedule;
 pub mod wake;
 
@@ -138,6 +139,8 @@ struct Registry {
     heartbeat: Duration,
     missed_heartbeats: u32,
     wakeups: wake::Wakeups,
+    /// The tasks whose handler runs in this process now.
+    executing: resume::Executing,
 }
 
 /// Registers the worker of job kind `$job` (handled by `$handler`, `$n` at
@@ -152,10 +155,15 @@ macro_rules! register {
         let policy = retry_policy::<$job>($registry.retry)?;
         let (heartbeat, missed) = ($registry.heartbeat, $registry.missed_heartbeats);
         let wakeups = $registry.wakeups.clone();
+        let executing = $registry.executing.clone();
+        let restarts =
+            resume::Restarts::new(pool.clone(), &name, <$job as Job>::QUEUE, executing.clone(), signal.clone());
         $monitor.register(move |run| {
             let retry_wake = signal.clone();
             let wakeups = wakeups.clone();
-            WorkerBuilder::new(format!("{name}-{}-{run}", <$job as Job>::QUEUE))
+            let executing = executing.clone();
+            restarts.started(run);
+            WorkerBuilder::new(resume::worker_name(&name, <$job as Job>::QUEUE, run))
                 .backend(
                     storage::<$job>(&pool, heartbeat, missed)
                         .poll_with_stream(wake::stream(signal.clone())),
@@ -167,7 +175,9 @@ macro_rules! register {
                 .build(move |job: $job, state: Data<WorkerState>, task: TaskId, attempt: Attempt| {
                     let signal = retry_wake.clone();
                     let wakeups = wakeups.clone();
+                    let executing = executing.clone();
                     async move {
+                    let _executing = executing.enter(&task);
                     // Read once running: apalis counts the attempt when it starts it.
                     let attempt = attempt.current();
                     let span = job_span(&job, &task, attempt);
@@ -234,6 +244,7 @@ pub async fn run(
         heartbeat: settings.worker_heartbeat,
         missed_heartbeats: settings.worker_missed_heartbeats,
         wakeups: wake::Wakeups::default(),
+        executing: resume::Executing::default(),
     };
     // Every queue's signal first: a job wakes the queues it wrote to in
     // process, whichever of this process's queues those are.

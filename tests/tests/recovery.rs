@@ -1,0 +1,69 @@
+//! Recovery from a crashed database: what a live worker held when Postgres
+//! crashed is run again as soon as the database is back, not after its
+//! heartbeats are missed.
+
+use haat_tests::own_cluster::OwnCluster;
+use haat_tests::{TestApp, delivered_event, eventually, two_members_and_an_order, wallet_reaches};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_a_worker_held_when_postgres_crashed_is_run_again_once_postgres_is_back_without_waiting_for_heartbeats() {
+    let cluster = OwnCluster::start("haat_recovery").await.expect("a cluster of the test's own");
+    let pool = haat_platform::db::connect(&cluster.url, 2).await.expect("connect");
+    // Heartbeats a minute apart, ten of them missed before a worker counts as
+    // dead: the heartbeat path would take ten minutes, far past the test's
+    // patience, so only the restarted worker's hand-back can resume the job.
+    let app = TestApp::spawn_on(
+        cluster.url.clone(),
+        pool,
+        &[("HAAT_WORKER_HEARTBEAT_MS", "60000"), ("HAAT_WORKER_MISSED_HEARTBEATS", "10")],
+    )
+    .await;
+    let (chain, order) = two_members_and_an_order(&app, "cod").await;
+    let order_id: uuid::Uuid = order["id"].as_str().and_then(|s| s.parse().ok()).expect("order id");
+
+    // The test holds the order's row, so the webhook's job blocks on it
+    // mid-transaction: a job Running in a live worker when Postgres crashes.
+    let mut holder = app.pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE")
+        .bind(order_id)
+        .execute(&mut *holder)
+        .await
+        .expect("lock");
+    let (status, _) = app.send_event("couriers", &delivered_event(&order)).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let probe = haat_platform::db::connect(&cluster.url, 1).await.expect("connect");
+    eventually("the webhook's job waits on the order's row", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%FROM orders%'",
+        )
+        .fetch_one(&probe)
+        .await
+        .ok()?;
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.webhooks' AND status = 'Running' AND lock_by IS NOT NULL",
+        )
+        .fetch_one(&probe)
+        .await
+        .ok()?;
+        (waiting == 1 && running == 1).then_some(())
+    })
+    .await;
+
+    cluster.stop(false).await.expect("Postgres crashed (immediate stop)");
+    drop(holder);
+    cluster.start_again().await.expect("Postgres recovers and starts");
+
+    // The level-1 commission of the delivered order: 300.00 BV × 10%.
+    wallet_reaches(&app, &chain[0], "pending", "30.00").await;
+    let held_again: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.webhooks' AND status = 'Done'
+            AND last_result::text NOT ILIKE '%heartbeat%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("jobs read");
+    assert_eq!(held_again, 1, "the job ran to the end, not re-enqueued by a heartbeat timeout");
+    assert!(app.worker_log(0).contains("jobs of the restarted worker handed back"), "{}", app.worker_log(0));
+    drop(app);
+    cluster.remove().await;
+}
