@@ -88,7 +88,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The payment gateways' stand-in server.
     pub standin: Standin,
-    api: Child,
+    api: Option<ApiProcess>,
     workers: Vec<Child>,
     env: Vec<(String, String)>,
 }
@@ -123,7 +123,8 @@ impl TestApp {
         env.extend(providers::env(&standin.base));
         env.extend(extra_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let db_name = database_url.rsplit('/').next().unwrap_or("db").to_owned();
-        let (api, base) = start_api(&env, &logs.join(format!("{db_name}.api.log"))).await;
+        let api = ApiProcess::start(env.clone(), logs.join(format!("{db_name}.api.log"))).await;
+        let base = api.base();
         let mut app = Self {
             base,
             pool,
@@ -133,7 +134,7 @@ impl TestApp {
             smtp,
             http: reqwest::Client::new(),
             standin,
-            api,
+            api: Some(api),
             workers: Vec::new(),
             env,
         };
@@ -348,18 +349,24 @@ impl TestApp {
     }
 
     /// Kills the api (SIGKILL, mid-request if one is in flight) and starts
-    /// it again on the same settings; its address changes.
+    /// it again on the same settings and address.
     pub async fn restart_api(&mut self) {
-        self.api.kill().await.ok();
-        let db_name = self.database_url.rsplit('/').next().unwrap_or("db").to_owned();
-        let log = workspace_dir().join("target").join("test-logs").join(format!("{db_name}.api-restarted.log"));
-        let (api, base) = start_api(&self.env, &log).await;
-        (self.api, self.base) = (api, base);
+        if let Some(api) = &mut self.api {
+            api.kill_and_restart().await;
+        }
+    }
+
+    /// Hands the api process over to the caller (who may kill and restart
+    /// it while requests are in flight).
+    pub fn take_api(&mut self) -> Option<ApiProcess> {
+        self.api.take()
     }
 
     /// Stops the api and workers (SIGKILL) — used by tests that restart them.
     pub async fn stop(&mut self) {
-        self.api.kill().await.ok();
+        if let Some(api) = &mut self.api {
+            api.child.kill().await.ok();
+        }
         for w in &mut self.workers {
             w.kill().await.ok();
         }
@@ -521,6 +528,46 @@ fn spawn_worker(env: &[(String, String)], log: &Path) -> Child {
 
 fn log_file(path: &Path) -> Stdio {
     std::fs::File::create(path).map(Stdio::from).unwrap_or_else(|_| Stdio::null())
+}
+
+/// A running `haat-api` process, restartable on the same address.
+pub struct ApiProcess {
+    child: Child,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    /// `127.0.0.1:port`, once it listens.
+    addr: String,
+    /// Times it was killed and started again.
+    pub restarts: usize,
+}
+
+impl ApiProcess {
+    /// Starts the api with `env` (its `HAAT_API_ADDR` may ask for port 0).
+    async fn start(env: Vec<(String, String)>, log: PathBuf) -> Self {
+        let (child, base) = start_api(&env, &log).await;
+        let addr = base.trim_start_matches("http://").to_owned();
+        Self { child, env, log, addr, restarts: 0 }
+    }
+
+    /// `http://127.0.0.1:port`.
+    #[must_use]
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// SIGKILLs it (whatever it is doing) and starts it again on the same
+    /// address, logging to a file of its own per start.
+    pub async fn kill_and_restart(&mut self) {
+        self.child.kill().await.ok();
+        self.restarts += 1;
+        let mut env = self.env.clone();
+        env.retain(|(k, _)| k != "HAAT_API_ADDR");
+        env.push(("HAAT_API_ADDR".to_owned(), self.addr.clone()));
+        let log = self.log.with_extension(format!("restart{}.log", self.restarts));
+        let (child, base) = start_api(&env, &log).await;
+        assert_eq!(base, self.base(), "the api listens where it did");
+        self.child = child;
+    }
 }
 
 async fn start_api(env: &[(String, String)], log: &Path) -> (Child, String) {
@@ -718,4 +765,35 @@ pub fn loyalty_plan(reward: &str) -> Value {
                            {"name": "gold", "min_spend": "100000.00", "rate": "0.05"}]);
     plan["points_expiry_days"] = json!(30);
     plan
+}
+
+/// Seeded buyers (with their accounts) under one seeded root.
+pub async fn seed_buyers(app: &TestApp, n: usize) -> Vec<uuid::Uuid> {
+    let root = haat_domain::seed::SeedMember { id: uuid::Uuid::now_v7(), parent_id: None };
+    let mut rows = vec![root.clone()];
+    rows.extend((0..n).map(|_| haat_domain::seed::SeedMember { id: uuid::Uuid::now_v7(), parent_id: Some(root.id) }));
+    let mut conn = app.pool.acquire().await.expect("connection");
+    haat_domain::seed::members(&mut conn, &rows, "BDT").await.expect("members seeded");
+    rows[1..].iter().map(|m| m.id).collect()
+}
+
+/// One purchase of one unit per buyer of `product`, paid at `at(i)`.
+pub async fn seed_purchases(
+    app: &TestApp,
+    product: &Value,
+    buyers: &[uuid::Uuid],
+    at: impl Fn(usize) -> chrono::DateTime<chrono::Utc>,
+) {
+    let plan: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM plans LIMIT 1").fetch_one(&app.pool).await.expect("a plan");
+    let product_id: uuid::Uuid = product["id"].as_str().and_then(|s| s.parse().ok()).expect("product id");
+    let purchases: Vec<haat_domain::seed::SeedPurchase> = buyers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| haat_domain::seed::SeedPurchase { buyer_id: *b, quantity: 1, credited_at: at(i) })
+        .collect();
+    let mut conn = app.pool.acquire().await.expect("connection");
+    haat_domain::seed::credited_orders(&mut conn, product_id, plan, &purchases, chrono_tz::UTC, "BDT", true)
+        .await
+        .expect("orders seeded");
 }

@@ -1,5 +1,6 @@
 //! A Postgres cluster of a test's own, for the tests that stop or crash the
-//! database (the shared cluster serves every other test at once).
+//! database (the shared cluster serves every other test at once). Unlike
+//! the shared one it keeps the default durability, as a deployment does.
 
 use anyhow::Result;
 use haat_platform::embedded_pg::{self, ClusterSpec};
@@ -17,7 +18,9 @@ impl OwnCluster {
     /// Starts a new cluster and creates and migrates the database `db`.
     pub async fn start(db: &str) -> Result<Self> {
         let root = std::env::temp_dir().join(format!("haat-own-pg-{}", uuid::Uuid::new_v4().simple()));
-        let spec = ClusterSpec { root, throwaway: true };
+        // Durable like a deployment's (commits flushed before they are
+        // acknowledged): a crash must not lose what a client was told is done.
+        let spec = ClusterSpec { root, throwaway: false };
         let s = spec.clone();
         let cluster = tokio::task::spawn_blocking(move || embedded_pg::ensure_running(&s)).await??;
         haat_platform::db::create_database_if_missing(&cluster.url("postgres"), db).await?;

@@ -1,9 +1,12 @@
 //! A real SMTP server (mailin-embedded) on a free local port that keeps
 //! every message it receives, so tests can assert what the worker sent.
+//! It can be taken down for a while ([`SmtpSink::go_down`]): its port is
+//! closed, so connections are refused, and open sessions are cut.
 
 use std::io;
-use std::net::{IpAddr, TcpListener};
+use std::net::{IpAddr, Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use mailin_embedded::{Handler, Response, Server, SslConfig, response};
 
@@ -17,6 +20,12 @@ pub struct Mail {
 }
 
 impl Mail {
+    /// The `Message-ID` header, without its angle brackets.
+    pub fn message_id(&self) -> Option<String> {
+        let parsed = mail_parser::MessageParser::default().parse(self.data.as_bytes())?;
+        parsed.message_id().map(str::to_owned)
+    }
+
     /// The subject and text body as a reader sees them: MIME decoded
     /// (encoded words, quoted-printable or base64, any charset), lines
     /// ending in `\n`.
@@ -35,6 +44,86 @@ pub struct SmtpSink {
     pub port: u16,
     inbox: Arc<Mutex<Vec<Mail>>>,
     refused: Arc<Mutex<Vec<String>>>,
+    door: Door,
+}
+
+/// The public port: passes sessions through to the server while open;
+/// closed, nothing listens on it.
+#[derive(Clone)]
+struct Door {
+    port: u16,
+    server_port: u16,
+    state: Arc<Mutex<DoorState>>,
+}
+
+#[derive(Default)]
+struct DoorState {
+    open: bool,
+    /// The client side of every session passed through, to cut them.
+    sessions: Vec<TcpStream>,
+    accepting: Option<JoinHandle<()>>,
+}
+
+impl Door {
+    /// Listens on `listener`, passing every session through to the server.
+    fn open(&self, listener: TcpListener) {
+        let door = self.clone();
+        let accepting = std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !door.pass_through(client) {
+                    return;
+                }
+            }
+        });
+        if let Ok(mut state) = self.state.lock() {
+            state.open = true;
+            state.accepting = Some(accepting);
+        }
+    }
+
+    /// Pipes `client` to the server; false once the door is closed.
+    fn pass_through(&self, client: TcpStream) -> bool {
+        let Ok(mut state) = self.state.lock() else { return false };
+        if !state.open {
+            return false;
+        }
+        let Ok(server) = TcpStream::connect(("127.0.0.1", self.server_port)) else { return true };
+        let (Ok(client_read), Ok(client_kept), Ok(server_write)) =
+            (client.try_clone(), client.try_clone(), server.try_clone())
+        else {
+            return true;
+        };
+        state.sessions.push(client_kept);
+        std::thread::spawn(move || pipe(client_read, server_write));
+        std::thread::spawn(move || pipe(server, client));
+        true
+    }
+
+    /// Closes the port and cuts every open session.
+    fn close(&self) {
+        let accepting = {
+            let Ok(mut state) = self.state.lock() else { return };
+            state.open = false;
+            for session in state.sessions.drain(..) {
+                session.shutdown(Shutdown::Both).ok();
+            }
+            state.accepting.take()
+        };
+        // Wakes the accepting thread, which sees the door closed and drops
+        // the listener.
+        TcpStream::connect(("127.0.0.1", self.port)).ok();
+        if let Some(accepting) = accepting {
+            accepting.join().ok();
+        }
+    }
+}
+
+/// Copies one direction of a session until either side ends it.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    io::copy(&mut from, &mut to).ok();
+    to.shutdown(Shutdown::Both).ok();
+    from.shutdown(Shutdown::Both).ok();
 }
 
 #[derive(Clone)]
@@ -79,7 +168,11 @@ impl SmtpSink {
     /// Starts the server on a free port in a background thread.
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port for SMTP");
-        let port = listener.local_addr().expect("local addr").port();
+        let server_port = listener.local_addr().expect("local addr").port();
+        let public = TcpListener::bind("127.0.0.1:0").expect("bind a local port for SMTP");
+        let port = public.local_addr().expect("local addr").port();
+        let door = Door { port, server_port, state: Arc::default() };
+        door.open(public);
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let refused = Arc::new(Mutex::new(Vec::new()));
         let collector = Collector { inbox: inbox.clone(), refused: refused.clone(), to: Vec::new(), data: Vec::new() };
@@ -96,7 +189,19 @@ impl SmtpSink {
                 eprintln!("test SMTP server stopped: {e}");
             }
         });
-        Self { port, inbox, refused }
+        Self { port, inbox, refused, door }
+    }
+
+    /// Takes the server down: its port refuses connections and open
+    /// sessions are cut, until [`Self::come_up`].
+    pub fn go_down(&self) {
+        self.door.close();
+    }
+
+    /// Brings the server back on the same port.
+    pub fn come_up(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("the SMTP port is free again");
+        self.door.open(listener);
     }
 
     /// Refuses mail to `address` (550 at RCPT, a permanent failure) until

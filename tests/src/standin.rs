@@ -57,8 +57,8 @@ struct Books {
     payments: HashMap<String, (Value, bool)>,
     /// When each call arrived, by path.
     calls: HashMap<String, Vec<Instant>>,
-    /// How many of the next calls to a path fail with 503, by path.
-    outages: HashMap<String, usize>,
+    /// How many of the next calls to a path fail, and with what status.
+    outages: HashMap<String, (usize, StatusCode)>,
     /// How long the next calls to a path wait before answering, by path.
     delays: HashMap<String, VecDeque<std::time::Duration>>,
     /// Answers the next calls to a path give instead of their own, by path.
@@ -131,10 +131,16 @@ impl Standin {
     /// The next `n` calls to `path` (`validation`, `session`, `create`)
     /// answer 503, as a gateway does while it is down.
     pub fn fail_next(&self, path: &str, n: usize) {
-        self.books.lock().expect("books").outages.insert(path.to_owned(), n);
+        self.fail_next_with(path, n, StatusCode::SERVICE_UNAVAILABLE);
     }
 
-    /// The next call to `path` (`session`, `create`) waits `delay` before
+    /// The next `n` calls to `path` answer `status` (a 500 of a gateway
+    /// with an internal error).
+    pub fn fail_next_with(&self, path: &str, n: usize, status: StatusCode) {
+        self.books.lock().expect("books").outages.insert(path.to_owned(), (n, status));
+    }
+
+    /// The next call to `path` (`session`, `create`, `validation`) waits `delay` before
     /// it answers, as a gateway does when it is slow.
     pub fn delay_next(&self, path: &str, delay: std::time::Duration) {
         self.books.lock().expect("books").delays.entry(path.to_owned()).or_default().push_back(delay);
@@ -200,8 +206,8 @@ const SESSION_FIELDS: &[&str] = &[
 ];
 
 async fn session(State(books): State<Arc<Mutex<Books>>>, body: String) -> Result<Json<Value>, StatusCode> {
-    if count_or_fail(&books, "session") {
-        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    if let Some(status) = count_or_fail(&books, "session") {
+        return Err(status);
     }
     let form: BTreeMap<String, String> = serde_urlencoded::from_str(&body).unwrap_or_default();
     // Recorded as it arrives, so a call answered too late still counts.
@@ -233,8 +239,8 @@ async fn create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, StatusCode> {
-    if count_or_fail(&books, "create") {
-        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    if let Some(status) = count_or_fail(&books, "create") {
+        return Err(status);
     }
     let (delay, scripted) = next_of(&books, "create");
     if let Some(d) = delay {
@@ -280,16 +286,17 @@ fn count(books: &Mutex<Books>, path: &str) {
     books.lock().expect("books").calls.entry(path.to_owned()).or_default().push(Instant::now());
 }
 
-/// Counts the call; whether it falls in an outage (and is answered 503).
-fn count_or_fail(books: &Mutex<Books>, path: &str) -> bool {
+/// Counts the call; the status it is answered with if it falls in an
+/// outage.
+fn count_or_fail(books: &Mutex<Books>, path: &str) -> Option<StatusCode> {
     count(books, path);
     let mut b = books.lock().expect("books");
     match b.outages.get_mut(path) {
-        Some(n) if *n > 0 => {
+        Some((n, status)) if *n > 0 => {
             *n -= 1;
-            true
+            Some(*status)
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -297,8 +304,12 @@ async fn validation(
     State(books): State<Arc<Mutex<Books>>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, StatusCode> {
-    if count_or_fail(&books, "validation") {
-        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    if let Some(status) = count_or_fail(&books, "validation") {
+        return Err(status);
+    }
+    let delay = books.lock().expect("books").delays.get_mut("validation").and_then(VecDeque::pop_front);
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
     }
     let authentic = q.get("store_id").map(String::as_str) == Some(SSL_STORE_ID)
         && q.get("store_passwd").map(String::as_str) == Some(SSL_STORE_PASSWORD)
@@ -376,8 +387,8 @@ async fn courier_call(
         sent.push(body.clone());
         sent.len()
     };
-    if count_or_fail(books, courier) {
-        return Err((StatusCode::SERVICE_UNAVAILABLE, Json(json!({"message": "Service Unavailable"}))));
+    if let Some(status) = count_or_fail(books, courier) {
+        return Err((status, Json(json!({"message": "Service Unavailable"}))));
     }
     let (delay, scripted) = next_of(books, courier);
     if let Some(d) = delay {

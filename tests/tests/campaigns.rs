@@ -6,37 +6,11 @@
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use haat_domain::rewards::campaigns::{self, Outcome};
-use haat_domain::seed::{self, SeedMember, SeedPurchase};
 use haat_tests::*;
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// Seeded buyers (with their accounts) under one seeded root.
-async fn seed_buyers(app: &TestApp, n: usize) -> Vec<Uuid> {
-    let root = SeedMember { id: Uuid::now_v7(), parent_id: None };
-    let mut rows = vec![root.clone()];
-    rows.extend((0..n).map(|_| SeedMember { id: Uuid::now_v7(), parent_id: Some(root.id) }));
-    let mut conn = app.pool.acquire().await.expect("connection");
-    seed::members(&mut conn, &rows, "BDT").await.expect("members seeded");
-    rows[1..].iter().map(|m| m.id).collect()
-}
-
-/// One purchase of one unit per buyer of `product`, paid at `at(i)`.
-async fn seed_purchases(app: &TestApp, product: &Value, buyers: &[Uuid], at: impl Fn(usize) -> DateTime<Utc>) {
-    let plan: Uuid = sqlx::query_scalar("SELECT id FROM plans LIMIT 1").fetch_one(&app.pool).await.expect("a plan");
-    let product_id: Uuid = product["id"].as_str().and_then(|s| s.parse().ok()).expect("product id");
-    let purchases: Vec<SeedPurchase> = buyers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| SeedPurchase { buyer_id: *b, quantity: 1, credited_at: at(i) })
-        .collect();
-    let mut conn = app.pool.acquire().await.expect("connection");
-    seed::credited_orders(&mut conn, product_id, plan, &purchases, chrono_tz::UTC, "BDT", true)
-        .await
-        .expect("orders seeded");
-}
 
 async fn app_with_plan(holding_days: i64) -> TestApp {
     let app = TestApp::spawn().await;

@@ -141,9 +141,33 @@ pub async fn notify(job: Notify, state: Data<WorkerState>) -> Result<(), BoxDynE
 
 async fn send_one(state: &WorkerState, email: &notifications::Pending) -> anyhow::Result<()> {
     state.sender.send(email).await?;
-    let mut conn = state.pool.acquire().await?;
-    notifications::mark_sent(&mut conn, email.id).await?;
-    Ok(())
+    mark_sent_patiently(state, email.id).await
+}
+
+/// How long a sent email's mark is retried before the job gives up (and
+/// its retry sends the email again).
+const MARK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Marks a sent email, waiting out a short database outage: the send has
+/// happened, and failing here would send it a second time.
+async fn mark_sent_patiently(state: &WorkerState, id: uuid::Uuid) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + MARK_PATIENCE;
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        let marked = async {
+            let mut conn = state.pool.acquire().await?;
+            notifications::mark_sent(&mut conn, id).await
+        };
+        match marked.await {
+            Ok(()) => return Ok(()),
+            Err(e) if std::time::Instant::now() + pause > deadline => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, email_id = %id, "a sent email could not be marked yet; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+        }
+    }
 }
 
 /// `close_period`: the month's ranks and bonuses, once per period.

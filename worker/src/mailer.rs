@@ -52,7 +52,12 @@ impl Sender {
     /// Sends one email. No database transaction is open while this runs.
     pub async fn send(&self, email: &Pending) -> Result<()> {
         let to: Mailbox = email.to_email.parse().context("recipient address")?;
+        // One Message-ID per email row: a resend after a crash between the
+        // send and its mark carries the same id, so mail systems and readers
+        // can tell it is the same message.
+        let message_id = format!("<{}@{}>", email.id, self.from.email.domain());
         let message = Message::builder()
+            .message_id(Some(message_id))
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.clone())

@@ -1,8 +1,8 @@
 //! `haat-chaos`: the chaos run, long form by hand (`scripts/chaos`).
 //!
 //! `haat-chaos [--orders N] [--workers N] [--seed S] [--kill-every-ms LO-HI]
-//! [--concurrency N] [--drain-seconds N]` prints what it did and the
-//! result; exits 1 when an expectation broke.
+//! [--concurrency N] [--drain-seconds N] [--api-kills N] [--campaign-buyers N]`
+//! prints what it did and the result; exits 1 when an expectation broke.
 
 use std::time::Duration;
 
@@ -15,6 +15,8 @@ fn parse(args: &[String]) -> Result<Config> {
     cfg.workers = 4;
     cfg.drain_patience = Duration::from_secs(600);
     cfg.min_kills = 20;
+    cfg.api_kills = 6;
+    cfg.campaign_buyers = 5000;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -25,6 +27,8 @@ fn parse(args: &[String]) -> Result<Config> {
             "--seed" => cfg.seed = number()?,
             "--concurrency" => cfg.concurrency = usize::try_from(number()?)?.max(1),
             "--drain-seconds" => cfg.drain_patience = Duration::from_secs(number()?),
+            "--api-kills" => cfg.api_kills = usize::try_from(number()?)?,
+            "--campaign-buyers" => cfg.campaign_buyers = usize::try_from(number()?)?,
             "--kill-every-ms" => {
                 let (lo, hi) = value.split_once('-').context("--kill-every-ms is LO-HI, e.g. 500-2000")?;
                 cfg.kill_every_ms = (lo.parse()?, hi.parse()?);
