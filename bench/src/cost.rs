@@ -60,6 +60,8 @@ pub struct Meter {
     busy: u64,
     started: Instant,
     statements: bool,
+    /// Where the cluster's WAL stood at the start.
+    wal_start: String,
 }
 
 /// What one phase cost per order.
@@ -73,6 +75,9 @@ pub struct Cost {
     pub commits: Option<f64>,
     /// How busy the machine was over the phase (cores).
     pub cores: f64,
+    /// Bytes of WAL the cluster wrote per order (every database on it; the
+    /// benchmark's own reads write none).
+    pub wal_bytes: f64,
 }
 
 impl Meter {
@@ -81,13 +86,20 @@ impl Meter {
         if statements {
             sqlx::query("SELECT pg_stat_statements_reset() /* haat-bench */").execute(pool).await?;
         }
-        Ok(Self { busy: machine_busy_ticks()?, started: Instant::now(), statements })
+        let wal_start: String =
+            sqlx::query_scalar("SELECT pg_current_wal_lsn()::text /* haat-bench */").fetch_one(pool).await?;
+        Ok(Self { busy: machine_busy_ticks()?, started: Instant::now(), statements, wal_start })
     }
 
     /// Stops counting and divides by `orders`.
     pub async fn per_order(self, pool: &PgPool, orders: usize) -> Result<Cost> {
         let busy = machine_busy_ticks()? - self.busy;
         let elapsed = self.started.elapsed().as_secs_f64();
+        let wal: f64 =
+            sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8 /* haat-bench */")
+                .bind(&self.wal_start)
+                .fetch_one(pool)
+                .await?;
         let n = orders.max(1) as f64;
         let (statements, commits) = if self.statements {
             let (all, commits) = counted(pool).await?;
@@ -100,6 +112,7 @@ impl Meter {
             statements,
             commits,
             cores: ticks_to_seconds(busy) / elapsed.max(f64::EPSILON),
+            wal_bytes: wal / n,
         })
     }
 }

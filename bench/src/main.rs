@@ -348,7 +348,12 @@ fn describe(cost: &cost::Cost) -> String {
         (Some(s), Some(c)) => format!("{s:.1} statements in {c:.1} transactions"),
         _ => "statements not counted (pg_stat_statements not loaded)".to_owned(),
     };
-    format!("{} CPU, {counted}; machine {:.2} cores busy", ms(cost.cpu), cost.cores)
+    format!(
+        "{} CPU, {counted}, {:.1} KiB WAL; machine {:.2} cores busy",
+        ms(cost.cpu),
+        cost.wal_bytes / 1024.0,
+        cost.cores
+    )
 }
 
 /// The targets beside what this run reached, each with its ratio to

@@ -530,6 +530,10 @@ fn log_file(path: &Path) -> Stdio {
     std::fs::File::create(path).map(Stdio::from).unwrap_or_else(|_| Stdio::null())
 }
 
+/// How long a supervisor waits before starting a process that exited again
+/// (systemd's `RestartSec`).
+const SUPERVISOR_RESTART_DELAY: Duration = Duration::from_millis(250);
+
 /// A running `haat-api` process, restartable on the same address.
 pub struct ApiProcess {
     child: Child,
@@ -563,14 +567,28 @@ impl ApiProcess {
         let mut env = self.env.clone();
         env.retain(|(k, _)| k != "HAAT_API_ADDR");
         env.push(("HAAT_API_ADDR".to_owned(), self.addr.clone()));
-        let log = self.log.with_extension(format!("restart{}.log", self.restarts));
-        let (child, base) = start_api(&env, &log).await;
-        assert_eq!(base, self.base(), "the api listens where it did");
-        self.child = child;
+        // As a supervisor does: an api that cannot start (the database is
+        // down and it migrates at start) is started again a moment later.
+        let deadline = Instant::now() + PATIENCE * 2;
+        for attempt in 1.. {
+            let log = self.log.with_extension(format!("restart{}-{attempt}.log", self.restarts));
+            if let Some((child, base)) = try_start_api(&env, &log).await {
+                assert_eq!(base, self.base(), "the api listens where it did");
+                self.child = child;
+                return;
+            }
+            assert!(Instant::now() < deadline, "haat-api did not start again; see {}", log.display());
+            tokio::time::sleep(SUPERVISOR_RESTART_DELAY).await;
+        }
     }
 }
 
 async fn start_api(env: &[(String, String)], log: &Path) -> (Child, String) {
+    try_start_api(env, log).await.unwrap_or_else(|| panic!("haat-api did not start; see {}", log.display()))
+}
+
+/// Starts the api; `None` if it exits (or stays silent) before it listens.
+async fn try_start_api(env: &[(String, String)], log: &Path) -> Option<(Child, String)> {
     let mut cmd = Command::new(binary("haat-api"));
     cmd.envs(env.iter().cloned()).stdout(Stdio::piped()).stderr(log_file(log)).kill_on_drop(true);
     let mut child = cmd.spawn().expect("haat-api starts");
@@ -586,11 +604,10 @@ async fn start_api(env: &[(String, String)], log: &Path) -> (Child, String) {
     })
     .await
     .ok()
-    .flatten()
-    .unwrap_or_else(|| panic!("haat-api did not start; see {}", log.display()));
+    .flatten()?;
     // Keep draining stdout so the api never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, line)
+    Some((child, line))
 }
 
 /// Polls `check` until it returns `Some`, failing the test after [`PATIENCE`].
