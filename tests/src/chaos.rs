@@ -677,11 +677,7 @@ impl Campaign {
     async fn seed(app: &TestApp, buyers: usize) -> Self {
         let product = app.create_product("COURSE-X", COURSE_PRICE, "1.00", 1_000_000).await;
         let ids = crate::seed_buyers(app, buyers).await;
-        let start = chrono::Utc::now() - chrono::Duration::days(2);
-        crate::seed_purchases(app, &product, &ids, |i| {
-            start + chrono::Duration::seconds(i64::try_from(i).unwrap_or(0))
-        })
-        .await;
+        crate::seed_purchases(app, &product, &ids, crate::in_window).await;
         Self { product, buyers: ids, opened: std::sync::OnceLock::new() }
     }
 
@@ -692,14 +688,8 @@ impl Campaign {
     /// Creates the campaign, waits until its settlement runs, and kills every
     /// worker while it does.
     async fn open_and_kill_mid_settlement(&self, app: &TestApp, fleet: &mut Fleet, report: &mut Report) -> Result<()> {
-        let now = chrono::Utc::now();
-        let units = self.buyers.len();
-        let body = json!({"name": "Course launch", "scope": {"kind": "product", "product_id": self.product["id"]},
-               "starts_at": (now - chrono::Duration::days(3)).to_rfc3339(),
-               "ends_at": (now - chrono::Duration::hours(2)).to_rfc3339(),
-               "time_zone": "Asia/Dhaka", "settle_at": null, "rate": "0.10", "trigger": "reached",
-               "min_units": units, "max_units": units * 10, "min_value": null, "max_value": null,
-               "per_buyer_limit": 1, "reward": "cash", "budget": null});
+        let units = i64::try_from(self.buyers.len())?;
+        let body = crate::course_campaign(&self.product, units, units * 10);
         let answer = persist(|| {
             app.http
                 .post(format!("{}/v1/admin/campaigns", app.base))
@@ -743,13 +733,7 @@ impl Campaign {
         {
             report.failures.push(format!("the campaign is not settled as expected: {c}"));
         }
-        let holding: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM accounts WHERE member_id = ANY($1) AND kind = 'pending' AND balance = $2::numeric",
-        )
-        .bind(&self.buyers)
-        .bind(CASHBACK)
-        .fetch_one(&app.pool)
-        .await?;
+        let holding = crate::buyers_holding(app, &self.buyers, "pending", CASHBACK).await;
         if holding != units {
             report.failures.push(format!("{holding} of {units} buyers hold their {CASHBACK} cashback"));
         }

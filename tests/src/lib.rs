@@ -814,3 +814,31 @@ pub async fn seed_purchases(
         .await
         .expect("orders seeded");
 }
+
+/// A `reached` campaign on one product over [now − 3 days, now − 2 hours),
+/// which the default grace has already passed: it settles at once.
+pub fn course_campaign(product: &Value, min_units: i64, max_units: i64) -> Value {
+    let now = chrono::Utc::now();
+    json!({"name": "Course launch", "scope": {"kind": "product", "product_id": product["id"]},
+           "starts_at": (now - chrono::Duration::days(3)).to_rfc3339(), "ends_at": (now - chrono::Duration::hours(2)).to_rfc3339(),
+           "time_zone": "Asia/Dhaka", "settle_at": null, "rate": "0.10", "trigger": "reached",
+           "min_units": min_units, "max_units": max_units, "min_value": null, "max_value": null,
+           "per_buyer_limit": 1, "reward": "cash", "budget": null})
+}
+
+/// A time inside the campaigns' windows.
+pub fn in_window(i: usize) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::days(2) + chrono::Duration::seconds(i64::try_from(i).unwrap_or(0))
+}
+
+/// How many of `buyers` hold exactly `amount` in their `kind` account.
+pub async fn buyers_holding(app: &TestApp, buyers: &[uuid::Uuid], kind: &str, amount: &str) -> i64 {
+    let amount: rust_decimal::Decimal = amount.parse().expect("amount");
+    sqlx::query_scalar("SELECT count(*) FROM accounts WHERE member_id = ANY($1) AND kind = $2 AND balance = $3")
+        .bind(buyers)
+        .bind(kind)
+        .bind(amount)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count balances")
+}

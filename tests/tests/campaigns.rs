@@ -30,22 +30,6 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339()
 }
 
-/// A `reached` campaign on one product over [now − 3 days, now − 2 hours),
-/// which the default grace has already passed: it settles at once.
-fn course_campaign(product: &Value, min_units: i64, max_units: i64) -> Value {
-    let now = Utc::now();
-    json!({"name": "Course launch", "scope": {"kind": "product", "product_id": product["id"]},
-           "starts_at": iso(now - Duration::days(3)), "ends_at": iso(now - Duration::hours(2)),
-           "time_zone": "Asia/Dhaka", "settle_at": null, "rate": "0.10", "trigger": "reached",
-           "min_units": min_units, "max_units": max_units, "min_value": null, "max_value": null,
-           "per_buyer_limit": 1, "reward": "cash", "budget": null})
-}
-
-/// A time inside the campaigns' windows.
-fn in_window(i: usize) -> DateTime<Utc> {
-    Utc::now() - Duration::days(2) + Duration::seconds(i as i64)
-}
-
 async fn create(app: &TestApp, body: &Value) -> Value {
     let (status, c) = app.admin("POST", "/v1/admin/campaigns", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "campaign created: {c}");
@@ -60,18 +44,6 @@ async fn settled(app: &TestApp, campaign: &Value) -> Value {
         (c["status"] == "settled").then_some(c)
     })
     .await
-}
-
-/// How many of `buyers` hold exactly `amount` in their `kind` account.
-async fn buyers_holding(app: &TestApp, buyers: &[Uuid], kind: &str, amount: &str) -> i64 {
-    let amount: Decimal = amount.parse().expect("amount");
-    sqlx::query_scalar("SELECT count(*) FROM accounts WHERE member_id = ANY($1) AND kind = $2 AND balance = $3")
-        .bind(buyers)
-        .bind(kind)
-        .bind(amount)
-        .fetch_one(&app.pool)
-        .await
-        .expect("count balances")
 }
 
 /// The audit passes (ledger, cached balances, campaign terms), and every
