@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::{DomainResult, is_unique_violation};
 
 pub mod admin;
+pub mod inline;
 pub mod progress;
 pub mod resume;
 pub mod retry;

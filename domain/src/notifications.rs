@@ -1,5 +1,7 @@
 //! Outgoing email rows: written in the transaction of their cause, sent by
-//! the `notify` job, marked sent once; a sent row is never sent again.
+//! the `notify` job, marked sent once; a sent row is never sent again. In a
+//! worker's transaction that runs its follow-ups itself (`jobs::inline`),
+//! all the emails it writes share one `notify` job.
 
 use sqlx::PgConnection;
 
@@ -51,7 +53,9 @@ pub async fn queue(conn: &mut PgConnection, email: &Email) -> DomainResult<()> {
     )
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(notification_id) = id {
+    if let Some(notification_id) = id
+        && !jobs::inline::defer_emails(&[notification_id])
+    {
         jobs::enqueue_for_new_row(conn, &[Notify { notification_ids: vec![notification_id] }]).await?;
     }
     Ok(())
@@ -143,7 +147,16 @@ pub async fn queue_to_members<F: Fn(&str, Language) -> (String, String)>(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let jobs: Vec<Notify> = queued.chunks(NOTIFY_BATCH).map(|ids| Notify { notification_ids: ids.to_vec() }).collect();
+    if jobs::inline::defer_emails(&queued) {
+        return Ok(());
+    }
+    queue_jobs(conn, &queued).await
+}
+
+/// Writes the `notify` jobs of emails this transaction has just queued,
+/// one per [`NOTIFY_BATCH`] of them.
+pub(crate) async fn queue_jobs(conn: &mut PgConnection, ids: &[Uuid]) -> DomainResult<()> {
+    let jobs: Vec<Notify> = ids.chunks(NOTIFY_BATCH).map(|ids| Notify { notification_ids: ids.to_vec() }).collect();
     for chunk in jobs.chunks(20_000) {
         jobs::enqueue_for_new_row(conn, chunk).await?;
     }

@@ -121,7 +121,7 @@ async fn with_no_holding_days_commissions_become_available_at_once() {
 }
 
 #[tokio::test]
-async fn an_orders_commission_emails_go_out_in_one_job_and_a_refused_address_holds_back_no_other() {
+async fn a_delivered_orders_own_and_commission_emails_go_out_in_one_job_and_a_refused_address_holds_back_no_other() {
     let mut app = TestApp::spawn().await;
     assert!(app.terminate_worker(0).await.success());
     app.set_worker_env("HAAT_RETRY_FIRST_MS", "20");
@@ -154,17 +154,27 @@ async fn an_orders_commission_emails_go_out_in_one_job_and_a_refused_address_hol
     };
     eventually("level 1's email arrives", earned(2, "30.00")).await;
     eventually("level 3's email arrives", earned(0, "9.00")).await;
-    // One job carries the order's three commission emails; it fails (one
-    // address refused) and is tried again.
+    // One job carries every email the delivered webhook's job wrote in its
+    // one transaction (their `created_at` is its start): the buyer's
+    // "delivered" email and the order's three commission emails among them.
+    // It fails (one address refused) and is tried again.
+    let order_id = order["id"].as_str().unwrap_or_default().to_owned();
     let job = || async {
         let row: Option<(serde_json::Value, i32, String)> = sqlx::query_as(
-            "SELECT convert_from(job, 'UTF8')::jsonb, attempts, status FROM apalis.jobs
-              WHERE job_type = 'haat.notifications'
-                AND jsonb_array_length(convert_from(job, 'UTF8')::jsonb -> 'notification_ids') = 3",
+            "WITH written AS (
+               SELECT jsonb_agg(n.id) AS ids,
+                      count(*) FILTER (WHERE n.dedupe_key LIKE 'commission:' || $1 || ':%') AS commissions
+                 FROM notifications n
+                WHERE n.created_at = (SELECT created_at FROM notifications WHERE dedupe_key = 'order_delivered:' || $1))
+             SELECT convert_from(j.job, 'UTF8')::jsonb, j.attempts, j.status FROM apalis.jobs j, written w
+              WHERE j.job_type = 'haat.notifications' AND w.commissions = 3
+                AND convert_from(j.job, 'UTF8')::jsonb -> 'notification_ids' @> w.ids
+                AND w.ids @> (convert_from(j.job, 'UTF8')::jsonb -> 'notification_ids')",
         )
+        .bind(&order_id)
         .fetch_optional(&app.pool)
         .await
-        .expect("the commission emails' job");
+        .expect("the emails' job");
         row
     };
     eventually("the job has failed and been tried again", || async { job().await.filter(|j| j.1 >= 2) }).await;
@@ -175,7 +185,12 @@ async fn an_orders_commission_emails_go_out_in_one_job_and_a_refused_address_hol
     for (i, amount) in [(2, "30.00"), (1, "15.00"), (0, "9.00")] {
         assert_eq!(earned(i, amount)().await, Some(1), "member {i} got one email");
     }
-    let (_, attempts, status) = job().await.expect("the job");
+    let (payload, attempts, status) = job().await.expect("the job");
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'haat.notifications'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(jobs, 2, "the placed email's job and this one: {payload}");
     assert_eq!(status, "Done");
     assert!(attempts >= 2, "{attempts}");
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use haat_connectors::CallError;
 use haat_domain::checkout::shipments;
+use haat_domain::jobs::inline;
 use haat_domain::jobs::progress::Progress;
 use haat_domain::jobs::{
     BookShipment, BookShipments, CampaignStep, CampaignTask, CascadeCommission, CheckPreparation, ClosePeriod,
@@ -16,7 +17,7 @@ use haat_domain::jobs::{
 };
 use haat_domain::{
     compensation::commissions, compensation::periods, compensation::simulation, integrations::webhooks, notifications,
-    orders::reversals, rewards::campaigns, rewards::loyalty,
+    orders::follow_ups, orders::reversals, rewards::campaigns, rewards::loyalty,
 };
 use sqlx::PgPool;
 
@@ -53,13 +54,37 @@ pub struct WorkerState {
     pub retry: haat_domain::jobs::retry::RetrySchedule,
 }
 
-/// `process_webhook`: stored event → order fact.
+/// `process_webhook`: stored event → order fact, and in the same
+/// transaction what the fact causes (`jobs::inline`): a delivered order's
+/// volume and commissions, and one `notify` job for all the emails.
 pub async fn process_webhook(job: ProcessWebhook, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut tx = state.pool.begin().await?;
-    let outcome = webhooks::process(&mut tx, job.event_id, Utc::now(), state.return_window_days).await?;
+    let (outcome, cascaded) = inline::within(async {
+        let outcome = webhooks::process(&mut tx, job.event_id, Utc::now(), state.return_window_days).await?;
+        Ok((outcome, follow_ups::run(&mut tx, &state.cascade_settings()).await?))
+    })
+    .await?;
     tx.commit().await?;
     tracing::info!(event_id = %job.event_id, outcome, "webhook processed");
+    log_cascaded(&cascaded);
     Ok(())
+}
+
+fn log_cascaded(orders: &[uuid::Uuid]) {
+    for order_id in orders {
+        tracing::info!(%order_id, "volume credited and commissions posted");
+    }
+}
+
+impl WorkerState {
+    /// What a cascade needs of the settings.
+    fn cascade_settings(&self) -> follow_ups::CascadeSettings<'_> {
+        follow_ups::CascadeSettings {
+            currency: &self.currency,
+            time_zone: self.time_zone,
+            calendar: &self.hold_calendar,
+        }
+    }
 }
 
 /// `credit_volume`: the buyer's volume entries, then the cascade, in one
@@ -111,9 +136,14 @@ pub async fn confirm_payment(job: ConfirmPayment, state: Data<WorkerState>) -> R
     };
     let (confirmation, answer) = state.connectors.confirm(&event.provider, &event.body).await?;
     let mut tx = state.pool.begin().await?;
-    let outcome = webhooks::confirm(&mut tx, job.event_id, &confirmation, &answer, Utc::now()).await?;
+    let (outcome, cascaded) = inline::within(async {
+        let outcome = webhooks::confirm(&mut tx, job.event_id, &confirmation, &answer, Utc::now()).await?;
+        Ok((outcome, follow_ups::run(&mut tx, &state.cascade_settings()).await?))
+    })
+    .await?;
     tx.commit().await?;
     tracing::info!(event_id = %job.event_id, outcome, "payment confirmed with the provider");
+    log_cascaded(&cascaded);
     Ok(())
 }
 

@@ -441,7 +441,9 @@ async fn mark_commissionable(
     // The volume job is queued by the one transaction that makes the order
     // commissionable (under the order's row lock), so its key is new: one
     // insert, no savepoint. An order already commissionable has its job.
-    if marked.rows_affected() == 0 {
+    // In a worker's job that runs its follow-ups itself, they run in this
+    // transaction before its commit (`jobs::inline`).
+    if marked.rows_affected() == 0 || jobs::inline::defer_volume(order_id) {
         return Ok(());
     }
     jobs::enqueue_for_new_row(conn, &[CreditVolume { order_id }]).await

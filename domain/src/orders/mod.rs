@@ -2,6 +2,7 @@
 //! them with their history, and applying the facts providers report.
 
 mod facts;
+pub mod follow_ups;
 mod place;
 pub mod reversals;
 mod view;
