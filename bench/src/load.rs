@@ -130,7 +130,7 @@ impl System {
     /// beside the processes' logs (where the server counts them).
     async fn log_statements(&self, pool: &PgPool, counted: bool, phase: &str) -> Result<()> {
         if counted {
-            std::fs::write(self.logs.join(format!("statements-{phase}.txt")), cost::most_run(pool, 30).await?)?;
+            std::fs::write(self.logs.join(format!("statements-{phase}.txt")), cost::most_run(pool, 80).await?)?;
         }
         Ok(())
     }

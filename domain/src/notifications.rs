@@ -90,8 +90,34 @@ pub async fn to_member(
     let m = sqlx::query!("SELECT email, name, language FROM members WHERE id = $1", member_id)
         .fetch_one(&mut *conn)
         .await?;
-    let (subject, body) = write(&m.name, Language::of_tag(&m.language));
-    let email = Email { dedupe_key, member_id: Some(member_id), to: m.email, subject, body };
+    let recipient = Recipient { member_id, email: m.email, name: m.name, language: Language::of_tag(&m.language) };
+    to_recipient(conn, &recipient, dedupe_key, write).await
+}
+
+/// What an email to a member needs of the member: read by the caller
+/// with what it reads anyway (an order's buyer, under the order's lock),
+/// it saves the lookup [`to_member`] makes.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    /// The member.
+    pub member_id: Uuid,
+    /// Their address.
+    pub email: String,
+    /// Their name, as emails greet them.
+    pub name: String,
+    /// The language they read.
+    pub language: Language,
+}
+
+/// [`to_member`] for a member already read.
+pub async fn to_recipient(
+    conn: &mut PgConnection,
+    r: &Recipient,
+    dedupe_key: String,
+    write: impl FnOnce(&str, Language) -> (String, String),
+) -> DomainResult<()> {
+    let (subject, body) = write(&r.name, r.language);
+    let email = Email { dedupe_key, member_id: Some(r.member_id), to: r.email.clone(), subject, body };
     queue(conn, &email).await
 }
 

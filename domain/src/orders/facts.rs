@@ -47,20 +47,33 @@ struct Locked {
     commissionable_at: Option<DateTime<Utc>>,
     invoice_no: String,
     buyer_id: Option<Uuid>,
+    /// The buyer as an email to them needs (read with the lock: a fact
+    /// that tells the buyer costs no lookup of its own).
+    buyer: Option<notifications::Recipient>,
     guest: Option<serde_json::Value>,
 }
 
 async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
+    // `FOR UPDATE OF o`: the order's row is locked, not the buyer's.
     let o = sqlx::query!(
-        "SELECT payment_method, status, paid_at, shipped_at, delivered_at, partially_delivered_at, cancelled_at,
-                settled_at, commissionable_at, invoice_no, buyer_id, guest
-           FROM orders WHERE id = $1 FOR UPDATE",
+        r#"SELECT o.payment_method, o.status, o.paid_at, o.shipped_at, o.delivered_at, o.partially_delivered_at,
+                  o.cancelled_at, o.settled_at, o.commissionable_at, o.invoice_no, o.buyer_id, o.guest,
+                  m.email AS "buyer_email?", m.name AS "buyer_name?", m.language AS "buyer_language?"
+             FROM orders o LEFT JOIN members m ON m.id = o.buyer_id
+            WHERE o.id = $1 FOR UPDATE OF o"#,
         order_id
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(DomainError::NotFound("order"))?;
+    let buyer = match (o.buyer_id, o.buyer_email, o.buyer_name, o.buyer_language) {
+        (Some(member_id), Some(email), Some(name), Some(language)) => {
+            Some(notifications::Recipient { member_id, email, name, language: Language::of_tag(&language) })
+        }
+        _ => None,
+    };
     Ok(Locked {
+        buyer,
         id: order_id,
         method: stored_method(order_id, &o.payment_method)?,
         facts: Facts {
@@ -496,7 +509,10 @@ async fn tell_buyer(conn: &mut PgConnection, o: &Locked, status: &str, what: &st
         (subject, body)
     };
     match (o.buyer_id, &o.guest) {
-        (Some(buyer_id), _) => notifications::to_member(conn, buyer_id, dedupe_key, write).await,
+        (Some(buyer_id), _) => match &o.buyer {
+            Some(buyer) => notifications::to_recipient(conn, buyer, dedupe_key, write).await,
+            None => notifications::to_member(conn, buyer_id, dedupe_key, write).await,
+        },
         (None, Some(guest)) => {
             let text = |k: &str| guest.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             let (subject, body) = write(&text("name"), Language::English);
