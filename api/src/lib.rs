@@ -59,7 +59,8 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface (and the task that sends its requests'
+/// wake-ups: call it in the runtime that serves it).
 pub fn router(state: AppState) -> Router {
     let api = layered(routes()).with_state(state.clone());
     // The dashboard's report pages read the same reports as this API (the
@@ -82,8 +83,9 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::from_fn(http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    let pool = state.pool.clone();
-    api.nest("/app", web).layer(axum::middleware::from_fn_with_state(pool, wakeups::after_request))
+    // Starts the wake-up sender: called once, by `serve`, in its runtime.
+    let waker = haat_domain::jobs::wakes::Coalescing::start(state.pool.clone());
+    api.nest("/app", web).layer(axum::middleware::from_fn_with_state(waker, wakeups::after_request))
 }
 
 /// Every route, and the OpenAPI document of the same routes.

@@ -12,7 +12,7 @@ use crate::error::DomainResult;
 use crate::jobs::{self, NOTIFY_BATCH, Notify};
 
 /// An email to queue.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     /// Derived from the cause (`commission:{order}:{member}`): queued once.
     pub dedupe_key: String,
@@ -41,24 +41,41 @@ pub struct Pending {
 
 /// Queues `email` (once per dedupe key) and its `notify` job.
 pub async fn queue(conn: &mut PgConnection, email: &Email) -> DomainResult<()> {
-    let id = sqlx::query_scalar!(
-        "INSERT INTO notifications (id, dedupe_key, member_id, to_email, subject, body)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        Uuid::now_v7(),
-        email.dedupe_key,
-        email.member_id,
-        email.to,
-        email.subject,
-        email.body
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(notification_id) = id
-        && !jobs::inline::defer_emails(&[notification_id])
-    {
-        jobs::enqueue_for_new_row(conn, &[Notify { notification_ids: vec![notification_id] }]).await?;
+    if jobs::inline::defer_emails(std::slice::from_ref(email)) {
+        return Ok(());
     }
-    Ok(())
+    let queued = write(conn, std::slice::from_ref(email)).await?;
+    queue_jobs(conn, &queued).await
+}
+
+/// Writes the rows of `emails` in one statement, each once per dedupe
+/// key; returns the ids of those that were new (in `emails`' order).
+pub(crate) async fn write(conn: &mut PgConnection, emails: &[Email]) -> DomainResult<Vec<Uuid>> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = emails.iter().map(|_| Uuid::now_v7()).collect();
+    let keys: Vec<String> = emails.iter().map(|e| e.dedupe_key.clone()).collect();
+    let members: Vec<Option<Uuid>> = emails.iter().map(|e| e.member_id).collect();
+    let to: Vec<String> = emails.iter().map(|e| e.to.clone()).collect();
+    let subjects: Vec<String> = emails.iter().map(|e| e.subject.clone()).collect();
+    let bodies: Vec<String> = emails.iter().map(|e| e.body.clone()).collect();
+    let mut queued = sqlx::query_scalar!(
+        "INSERT INTO notifications (id, dedupe_key, member_id, to_email, subject, body)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        &ids,
+        &keys,
+        &members as &[Option<Uuid>],
+        &to,
+        &subjects,
+        &bodies
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    // Ids are time-ordered as they were made, in `emails`' order.
+    queued.sort();
+    Ok(queued)
 }
 
 /// Those of `ids` not sent yet, oldest first: what a `notify` job sends.
@@ -148,34 +165,24 @@ pub async fn queue_to_members<F: Fn(&str, Language) -> (String, String)>(
             .into_iter()
             .map(|m| (m.id, (m.email, m.name, Language::of_tag(&m.language))))
             .collect();
-    let (mut keys, mut member_ids, mut to, mut subjects, mut bodies, mut row_ids) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for e in emails {
-        let Some((email, name, language)) = members.get(&e.member_id) else { continue };
-        let (subject, body) = (e.write)(name, *language);
-        row_ids.push(Uuid::now_v7());
-        keys.push(e.dedupe_key.clone());
-        member_ids.push(e.member_id);
-        to.push(email.clone());
-        subjects.push(subject);
-        bodies.push(body);
-    }
-    let queued = sqlx::query_scalar!(
-        "INSERT INTO notifications (id, dedupe_key, member_id, to_email, subject, body)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])
-         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        &row_ids,
-        &keys,
-        &member_ids,
-        &to,
-        &subjects,
-        &bodies
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    if jobs::inline::defer_emails(&queued) {
+    let rows: Vec<Email> = emails
+        .iter()
+        .filter_map(|e| {
+            let (email, name, language) = members.get(&e.member_id)?;
+            let (subject, body) = (e.write)(name, *language);
+            Some(Email {
+                dedupe_key: e.dedupe_key.clone(),
+                member_id: Some(e.member_id),
+                to: email.clone(),
+                subject,
+                body,
+            })
+        })
+        .collect();
+    if jobs::inline::defer_emails(&rows) {
         return Ok(());
     }
+    let queued = write(conn, &rows).await?;
     queue_jobs(conn, &queued).await
 }
 

@@ -24,7 +24,8 @@ use crate::rules::cascade::{self, Commission, Forfeit, Kind};
 /// What the `credit_volume` job does: the order's volume, then its cascade,
 /// in the caller's one transaction. They were two jobs; as one, an order
 /// costs one fetch, one transaction and one job row fewer, and the order's
-/// row lock (taken first by the volume) serialises both steps as before.
+/// row lock serialises both steps as before. The order is locked and read
+/// once for both, and marked credited and cascaded in one update.
 pub async fn credit_and_cascade(
     conn: &mut PgConnection,
     order_id: Uuid,
@@ -32,10 +33,74 @@ pub async fn credit_and_cascade(
     tz: chrono_tz::Tz,
     calendar: &HoldCalendar,
 ) -> DomainResult<()> {
-    if credit_volume(conn, order_id, tz).await? {
-        cascade_commission(conn, order_id, currency, calendar).await?;
+    let o = Locked::read(conn, order_id).await?;
+    // A job runs at least once: a second run after the first committed
+    // changes nothing (and must not read the tree again).
+    if o.cascaded {
+        return Ok(());
     }
-    Ok(())
+    let Some((head, plan_id)) = &o.head else {
+        return Ok(());
+    };
+    if !o.volume_credited {
+        write_volume(conn, o.member_id, head, tz).await?;
+    }
+    cascade_locked(conn, &o, head, *plan_id, currency, calendar, Marks::CreditedAndCascaded).await
+}
+
+/// The order as the volume and the cascade start from it, read under its
+/// row lock (taken here, held to the commit) in one statement.
+struct Locked {
+    order_id: Uuid,
+    /// Whose volume it is: the buyer's, or a guest order's referrer's.
+    member_id: Uuid,
+    /// The head and plan once commissionable.
+    head: Option<(OrderHead, Uuid)>,
+    volume_credited: bool,
+    cascaded: bool,
+    /// Whether some line is a seller's (only then do the marketplace's
+    /// shares follow). Lines never change sellers, so this reads true with
+    /// the lock; a return another transaction recorded while this one
+    /// waited for the lock would not (the statement reads other tables as
+    /// of its start), so returns are read after it.
+    sold_by_sellers: bool,
+}
+
+impl Locked {
+    async fn read(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Self> {
+        let o = sqlx::query!(
+            r#"SELECT coalesce(o.buyer_id, o.referrer_id) AS "member_id!", o.invoice_no, o.buyer_id, o.referrer_id,
+                      o.pickup_point_id, o.commissionable_at, o.plan_id, o.volume_credited_at, o.cascaded_at,
+                      EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.seller_id IS NOT NULL)
+                        AS "sold_by_sellers!"
+                 FROM orders o WHERE o.id = $1 FOR UPDATE OF o"#,
+            order_id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let head = match (o.commissionable_at, o.plan_id) {
+            (Some(credited_at), Some(plan_id)) => Some((
+                OrderHead {
+                    order_id,
+                    invoice_no: o.invoice_no,
+                    buyer_id: o.buyer_id,
+                    referrer_id: o.referrer_id,
+                    pickup_point_id: o.pickup_point_id,
+                    credited_at,
+                },
+                plan_id,
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            order_id,
+            member_id: o.member_id,
+            head,
+            volume_credited: o.volume_credited_at.is_some(),
+            cascaded: o.cascaded_at.is_some(),
+            sold_by_sellers: o.sold_by_sellers,
+        })
+    }
 }
 
 /// Writes the order's volume entries (one per line: the buyer's, or a guest
@@ -44,82 +109,86 @@ pub async fn credit_and_cascade(
 /// month of the credit time in `tz`. Returns that arrived before the
 /// volume are applied by the cascade that follows, which the caller runs.
 pub async fn credit_volume(conn: &mut PgConnection, order_id: Uuid, tz: chrono_tz::Tz) -> DomainResult<bool> {
-    let o = sqlx::query!(
-        r#"SELECT coalesce(buyer_id, referrer_id) AS "member_id!", commissionable_at FROM orders
-            WHERE id = $1 FOR UPDATE"#,
-        order_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let Some(at) = o.commissionable_at else {
+    let o = Locked::read(conn, order_id).await?;
+    let Some((head, _)) = &o.head else {
         return Ok(false);
     };
-    sqlx::query!(
-        "INSERT INTO volume_entries (member_id, order_id, order_line_id, kind, pv, bv, period, at)
-         SELECT $1, order_id, id, 'order', pv * quantity, bv * quantity, $3, $4 FROM order_lines WHERE order_id = $2
-         ON CONFLICT (order_line_id) WHERE kind = 'order' DO NOTHING",
-        o.member_id,
-        order_id,
-        crate::compensation::periods::period_of(at, tz),
-        at
-    )
-    .execute(&mut *conn)
-    .await?;
+    write_volume(conn, o.member_id, head, tz).await?;
     sqlx::query!("UPDATE orders SET volume_credited_at = coalesce(volume_credited_at, now()) WHERE id = $1", order_id)
         .execute(&mut *conn)
         .await?;
     Ok(true)
 }
 
-/// The commissionable order's head and the plan version it was credited
-/// under (None until it is commissionable).
-pub async fn head(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Option<(OrderHead, Uuid)>> {
-    let o = sqlx::query!(
-        "SELECT invoice_no, buyer_id, referrer_id, pickup_point_id, commissionable_at, plan_id
-           FROM orders WHERE id = $1",
-        order_id
+/// The volume entries of the order's lines, to `member_id`, in the period
+/// of the credit time (once per line).
+async fn write_volume(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    head: &OrderHead,
+    tz: chrono_tz::Tz,
+) -> DomainResult<()> {
+    sqlx::query!(
+        "INSERT INTO volume_entries (member_id, order_id, order_line_id, kind, pv, bv, period, at)
+         SELECT $1, order_id, id, 'order', pv * quantity, bv * quantity, $3, $4 FROM order_lines WHERE order_id = $2
+         ON CONFLICT (order_line_id) WHERE kind = 'order' DO NOTHING",
+        member_id,
+        head.order_id,
+        crate::compensation::periods::period_of(head.credited_at, tz),
+        head.credited_at
     )
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    let (Some(credited_at), Some(plan_id)) = (o.commissionable_at, o.plan_id) else {
-        return Ok(None);
-    };
-    let head = OrderHead {
-        order_id,
-        invoice_no: o.invoice_no,
-        buyer_id: o.buyer_id,
-        referrer_id: o.referrer_id,
-        pickup_point_id: o.pickup_point_id,
-        credited_at,
-    };
-    Ok(Some((head, plan_id)))
+    Ok(())
+}
+
+/// What the cascade's closing update of the order records.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Marks {
+    /// The cascade alone (the volume was credited before).
+    Cascaded,
+    /// The volume written in the same transaction, and the cascade.
+    CreditedAndCascaded,
 }
 
 /// Computes and posts the order's commissions as pending, each with its
 /// ledger entry, records forfeited shares as breakage, queues one email per
 /// beneficiary and schedules the release.
-///
-/// The uplines' balance rows are the hottest rows of the system (the top
-/// of the tree earns on most orders), so the entries are posted last, in
-/// one set statement: those rows stay locked from there to the commit only.
 pub async fn cascade_commission(
     conn: &mut PgConnection,
     order_id: Uuid,
     currency: &str,
     calendar: &HoldCalendar,
 ) -> DomainResult<()> {
-    let locked =
-        sqlx::query!("SELECT cascaded_at FROM orders WHERE id = $1 FOR UPDATE", order_id).fetch_one(&mut *conn).await?;
+    let o = Locked::read(conn, order_id).await?;
     // A job runs at least once: a second run after the first committed must
     // not read the tree again (a member moved since would be paid too).
-    if locked.cascaded_at.is_some() {
+    if o.cascaded {
         return Ok(());
     }
-    let Some((head, plan_id)) = head(conn, order_id).await? else {
+    let Some((head, plan_id)) = &o.head else {
         return Ok(());
     };
+    cascade_locked(conn, &o, head, *plan_id, currency, calendar, Marks::Cascaded).await
+}
+
+/// The cascade of an order locked and read by the caller, not cascaded yet.
+///
+/// The uplines' balance rows are the hottest rows of the system (the top
+/// of the tree earns on most orders), so the entries are posted last, in
+/// one set statement: those rows stay locked from there to the commit only.
+async fn cascade_locked(
+    conn: &mut PgConnection,
+    o: &Locked,
+    head: &OrderHead,
+    plan_id: Uuid,
+    currency: &str,
+    calendar: &HoldCalendar,
+    marks: Marks,
+) -> DomainResult<()> {
+    let order_id = o.order_id;
     let plan = plans::get(conn, plan_id).await?;
-    let inputs = cascade_inputs::load(conn, &head, &plan).await?;
+    let inputs = cascade_inputs::load(conn, head, &plan).await?;
     cascade_inputs::store(conn, order_id, plan_id, &inputs).await?;
     let mut result = cascade::cascade(&plan.rules(), &inputs);
     result.commissions.sort_by_key(|c| (c.beneficiary_id, c.kind, c.line_id, c.paid_level));
@@ -127,14 +196,20 @@ pub async fn cascade_commission(
     let (owed, earned) = insert_commissions(conn, order_id, &plan, &result.commissions, release_at).await?;
     record_breakage(conn, &result.forfeits).await?;
     notify_beneficiaries(conn, order_id, &head.invoice_no, &result.commissions, currency).await?;
-    crate::rewards::loyalty::reward_order(conn, &head, &plan, release_at, currency).await?;
+    crate::rewards::loyalty::reward_order(conn, head, &plan, release_at, currency).await?;
     // Every commissionable order gets its release job, whether or not it
     // earned anyone anything: its end settles the order.
     let (job, run_at) = ReleaseHold::at(order_id, release_at);
     jobs::enqueue(conn, &job, Some(run_at)).await?;
-    sqlx::query!("UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()) WHERE id = $1", order_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()),
+                volume_credited_at = CASE WHEN $2 THEN coalesce(volume_credited_at, now()) ELSE volume_credited_at END
+          WHERE id = $1",
+        order_id,
+        marks == Marks::CreditedAndCascaded
+    )
+    .execute(&mut *conn)
+    .await?;
     if let Some(buyer_id) = head.buyer_id {
         crate::rewards::milestones::order_credited(conn, buyer_id).await?;
     }
@@ -144,7 +219,9 @@ pub async fn cascade_commission(
     ledger::bulk::post_transfers(conn, currency, EntryKind::Commission, &owed).await?;
     // The sellers' shares, in the same transaction as the network's pay
     // (their accounts after the members', as a reversal locks them).
-    escrow::credit_order(conn, order_id, calendar, currency).await?;
+    if o.sold_by_sellers {
+        escrow::credit_order(conn, order_id, calendar, currency).await?;
+    }
     // Returns that arrived before the commissions existed take effect now
     // (nearly always one read: the order has none).
     reversals::apply_pending(conn, order_id, currency).await

@@ -446,11 +446,28 @@ pub async fn list(conn: &mut PgConnection, before: Option<Uuid>, limit: i64) -> 
 
 /// A plan version by id.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Plan> {
+    if let Some(plan) = in_force_cache().get(&id) {
+        return Ok(plan.clone());
+    }
     let doc = sqlx::query_scalar!("SELECT document FROM plans WHERE id = $1", id)
         .fetch_optional(conn)
         .await?
         .ok_or(DomainError::NotFound("plan"))?;
-    from_document(doc)
+    let plan = from_document(doc)?;
+    if !plan.draft {
+        in_force_cache().insert(id, plan.clone());
+    }
+    Ok(plan)
+}
+
+/// Plan versions put into effect, by id, as this process has read them:
+/// such a version is never changed again (only a draft is, and activation
+/// is its last change), and its id is never reused, so a copy read once
+/// stays true — every cascade of it saves a read. Versions are few.
+fn in_force_cache() -> std::sync::MutexGuard<'static, std::collections::HashMap<Uuid, Plan>> {
+    static PLANS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Uuid, Plan>>> =
+        std::sync::LazyLock::new(Default::default);
+    PLANS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The version in effect at `at`: the newest one effective by then.

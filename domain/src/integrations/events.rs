@@ -82,7 +82,7 @@ pub const EVENT_TYPES: [EventType; 17] = [
 
 /// One event to write: the key of its cause (one cause, one event, however
 /// often the cause's code runs) and its `data`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cause {
     /// `order.paid:{order}`, `commission.earned:{commission}`…
     pub key: String,
@@ -308,13 +308,52 @@ pub async fn emit_all(
     if causes.is_empty() {
         return Ok(());
     }
-    let subscribed = sqlx::query_scalar!(
-        "SELECT id FROM event_endpoints WHERE status = 'active' AND $1 = ANY (event_types) ORDER BY id",
-        kind.as_str()
+    // In a worker's transaction that runs its follow-ups itself, every
+    // kind it emits shares one read of the endpoints ([`emit_noted`]).
+    let Some(causes) = crate::jobs::inline::defer_events(kind, causes, now) else {
+        return Ok(());
+    };
+    emit_noted(conn, vec![(kind, causes, now)]).await
+}
+
+/// Events of several kinds (each with its causes and time), as [`emit_all`]
+/// writes them, with one read of the subscribed endpoints for all kinds.
+pub(crate) async fn emit_noted(
+    conn: &mut PgConnection,
+    noted: Vec<(EventType, Vec<Cause>, DateTime<Utc>)>,
+) -> DomainResult<()> {
+    if noted.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<String> = noted.iter().map(|(kind, ..)| kind.as_str().to_owned()).collect();
+    let endpoints = sqlx::query!(
+        "SELECT id, event_types FROM event_endpoints WHERE status = 'active' AND event_types && $1::text[] ORDER BY id",
+        &kinds
     )
     .fetch_all(&mut *conn)
     .await?;
-    if subscribed.is_empty() {
+    // Nobody subscribed to any of them (the common case): nothing to write.
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    for (kind, causes, now) in noted {
+        let subscribed: Vec<Uuid> =
+            endpoints.iter().filter(|e| e.event_types.iter().any(|t| t == kind.as_str())).map(|e| e.id).collect();
+        write_events(conn, kind, causes, now, &subscribed).await?;
+    }
+    Ok(())
+}
+
+/// Writes the events of `causes` (once per cause) with a delivery to each
+/// of `subscribed`.
+async fn write_events(
+    conn: &mut PgConnection,
+    kind: EventType,
+    causes: Vec<Cause>,
+    now: DateTime<Utc>,
+    subscribed: &[Uuid],
+) -> DomainResult<()> {
+    if subscribed.is_empty() || causes.is_empty() {
         return Ok(());
     }
     let ids: Vec<Uuid> = causes.iter().map(|_| Uuid::now_v7()).collect();

@@ -20,7 +20,11 @@ use std::cell::RefCell;
 
 use uuid::Uuid;
 
+use chrono::{DateTime, Utc};
+
 use crate::error::{DomainError, DomainResult};
+use crate::integrations::events::{Cause, EventType};
+use crate::notifications::Email;
 
 tokio::task_local! {
     static DEFERRED: RefCell<Deferred>;
@@ -31,14 +35,18 @@ tokio::task_local! {
 pub struct Deferred {
     /// Orders made commissionable: their volume and cascade.
     pub volume: Vec<Uuid>,
-    /// Emails written: one `notify` job per batch of them.
-    pub emails: Vec<Uuid>,
+    /// Emails to write, in one statement, with one `notify` job per batch
+    /// of them.
+    pub emails: Vec<Email>,
+    /// Events emitted (each kind with its causes and time): one read of
+    /// the subscribed endpoints for all of them.
+    pub events: Vec<(EventType, Vec<Cause>, DateTime<Utc>)>,
 }
 
 impl Deferred {
     /// Nothing noted.
     pub fn is_empty(&self) -> bool {
-        self.volume.is_empty() && self.emails.is_empty()
+        self.volume.is_empty() && self.emails.is_empty() && self.events.is_empty()
     }
 }
 
@@ -65,10 +73,19 @@ pub(crate) fn defer_volume(order_id: Uuid) -> bool {
     DEFERRED.try_with(|d| d.borrow_mut().volume.push(order_id)).is_ok()
 }
 
-/// Notes emails for the current scope's one `notify` job; false outside
-/// one (the caller queues their job).
-pub(crate) fn defer_emails(ids: &[Uuid]) -> bool {
-    DEFERRED.try_with(|d| d.borrow_mut().emails.extend_from_slice(ids)).is_ok()
+/// Notes emails for the current scope to write together and send in its
+/// one `notify` job; false outside one (the caller writes them and queues
+/// their job).
+pub(crate) fn defer_emails(emails: &[Email]) -> bool {
+    DEFERRED.try_with(|d| d.borrow_mut().emails.extend_from_slice(emails)).is_ok()
+}
+
+/// Notes events of `kind` for the current scope; outside one, gives the
+/// causes back (the caller writes them).
+pub(crate) fn defer_events(kind: EventType, causes: Vec<Cause>, now: DateTime<Utc>) -> Option<Vec<Cause>> {
+    let mut causes = Some(causes);
+    let noted = DEFERRED.try_with(|d| d.borrow_mut().events.extend(causes.take().map(|c| (kind, c, now)))).is_ok();
+    if noted { None } else { causes }
 }
 
 /// Takes what has been noted so far (nothing outside a scope).
@@ -80,25 +97,40 @@ pub(crate) fn take() -> Deferred {
 mod tests {
     use super::*;
 
+    fn email() -> Email {
+        Email {
+            dedupe_key: "test:1".into(),
+            member_id: None,
+            to: "a@example.com".into(),
+            subject: "s".into(),
+            body: "b".into(),
+        }
+    }
+
     #[tokio::test]
     async fn outside_a_scope_nothing_is_deferred_so_the_caller_queues() {
         assert!(!defer_volume(Uuid::now_v7()));
-        assert!(!defer_emails(&[Uuid::now_v7()]));
+        assert!(!defer_emails(&[email()]));
+        let causes = vec![Cause::new("order.paid:1", serde_json::json!({}))];
+        assert_eq!(defer_events(EventType::OrderPaid, causes.clone(), Utc::now()), Some(causes));
         assert_eq!(take(), Deferred::default());
     }
 
     #[tokio::test]
     async fn work_that_takes_its_follow_ups_succeeds_and_work_that_leaves_them_fails() {
-        let (order, email) = (Uuid::now_v7(), Uuid::now_v7());
+        let (order, at) = (Uuid::now_v7(), Utc::now());
+        let causes = vec![Cause::new("order.paid:1", serde_json::json!({}))];
         let taken = within(async {
-            assert!(defer_volume(order) && defer_emails(&[email]));
+            assert!(defer_volume(order) && defer_emails(&[email()]));
+            assert_eq!(defer_events(EventType::OrderPaid, causes.clone(), at), None);
             Ok(take())
         })
         .await
         .expect("taken");
-        assert_eq!(taken, Deferred { volume: vec![order], emails: vec![email] });
+        let events = vec![(EventType::OrderPaid, causes, at)];
+        assert_eq!(taken, Deferred { volume: vec![order], emails: vec![email()], events });
         let left = within(async {
-            defer_emails(&[email]);
+            defer_emails(&[email()]);
             Ok(())
         })
         .await;

@@ -59,6 +59,45 @@ pub async fn send(pool: &PgPool, queues: &[&str]) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Sends the wake-ups of many units of work in as few statements as the
+/// database's pace allows: a wake-up asked for while the one before is
+/// still being sent joins the next, which names every queue asked for
+/// meanwhile. Idle, each is sent at once; under load (the api's requests
+/// each asking for one) a few statements carry them all. Each is still
+/// sent after the commit of the work that asked for it.
+#[derive(Clone)]
+pub struct Coalescing(tokio::sync::mpsc::UnboundedSender<Vec<&'static str>>);
+
+impl Coalescing {
+    /// Starts the sender (a task of the current runtime) for `pool`.
+    pub fn start(pool: PgPool) -> Self {
+        let (asks, mut asked) = tokio::sync::mpsc::unbounded_channel::<Vec<&'static str>>();
+        tokio::spawn(async move {
+            while let Some(first) = asked.recv().await {
+                let mut queues: BTreeSet<&'static str> = first.into_iter().collect();
+                while let Ok(more) = asked.try_recv() {
+                    queues.extend(more);
+                }
+                let queues: Vec<&str> = queues.into_iter().collect();
+                if let Err(e) = send(&pool, &queues).await {
+                    // The jobs are written; the workers' due check finds them.
+                    tracing::warn!(error = %e, ?queues, "could not wake the job queues");
+                }
+            }
+        });
+        Self(asks)
+    }
+
+    /// Asks for `queues` to be woken (work that wrote jobs to them has
+    /// committed); returns at once.
+    pub fn wake(&self, queues: Vec<&'static str>) {
+        if !queues.is_empty() {
+            // The sender ends only with the runtime: nothing left to wake.
+            let _ = self.0.send(queues);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Account, EntryKind, MemberAccount, system_account_id};
+use super::{Account, EntryKind, MemberAccount, SystemAccount, system_account_id};
 use crate::error::{DomainError, DomainResult};
 
 /// Entries written per round of statements (each round sends its rows as
@@ -69,7 +69,7 @@ struct AccountIds(HashMap<Account, i64>);
 impl AccountIds {
     async fn lock(conn: &mut PgConnection, currency: &str, chunk: &[Transfer]) -> DomainResult<Self> {
         let mut members: Vec<(Uuid, MemberAccount)> = Vec::new();
-        let mut map = HashMap::new();
+        let mut systems: Vec<SystemAccount> = Vec::new();
         for account in chunk.iter().flat_map(|t| [t.from, t.to]) {
             match account {
                 Account::Member(id, kind) => members.push((id, kind)),
@@ -77,33 +77,54 @@ impl AccountIds {
                 Account::Seller(..) => {
                     return Err(DomainError::Internal(anyhow::anyhow!("bulk transfers move no seller account")));
                 }
-                Account::System(kind) => {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = map.entry(account) {
-                        slot.insert(system_account_id(conn, kind, currency).await?);
-                    }
-                }
+                Account::System(kind) => systems.push(kind),
             }
         }
         members.sort();
         members.dedup();
+        systems.sort_by_key(|k| k.as_str());
+        systems.dedup();
         let member_ids: Vec<Uuid> = members.iter().map(|m| m.0).collect();
         let kinds: Vec<String> = members.iter().map(|m| m.1.as_str().to_owned()).collect();
         let rank: Vec<String> = MemberAccount::ALL.iter().map(|k| k.as_str().to_owned()).collect();
+        let system_kinds: Vec<String> = systems.iter().map(|k| k.as_str().to_owned()).collect();
+        // The system accounts' ids come with the members' locks: they are
+        // not locked (a system leg updates no cached balance).
         let rows = sqlx::query!(
-            r#"SELECT a.id, a.member_id AS "member_id!", a.kind FROM accounts a
-                JOIN unnest($1::uuid[], $2::text[]) AS w (member_id, kind)
-                  ON a.member_id = w.member_id AND a.kind = w.kind
-               ORDER BY a.member_id, array_position($3::text[], a.kind)
-               FOR UPDATE OF a"#,
+            r#"WITH locked AS (
+                 SELECT a.id, a.member_id, a.kind FROM accounts a
+                   JOIN unnest($1::uuid[], $2::text[]) AS w (member_id, kind)
+                     ON a.member_id = w.member_id AND a.kind = w.kind
+                  ORDER BY a.member_id, array_position($3::text[], a.kind)
+                  FOR UPDATE OF a)
+               SELECT id AS "id!", member_id, kind AS "kind!" FROM locked
+               UNION ALL
+               SELECT id, NULL, kind FROM accounts
+                WHERE member_id IS NULL AND seller_id IS NULL AND kind = ANY($4::text[])"#,
             &member_ids,
             &kinds,
-            &rank
+            &rank,
+            &system_kinds
         )
         .fetch_all(&mut *conn)
         .await?;
+        let mut map = HashMap::new();
         for r in rows {
-            if let Some(kind) = MemberAccount::ALL.into_iter().find(|k| k.as_str() == r.kind) {
-                map.insert(Account::Member(r.member_id, kind), r.id);
+            let account = match r.member_id {
+                Some(member_id) => MemberAccount::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == r.kind)
+                    .map(|kind| Account::Member(member_id, kind)),
+                None => systems.iter().find(|k| k.as_str() == r.kind).map(|kind| Account::System(*kind)),
+            };
+            if let Some(account) = account {
+                map.insert(account, r.id);
+            }
+        }
+        // A system account not opened yet is opened now.
+        for kind in systems {
+            if let std::collections::hash_map::Entry::Vacant(slot) = map.entry(Account::System(kind)) {
+                slot.insert(system_account_id(conn, kind, currency).await?);
             }
         }
         Ok(Self(map))

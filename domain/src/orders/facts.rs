@@ -51,6 +51,12 @@ struct Locked {
     /// that tells the buyer costs no lookup of its own).
     buyer: Option<notifications::Recipient>,
     guest: Option<serde_json::Value>,
+    /// Whether some line is a seller's (only then has the marketplace's
+    /// preparation clock or escrow anything to do). Lines never change
+    /// sellers, so this reads true with the lock; what a transaction we
+    /// waited for wrote to other tables (a return) would not, as the lock's
+    /// statement reads them as of its start: those are read after it.
+    sold_by_sellers: bool,
 }
 
 async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
@@ -58,7 +64,9 @@ async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
     let o = sqlx::query!(
         r#"SELECT o.payment_method, o.status, o.paid_at, o.shipped_at, o.delivered_at, o.partially_delivered_at,
                   o.cancelled_at, o.settled_at, o.commissionable_at, o.invoice_no, o.buyer_id, o.guest,
-                  m.email AS "buyer_email?", m.name AS "buyer_name?", m.language AS "buyer_language?"
+                  m.email AS "buyer_email?", m.name AS "buyer_name?", m.language AS "buyer_language?",
+                  EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.seller_id IS NOT NULL)
+                    AS "sold_by_sellers!"
              FROM orders o LEFT JOIN members m ON m.id = o.buyer_id
             WHERE o.id = $1 FOR UPDATE OF o"#,
         order_id
@@ -89,6 +97,7 @@ async fn lock(conn: &mut PgConnection, order_id: Uuid) -> DomainResult<Locked> {
         invoice_no: o.invoice_no,
         buyer_id: o.buyer_id,
         guest: o.guest,
+        sold_by_sellers: o.sold_by_sellers,
     })
 }
 
@@ -218,7 +227,7 @@ async fn save(conn: &mut PgConnection, o: &Locked, next: Facts, source: &str, no
         mark_commissionable(conn, o.id, next, now).await?;
     }
     let delivered = |f: Facts| f.delivered || f.partially_delivered;
-    if delivered(next) && !delivered(o.facts) {
+    if o.sold_by_sellers && delivered(next) && !delivered(o.facts) {
         crate::marketplace::escrow::on_delivery(conn, o.id, now).await?;
     }
     tell_endpoints(conn, o, next, now).await
@@ -250,7 +259,9 @@ async fn follow_payment_attempts(
     if next.paid && !o.facts.paid {
         payments::follow_order(conn, o.id, AttemptStatus::Paid, now).await?;
         // A paid order is ready for its sellers to prepare.
-        crate::marketplace::preparation::start(conn, o.id, now).await?;
+        if o.sold_by_sellers {
+            crate::marketplace::preparation::start(conn, o.id, now).await?;
+        }
     } else if next.cancelled && !o.facts.cancelled {
         payments::follow_order(conn, o.id, AttemptStatus::Expired, now).await?;
     }

@@ -1,7 +1,8 @@
 //! The follow-ups a worker's job runs in its own transaction instead of
 //! queueing them (`jobs::inline`): the volume and cascade of each order it
-//! made commissionable, then one `notify` job for every email it wrote
-//! (the buyer's and the upline's alike).
+//! made commissionable, then every email it noted (the buyer's and the
+//! upline's alike) written in one statement, with one `notify` job, and
+//! every event it emitted with one read of the subscribed endpoints.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -25,7 +26,7 @@ pub struct CascadeSettings<'a> {
 /// orders whose volume was credited and commissions posted. A cascade
 /// writes emails of its own: they join the same job.
 pub async fn run(conn: &mut PgConnection, s: &CascadeSettings<'_>) -> DomainResult<Vec<Uuid>> {
-    let (mut cascaded, mut emails) = (Vec::new(), Vec::new());
+    let (mut cascaded, mut emails, mut events) = (Vec::new(), Vec::new(), Vec::new());
     loop {
         let noted = inline::take();
         if noted.is_empty() {
@@ -36,7 +37,10 @@ pub async fn run(conn: &mut PgConnection, s: &CascadeSettings<'_>) -> DomainResu
             cascaded.push(order_id);
         }
         emails.extend(noted.emails);
+        events.extend(noted.events);
     }
-    crate::notifications::queue_jobs(conn, &emails).await?;
+    crate::integrations::events::emit_noted(conn, events).await?;
+    let queued = crate::notifications::write(conn, &emails).await?;
+    crate::notifications::queue_jobs(conn, &queued).await?;
     Ok(cascaded)
 }

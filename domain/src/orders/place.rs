@@ -22,7 +22,7 @@ use crate::rules::order_state::{OrderStatus, PaymentMethod};
 use crate::rules::pricing::{Shelf, best_break, unit_price};
 
 use super::facts::record_history;
-use super::view::{Order, get};
+use super::view::{Order, just_placed};
 
 /// Most lines one order may have.
 pub const MAX_LINES: usize = 100;
@@ -375,7 +375,7 @@ pub async fn place(
         // The order is new, so its expiry key is: one statement, no savepoint.
         crate::jobs::enqueue_for_new_row_at(conn, &[crate::jobs::ExpireOrder { order_id: id }], Some(at)).await?;
     }
-    let order = get(conn, id).await?;
+    let order = just_placed(conn, id).await?;
     // Last, even after reading the order back: the products' rows stay
     // locked until the commit, so a popular product's orders wait for each
     // other only that long.

@@ -204,6 +204,26 @@ pub async fn list_for_member(
 
 /// Reads an order with its lines and history.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
+    read(conn, id, Recorded::Read).await
+}
+
+/// The order that `place` has just written, in the placing transaction:
+/// nobody else sees it yet, so no fact and no return can have been
+/// recorded for it, and only its row, lines and history are read.
+pub(super) async fn just_placed(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
+    read(conn, id, Recorded::NoneYet).await
+}
+
+/// Whether an order's recorded facts and returns are read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Recorded {
+    /// Read them.
+    Read,
+    /// There are none (the order was placed in this transaction).
+    NoneYet,
+}
+
+async fn read(conn: &mut PgConnection, id: Uuid, recorded: Recorded) -> DomainResult<Order> {
     let o = sqlx::query!("SELECT * FROM orders WHERE id = $1", id)
         .fetch_optional(&mut *conn)
         .await?
@@ -223,15 +243,20 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Order> {
         .into_iter()
         .map(|h| Ok(HistoryItem { status: stored_status(id, &h.status)?, at: h.at, source: h.source }))
         .collect::<DomainResult<Vec<_>>>()?;
-    let events = sqlx::query_as!(
-        EventItem,
-        r#"SELECT fact AS "fact: LoggedFact", outcome AS "outcome: Outcome", source, at FROM order_events
-            WHERE order_id = $1 ORDER BY id"#,
-        id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let reversals = reversals::list(conn, id).await?;
+    let (events, reversals) = match recorded {
+        Recorded::NoneYet => (Vec::new(), Vec::new()),
+        Recorded::Read => {
+            let events = sqlx::query_as!(
+                EventItem,
+                r#"SELECT fact AS "fact: LoggedFact", outcome AS "outcome: Outcome", source, at FROM order_events
+                    WHERE order_id = $1 ORDER BY id"#,
+                id
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            (events, reversals::list(conn, id).await?)
+        }
+    };
     Ok(Order {
         id: o.id,
         invoice_no: o.invoice_no,
