@@ -200,7 +200,19 @@ async fn cascade_locked(
     // Every commissionable order gets its release job, whether or not it
     // earned anyone anything: its end settles the order.
     let (job, run_at) = ReleaseHold::at(order_id, release_at);
-    jobs::enqueue(conn, &job, Some(run_at)).await?;
+    if o.sold_by_sellers {
+        // The sellers' escrow schedules release jobs of this order too,
+        // maybe for the same second: a taken key is no error.
+        jobs::enqueue(conn, &job, Some(run_at)).await?;
+    } else {
+        // Without seller lines nothing else schedules this order's release
+        // before its cascade (release jobs schedule their successors, and
+        // the first is this one; a cascade that committed marked the order
+        // cascaded, and one that rolled back left no job): the key is new,
+        // so one statement and no savepoint. Were it taken after all, the
+        // insert fails and the transaction with it, never a silent skip.
+        jobs::enqueue_for_new_row_at(conn, &[job], Some(run_at)).await?;
+    }
     sqlx::query!(
         "UPDATE orders SET cascaded_at = coalesce(cascaded_at, now()),
                 volume_credited_at = CASE WHEN $2 THEN coalesce(volume_credited_at, now()) ELSE volume_credited_at END
