@@ -159,7 +159,9 @@ async fn a_request_in_flight_when_the_api_is_killed_leaves_no_claim_and_its_retr
 #[tokio::test]
 async fn an_online_order_unpaid_at_the_end_of_its_window_expires_and_gives_back_its_stock_and_coupon() {
     let (url, pool) = fresh_database().await;
-    let app = TestApp::spawn_on(url, pool, &[("HAAT_PAYMENT_WINDOW_SECONDS", "2")]).await;
+    // A window long enough for the paid order's webhook to be applied
+    // within it on a loaded machine (the test waits for that below).
+    let app = TestApp::spawn_on(url, pool, &[("HAAT_PAYMENT_WINDOW_SECONDS", "4")]).await;
     let tea = app.create_product("TEA-500", "450.00", "300.00", 5).await;
     let buyer = &app.create_chain(1).await[0];
     let coupon = json!({"code": "ONCE", "kind": "fixed", "value": "50.00", "max_uses": 1,
@@ -173,6 +175,12 @@ async fn an_online_order_unpaid_at_the_end_of_its_window_expires_and_gives_back_
     // One paid in time is left alone.
     let paid = app.place_order(buyer, &tea, 1, "online").await;
     assert_eq!(app.send_event("payments", &paid_event(&paid)).await.0, StatusCode::OK);
+    let paid_id = paid["id"].as_str().unwrap_or_default().to_owned();
+    eventually("the paid order is paid", || async {
+        let (_, o) = app.admin("GET", &format!("/v1/orders/{paid_id}"), None).await;
+        (o["status"] == "paid").then_some(())
+    })
+    .await;
 
     let id = unpaid["id"].as_str().unwrap_or_default().to_owned();
     let expired = eventually("the unpaid order expires", || async {
