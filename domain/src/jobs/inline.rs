@@ -15,6 +15,12 @@
 //! queueing; the caller runs them before its commit
 //! (`orders::follow_ups::run`). Work that ends with notes not taken is an
 //! error, never a silent loss: nothing of it commits.
+//!
+//! Emails and events are noted as rows still to write, so work inside the
+//! scope that rolls back a savepoint must not have noted any inside it
+//! (the notes outlive the rollback). The one such savepoint on a webhook's
+//! way (`webhooks::process`, a refused reversal) is refused before the
+//! reversal writes or notes anything.
 
 use std::cell::RefCell;
 
