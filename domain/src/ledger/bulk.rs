@@ -82,7 +82,7 @@ impl AccountIds {
         }
         members.sort();
         members.dedup();
-        systems.sort_by_key(|k| k.as_str());
+        systems.sort();
         systems.dedup();
         let member_ids: Vec<Uuid> = members.iter().map(|m| m.0).collect();
         let kinds: Vec<String> = members.iter().map(|m| m.1.as_str().to_owned()).collect();
