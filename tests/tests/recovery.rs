@@ -9,13 +9,17 @@ use haat_tests::{TestApp, delivered_event, eventually, two_members_and_an_order,
 async fn a_job_a_worker_held_when_postgres_crashed_is_run_again_once_postgres_is_back_without_waiting_for_heartbeats() {
     let cluster = OwnCluster::start("haat_recovery").await.expect("a cluster of the test's own");
     let pool = haat_platform::db::connect(&cluster.url, 2).await.expect("connect");
-    // Heartbeats a minute apart, ten of them missed before a worker counts as
-    // dead: the heartbeat path would take ten minutes, far past the test's
-    // patience, so only the restarted worker's hand-back can resume the job.
+    // A hundred heartbeats missed before a worker counts as dead: the
+    // heartbeat path would take over eight minutes, far past the test's
+    // patience, so only the restarted worker's hand-back (or the live
+    // worker's own retry) can resume the job. The heartbeats themselves stay
+    // at their default: a completion the queue library receives while a
+    // fetch is in flight is written at the queue's next wake-up or heartbeat
+    // (docs/decisions.md, "Acknowledgements that wait for a heartbeat").
     let app = TestApp::spawn_on(
         cluster.url.clone(),
         pool,
-        &[("HAAT_WORKER_HEARTBEAT_MS", "60000"), ("HAAT_WORKER_MISSED_HEARTBEATS", "10")],
+        &[("HAAT_WORKER_HEARTBEAT_MS", "5000"), ("HAAT_WORKER_MISSED_HEARTBEATS", "100")],
     )
     .await;
     let (chain, order) = two_members_and_an_order(&app, "cod").await;
@@ -69,7 +73,14 @@ async fn a_job_a_worker_held_when_postgres_crashed_is_run_again_once_postgres_is
         (done == 1).then_some(())
     })
     .await;
-    assert!(app.worker_log(0).contains("jobs of the restarted worker handed back"), "{}", app.worker_log(0));
+    // Which of the two ways back it took depends on whether apalis restarted
+    // the queue's worker during the outage; neither is the heartbeat path.
+    let log = app.worker_log(0);
+    assert!(
+        log.contains("jobs of the restarted worker handed back")
+            || log.contains("it runs again in this worker shortly"),
+        "{log}"
+    );
     drop(app);
     cluster.remove().await;
 }
