@@ -11,6 +11,9 @@ use tokio::process::{Child, Command};
 
 use crate::{eventually, workspace_dir};
 
+/// How many times a browser session is asked for before the test fails.
+const SESSION_ATTEMPTS: usize = 3;
+
 /// A browser session and the driver serving it (stopped with it).
 pub struct Browser {
     /// The WebDriver client.
@@ -27,7 +30,8 @@ impl Browser {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let logs = workspace_dir().join("target").join("test-logs");
         std::fs::create_dir_all(&logs).ok();
-        let log = std::fs::File::create(logs.join(format!("chromedriver-{port}.log"))).expect("driver log");
+        let driver_log = logs.join(format!("chromedriver-{port}.log"));
+        let log = std::fs::File::create(&driver_log).expect("driver log");
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -46,15 +50,30 @@ impl Browser {
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
-        let client = eventually("chromedriver answers", || {
-            let (url, capabilities) = (url.clone(), capabilities.clone());
-            async move {
-                let mut builder = ClientBuilder::rustls().ok()?;
-                builder.capabilities(capabilities).connect(&url).await.ok()
-            }
+        // First the driver itself (it answers /status once it listens), then
+        // the browser session, which starts Chromium: on a loaded machine
+        // that start can fail or outlast a short wait, so it gets attempts
+        // of its own, and a failure says what the driver said.
+        let status = format!("{url}/status");
+        eventually("chromedriver answers", || {
+            let status = status.clone();
+            async move { reqwest::get(&status).await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
         })
         .await;
-        Self { client, _driver: driver }
+        let mut failures = Vec::new();
+        for _ in 0..SESSION_ATTEMPTS {
+            let mut builder = ClientBuilder::rustls().expect("a TLS client for the driver");
+            match builder.capabilities(capabilities.clone()).connect(&url).await {
+                Ok(client) => return Self { client, _driver: driver },
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        let said = std::fs::read_to_string(&driver_log).unwrap_or_default();
+        let tail: Vec<&str> = said.lines().rev().take(20).collect();
+        panic!(
+            "no browser session after {SESSION_ATTEMPTS} attempts: {failures:?}\nchromedriver said (last lines first):\n{}",
+            tail.join("\n")
+        );
     }
 
     /// Opens `url`.
