@@ -48,29 +48,30 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
 /// by `conn`'s session until [`let_go`] (or the session's end); any other
 /// answer leaves nothing held.
 pub async fn claim(conn: &mut PgConnection, scope: &str, key: &str, hash: &str) -> DomainResult<Claim> {
-    let locked =
-        sqlx::query_scalar!(r#"SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS "locked!""#, scope, key)
-            .fetch_one(&mut *conn)
-            .await?;
-    if !locked {
-        return Ok(Claim::InFlight);
-    }
-    // Holding the lock, an unanswered record is a dead request's (unless it
-    // was detached, and is young).
-    let inserted = sqlx::query!(
-        "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)
-         ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = now(), detached = false
-           WHERE idempotency_keys.response_status IS NULL
-             AND (NOT idempotency_keys.detached OR idempotency_keys.created_at < now() - make_interval(secs => $4))
-         RETURNING scope",
+    // One statement: the lock is tried first (a volatile CTE runs once,
+    // before the insert that reads it) and, held, an unanswered record is
+    // a dead request's (unless it was detached, and is young).
+    let tried = sqlx::query!(
+        r#"WITH l AS (SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked),
+         ins AS (
+             INSERT INTO idempotency_keys (scope, key, request_hash)
+             SELECT $1, $2, $3 FROM l WHERE l.locked
+             ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = now(), detached = false
+               WHERE idempotency_keys.response_status IS NULL
+                 AND (NOT idempotency_keys.detached OR idempotency_keys.created_at < now() - make_interval(secs => $4))
+             RETURNING scope)
+         SELECT l.locked AS "locked!", EXISTS (SELECT 1 FROM ins) AS "inserted!" FROM l"#,
         scope,
         key,
         hash,
         STALE_CLAIM_SECS
     )
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    if inserted.is_some() {
+    if !tried.locked {
+        return Ok(Claim::InFlight);
+    }
+    if tried.inserted {
         return Ok(Claim::Fresh);
     }
     let row = sqlx::query!(
