@@ -81,9 +81,11 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
         let mut tx = first.0.conn().begin().await?;
         match work(&mut tx).await {
             Ok((status, body)) => {
-                idempotency::complete(&mut tx, &scope, &key, status.as_u16(), &without_secrets(&body)).await?;
+                let let_go =
+                    idempotency::complete_and_let_go(&mut tx, &scope, &key, status.as_u16(), &without_secrets(&body))
+                        .await?;
                 tx.commit().await?;
-                Ok((status, body))
+                Ok((status, body, let_go))
             }
             Err(e) => {
                 tx.rollback().await.ok();
@@ -91,12 +93,21 @@ pub async fn run(state: &AppState, req: Request<'_>, work: impl Work) -> ApiResu
             }
         }
     };
-    let answer = match outcome {
-        Ok((status, body)) => Ok(json_response(status, body)),
-        Err(e) => refused(first.0.conn(), &scope, &key, e).await,
-    };
-    first.0.let_go().await;
-    answer
+    match outcome {
+        Ok((status, body, true)) => {
+            first.0.put_back();
+            Ok(json_response(status, body))
+        }
+        Ok((status, body, false)) => {
+            first.0.let_go().await;
+            Ok(json_response(status, body))
+        }
+        Err(e) => {
+            let answer = refused(first.0.conn(), &scope, &key, e).await;
+            first.0.let_go().await;
+            answer
+        }
+    }
 }
 
 /// A request's key, claimed for its first run: the claim and the

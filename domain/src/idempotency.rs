@@ -145,6 +145,13 @@ impl Held {
         }
     }
 
+    /// Puts the connection back in the pool once its lock was let go of
+    /// with the answer ([`complete_and_let_go`]).
+    pub fn put_back(mut self) {
+        // Dropping the pooled connection returns it; `Drop` must not close it.
+        drop(self.conn.take());
+    }
+
     /// Marks the claim detached (its request goes on outside this
     /// connection) and lets go of the lock.
     pub async fn detach(mut self) -> DomainResult<()> {
@@ -209,6 +216,31 @@ pub async fn complete(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// [`complete`] for the claim `conn`'s session holds, letting go of its
+/// lock in the same statement; true when it did (the record was there).
+/// Run in the request's transaction: a retry that takes the lock before
+/// the commit waits on the record's row and then finds the answer, and
+/// after a rollback finds the claim dead and takes it over.
+pub async fn complete_and_let_go(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) -> DomainResult<bool> {
+    let unlocked = sqlx::query_scalar!(
+        r#"UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2
+           RETURNING pg_advisory_unlock(hashtext($1), hashtext($2)) AS "unlocked!""#,
+        scope,
+        key,
+        i32::from(status),
+        body
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(unlocked == Some(true))
 }
 
 /// Frees a claim whose request failed unexpectedly, so it can be retried.

@@ -67,7 +67,8 @@ async fn bad_order_input_is_refused_naming_the_problem_and_nothing_is_written() 
 }
 
 #[tokio::test]
-async fn an_idempotency_key_replay_returns_the_identical_response_and_another_body_is_refused() {
+async fn an_idempotency_key_replay_returns_the_identical_response_the_answered_key_holds_no_lock_and_another_body_is_refused()
+ {
     let app = TestApp::spawn().await;
     let tea = app.create_product("TEA-500", "450.00", "300.00", 10).await;
     let buyer = &app.create_chain(1).await[0];
@@ -75,6 +76,16 @@ async fn an_idempotency_key_replay_returns_the_identical_response_and_another_bo
     let key = [("idempotency-key", "order-abc-1")];
 
     let first = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.clone()), &key).await;
+    // The answer let go of the claim's lock: no connection of the pool
+    // still holds it (another one would then answer a retry 409).
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+          WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("advisory locks");
+    assert_eq!(held, 0);
     let again = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.clone()), &key).await;
     assert_eq!(first.0, StatusCode::CREATED);
     assert_eq!(first, again);
