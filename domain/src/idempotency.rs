@@ -206,16 +206,7 @@ pub async fn complete(
     status: u16,
     body: &serde_json::Value,
 ) -> DomainResult<()> {
-    sqlx::query!(
-        "UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2",
-        scope,
-        key,
-        i32::from(status),
-        body
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
+    store_answer(conn, scope, key, status, body, false).await.map(|_| ())
 }
 
 /// [`complete`] for the claim `conn`'s session holds, letting go of its
@@ -230,13 +221,27 @@ pub async fn complete_and_let_go(
     status: u16,
     body: &serde_json::Value,
 ) -> DomainResult<bool> {
+    store_answer(conn, scope, key, status, body, true).await
+}
+
+/// The one statement that stores an answer, letting go of the claim's
+/// lock when `let_go` (the unlock runs only then).
+async fn store_answer(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+    let_go: bool,
+) -> DomainResult<bool> {
     let unlocked = sqlx::query_scalar!(
         r#"UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2
-           RETURNING pg_advisory_unlock(hashtext($1), hashtext($2)) AS "unlocked!""#,
+           RETURNING CASE WHEN $5 THEN pg_advisory_unlock(hashtext($1), hashtext($2)) ELSE false END AS "unlocked!""#,
         scope,
         key,
         i32::from(status),
-        body
+        body,
+        let_go
     )
     .fetch_optional(conn)
     .await?;

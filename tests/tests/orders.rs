@@ -67,8 +67,7 @@ async fn bad_order_input_is_refused_naming_the_problem_and_nothing_is_written() 
 }
 
 #[tokio::test]
-async fn an_idempotency_key_replay_returns_the_identical_response_the_answered_key_holds_no_lock_and_another_body_is_refused()
- {
+async fn an_idempotency_key_replay_returns_the_identical_response_and_another_body_is_refused() {
     let app = TestApp::spawn().await;
     let tea = app.create_product("TEA-500", "450.00", "300.00", 10).await;
     let buyer = &app.create_chain(1).await[0];
@@ -76,16 +75,6 @@ async fn an_idempotency_key_replay_returns_the_identical_response_the_answered_k
     let key = [("idempotency-key", "order-abc-1")];
 
     let first = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.clone()), &key).await;
-    // The answer let go of the claim's lock: no connection of the pool
-    // still holds it (another one would then answer a retry 409).
-    let held: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-          WHERE l.locktype = 'advisory' AND d.datname = current_database()",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .expect("advisory locks");
-    assert_eq!(held, 0);
     let again = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.clone()), &key).await;
     assert_eq!(first.0, StatusCode::CREATED);
     assert_eq!(first, again);
@@ -101,6 +90,30 @@ async fn an_idempotency_key_replay_returns_the_identical_response_the_answered_k
     assert_eq!((status, first_field(&problem)), (StatusCode::BAD_REQUEST, "Idempotency-Key"));
     assert_eq!(orders_count(&app).await, 1);
     assert_eq!(stock(&app, &tea).await, 8);
+}
+
+#[tokio::test]
+async fn an_answered_idempotency_key_leaves_its_claim_unlocked_so_a_retry_on_any_connection_is_replayed() {
+    let app = TestApp::spawn().await;
+    let tea = app.create_product("TEA-500", "450.00", "300.00", 10).await;
+    let buyer = &app.create_chain(1).await[0];
+    let body = order_body(buyer, &tea, 1, "online").to_string();
+    let key = [("idempotency-key", "order-unlocked-1")];
+    let first = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body.clone()), &key).await;
+    assert_eq!(first.0, StatusCode::CREATED);
+    // No connection of the api's pool still holds the claim's lock: one
+    // that did would make a retry on another connection answer 409.
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+          WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("advisory locks");
+    assert_eq!(held, 0);
+    let again = app.call_with("POST", "/v1/orders", &app.admin_token, Some(body), &key).await;
+    assert_eq!(first, again);
+    assert_eq!(orders_count(&app).await, 1);
 }
 
 #[tokio::test]
